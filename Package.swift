@@ -1,0 +1,154 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+/// One service: a library with everything, a thin executable, and its tests.
+func service(_ name: String, executable: String, migrations: [String]) -> [Target] {
+    [
+        .target(
+            name: name,
+            dependencies: [
+                "SuiteCore", "SuiteSigning", "SuitePostgres", "SuiteHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/\(name)/Sources/\(name)",
+            resources: [.embedInCode("openapi.yaml")] + migrations.map { .embedInCode("Migrations/\($0)") },
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: executable,
+            dependencies: [
+                .byName(name: name), "SuiteHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/\(name)/Sources/\(executable)",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "\(name)Tests",
+            dependencies: [
+                .byName(name: name), "SuiteTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+}
+
+let package = Package(
+    name: "suite",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "meet-rooms", targets: ["meet-rooms"]),
+        .executable(name: "identity-associations", targets: ["identity-associations"]),
+        .executable(name: "user-identity", targets: ["user-identity"]),
+        .executable(name: "oidc-vault", targets: ["oidc-vault"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        .target(
+            name: "SuiteCore",
+            dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/SuiteCore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SuiteSigning",
+            dependencies: [
+                "SuiteCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            path: "Shared/SuiteSigning",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SuitePostgres",
+            dependencies: [
+                "SuiteCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/SuitePostgres",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SuiteHTTP",
+            dependencies: [
+                "SuiteCore", "SuiteSigning", "SuitePostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Shared/SuiteHTTP",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SuiteTesting",
+            dependencies: [
+                "SuiteCore", "SuitePostgres", "SuiteSigning", "SuiteHTTP",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Shared/SuiteTesting",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SuiteCoreTests", dependencies: ["SuiteCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "SuiteSigningTests", dependencies: ["SuiteSigning", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .testTarget(name: "SuitePostgresTests", dependencies: ["SuitePostgres", "SuiteTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SuiteHTTPTests",
+            dependencies: [
+                "SuiteHTTP", "SuiteTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "MeetRooms", "IdentityAssociations", "UserIdentity", "OIDCVault", "SuiteTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "DeployTests", dependencies: [], swiftSettings: swiftSettings),
+    ]
+        + service("MeetRooms", executable: "meet-rooms", migrations: ["0001_init.sql"])
+        + service("IdentityAssociations", executable: "identity-associations", migrations: ["0001_init.sql"])
+        + service("UserIdentity", executable: "user-identity", migrations: ["0001_init.sql"])
+        + service("OIDCVault", executable: "oidc-vault", migrations: ["0001_init.sql"]),
+    swiftLanguageModes: [.v6]
+)

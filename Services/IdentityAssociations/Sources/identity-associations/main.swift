@@ -1,0 +1,4 @@
+import IdentityAssociations
+import SuiteHTTP
+
+await SuiteCommand<IdentityAssociationsService>.runMain()

@@ -1,0 +1,4 @@
+import MeetRooms
+import SuiteHTTP
+
+await SuiteCommand<MeetRoomsService>.runMain()

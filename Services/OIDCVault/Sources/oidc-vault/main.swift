@@ -1,0 +1,4 @@
+import OIDCVault
+import SuiteHTTP
+
+await SuiteCommand<OIDCVaultService>.runMain()

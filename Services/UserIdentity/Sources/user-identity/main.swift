@@ -1,0 +1,4 @@
+import UserIdentity
+import SuiteHTTP
+
+await SuiteCommand<UserIdentityService>.runMain()

@@ -1,0 +1,53 @@
+public import Prometheus
+import Synchronization
+
+/// Request count and latency by route and status, in Prometheus text at `/metrics`.
+/// Each service has its own registry, so several services can share a process (the
+/// integration tests) without mixing their numbers.
+public final class HTTPMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let series = Mutex<[SeriesKey: (Counter, DurationHistogram)]>([:])
+
+    private struct SeriesKey: Hashable {
+        var method: String
+        var route: String
+        var status: Int
+    }
+
+    static let buckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    /// Records one request. `route` is the matched route pattern (`/rooms/{id}`), never
+    /// the raw path, so the number of series stays bounded.
+    public func record(method: String, route: String, status: Int, duration: Duration) {
+        let key = SeriesKey(method: method, route: route, status: status)
+        let (counter, histogram) = series.withLock { series in
+            if let known = series[key] { return known }
+            let labels = [("method", method), ("route", route), ("status", String(status))]
+            let requests = MetricNameDescriptor(
+                namespace: "http", metricName: "requests", unitName: "total", helpText: "HTTP requests served")
+            let durations = MetricNameDescriptor(
+                namespace: "http", metricName: "request_duration", unitName: "seconds",
+                helpText: "Time from request head to response head")
+            let made = (
+                registry.makeCounter(descriptor: requests, labels: labels),
+                registry.makeDurationHistogram(descriptor: durations, labels: labels, buckets: Self.buckets)
+            )
+            series[key] = made
+            return made
+        }
+        counter.increment()
+        histogram.record(duration)
+    }
+
+    public func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import PostgresNIO
+import SuiteCore
+
+/// The routes every service serves the same way.
+enum StandardRoutes {
+    static func add<Context: SuiteRequestContext>(
+        to router: Router<Context>, dependencies: SuiteDependencies, openAPIDocument: [UInt8]
+    ) {
+        router.get("/health/live") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+        }
+
+        // Ready means the database answers within a second: a probe must get its answer
+        // quickly even when PostgreSQL is down, and the service keeps running meanwhile.
+        router.get("/health/ready") { _, _ in
+            do {
+                _ = try await withTimeout(seconds: 1) {
+                    try await dependencies.database.query("SELECT 1", logger: dependencies.logger).collect()
+                }
+            } catch {
+                throw AppError.unavailable("The database is not reachable.", retryAfterSeconds: 1)
+                    .with("checks", ["database": "unavailable"])
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok","checks":{"database":"ok"}}"#)))
+        }
+
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: dependencies.metrics.exposition())))
+        }
+
+        let document = ByteBuffer(bytes: openAPIDocument)
+        router.get("/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: document))
+        }
+
+        let jwks = ByteBuffer(data: (try? JSONEncoder().encode(dependencies.signer.jwks)) ?? Data())
+        router.get("/internal/jwks.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "max-age=300"],
+                body: .init(byteBuffer: jwks))
+        }
+
+        // Proves the trust wiring: any trusted peer with a valid token may call it.
+        router.group("/internal/ping")
+            .add(middleware: ServiceTokenMiddleware(verifier: dependencies.verifier))
+            .get { _, context in
+                let caller = context.serviceCaller?.service ?? ""
+                let body = CanonicalJSON.bytes(["service": .string(dependencies.configuration.serviceName), "caller": .string(caller)])
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            }
+    }
+}

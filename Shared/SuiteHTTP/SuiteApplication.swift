@@ -1,0 +1,90 @@
+public import AsyncHTTPClient
+import Foundation
+public import Hummingbird
+public import Logging
+import NIOCore
+public import PostgresNIO
+import ServiceLifecycle
+import SuiteCore
+import SuitePostgres
+import SuiteSigning
+
+/// A service built and ready to run, with what tests need to reach inside it.
+public struct BuiltService<S: SuiteService>: Sendable {
+    public let application: Application<RouterResponder<S.Context>>
+    public let dependencies: SuiteDependencies
+}
+
+public enum SuiteApplication {
+    /// Builds a service: its database client, signer and verifier, peer client,
+    /// standard and own routes, migrations before the server starts, and the services
+    /// its `ServiceGroup` runs and stops in order on SIGTERM.
+    public static func build<S: SuiteService>(
+        _ service: S.Type,
+        configuration: ServiceConfiguration,
+        logger baseLogger: Logger? = nil,
+        httpClient: HTTPClient? = nil,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> BuiltService<S> {
+        var configuredLogger = baseLogger ?? Logger(label: S.name)
+        configuredLogger.logLevel = configuration.logLevel
+        let logger = configuredLogger
+
+        let database = configuration.database.makeClient(logger: logger)
+        let ownsHTTPClient = httpClient == nil
+        let http = httpClient ?? InternalClient.makeHTTPClient()
+        let signer = await ServiceTokenSigner(issuer: S.name, signingKey: configuration.signingKey)
+        let peers = InternalClient(http: http, signer: signer, peers: configuration.peers, timeout: configuration.internalTimeout)
+        let verifier = ServiceTokenVerifier(audience: S.name, trust: configuration.trust) { url in
+            try await peers.fetchJWKS(url: url)
+        }
+        let metrics = HTTPMetrics()
+        let dependencies = SuiteDependencies(
+            configuration: configuration, database: database, logger: logger, metrics: metrics, signer: signer,
+            verifier: verifier, peers: peers)
+
+        let router = Router(context: S.Context.self)
+        // Middleware first: Hummingbird attaches it to the routes registered after it.
+        router.add(
+            middleware: RequestMiddleware<S.Context>(
+                metrics: metrics, bodyLimit: configuration.bodyLimit, dialect: { S.errorDialect(forPath: $0) }))
+        StandardRoutes.add(to: router, dependencies: dependencies, openAPIDocument: S.openAPIDocument)
+        try await S.addRoutes(to: router, dependencies: dependencies)
+
+        var services: [any Service] = [database]
+        if ownsHTTPClient { services.append(HTTPClientService(client: http)) }
+        var application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            services: services,
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        if configuration.migrateOnStart {
+            application.beforeServerStarts {
+                try await migrate(S.self, database: database, schema: configuration.database.schema, logger: logger)
+            }
+        }
+        logger.info("configuration", metadata: configuration.summary)
+        return BuiltService(application: application, dependencies: dependencies)
+    }
+
+    /// Applies the service's migrations, waiting up to `waitSeconds` for the database to
+    /// accept connections (containers often start before PostgreSQL does).
+    public static func migrate<S: SuiteService>(
+        _ service: S.Type, database: PostgresClient, schema: String, logger: Logger, waitSeconds: Int = 30
+    ) async throws {
+        let migrator = Migrator(client: database, schema: schema, logger: logger)
+        let clock = ContinuousClock()
+        let giveUp = clock.now + .seconds(waitSeconds)
+        while true {
+            do {
+                let applied = try await migrator.migrate(S.migrations)
+                logger.info("schema ready", metadata: ["schema": "\(schema)", "applied": "\(applied)"])
+                return
+            } catch let error as PSQLError where error.serverInfo == nil && clock.now < giveUp {
+                logger.warning("database not reachable yet; retrying", metadata: ["error": "\(error.code)"])
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}

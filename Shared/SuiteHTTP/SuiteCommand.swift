@@ -1,0 +1,172 @@
+public import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import SuiteCore
+import SuitePostgres
+import SuiteSigning
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The command line of a service executable: `serve` (default), `migrate`,
+/// `keys generate|public`, `token`, and the service's own admin commands.
+public struct SuiteCommand<S: SuiteService>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: S.name,
+            abstract: "The \(S.name) service of the suite.",
+            subcommands: [ServeCommand<S>.self, MigrateCommand<S>.self, KeysCommand<S>.self, TokenCommand<S>.self]
+                + S.commands,
+            defaultSubcommand: ServeCommand<S>.self)
+    }
+
+    public init() {}
+
+    /// The executable's entry point. ArgumentParser's own async `main()` cannot be used
+    /// for a generic root command, so this parses and runs the chosen subcommand itself.
+    public static func runMain() async -> Never {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            Glibc.exit(0)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+extension SuiteService {
+    /// Admin subcommands of the service (`meet-rooms applications …`).
+    public static var commands: [any ParsableCommand.Type] { [] }
+
+    /// Reads the configuration, or prints the one line that names what is wrong and exits 2.
+    public static func loadConfigurationOrExit(_ reader: ConfigReader = ConfigReader()) -> ServiceConfiguration {
+        do {
+            return try ServiceConfiguration.load(
+                reader, service: name, defaultPort: defaultPort, defaultSchema: defaultSchema, publicPath: publicPath)
+        } catch {
+            FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
+            exit(2)
+        }
+    }
+
+    static func bootstrapLogging(_ configuration: ServiceConfiguration) {
+        let level = configuration.logLevel
+        switch configuration.logFormat {
+        case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+        case .text:
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardOutput(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+    }
+}
+
+public struct ServeCommand<S: SuiteService>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "serve", abstract: "Migrate the schema, then serve HTTP until SIGTERM or SIGINT.")
+    }
+
+    public init() {}
+
+    public func run() async throws {
+        let configuration = S.loadConfigurationOrExit()
+        S.bootstrapLogging(configuration)
+        let built = try await SuiteApplication.build(S.self, configuration: configuration)
+        try await built.application.runService()
+    }
+}
+
+public struct MigrateCommand<S: SuiteService>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "migrate", abstract: "Apply pending migrations to the service's schema and exit.")
+    }
+
+    public init() {}
+
+    public func run() async throws {
+        let configuration = S.loadConfigurationOrExit()
+        S.bootstrapLogging(configuration)
+        var logger = Logger(label: S.name)
+        logger.logLevel = configuration.logLevel
+        let client = configuration.database.makeClient(logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await SuiteApplication.migrate(S.self, database: client, schema: configuration.database.schema, logger: logger)
+        }
+    }
+}
+
+public struct KeysCommand<S: SuiteService>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "keys", abstract: "Make or inspect the service's Ed25519 signing key.",
+            subcommands: [Generate.self, Public.self])
+    }
+
+    public init() {}
+
+    public struct Generate: AsyncParsableCommand {
+        public static var configuration: CommandConfiguration { CommandConfiguration(
+            abstract: "Print a new signing key (the seed, base64) for SERVICE_SIGNING_KEY.") }
+
+        public init() {}
+
+        public func run() async throws {
+            print(Ed25519SigningKey.generate().seedBase64)
+        }
+    }
+
+    public struct Public: AsyncParsableCommand {
+        public static var configuration: CommandConfiguration { CommandConfiguration(
+            abstract: "Print the TRUSTED_SERVICES entry that lets peers verify SERVICE_SIGNING_KEY.") }
+
+        public init() {}
+
+        public func run() async throws {
+            let reader = ConfigReader()
+            do {
+                let key = try Ed25519SigningKey.parse(reader.required("SERVICE_SIGNING_KEY"), variable: "SERVICE_SIGNING_KEY")
+                print("\(S.name)=kid:\(key.kid):\(key.publicKey.rawRepresentation.base64EncodedString())")
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+    }
+}
+
+public struct TokenCommand<S: SuiteService>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "token",
+            abstract: "Print a service token signed with SERVICE_SIGNING_KEY, for calling a peer by hand.")
+    }
+
+    @Option(help: "The service the token is for.") var audience: String
+    @Option(help: "Space-separated scopes.") var scope: String = ""
+    @Option(help: "Lifetime in seconds (at most 300: peers refuse longer).") var lifetime: Int = 60
+
+    public init() {}
+
+    public func run() async throws {
+        let key: Ed25519SigningKey
+        do {
+            key = try Ed25519SigningKey.parse(ConfigReader().required("SERVICE_SIGNING_KEY"), variable: "SERVICE_SIGNING_KEY")
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let signer = await ServiceTokenSigner(issuer: S.name, signingKey: key)
+        print(try await signer.mint(
+            audience: audience, scope: scope, issuedAt: Int(Date().timeIntervalSince1970), lifetime: lifetime))
+    }
+}

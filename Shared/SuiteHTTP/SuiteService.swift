@@ -1,0 +1,40 @@
+public import Hummingbird
+public import Logging
+public import PostgresNIO
+public import SuiteCore
+public import SuitePostgres
+public import SuiteSigning
+
+/// What makes one of the four services: its name and defaults, its migrations and
+/// OpenAPI document, the dialect of its errors, and its routes. Everything else (health,
+/// metrics, request ids, logs, errors, service tokens, lifecycle) is the suite's.
+public protocol SuiteService: Sendable {
+    associatedtype Context: SuiteRequestContext = SuiteContext
+
+    /// The executable and service-token name: `meet-rooms`.
+    static var name: String { get }
+    static var defaultPort: Int { get }
+    static var defaultSchema: String { get }
+    /// The gateway prefix, for the default `PUBLIC_URL` (`/uai`).
+    static var publicPath: String { get }
+    static var migrations: [Migration] { get }
+    /// The service's OpenAPI 3.1 document, served at `/openapi.yaml`.
+    static var openAPIDocument: [UInt8] { get }
+
+    /// The error dialect of the route at `path`.
+    static func errorDialect(forPath path: String) -> ErrorDialect
+
+    /// Adds the service's own routes.
+    static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies) async throws
+}
+
+/// What a service's routes may use, built once at start.
+public struct SuiteDependencies: Sendable {
+    public let configuration: ServiceConfiguration
+    public let database: PostgresClient
+    public let logger: Logger
+    public let metrics: HTTPMetrics
+    public let signer: ServiceTokenSigner
+    public let verifier: ServiceTokenVerifier
+    public let peers: InternalClient
+}
