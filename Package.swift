@@ -118,6 +118,10 @@ let package = Package(
             dependencies: [
                 "SuiteCore", "SuitePostgres", "SuiteSigning", "SuiteHTTP",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -126,7 +130,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SuiteCoreTests", dependencies: ["SuiteCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "SuiteSigningTests", dependencies: ["SuiteSigning", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SuiteSigningTests",
+            dependencies: ["SuiteSigning", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["rsa-test-key.pem"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "SuitePostgresTests", dependencies: ["SuitePostgres", "SuiteTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SuiteHTTPTests",

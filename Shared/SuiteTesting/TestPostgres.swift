@@ -1,1 +1,196 @@
-// filled below
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import SuitePostgres
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// PostgreSQL for tests, with nothing to start by hand.
+///
+/// With `TEST_DATABASE_URL` set, databases are made on that server. Otherwise one
+/// throwaway cluster is started per test process (`initdb` and `pg_ctl` from the OS, in
+/// a temp dir, on a free port, as the `postgres` user when the tests run as root) and
+/// removed when the process ends, even if it crashes: a small watchdog process stops
+/// the cluster and deletes its directory once the test process is gone.
+public actor TestPostgres {
+    public static let shared = TestPostgres()
+
+    private var server: Task<Server, any Error>?
+
+    enum Server {
+        case external(DatabaseConfiguration)
+        case cluster(PostgresCluster)
+    }
+
+    /// A fresh, empty database for one suite, with `schema` as its search path.
+    public func makeDatabase(schema: String, poolSize: Int = 4) async throws -> DatabaseConfiguration {
+        let base: DatabaseConfiguration
+        switch try await running() {
+        case .external(let configuration): base = configuration
+        case .cluster(let cluster): base = cluster.configuration(database: "postgres", schema: schema)
+        }
+        let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        try await PostgresCluster.execute("CREATE DATABASE \(name)", on: base)
+        var configuration = base
+        configuration.database = String(name)
+        configuration.schema = schema
+        configuration.poolSize = poolSize
+        return configuration
+    }
+
+    private func running() async throws -> Server {
+        if let server { return try await server.value }
+        let task = Task<Server, any Error> {
+            if let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !url.isEmpty {
+                return .external(try DatabaseConfiguration(url: url, schema: "public", poolSize: 4, variable: "TEST_DATABASE_URL"))
+            }
+            return .cluster(try await PostgresCluster.start())
+        }
+        server = task
+        return try await task.value
+    }
+}
+
+/// A PostgreSQL cluster of the tests' own, which a test may also stop and start (to
+/// see what the services do while the database is down).
+public final class PostgresCluster: Sendable {
+    public let port: Int
+    let directory: String
+    let binaries: String
+    let runAs: String?
+
+    public var dataDirectory: String { directory + "/data" }
+
+    init(port: Int, directory: String, binaries: String, runAs: String?) {
+        self.port = port
+        self.directory = directory
+        self.binaries = binaries
+        self.runAs = runAs
+    }
+
+    public func configuration(database: String, schema: String) -> DatabaseConfiguration {
+        DatabaseConfiguration(host: "127.0.0.1", port: port, username: "postgres", database: database, schema: schema, poolSize: 4)
+    }
+
+    /// Starts a new cluster on a free port.
+    public static func start() async throws -> PostgresCluster {
+        let binaries = try findBinaries()
+        let runAs = geteuid() == 0 ? "postgres" : nil
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("suite-pg-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let runAs {
+            guard let user = getpwnam(runAs) else { throw ClusterError("the tests run as root and there is no \(runAs) user to run PostgreSQL") }
+            chown(directory, user.pointee.pw_uid, user.pointee.pw_gid)
+        }
+        let cluster = PostgresCluster(port: try FreePort.next(), directory: directory, binaries: binaries, runAs: runAs)
+        try cluster.run("initdb", ["-D", cluster.dataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        try cluster.startServer()
+        cluster.startWatchdog()
+        return cluster
+    }
+
+    /// Starts the server of this cluster (again), waiting until it accepts connections.
+    public func startServer() throws {
+        let options = [
+            "-p \(port)", "-k \(directory)", "-c listen_addresses=127.0.0.1", "-c fsync=off",
+            "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=300",
+        ].joined(separator: " ")
+        try run("pg_ctl", ["-D", dataDirectory, "-l", directory + "/server.log", "-o", options, "-w", "-t", "60", "start"])
+    }
+
+    /// Stops the server at once, as a crash or a network cut would look to clients.
+    public func stopServer() throws {
+        try run("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
+    }
+
+    static func execute(_ sql: String, on configuration: DatabaseConfiguration) async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(
+                host: configuration.host, port: configuration.port, username: configuration.username,
+                password: configuration.password, database: configuration.database, tls: .disable),
+            id: 1, logger: Logger(label: "test-postgres"))
+        defer { Task { try? await connection.close() } }
+        _ = try await connection.simpleQuery(sql).get()
+    }
+
+    private func run(_ tool: String, _ arguments: [String]) throws {
+        let process = Process()
+        var command = [binaries + "/" + tool] + arguments
+        if let runAs { command = ["runuser", "-u", runAs, "--"] + command }
+        process.executableURL = URL(fileURLWithPath: runAs == nil ? command[0] : "/usr/sbin/runuser")
+        process.arguments = Array(command.dropFirst())
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ClusterError("\(tool) failed: \(String(decoding: text, as: UTF8.self))")
+        }
+    }
+
+    /// Stops and removes the cluster once this process has gone, however it ended.
+    private func startWatchdog() {
+        let stop = (runAs.map { "runuser -u \($0) -- " } ?? "") + "\(binaries)/pg_ctl -D '\(dataDirectory)' -m immediate stop"
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf '\(directory)'"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try? process.run()
+    }
+
+    /// The newest PostgreSQL server binaries: Debian's versioned directory first, then PATH.
+    static func findBinaries() throws -> String {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .compactMap(Int.init).sorted(by: >)
+        for version in versions where FileManager.default.isExecutableFile(atPath: "\(root)/\(version)/bin/pg_ctl") {
+            return "\(root)/\(version)/bin"
+        }
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            if FileManager.default.isExecutableFile(atPath: "\(directory)/pg_ctl"),
+                FileManager.default.isExecutableFile(atPath: "\(directory)/initdb")
+            {
+                return String(directory)
+            }
+        }
+        throw ClusterError("no PostgreSQL server found (initdb/pg_ctl): install the postgresql package or set TEST_DATABASE_URL")
+    }
+}
+
+struct ClusterError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+public enum FreePort {
+    public static func next() throws -> Int {
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketFD >= 0 else { throw ClusterError("socket() failed") }
+        defer { close(socketFD) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) }
+        }
+        guard bound == 0 else { throw ClusterError("bind() failed") }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) }
+        }
+        guard named == 0 else { throw ClusterError("getsockname() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
