@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 public import PostgresNIO
 
@@ -74,15 +74,16 @@ public struct Migrator: Sendable {
                     "SELECT 1 FROM pg_namespace WHERE nspname = \(schema)", logger: logger
                 ).collect().count > 0
                 if !exists {
-                    _ = try await connection.simpleQuery("CREATE SCHEMA \"\(schema)\"").get()
+                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \"\(schema)\""), logger: logger)
                 }
-                _ = try await connection.simpleQuery("""
-                    CREATE TABLE IF NOT EXISTS "\(schema)".schema_migrations (
-                        version integer PRIMARY KEY,
-                        name text NOT NULL,
-                        applied_at timestamptz NOT NULL DEFAULT now()
-                    )
-                    """).get()
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: """
+                        CREATE TABLE IF NOT EXISTS "\(schema)".schema_migrations (
+                            version integer PRIMARY KEY,
+                            name text NOT NULL,
+                            applied_at timestamptz NOT NULL DEFAULT now()
+                        )
+                        """), logger: logger)
                 var applied: Set<Int> = []
                 for try await version in try await connection.query(
                     PostgresQuery(unsafeSQL: "SELECT version FROM \"\(schema)\".schema_migrations"), logger: logger
@@ -95,8 +96,10 @@ public struct Migrator: Sendable {
 
                 var done: [Int] = []
                 for migration in sorted where !applied.contains(migration.version) {
-                    _ = try await connection.simpleQuery("SET LOCAL search_path TO \"\(schema)\"").get()
-                    _ = try await connection.simpleQuery(migration.sql).get()
+                    try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\""), logger: logger)
+                    for statement in SQLScript.statements(migration.sql) {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
                     try await connection.query(
                         PostgresQuery(
                             unsafeSQL: "INSERT INTO \"\(schema)\".schema_migrations (version, name) VALUES ($1, $2)",

@@ -118,20 +118,15 @@ public final class PostgresCluster: Sendable {
     }
 
     private func run(_ tool: String, _ arguments: [String]) throws {
-        let process = Process()
         var command = [binaries + "/" + tool] + arguments
-        if let runAs { command = ["runuser", "-u", runAs, "--"] + command }
-        process.executableURL = URL(fileURLWithPath: runAs == nil ? command[0] : "/usr/sbin/runuser")
-        process.arguments = Array(command.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ClusterError("\(tool) failed: \(String(decoding: text, as: UTF8.self))")
+        if let runAs { command = ["/usr/sbin/runuser", "-u", runAs, "--"] + command }
+        // Output goes to a file, not a pipe: the server pg_ctl starts would inherit a pipe
+        // and hold it open.
+        let outputPath = directory + "/\(tool).out"
+        let status = try Subprocess.run(command, outputPath: outputPath)
+        guard status == 0 else {
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            throw ClusterError("\(tool) failed (\(status)): \(text)")
         }
     }
 
@@ -139,13 +134,7 @@ public final class PostgresCluster: Sendable {
     private func startWatchdog() {
         let stop = (runAs.map { "runuser -u \($0) -- " } ?? "") + "\(binaries)/pg_ctl -D '\(dataDirectory)' -m immediate stop"
         let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf '\(directory)'"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try? process.run()
+        _ = try? Subprocess.spawn(["/bin/sh", "-c", script], outputPath: "/dev/null")
     }
 
     /// The newest PostgreSQL server binaries: Debian's versioned directory first, then PATH.
@@ -192,5 +181,37 @@ public enum FreePort {
         }
         guard named == 0 else { throw ClusterError("getsockname() failed") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Starts programs with posix_spawn and waits with waitpid: Foundation's `Process`
+/// does not reap its children reliably when called from Swift concurrency's threads.
+enum Subprocess {
+    static func spawn(_ command: [String], outputPath: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Its own process group, so a Ctrl-C meant for the tests does not hit the server.
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        let argv = command.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, command[0], &actions, &attributes, argv, environ)
+        guard result == 0 else { throw ClusterError("cannot start \(command[0]): error \(result)") }
+        return pid
+    }
+
+    static func run(_ command: [String], outputPath: String) throws -> Int32 {
+        let pid = try spawn(command, outputPath: outputPath)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }
