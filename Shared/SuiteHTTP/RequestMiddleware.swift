@@ -48,7 +48,8 @@ public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware 
         response.headers[.xRequestID] = requestID
 
         let elapsed = ContinuousClock.now - start
-        let route = context.endpointPath ?? "unmatched"
+        // Hummingbird names the not-found responder's path "NotFound"; a route always starts with "/".
+        let route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "unmatched"
         metrics.record(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
         if context.logger.logLevel <= .info {
             // The path only: a query string may carry a token or an email.

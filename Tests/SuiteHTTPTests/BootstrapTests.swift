@@ -1,0 +1,130 @@
+import Foundation
+import ServiceLifecycle
+import Logging
+import SuiteCore
+import SuiteHTTP
+import SuitePostgres
+import SuiteSigning
+import SuiteTesting
+import Testing
+
+@Suite struct BootstrapTests {
+    @Test func healthLiveAndReadyAnswer() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let live = try await send(.GET, echo.url + "/health/live")
+            #expect(live.status == 200)
+            #expect(live.json == ["status": "ok"])
+            let ready = try await send(.GET, echo.url + "/health/ready")
+            #expect(ready.status == 200)
+            #expect(ready.json?["checks"]?["database"] == "ok")
+        }
+    }
+
+    @Test func schemaIsMigratedBeforeTheServerAnswers() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let created = try await send(.POST, echo.url + "/notes", headers: [("Content-Type", "application/json")], body: Array(#"{"body":"hi"}"#.utf8))
+            #expect(created.status == 201)
+            #expect(created.json == ["body": "hi"])
+        }
+    }
+
+    @Test func everyResponseCarriesARequestId() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let kept = try await send(.GET, echo.url + "/health/live", headers: [("X-Request-Id", "abc-123.x:y")])
+            #expect(kept.header("X-Request-Id") == "abc-123.x:y")
+            let made = try await send(.GET, echo.url + "/health/live")
+            #expect(made.header("X-Request-Id")?.count == 32)
+            let replaced = try await send(.GET, echo.url + "/health/live", headers: [("X-Request-Id", "has space")])
+            #expect(replaced.header("X-Request-Id")?.count == 32)
+            let tooLong = try await send(.GET, echo.url + "/health/live", headers: [("X-Request-Id", String(repeating: "a", count: 129))])
+            #expect(tooLong.header("X-Request-Id")?.count == 32)
+            let failing = try await send(.GET, echo.url + "/nope", headers: [("X-Request-Id", "trace-me")])
+            #expect(failing.header("X-Request-Id") == "trace-me")
+        }
+    }
+
+    @Test func metricsCountRequestsByRouteAndStatus() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            func liveCount() async throws -> Int {
+                let text = try await send(.GET, echo.url + "/metrics").text
+                let prefix = #"http_requests_total{method="GET",route="/health/live",status="200"} "#
+                return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+            }
+            let before = try await liveCount()
+            for _ in 0..<3 { _ = try await send(.GET, echo.url + "/health/live") }
+            _ = try await send(.GET, echo.url + "/no/such/path/123")
+            #expect(try await liveCount() == before + 3)
+            let metrics = try await send(.GET, echo.url + "/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.header("Content-Type")?.hasPrefix("text/plain") == true)
+            #expect(metrics.text.contains(#"route="unmatched",status="404""#))
+            #expect(!metrics.text.contains("/no/such/path/123"))
+            #expect(metrics.text.contains("http_request_duration_seconds_bucket"))
+        }
+    }
+
+    @Test func openAPIAndJWKSAreServed() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let document = try await send(.GET, echo.url + "/openapi.yaml")
+            #expect(document.status == 200)
+            #expect(document.text.hasPrefix("openapi: 3.1.0"))
+            let jwks = try await send(.GET, echo.url + "/internal/jwks.json")
+            #expect(jwks.status == 200)
+            #expect(jwks.json?["keys"] == [["kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                "kid": .string(echo.key.kid), "x": .string(Base64URL.encode(echo.key.publicKey.rawRepresentation))]])
+        }
+    }
+
+    @Test func gracefulShutdownLetsInFlightRequestsFinish() async throws {
+        let echo = try await RunningEcho.make()
+        let group = ServiceGroup(configuration: .init(services: [.init(service: echo.built.application)], gracefulShutdownSignals: [], logger: Logger(label: "t")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await LiveServices.waitUntilAnswering(echo.url + "/health/live")
+            async let slow = send(.GET, echo.url + "/slow")
+            try await Task.sleep(for: .milliseconds(200))
+            await group.triggerGracefulShutdown()
+            let response = try await slow
+            #expect(response.status == 200)
+            #expect(response.text == "done")
+            try await tasks.waitForAll()
+        }
+        // And it is gone afterwards.
+        await #expect(throws: (any Error).self) { try await send(.GET, echo.url + "/health/live") }
+    }
+}
+
+@Suite struct ReadinessTests {
+    @Test func readinessFollowsTheDatabaseWithoutARestart() async throws {
+        let cluster = try await PostgresCluster.start()
+        defer { try? cluster.stopServer() }
+        let database = cluster.configuration(database: "postgres", schema: "echo")
+        let echo = try await RunningEcho.make(database: database)
+        try await echo.run {
+            #expect(try await send(.GET, echo.url + "/health/ready").status == 200)
+
+            try cluster.stopServer()
+            let start = ContinuousClock.now
+            let down = try await send(.GET, echo.url + "/health/ready")
+            #expect(down.status == 503)
+            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(down.header("Content-Type") == "application/problem+json")
+            #expect(down.json?["checks"]?["database"] == "unavailable")
+            // The process keeps serving.
+            #expect(try await send(.GET, echo.url + "/health/live").status == 200)
+
+            try cluster.startServer()
+            var recovered = false
+            for _ in 0..<50 where !recovered {
+                recovered = try await send(.GET, echo.url + "/health/ready").status == 200
+                if !recovered { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(recovered)
+        }
+    }
+}

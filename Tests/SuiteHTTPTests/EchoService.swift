@@ -1,0 +1,118 @@
+import Foundation
+import Hummingbird
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+import SuitePostgres
+import SuiteSigning
+import SuiteTesting
+
+/// A small service built on the suite's bootstrap, to test what every service gets.
+enum EchoService: SuiteService {
+    typealias Context = SuiteContext
+
+    static let name = "echo"
+    static let defaultPort = 0
+    static let defaultSchema = "echo"
+    static let publicPath = "/echo"
+    static var migrations: [Migration] {
+        [Migration(version: 1, name: "notes", sql: "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL UNIQUE);")]
+    }
+    static var openAPIDocument: [UInt8] { Array("openapi: 3.1.0\ninfo:\n  title: echo\n".utf8) }
+
+    static func errorDialect(forPath path: String) -> ErrorDialect {
+        if path.hasPrefix("/_matrix/") { return .matrix }
+        if path == "/token" { return .oauth }
+        return .problem()
+    }
+
+    struct Note: Codable, ResponseEncodable {
+        var body: String
+    }
+
+    struct Boom: Error {
+        let secret = "password=hunter2"
+    }
+
+    static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies) async throws {
+        router.post("/notes") { request, context -> EditedResponse<Note> in
+            let note = try await request.decodeJSON(as: Note.self, context: context)
+            try await dependencies.database.query("INSERT INTO notes (body) VALUES (\(note.body))")
+            return EditedResponse(status: .created, response: note)
+        }
+        router.get("/boom") { _, _ -> String in throw Boom() }
+        router.get("/_matrix/thing") { _, _ -> String in throw AppError.notFound("No thing here.") }
+        router.post("/token") { _, _ -> String in throw AppError(status: .badRequest, code: "invalid_grant", detail: "Expired code.") }
+        router.get("/slow") { _, _ -> String in
+            try await Task.sleep(for: .milliseconds(800))
+            return "done"
+        }
+
+        let internalRoutes = router.group("/internal")
+        internalRoutes.group("/scoped")
+            .add(middleware: ServiceTokenMiddleware(verifier: dependencies.verifier, scope: "notes:read"))
+            .get { _, context in context.serviceCaller?.service ?? "" }
+        internalRoutes.group("/echo-headers")
+            .add(middleware: ServiceTokenMiddleware(verifier: dependencies.verifier))
+            .get { request, _ -> Note in
+                let trace = request.headers[.traceparent] ?? ""
+                let id = request.headers[.xRequestID] ?? ""
+                return Note(body: "\(id) \(trace)")
+            }
+        internalRoutes.group("/sleep")
+            .add(middleware: ServiceTokenMiddleware(verifier: dependencies.verifier))
+            .get { _, _ -> String in
+                try await Task.sleep(for: .seconds(5))
+                return "late"
+            }
+        internalRoutes.group("/fail")
+            .add(middleware: ServiceTokenMiddleware(verifier: dependencies.verifier))
+            .get { _, _ -> String in throw Boom() }
+
+        // Calls a peer's internal route and says what came back.
+        router.get("/call/{peer}") { request, context -> Response in
+            let peer = try context.parameters.require("peer")
+            let path = request.uri.queryParameters["path"].map(String.init) ?? "/internal/ping"
+            let answer = try await dependencies.peers.send(
+                .GET, to: peer, path: path, scope: "", requestID: context.requestID, traceParent: context.traceParent)
+            return Response(
+                status: .init(code: answer.status), headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+        }
+    }
+}
+
+/// An echo service running on a free port against a fresh database.
+struct RunningEcho {
+    let url: String
+    let key: Ed25519SigningKey
+    let built: BuiltService<EchoService>
+
+    static func make(
+        database: DatabaseConfiguration? = nil, bodyLimit: Int = 1 << 20, internalTimeout: Duration = .milliseconds(400),
+        extraPeers: [String: String] = [:]
+    ) async throws -> RunningEcho {
+        let port = try FreePort.next()
+        let key = Ed25519SigningKey.generate()
+        let url = "http://127.0.0.1:\(port)"
+        var chosen = database
+        if chosen == nil { chosen = try await TestPostgres.shared.makeDatabase(schema: "echo") }
+        let configuration = ServiceConfiguration.forTesting(
+            service: "echo", port: port,
+            database: chosen!,
+            signingKey: key,
+            trust: ServiceTrust(issuers: ["echo": .jwks(url: url + "/internal/jwks.json")]),
+            peers: ["echo": url].merging(extraPeers) { $1 },
+            bodyLimit: bodyLimit, internalTimeout: internalTimeout)
+        let built = try await SuiteApplication.build(EchoService.self, configuration: configuration)
+        return RunningEcho(url: url, key: key, built: built)
+    }
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await LiveServices.run([built.application], readyURLs: [url + "/health/live"], body)
+    }
+
+    func token(scope: String = "", audience: String = "echo") async throws -> String {
+        try await built.dependencies.signer.mint(audience: audience, scope: scope, issuedAt: Int(Date().timeIntervalSince1970))
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import SuiteCore
+import SuiteTesting
+import Testing
+
+@Suite struct ErrorHandlingTests {
+    let json = [("Content-Type", "application/json")]
+
+    @Test func unknownPathsAreProblemJSON() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let response = try await send(.GET, echo.url + "/nowhere")
+            #expect(response.status == 404)
+            #expect(response.header("Content-Type") == "application/problem+json")
+            #expect(response.json?["status"] == 404)
+            #expect(response.json?["title"] == "Not Found")
+        }
+    }
+
+    @Test func matrixPathsSpeakMatrixEvenWhenUnknown() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let thrown = try await send(.GET, echo.url + "/_matrix/thing")
+            #expect(thrown.status == 404)
+            #expect(thrown.header("Content-Type") == "application/json")
+            #expect(thrown.json == ["errcode": "M_UNRECOGNIZED", "error": "No thing here."])
+            let unknown = try await send(.POST, echo.url + "/_matrix/identity/api/v1/nothing")
+            #expect(unknown.json?["errcode"] == "M_UNRECOGNIZED")
+        }
+    }
+
+    @Test func tokenEndpointsSpeakOAuth() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let response = try await send(.POST, echo.url + "/token")
+            #expect(response.status == 400)
+            #expect(response.json == ["error": "invalid_grant", "error_description": "Expired code."])
+            #expect(response.header("Cache-Control") == "no-store")
+        }
+    }
+
+    @Test func unexpectedErrorsAre500sThatRevealNothing() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let response = try await send(.GET, echo.url + "/boom")
+            #expect(response.status == 500)
+            #expect(response.header("Content-Type") == "application/problem+json")
+            #expect(!response.text.contains("hunter2"))
+            #expect(!response.text.contains("Boom"))
+        }
+    }
+
+    @Test func malformedJSONIsA400() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let broken = try await send(.POST, echo.url + "/notes", headers: json, body: Array("{not json".utf8))
+            #expect(broken.status == 400)
+            #expect(broken.json?["detail"] == "The request body is not valid JSON.")
+            let missing = try await send(.POST, echo.url + "/notes", headers: json, body: Array("{}".utf8))
+            #expect(missing.status == 400)
+            #expect(missing.json?["detail"] == "The field 'body' is required.")
+            let wrongType = try await send(.POST, echo.url + "/notes", headers: json, body: Array(#"{"body":5}"#.utf8))
+            #expect(wrongType.status == 400)
+            #expect(wrongType.json?["detail"] == "The value of 'body' has the wrong type.")
+            let form = try await send(.POST, echo.url + "/notes", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array("body=x".utf8))
+            #expect(form.status == 415)
+            let charset = try await send(.POST, echo.url + "/notes", headers: [("Content-Type", "Application/JSON; charset=UTF-8")], body: Array(#"{"body":"cs"}"#.utf8))
+            #expect(charset.status == 201)
+            let empty = try await send(.POST, echo.url + "/notes", headers: json, body: [])
+            #expect(empty.status == 400)
+        }
+    }
+
+    @Test func aUniqueViolationIsAConflict() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let body = Array(#"{"body":"same"}"#.utf8)
+            #expect(try await send(.POST, echo.url + "/notes", headers: json, body: body).status == 201)
+            let again = try await send(.POST, echo.url + "/notes", headers: json, body: body)
+            #expect(again.status == 409)
+            #expect(again.json?["status"] == 409)
+        }
+    }
+
+    @Test func oversizedBodiesAre413WhetherDeclaredOrStreamed() async throws {
+        let echo = try await RunningEcho.make(bodyLimit: 2048)
+        try await echo.run {
+            let big = Array(("{\"body\":\"" + String(repeating: "x", count: 4096) + "\"}").utf8)
+            let declared = try await send(.POST, echo.url + "/notes", headers: json, body: big)
+            #expect(declared.status == 413)
+            #expect(declared.header("Content-Type") == "application/problem+json")
+            let streamed = try await sendStreamed(echo.url + "/notes", body: big)
+            #expect(streamed == 413)
+            let small = try await send(.POST, echo.url + "/notes", headers: json, body: Array(#"{"body":"ok"}"#.utf8))
+            #expect(small.status == 201)
+        }
+    }
+}
+
+@Suite struct InternalRouteTests {
+    @Test func pingNeedsAServiceToken() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let none = try await send(.GET, echo.url + "/internal/ping")
+            #expect(none.status == 401)
+            #expect(none.header("WWW-Authenticate") == "Bearer")
+            let garbage = try await send(.GET, echo.url + "/internal/ping", headers: [("Authorization", "Bearer nope")])
+            #expect(garbage.status == 401)
+            #expect(garbage.header("WWW-Authenticate")?.contains("invalid_token") == true)
+            let basic = try await send(.GET, echo.url + "/internal/ping", headers: [("Authorization", "Basic dXNlcjpwYXNz")])
+            #expect(basic.status == 401)
+            let token = try await echo.token()
+            let ok = try await send(.GET, echo.url + "/internal/ping", headers: [("Authorization", "bearer \(token)")])
+            #expect(ok.status == 200)
+            #expect(ok.json == ["service": "echo", "caller": "echo"])
+        }
+    }
+
+    @Test func routesWithAScopeRefuseTokensWithoutIt() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let without = try await send(.GET, echo.url + "/internal/scoped", headers: [("Authorization", "Bearer \(try await echo.token(scope: "other"))")])
+            #expect(without.status == 403)
+            #expect(without.json?["detail"] == "The service token of echo lacks the scope 'notes:read'.")
+            let with = try await send(.GET, echo.url + "/internal/scoped", headers: [("Authorization", "Bearer \(try await echo.token(scope: "notes:read other"))")])
+            #expect(with.status == 200)
+        }
+    }
+
+    @Test func aTokenForAnotherServiceIsRefused() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let token = try await echo.token(audience: "someone-else")
+            let response = try await send(.GET, echo.url + "/internal/ping", headers: [("Authorization", "Bearer \(token)")])
+            #expect(response.status == 401)
+        }
+    }
+}
+
+@Suite struct InternalClientTests {
+    @Test func callsCarryTokenRequestIdAndTrace() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            let response = try await send(.GET, echo.url + "/call/echo?path=/internal/echo-headers",
+                                          headers: [("X-Request-Id", "req-42"), ("traceparent", trace)])
+            #expect(response.status == 200)
+            let seen = response.json?["body"]?.stringValue ?? ""
+            #expect(seen.hasPrefix("req-42 00-4bf92f3577b34da6a3ce929d0e0e4736-"))
+            #expect(!seen.contains("00f067aa0ba902b7"), "a new span id, same trace")
+        }
+    }
+
+    @Test func aPeerThatIsDownIsA503Quickly() async throws {
+        let closed = try FreePort.next()
+        let echo = try await RunningEcho.make(extraPeers: ["down": "http://127.0.0.1:\(closed)"])
+        try await echo.run {
+            let start = ContinuousClock.now
+            let response = try await send(.GET, echo.url + "/call/down")
+            #expect(response.status == 503)
+            #expect(response.json?["detail"] == "down is unavailable.")
+            #expect(response.header("Retry-After") == "1")
+            #expect(ContinuousClock.now - start < .seconds(2))
+        }
+    }
+
+    @Test func aSlowPeerIsA503WithinTheTimeout() async throws {
+        let echo = try await RunningEcho.make(internalTimeout: .milliseconds(300))
+        try await echo.run {
+            let start = ContinuousClock.now
+            let response = try await send(.GET, echo.url + "/call/echo?path=/internal/sleep")
+            #expect(response.status == 503)
+            #expect(response.json?["detail"] == "echo did not answer within 300 ms.")
+            #expect(ContinuousClock.now - start < .seconds(2))
+        }
+    }
+
+    @Test func aFailingPeerIsA502() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let response = try await send(.GET, echo.url + "/call/echo?path=/internal/fail")
+            #expect(response.status == 502)
+            #expect(response.json?["detail"] == "echo failed to answer (status 500).")
+        }
+    }
+
+    @Test func anUnconfiguredPeerIsA503() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let response = try await send(.GET, echo.url + "/call/nobody")
+            #expect(response.status == 503)
+        }
+    }
+}
+
+import AsyncHTTPClient
+import NIOCore
+
+/// Sends a body in chunks without a Content-Length, so only reading it can find its size.
+func sendStreamed(_ url: String, body: [UInt8]) async throws -> Int {
+    var request = HTTPClientRequest(url: url)
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    let chunks = stride(from: 0, to: body.count, by: 512).map { ByteBuffer(bytes: body[$0..<min($0 + 512, body.count)]) }
+    request.body = .stream(chunks.async, length: .unknown)
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    _ = try await response.body.collect(upTo: 1 << 20)
+    return Int(response.status.code)
+}
+
+extension Array where Element: Sendable {
+    var async: AsyncStream<Element> {
+        AsyncStream { continuation in
+            for element in self { continuation.yield(element) }
+            continuation.finish()
+        }
+    }
+}
