@@ -5,7 +5,7 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
-/// One service: a library with everything, a thin executable, and its tests.
+/// One service: a library with everything and a thin executable. Its tests join when it has routes of its own.
 func service(_ name: String, executable: String, migrations: [String]) -> [Target] {
     [
         .target(
@@ -27,14 +27,6 @@ func service(_ name: String, executable: String, migrations: [String]) -> [Targe
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/\(name)/Sources/\(executable)",
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "\(name)Tests",
-            dependencies: [
-                .byName(name: name), "SuiteTesting",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ],
             swiftSettings: swiftSettings
         ),
     ]
@@ -153,6 +145,7 @@ let package = Package(
             dependencies: [
                 "MeetRooms", "IdentityAssociations", "UserIdentity", "OIDCVault", "SuiteTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,126 @@
+import Foundation
+import IdentityAssociations
+import MeetRooms
+import OIDCVault
+import ServiceLifecycle
+import SuiteCore
+import SuiteHTTP
+import SuitePostgres
+import SuiteSigning
+import SuiteTesting
+import Testing
+import UserIdentity
+
+/// The four services in one process, each on its own port and schema of one throwaway
+/// database, trusting each other through their JWKS URLs, as in production.
+struct Suite4: Sendable {
+    let urls: [String: String]
+    let services: [String: SuiteDependencies]
+    let applications: [any Service]
+
+    static func start() async throws -> Suite4 {
+        let names = SuitePeer.allCases.map(\.rawValue)
+        var ports: [String: Int] = [:]
+        for name in names { ports[name] = try FreePort.next() }
+        let urls = ports.mapValues { "http://127.0.0.1:\($0)" }
+        let base = try await TestPostgres.shared.makeDatabase(schema: "public", poolSize: 4)
+
+        func configuration(_ name: String, schema: String) -> ServiceConfiguration {
+            var database = base
+            database.schema = schema
+            var trusted: [String: ServiceTrust.KeySource] = [:]
+            for peer in names where peer != name { trusted[peer] = .jwks(url: urls[peer]! + "/internal/jwks.json") }
+            return .forTesting(
+                service: name, port: ports[name]!, database: database, trust: ServiceTrust(issuers: trusted),
+                peers: urls.filter { $0.key != name })
+        }
+
+        let meet = try await SuiteApplication.build(MeetRoomsService.self, configuration: configuration("meet-rooms", schema: "meet"))
+        let identity = try await SuiteApplication.build(
+            IdentityAssociationsService.self, configuration: configuration("identity-associations", schema: "identity"))
+        let uai = try await SuiteApplication.build(UserIdentityService.self, configuration: configuration("user-identity", schema: "uai"))
+        let vault = try await SuiteApplication.build(OIDCVaultService.self, configuration: configuration("oidc-vault", schema: "vault"))
+        return Suite4(
+            urls: urls,
+            services: [
+                "meet-rooms": meet.dependencies, "identity-associations": identity.dependencies,
+                "user-identity": uai.dependencies, "oidc-vault": vault.dependencies,
+            ],
+            applications: [meet.application, identity.application, uai.application, vault.application])
+    }
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await LiveServices.run(applications, readyURLs: urls.values.map { $0 + "/health/ready" }, body)
+    }
+}
+
+@Suite(.serialized) struct SuiteIntegrationTests {
+    @Test func everyServiceCallsEveryOtherWithAServiceToken() async throws {
+        let suite = try await Suite4.start()
+        try await suite.run {
+            for (caller, dependencies) in suite.services {
+                for callee in suite.urls.keys where callee != caller {
+                    let answer = try await dependencies.peers.send(.GET, to: callee, path: "/internal/ping", scope: "ping")
+                    #expect(answer.status == 200, "\(caller) → \(callee)")
+                    let body = try JSONDecoder().decode([String: String].self, from: Data(answer.body))
+                    #expect(body == ["service": callee, "caller": caller])
+                }
+            }
+        }
+    }
+
+    @Test func everyServiceIsReadyAndSpeaksItsDialect() async throws {
+        let suite = try await Suite4.start()
+        try await suite.run {
+            for url in suite.urls.values {
+                #expect(try await send(.GET, url + "/health/ready").status == 200)
+                #expect(try await send(.GET, url + "/openapi.yaml").text.hasPrefix("openapi: 3.1"))
+            }
+            let matrix = try await send(.GET, suite.urls["identity-associations"]! + "/_matrix/identity/api/v1/unknown")
+            #expect(matrix.status == 404)
+            #expect(matrix.json?["errcode"] == "M_UNRECOGNIZED")
+            let uai = try await send(.GET, suite.urls["user-identity"]! + "/unknown")
+            #expect(uai.json?["type"] == "http://www.w3.org/Protocols/rfc2616/rfc2616")
+            let vault = try await send(.POST, suite.urls["oidc-vault"]! + "/oauth2/token")
+            #expect(vault.header("Content-Type") == "application/json")
+            #expect(vault.json?["error"] != nil)
+        }
+    }
+
+    @Test func tokensForAnotherAudienceExpiredOrFromAStrangerAreRefused() async throws {
+        let suite = try await Suite4.start()
+        try await suite.run {
+            let now = Int(Date().timeIntervalSince1970)
+            for (caller, dependencies) in suite.services {
+                for (callee, url) in suite.urls where callee != caller {
+                    let signer = dependencies.signer
+                    let wrongAudience = try await signer.mint(audience: caller, scope: "ping", issuedAt: now)
+                    let expired = try await signer.mint(audience: callee, scope: "ping", issuedAt: now - 600)
+                    let stranger = await ServiceTokenSigner(issuer: "mallory", signingKey: .generate())
+                    let untrusted = try await stranger.mint(audience: callee, scope: "ping", issuedAt: now)
+                    // A stranger's key, claiming to be a trusted peer.
+                    let impostor = try await stranger.mint(audience: callee, scope: "ping", issuedAt: now, issuer: caller)
+
+                    for (label, token) in [("wrong audience", wrongAudience), ("expired", expired), ("untrusted", untrusted), ("impostor", impostor)] {
+                        let response = try await send(.GET, url + "/internal/ping", headers: [("Authorization", "Bearer \(token)")])
+                        #expect(response.status == 401, "\(label): \(caller) → \(callee)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func eachServiceMigratedOnlyItsOwnSchema() async throws {
+        let suite = try await Suite4.start()
+        try await suite.run {
+            for (name, dependencies) in suite.services {
+                let schema = dependencies.configuration.database.schema
+                let rows = try await dependencies.database.query(
+                    "SELECT obj_description(oid) FROM pg_namespace WHERE nspname = \(schema)").collect()
+                #expect(try rows.first?.decode(String.self).hasPrefix(name) == true, "\(name) owns \(schema)")
+                let versions = try await Migrator(client: dependencies.database, schema: schema, logger: dependencies.logger).appliedVersions()
+                #expect(versions == [1])
+            }
+        }
+    }
+}
