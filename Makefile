@@ -1,0 +1,27 @@
+# The two commands (README.md): `make run` and `make test`.
+.PHONY: run test build bench e2e check-deploy keys clean
+
+run:
+	scripts/run
+
+test:
+	scripts/test
+
+build:
+	swift build
+
+bench:
+	scripts/bench
+
+e2e:
+	scripts/e2e
+
+check-deploy:
+	scripts/check-deploy
+
+# Signing keys under .dev/keys, for docker-compose (make run makes them itself).
+keys: build
+	BIN=$$(swift build --show-bin-path) bash -c 'source scripts/lib.sh && ensure_keys'
+
+clean:
+	rm -rf .build .build-* .dev
