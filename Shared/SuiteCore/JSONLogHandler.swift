@@ -16,10 +16,14 @@ public struct JSONLogHandler: LogHandler {
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
 
-    public init(label: String, level: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil) {
+    public init(
+        label: String, level: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil,
+        output: (@Sendable ([UInt8]) -> Void)? = nil
+    ) {
         self.label = label
         self.logLevel = level
         self.metadataProvider = metadataProvider
+        if let output { self.output = output }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -28,25 +32,37 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields: [String: JSONValue] = [:]
-        for (key, value) in metadata { fields[key] = Self.json(value) }
-        if let provided = metadataProvider?.get() {
-            for (key, value) in provided { fields[key] = Self.json(value) }
-        }
-        if let extra = event.metadata {
-            for (key, value) in extra { fields[key] = Self.json(value) }
-        }
+        // Written straight into one buffer: this runs once per request for the access log,
+        // so no intermediate dictionary, no sorting and no Foundation formatting.
         var line: [UInt8] = []
-        line.reserveCapacity(256)
-        CanonicalJSON.writeObject(
-            leading: [
-                ("ts", .string(Self.timestamp())),
-                ("level", .string(event.level.rawValue)),
-                ("logger", .string(label)),
-                ("msg", .string(event.message.description)),
-            ],
-            rest: fields, into: &line)
-        line.append(0x0A)
+        line.reserveCapacity(320)
+        line.append(contentsOf: #"{"ts":""#.utf8)
+        Self.appendTimestamp(into: &line)
+        line.append(contentsOf: #"","level":""#.utf8)
+        line.append(contentsOf: event.level.rawValue.utf8)
+        line.append(contentsOf: #"","logger":"#.utf8)
+        CanonicalJSON.writeString(label, into: &line)
+        line.append(contentsOf: #","msg":"#.utf8)
+        CanonicalJSON.writeString(event.message.description, into: &line)
+
+        // Later sources win, as swift-log merges them: handler, provider, then the event.
+        let provided = metadataProvider?.get() ?? [:]
+        let extra = event.metadata ?? [:]
+        func member(_ key: String, _ value: Logger.Metadata.Value) {
+            line.append(UInt8(ascii: ","))
+            CanonicalJSON.writeString(key, into: &line)
+            line.append(UInt8(ascii: ":"))
+            CanonicalJSON.write(Self.json(value), into: &line)
+        }
+        for (key, value) in metadata where provided[key] == nil && extra[key] == nil { member(key, value) }
+        for (key, value) in provided where extra[key] == nil { member(key, value) }
+        for (key, value) in extra { member(key, value) }
+        line.append(contentsOf: "}\n".utf8)
+        output(line)
+    }
+
+    /// Where lines go: standard output, one write(2) per line.
+    var output: @Sendable ([UInt8]) -> Void = { line in
         line.withUnsafeBufferPointer { buffer in
             var offset = 0
             while offset < buffer.count {
@@ -70,20 +86,38 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// RFC 3339 UTC with milliseconds, without Foundation's formatters (slow and locked).
-    static func timestamp() -> String {
+    /// RFC 3339 UTC with milliseconds, written as digits (Foundation's formatters are
+    /// slow and take a lock).
+    static func appendTimestamp(into line: inout [UInt8]) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var seconds = now.tv_sec
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                line.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
+            }
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + "\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
+        digits(Int(parts.tm_year) + 1900, 4)
+        line.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2)
+        line.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2)
+        line.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2)
+        line.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2)
+        line.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2)
+        line.append(UInt8(ascii: "."))
+        digits(Int(now.tv_nsec / 1_000_000), 3)
+        line.append(UInt8(ascii: "Z"))
     }
 }
 

@@ -4,8 +4,15 @@ public enum SecureRandom {
     public static let alphanumerics = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
 
     public static func bytes(_ count: Int) -> [UInt8] {
+        // Eight bytes per draw: each draw is a getrandom(2) call.
         var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        var out: [UInt8] = []
+        out.reserveCapacity(count + 7)
+        while out.count < count {
+            withUnsafeBytes(of: generator.next() as UInt64) { out.append(contentsOf: $0) }
+        }
+        out.removeLast(out.count - count)
+        return out
     }
 
     /// A string of `count` characters drawn uniformly from `alphabet`.
