@@ -57,6 +57,14 @@ extension SuiteService {
         }
     }
 
+    /// What `serve` and `migrate` do first: read the configuration (or stop with the line
+    /// that names what is wrong) and send logs where it says.
+    static func startUp() -> ServiceConfiguration {
+        let configuration = loadConfigurationOrExit()
+        bootstrapLogging(configuration)
+        return configuration
+    }
+
     static func bootstrapLogging(_ configuration: ServiceConfiguration) {
         let level = configuration.logLevel
         switch configuration.logFormat {
@@ -79,8 +87,7 @@ public struct ServeCommand<S: SuiteService>: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let configuration = S.loadConfigurationOrExit()
-        S.bootstrapLogging(configuration)
+        let configuration = S.startUp()
         let built = try await SuiteApplication.build(S.self, configuration: configuration)
         try await built.application.runService()
     }
@@ -94,8 +101,7 @@ public struct MigrateCommand<S: SuiteService>: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let configuration = S.loadConfigurationOrExit()
-        S.bootstrapLogging(configuration)
+        let configuration = S.startUp()
         var logger = Logger(label: S.name)
         logger.logLevel = configuration.logLevel
         let client = configuration.database.makeClient(logger: logger)

@@ -1,7 +1,7 @@
-public import Crypto
+import Crypto
 public import Foundation
 public import JWTKit
-public import SuiteCore
+import SuiteCore
 import Synchronization
 
 /// The claims of a service token: who calls (`iss`, `sub = service:<iss>`), whom

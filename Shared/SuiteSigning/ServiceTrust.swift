@@ -1,5 +1,5 @@
 public import Crypto
-public import Foundation
+import Foundation
 public import SuiteCore
 
 /// Who may call this service's `/internal/` routes, and how their keys are known.
