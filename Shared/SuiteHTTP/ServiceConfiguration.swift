@@ -44,12 +44,14 @@ public struct ServiceConfiguration: Sendable {
     public var internalTimeout: Duration
     /// Migrate at start (`serve`); `false` leaves it to `migrate`.
     public var migrateOnStart: Bool
+    public var rateLimits: RateLimitSettings
 
     public init(
         serviceName: String, host: String = "127.0.0.1", port: Int, publicURL: String,
         database: DatabaseConfiguration, logLevel: Logger.Level = .info, logFormat: LogFormat = .json,
         signingKey: Ed25519SigningKey, trust: ServiceTrust, peers: [String: String] = [:],
-        bodyLimit: Int = 1 << 20, internalTimeout: Duration = .seconds(2), migrateOnStart: Bool = true
+        bodyLimit: Int = 1 << 20, internalTimeout: Duration = .seconds(2), migrateOnStart: Bool = true,
+        rateLimits: RateLimitSettings = RateLimitSettings()
     ) {
         self.serviceName = serviceName
         self.host = host
@@ -64,6 +66,7 @@ public struct ServiceConfiguration: Sendable {
         self.bodyLimit = bodyLimit
         self.internalTimeout = internalTimeout
         self.migrateOnStart = migrateOnStart
+        self.rateLimits = rateLimits
     }
 
     /// Reads the common settings from the environment, with the service's defaults.
@@ -89,7 +92,8 @@ public struct ServiceConfiguration: Sendable {
             trust: try ServiceTrust.parse(reader.string("TRUSTED_SERVICES", default: "")),
             peers: peers,
             bodyLimit: try reader.int("MAX_BODY_BYTES", default: 1 << 20, range: 1024...(256 << 20)),
-            internalTimeout: .milliseconds(try reader.int("INTERNAL_TIMEOUT_MS", default: 2000, range: 50...60000))
+            internalTimeout: .milliseconds(try reader.int("INTERNAL_TIMEOUT_MS", default: 2000, range: 50...60000)),
+            rateLimits: try RateLimitSettings.parse(reader.string("RATE_LIMITS"))
         )
     }
 
@@ -105,6 +109,7 @@ public struct ServiceConfiguration: Sendable {
             "peers": .dictionary(peers.mapValues { .string($0) }),
             "body_limit": "\(bodyLimit)",
             "internal_timeout": "\(internalTimeout)",
+            "rate_limits": "\(rateLimits.enabled ? "on" : "off")\(rateLimits.overrides.keys.sorted().map { " " + $0 }.joined())",
         ]
     }
 }

@@ -39,9 +39,10 @@ public enum SuiteApplication {
             try await peers.fetchJWKS(url: url)
         }
         let metrics = HTTPMetrics()
+        let rateLimiter = RateLimiter(database: database, settings: configuration.rateLimits, logger: logger)
         let dependencies = SuiteDependencies(
             configuration: configuration, database: database, logger: logger, metrics: metrics, signer: signer,
-            verifier: verifier, peers: peers)
+            verifier: verifier, peers: peers, rateLimiter: rateLimiter)
 
         let router = Router(context: S.Context.self)
         // Middleware first: Hummingbird attaches it to the routes registered after it.
@@ -53,6 +54,7 @@ public enum SuiteApplication {
 
         var services: [any Service] = [database]
         if ownsHTTPClient { services.append(HTTPClientService(client: http)) }
+        if S.usesRateLimits { services.append(RateLimitJanitor(limiter: rateLimiter)) }
         var application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),

@@ -21,6 +21,10 @@ public protocol SuiteService: Sendable {
     /// The service's OpenAPI 3.1 document, served at `/openapi.yaml`.
     static var openAPIDocument: [UInt8] { get }
 
+    /// Whether the service keeps rate-limit counters (its migrations then include
+    /// `RateLimiter.tableSQL`), so old windows are purged while it runs.
+    static var usesRateLimits: Bool { get }
+
     /// The error dialect of the route at `path`.
     static func errorDialect(forPath path: String) -> ErrorDialect
 
@@ -37,4 +41,9 @@ public struct SuiteDependencies: Sendable {
     public let signer: ServiceTokenSigner
     public let verifier: ServiceTokenVerifier
     public let peers: InternalClient
+    public let rateLimiter: RateLimiter
+}
+
+extension SuiteService {
+    public static var usesRateLimits: Bool { false }
 }

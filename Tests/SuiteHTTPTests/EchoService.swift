@@ -16,8 +16,15 @@ enum EchoService: SuiteService {
     static let defaultSchema = "echo"
     static let publicPath = "/echo"
     static var migrations: [Migration] {
-        [Migration(version: 1, name: "notes", sql: "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL UNIQUE);")]
+        [
+            Migration(version: 1, name: "notes", sql: "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL UNIQUE);"),
+            Migration(version: 2, name: "rate_limits", sql: RateLimiter.tableSQL),
+        ]
     }
+    static let usesRateLimits = true
+    static let loginLimit = RateLimit(name: "login-ip", limit: 3, windowSeconds: 60)
+    static let loginEmailLimit = RateLimit(name: "login-email", limit: 5, windowSeconds: 60)
+
     static var openAPIDocument: [UInt8] { Array("openapi: 3.1.0\ninfo:\n  title: echo\n".utf8) }
 
     static func errorDialect(forPath path: String) -> ErrorDialect {
@@ -39,6 +46,16 @@ enum EchoService: SuiteService {
             let note = try await request.decodeJSON(as: Note.self, context: context)
             try await dependencies.database.query("INSERT INTO notes (body) VALUES (\(note.body))")
             return EditedResponse(status: .created, response: note)
+        }
+        router.post("/login") { request, _ -> String in
+            let ip = request.headers[.init("X-Test-IP")!] ?? "127.0.0.1"
+            let email = request.headers[.init("X-Test-Email")!] ?? "a@example.org"
+            try await dependencies.rateLimiter.enforce([(loginLimit, ip), (loginEmailLimit, email)])
+            return "welcome"
+        }
+        router.post("/_matrix/login") { _, _ -> String in
+            try await dependencies.rateLimiter.enforce([(RateLimit(name: "matrix", limit: 1, windowSeconds: 60), "k")])
+            return "ok"
         }
         router.get("/boom") { _, _ -> String in throw Boom() }
         router.get("/_matrix/thing") { _, _ -> String in throw AppError.notFound("No thing here.") }
@@ -90,7 +107,7 @@ struct RunningEcho {
 
     static func make(
         database: DatabaseConfiguration? = nil, bodyLimit: Int = 1 << 20, internalTimeout: Duration = .milliseconds(400),
-        extraPeers: [String: String] = [:]
+        extraPeers: [String: String] = [:], rateLimits: RateLimitSettings = RateLimitSettings()
     ) async throws -> RunningEcho {
         let port = try FreePort.next()
         let key = Ed25519SigningKey.generate()
@@ -103,7 +120,7 @@ struct RunningEcho {
             signingKey: key,
             trust: ServiceTrust(issuers: ["echo": .jwks(url: url + "/internal/jwks.json")]),
             peers: ["echo": url].merging(extraPeers) { $1 },
-            bodyLimit: bodyLimit, internalTimeout: internalTimeout)
+            bodyLimit: bodyLimit, internalTimeout: internalTimeout, rateLimits: rateLimits)
         let built = try await SuiteApplication.build(EchoService.self, configuration: configuration)
         return RunningEcho(url: url, key: key, built: built)
     }

@@ -1,0 +1,172 @@
+import Crypto
+import Foundation
+public import Logging
+public import PostgresNIO
+public import ServiceLifecycle
+public import SuiteCore
+
+/// One limit: at most `limit` hits per `windowSeconds` for each key (an IP, an email, a
+/// client id) under `name`.
+public struct RateLimit: Sendable, Equatable {
+    public let name: String
+    public let limit: Int
+    public let windowSeconds: Int
+
+    public init(name: String, limit: Int, windowSeconds: Int) {
+        self.name = name
+        self.limit = limit
+        self.windowSeconds = windowSeconds
+    }
+}
+
+/// The operator's word on rate limits, from `RATE_LIMITS`: `off`, or overrides of the
+/// services' defaults as `name=limit/seconds,…` (`authentications-ip=20/60`).
+public struct RateLimitSettings: Sendable, Equatable {
+    public var enabled: Bool
+    public var overrides: [String: (limit: Int, windowSeconds: Int)]
+
+    public init(enabled: Bool = true, overrides: [String: (limit: Int, windowSeconds: Int)] = [:]) {
+        self.enabled = enabled
+        self.overrides = overrides
+    }
+
+    public static func == (lhs: RateLimitSettings, rhs: RateLimitSettings) -> Bool {
+        lhs.enabled == rhs.enabled && lhs.overrides.mapValues { [$0.limit, $0.windowSeconds] }
+            == rhs.overrides.mapValues { [$0.limit, $0.windowSeconds] }
+    }
+
+    public static func parse(_ text: String?, variable: String = "RATE_LIMITS") throws(ConfigurationError) -> RateLimitSettings {
+        guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return RateLimitSettings() }
+        switch text.lowercased() {
+        case "on": return RateLimitSettings()
+        case "off": return RateLimitSettings(enabled: false)
+        default: break
+        }
+        var settings = RateLimitSettings()
+        for entry in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            let numbers = parts.count == 2 ? parts[1].split(separator: "/") : []
+            guard parts.count == 2, numbers.count == 2, let limit = Int(numbers[0]), let seconds = Int(numbers[1]),
+                limit > 0, (1...86_400).contains(seconds)
+            else {
+                throw ConfigurationError(variable, "entry \"\(entry)\" must be name=limit/seconds (or the whole value on/off)")
+            }
+            settings.overrides[String(parts[0])] = (limit, seconds)
+        }
+        return settings
+    }
+
+    /// The limit to apply: the operator's override, else the service's default.
+    public func effective(_ limit: RateLimit) -> RateLimit {
+        guard let override = overrides[limit.name] else { return limit }
+        return RateLimit(name: limit.name, limit: override.limit, windowSeconds: override.windowSeconds)
+    }
+}
+
+/// Counts hits in PostgreSQL, so every replica shares one count: a fixed window per key,
+/// bumped by a single `INSERT … ON CONFLICT DO UPDATE … RETURNING`, which PostgreSQL
+/// runs atomically per row — fifty parallel hits count fifty. Keys are stored as SHA-256,
+/// so the table holds no email or IP address.
+///
+/// A service adds `RateLimiter.tableSQL` to one of its migrations.
+public struct RateLimiter: Sendable {
+    public static let tableSQL = """
+        CREATE TABLE rate_limit_hits (
+            bucket text NOT NULL,
+            window_start timestamptz NOT NULL,
+            hits integer NOT NULL,
+            PRIMARY KEY (bucket, window_start)
+        );
+        CREATE INDEX rate_limit_hits_window ON rate_limit_hits (window_start);
+        """
+
+    public struct Decision: Sendable, Equatable {
+        public let allowed: Bool
+        public let hits: Int
+        public let retryAfterSeconds: Int
+    }
+
+    let database: PostgresClient
+    let settings: RateLimitSettings
+    let logger: Logger
+
+    public init(database: PostgresClient, settings: RateLimitSettings, logger: Logger) {
+        self.database = database
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Counts one hit for `key` and says whether it is within the limit.
+    public func hit(_ limit: RateLimit, key: String) async throws -> Decision {
+        let limit = settings.effective(limit)
+        let bucket = limit.name + ":" + SecureRandom.hexString(SHA256.hash(data: Array(key.utf8)))
+        let window = limit.windowSeconds
+        let rows = try await database.query(
+            """
+            INSERT INTO rate_limit_hits AS h (bucket, window_start, hits)
+            VALUES (\(bucket), to_timestamp(floor(extract(epoch FROM clock_timestamp()) / \(window)) * \(window)), 1)
+            ON CONFLICT (bucket, window_start) DO UPDATE SET hits = h.hits + 1
+            RETURNING h.hits, ceil(extract(epoch FROM h.window_start - clock_timestamp()) + \(window))::integer
+            """, logger: logger)
+        for try await (hits, retryAfter) in rows.decode((Int, Int).self) {
+            return Decision(allowed: hits <= limit.limit, hits: hits, retryAfterSeconds: max(1, retryAfter))
+        }
+        return Decision(allowed: true, hits: 0, retryAfterSeconds: 0)
+    }
+
+    /// Counts one hit for each key and throws 429 with `Retry-After` when any is over its
+    /// limit. Does nothing when rate limits are off.
+    public func enforce(_ checks: [(RateLimit, String)]) async throws {
+        guard settings.enabled else { return }
+        var retryAfter = 0
+        for (limit, key) in checks {
+            let decision = try await hit(limit, key: key)
+            if !decision.allowed { retryAfter = max(retryAfter, decision.retryAfterSeconds) }
+        }
+        if retryAfter > 0 {
+            logger.notice("rate limited", metadata: ["limits": "\(checks.map(\.0.name))"])
+            throw AppError.tooManyRequests(retryAfterSeconds: retryAfter)
+        }
+    }
+
+    /// Deletes windows that ended: run from `RateLimitJanitor`.
+    @discardableResult
+    public func purge(olderThanSeconds seconds: Int = 86_400) async throws -> Int {
+        let rows = try await database.query(
+            """
+            WITH gone AS (
+                DELETE FROM rate_limit_hits WHERE window_start < clock_timestamp() - make_interval(secs => \(Double(seconds)))
+                RETURNING 1
+            ) SELECT count(*)::integer FROM gone
+            """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+}
+
+/// Purges old rate-limit windows every few minutes until the service stops.
+public struct RateLimitJanitor: Service {
+    let limiter: RateLimiter
+    let every: Duration
+
+    public init(limiter: RateLimiter, every: Duration = .seconds(300)) {
+        self.limiter = limiter
+        self.every = every
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            // Wakes at once on shutdown, so the janitor never holds the service up.
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: every) }
+            } catch {
+                return
+            }
+            do {
+                try await limiter.purge()
+            } catch {
+                limiter.logger.warning("rate-limit purge failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }
+    }
+}
