@@ -1,5 +1,5 @@
 # The two commands (README.md): `make run` and `make test`.
-.PHONY: run test build bench e2e check-deploy keys clean
+.PHONY: run test build bench e2e fuzz check-deploy keys clean
 
 run:
 	scripts/run
@@ -15,6 +15,9 @@ bench:
 
 e2e:
 	scripts/e2e
+
+fuzz:
+	scripts/fuzz
 
 check-deploy:
 	scripts/check-deploy

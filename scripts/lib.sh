@@ -96,6 +96,12 @@ service_port() {
 service_schema() {
     case $1 in meet-rooms) echo meet ;; identity-associations) echo identity ;; user-identity) echo uai ;; oidc-vault) echo vault ;; esac
 }
+service_directory() {
+    case $1 in
+        meet-rooms) echo MeetRooms ;; identity-associations) echo IdentityAssociations ;;
+        user-identity) echo UserIdentity ;; oidc-vault) echo OIDCVault ;;
+    esac
+}
 service_prefix() {
     case $1 in
         meet-rooms) echo /external-api ;; identity-associations) echo /_matrix/identity ;;

@@ -16,10 +16,15 @@ public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware 
     let metrics: HTTPMetrics
     let bodyLimit: Int
     let dialect: @Sendable (String) -> ErrorDialect
+    let allowedMethods: AllowedMethods
 
-    public init(metrics: HTTPMetrics, bodyLimit: Int, dialect: @escaping @Sendable (String) -> ErrorDialect) {
+    public init(
+        metrics: HTTPMetrics, bodyLimit: Int, allowedMethods: AllowedMethods = AllowedMethods(),
+        dialect: @escaping @Sendable (String) -> ErrorDialect
+    ) {
         self.metrics = metrics
         self.bodyLimit = bodyLimit
+        self.allowedMethods = allowedMethods
         self.dialect = dialect
     }
 
@@ -41,6 +46,16 @@ public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware 
                 throw AppError.contentTooLarge(limit: bodyLimit)
             }
             response = try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && !Self.isRoute(context.endpointPath) {
+            // No route took the request: a path that exists with other methods is a 405.
+            let allowed = allowedMethods.methods(for: request.uri.path)
+            let appError = allowed.isEmpty
+                ? AppError.from(error, logger: context.logger)
+                : AppError(
+                    status: .methodNotAllowed, code: "method_not_allowed",
+                    detail: "This resource does not accept \(request.method.rawValue).",
+                    headers: [.allow: allowed.sorted().joined(separator: ", ")])
+            response = Self.response(for: appError, dialect: dialect(request.uri.path))
         } catch {
             let appError = AppError.from(error, logger: context.logger)
             response = Self.response(for: appError, dialect: dialect(request.uri.path))
@@ -48,8 +63,7 @@ public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware 
         response.headers[.xRequestID] = requestID
 
         let elapsed = ContinuousClock.now - start
-        // Hummingbird names the not-found responder's path "NotFound"; a route always starts with "/".
-        let route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "unmatched"
+        let route = Self.isRoute(context.endpointPath) ? context.endpointPath! : "unmatched"
         metrics.record(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
         if context.logger.logLevel <= .info {
             // The path only: a query string may carry a token or an email.
@@ -62,6 +76,11 @@ public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware 
                 ])
         }
         return response
+    }
+
+    /// Hummingbird names the not-found responder's path "NotFound"; a route always starts with "/".
+    static func isRoute(_ endpointPath: String?) -> Bool {
+        endpointPath?.hasPrefix("/") == true
     }
 
     /// The response for an error, in the given dialect.

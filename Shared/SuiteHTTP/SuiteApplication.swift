@@ -45,12 +45,15 @@ public enum SuiteApplication {
             verifier: verifier, peers: peers, rateLimiter: rateLimiter)
 
         let router = Router(context: S.Context.self)
+        let allowedMethods = AllowedMethods()
         // Middleware first: Hummingbird attaches it to the routes registered after it.
         router.add(
             middleware: RequestMiddleware<S.Context>(
-                metrics: metrics, bodyLimit: configuration.bodyLimit, dialect: { S.errorDialect(forPath: $0) }))
+                metrics: metrics, bodyLimit: configuration.bodyLimit, allowedMethods: allowedMethods,
+                dialect: { S.errorDialect(forPath: $0) }))
         StandardRoutes.add(to: router, dependencies: dependencies, openAPIDocument: S.openAPIDocument)
         try await S.addRoutes(to: router, dependencies: dependencies)
+        allowedMethods.load(from: router)
 
         var services: [any Service] = [database]
         if ownsHTTPClient { services.append(HTTPClientService(client: http)) }

@@ -17,6 +17,25 @@ import Testing
         }
     }
 
+    @Test func aKnownPathWithAnotherMethodIs405WithAllow() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let wrong = try await send(.DELETE, echo.url + "/health/live")
+            #expect(wrong.status == 405)
+            #expect(wrong.header("Allow") == "GET, HEAD")
+            #expect(wrong.header("Content-Type") == "application/problem+json")
+            let parameter = try await send(.PUT, echo.url + "/call/anyone")
+            #expect(parameter.status == 405)
+            #expect(parameter.header("Allow") == "GET, HEAD")
+            let matrix = try await send(.GET, echo.url + "/_matrix/login")
+            #expect(matrix.status == 405)
+            #expect(matrix.json?["errcode"] == "M_UNRECOGNIZED")
+            // A handler's own 404 stays a 404.
+            #expect(try await send(.GET, echo.url + "/_matrix/thing").status == 404)
+            #expect(try await send(.GET, echo.url + "/call/anyone/extra").status == 404)
+        }
+    }
+
     @Test func matrixPathsSpeakMatrixEvenWhenUnknown() async throws {
         let echo = try await RunningEcho.make()
         try await echo.run {
