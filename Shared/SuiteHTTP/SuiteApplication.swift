@@ -22,6 +22,7 @@ public enum SuiteApplication {
     public static func build<S: SuiteService>(
         _ service: S.Type,
         configuration: ServiceConfiguration,
+        settings: S.Settings,
         logger baseLogger: Logger? = nil,
         httpClient: HTTPClient? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -52,12 +53,13 @@ public enum SuiteApplication {
                 metrics: metrics, bodyLimit: configuration.bodyLimit, allowedMethods: allowedMethods,
                 dialect: { S.errorDialect(forPath: $0) }))
         StandardRoutes.add(to: router, dependencies: dependencies, openAPIDocument: S.openAPIDocument)
-        try await S.addRoutes(to: router, dependencies: dependencies)
+        try await S.addRoutes(to: router, dependencies: dependencies, settings: settings)
         allowedMethods.load(from: router)
 
         var services: [any Service] = [database]
         if ownsHTTPClient { services.append(HTTPClientService(client: http)) }
         if S.usesRateLimits { services.append(RateLimitJanitor(limiter: rateLimiter)) }
+        services += S.backgroundServices(dependencies: dependencies, settings: settings)
         var application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
@@ -71,6 +73,16 @@ public enum SuiteApplication {
         }
         logger.info("configuration", metadata: configuration.summary)
         return BuiltService(application: application, dependencies: dependencies)
+    }
+
+    /// Builds a service that has no settings of its own.
+    public static func build<S: SuiteService>(
+        _ service: S.Type,
+        configuration: ServiceConfiguration,
+        logger: Logger? = nil,
+        httpClient: HTTPClient? = nil
+    ) async throws -> BuiltService<S> where S.Settings == NoSettings {
+        try await build(S.self, configuration: configuration, settings: NoSettings(), logger: logger, httpClient: httpClient)
     }
 
     /// Applies the service's migrations, waiting up to `waitSeconds` for the database to

@@ -46,11 +46,13 @@ extension SuiteService {
     /// Admin subcommands of the service (`meet-rooms applications …`).
     public static var commands: [any ParsableCommand.Type] { [] }
 
-    /// Reads the configuration, or prints the one line that names what is wrong and exits 2.
-    public static func loadConfigurationOrExit(_ reader: ConfigReader = ConfigReader()) -> ServiceConfiguration {
+    /// Reads the common configuration and the service's settings, or prints the one line
+    /// that names what is wrong and exits 2.
+    public static func loadConfigurationOrExit(_ reader: ConfigReader = ConfigReader()) -> (ServiceConfiguration, Settings) {
         do {
-            return try ServiceConfiguration.load(
+            let configuration = try ServiceConfiguration.load(
                 reader, service: name, defaultPort: defaultPort, defaultSchema: defaultSchema, publicPath: publicPath)
+            return (configuration, try loadSettings(reader))
         } catch {
             FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
             exit(2)
@@ -59,10 +61,10 @@ extension SuiteService {
 
     /// What `serve` and `migrate` do first: read the configuration (or stop with the line
     /// that names what is wrong) and send logs where it says.
-    static func startUp() -> ServiceConfiguration {
-        let configuration = loadConfigurationOrExit()
-        bootstrapLogging(configuration)
-        return configuration
+    static func startUp() -> (ServiceConfiguration, Settings) {
+        let loaded = loadConfigurationOrExit()
+        bootstrapLogging(loaded.0)
+        return loaded
     }
 
     static func bootstrapLogging(_ configuration: ServiceConfiguration) {
@@ -87,8 +89,8 @@ public struct ServeCommand<S: SuiteService>: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let configuration = S.startUp()
-        let built = try await SuiteApplication.build(S.self, configuration: configuration)
+        let (configuration, settings) = S.startUp()
+        let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: settings)
         try await built.application.runService()
     }
 }
@@ -101,7 +103,7 @@ public struct MigrateCommand<S: SuiteService>: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let configuration = S.startUp()
+        let (configuration, _) = S.startUp()
         var logger = Logger(label: S.name)
         logger.logLevel = configuration.logLevel
         let client = configuration.database.makeClient(logger: logger)

@@ -4,12 +4,16 @@ public import PostgresNIO
 public import SuiteCore
 public import SuitePostgres
 public import SuiteSigning
+public import ServiceLifecycle
 
 /// What makes one of the four services: its name and defaults, its migrations and
 /// OpenAPI document, the dialect of its errors, and its routes. Everything else (health,
 /// metrics, request ids, logs, errors, service tokens, lifecycle) is the suite's.
 public protocol SuiteService: Sendable {
     associatedtype Context: SuiteRequestContext = SuiteContext
+    /// The service's own settings (`UAI_*`, `MEET_*`, …), read and checked at start
+    /// beside the common `ServiceConfiguration`.
+    associatedtype Settings: Sendable = NoSettings
 
     /// The executable and service-token name: `meet-rooms`.
     static var name: String { get }
@@ -28,8 +32,20 @@ public protocol SuiteService: Sendable {
     /// The error dialect of the route at `path`.
     static func errorDialect(forPath path: String) -> ErrorDialect
 
+    /// Reads the service's own settings; a wrong one is a `ConfigurationError` naming it.
+    static func loadSettings(_ reader: ConfigReader) throws(ConfigurationError) -> Settings
+
     /// Adds the service's own routes.
-    static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies) async throws
+    static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws
+
+    /// Long-running work of the service (outbox delivery, relays, purges), run in its
+    /// `ServiceGroup` and stopped gracefully with it.
+    static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service]
+}
+
+/// The settings of a service that needs none beyond the common ones.
+public struct NoSettings: Sendable {
+    public init() {}
 }
 
 /// What a service's routes may use, built once at start.
@@ -46,4 +62,10 @@ public struct SuiteDependencies: Sendable {
 
 extension SuiteService {
     public static var usesRateLimits: Bool { false }
+
+    public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] { [] }
+}
+
+extension SuiteService where Settings == NoSettings {
+    public static func loadSettings(_ reader: ConfigReader) throws(ConfigurationError) -> NoSettings { NoSettings() }
 }

@@ -41,7 +41,7 @@ enum EchoService: SuiteService {
         let secret = "password=hunter2"
     }
 
-    static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies) async throws {
+    static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: NoSettings) async throws {
         router.post("/notes") { request, context -> EditedResponse<Note> in
             let note = try await request.decodeJSON(as: Note.self, context: context)
             try await dependencies.database.query("INSERT INTO notes (body) VALUES (\(note.body))")

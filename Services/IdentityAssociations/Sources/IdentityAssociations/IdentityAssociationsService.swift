@@ -23,5 +23,5 @@ public enum IdentityAssociationsService: SuiteService {
         path.hasPrefix("/_matrix/") ? .matrix : .problem()
     }
 
-    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies) async throws {}
+    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: NoSettings) async throws {}
 }

@@ -21,5 +21,5 @@ public enum MeetRoomsService: SuiteService {
     /// Meet keeps its seed bodies (`{"detail": …}`, `{"error": …}`) inside problem+json.
     public static func errorDialect(forPath path: String) -> ErrorDialect { .problem() }
 
-    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies) async throws {}
+    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: NoSettings) async throws {}
 }

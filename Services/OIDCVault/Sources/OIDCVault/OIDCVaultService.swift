@@ -24,5 +24,5 @@ public enum OIDCVaultService: SuiteService {
         return oauthEndpoints.contains(where: { path.hasSuffix($0) }) ? .oauth : .problem()
     }
 
-    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies) async throws {}
+    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: NoSettings) async throws {}
 }

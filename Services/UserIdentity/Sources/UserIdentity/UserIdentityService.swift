@@ -23,5 +23,5 @@ public enum UserIdentityService: SuiteService {
         .problem(type: "http://www.w3.org/Protocols/rfc2616/rfc2616")
     }
 
-    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies) async throws {}
+    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: NoSettings) async throws {}
 }
