@@ -108,6 +108,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SuiteMail",
+            dependencies: [
+                "SuiteCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Shared/SuiteMail",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SuiteTesting",
             dependencies: [
                 "SuiteCore", "SuitePostgres", "SuiteSigning", "SuiteHTTP",
@@ -124,6 +136,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SuiteCoreTests", dependencies: ["SuiteCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SuiteMailTests",
+            dependencies: ["SuiteMail", "SuiteTesting", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SuiteSigningTests",
             dependencies: ["SuiteSigning", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")],

@@ -1,0 +1,140 @@
+import Foundation
+public import Logging
+public import PostgresNIO
+public import ServiceLifecycle
+
+/// The transactional outbox: a message is a row written in the same transaction as the
+/// change it reports, so none is sent for a rolled-back change and none is lost when the
+/// mail server is down. `OutboxWorker` delivers the rows.
+///
+/// A service adds `MailOutbox.tableSQL` to one of its migrations.
+public enum MailOutbox {
+    public static let tableSQL = """
+        CREATE TABLE mail_outbox (
+            id bigserial PRIMARY KEY,
+            sender text NOT NULL,
+            recipients text[] NOT NULL,
+            data bytea NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            attempts integer NOT NULL DEFAULT 0,
+            next_attempt_at timestamptz NOT NULL DEFAULT now(),
+            locked_until timestamptz,
+            sent_at timestamptz,
+            failed_at timestamptz,
+            last_error text
+        );
+        CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+        """
+
+    /// Queues `envelope` on `connection`, inside the caller's transaction.
+    @discardableResult
+    public static func enqueue(_ envelope: MailEnvelope, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        let rows = try await connection.query(
+            """
+            INSERT INTO mail_outbox (sender, recipients, data)
+            VALUES (\(envelope.sender), \(envelope.recipients), \(ByteBuffer(bytes: envelope.data)))
+            RETURNING id
+            """, logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        throw OutboxError.notQueued
+    }
+
+    enum OutboxError: Error {
+        case notQueued
+    }
+}
+
+/// Delivers the outbox: claims due rows with a lease (`FOR UPDATE SKIP LOCKED`, so any
+/// number of replicas share the work and each message goes out once), delivers them
+/// outside any transaction, then records the outcome. A failure is tried again after
+/// an exponential backoff (5 s, 10 s, 20 s … at most an hour); after `maxAttempts` the
+/// row is marked failed and kept for an operator.
+public struct OutboxWorker: Service {
+    let database: PostgresClient
+    let transport: any MailTransport
+    let logger: Logger
+    let pollInterval: Duration
+    let maxAttempts: Int
+    let baseBackoffSeconds: Double
+    let batchSize: Int
+
+    public init(
+        database: PostgresClient, transport: any MailTransport, logger: Logger, pollInterval: Duration = .milliseconds(500),
+        maxAttempts: Int = 12, baseBackoffSeconds: Double = 5, batchSize: Int = 20
+    ) {
+        self.database = database
+        self.transport = transport
+        self.logger = logger
+        self.pollInterval = pollInterval
+        self.maxAttempts = maxAttempts
+        self.baseBackoffSeconds = baseBackoffSeconds
+        self.batchSize = batchSize
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            var delivered = 0
+            do {
+                delivered = try await deliverDue()
+            } catch {
+                logger.warning("outbox pass failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            // A full batch means there is more waiting: go on at once.
+            if delivered < batchSize {
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+
+    /// One pass: claims due rows, delivers them, records each outcome. Returns how many
+    /// rows it claimed.
+    @discardableResult
+    public func deliverDue() async throws -> Int {
+        let claimed = try await database.query(
+            """
+            UPDATE mail_outbox SET locked_until = now() + interval '2 minutes', attempts = attempts + 1
+            WHERE id IN (
+                SELECT id FROM mail_outbox
+                WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
+                  AND (locked_until IS NULL OR locked_until < now())
+                ORDER BY id LIMIT \(batchSize)
+                FOR UPDATE SKIP LOCKED)
+            RETURNING id, sender, recipients, data, attempts
+            """, logger: logger)
+        var rows: [(Int64, String, [String], ByteBuffer, Int)] = []
+        for try await row in claimed.decode((Int64, String, [String], ByteBuffer, Int).self) { rows.append(row) }
+
+        for (id, sender, recipients, data, attempts) in rows.sorted(by: { $0.0 < $1.0 }) {
+            do {
+                try await transport.deliver(MailEnvelope(sender: sender, recipients: recipients, data: Array(buffer: data)))
+                try await database.query(
+                    "UPDATE mail_outbox SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = \(id)",
+                    logger: logger)
+            } catch {
+                let description = String(describing: error).prefix(500)
+                if attempts >= maxAttempts {
+                    logger.error("mail given up", metadata: ["outbox_id": "\(id)", "attempts": "\(attempts)"])
+                    try await database.query(
+                        """
+                        UPDATE mail_outbox SET failed_at = now(), locked_until = NULL, last_error = \(String(description))
+                        WHERE id = \(id)
+                        """, logger: logger)
+                } else {
+                    let delay = min(3600, baseBackoffSeconds * pow(2, Double(attempts - 1)))
+                    logger.warning("mail delivery failed; will retry", metadata: ["outbox_id": "\(id)", "retry_in_s": "\(delay)"])
+                    try await database.query(
+                        """
+                        UPDATE mail_outbox SET locked_until = NULL, last_error = \(String(description)),
+                            next_attempt_at = now() + make_interval(secs => \(delay))
+                        WHERE id = \(id)
+                        """, logger: logger)
+                }
+            }
+        }
+        return rows.count
+    }
+}
