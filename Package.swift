@@ -54,6 +54,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -115,6 +116,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Shared/SuiteMail",
             swiftSettings: swiftSettings
@@ -138,7 +141,7 @@ let package = Package(
         .testTarget(name: "SuiteCoreTests", dependencies: ["SuiteCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SuiteMailTests",
-            dependencies: ["SuiteMail", "SuiteTesting", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: ["SuiteMail", "SuiteTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

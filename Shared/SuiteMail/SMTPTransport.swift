@@ -1,0 +1,205 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// How the connection to the SMTP server is protected.
+public enum SMTPSecurity: String, Sendable, CaseIterable {
+    /// Plain text (a relay on the same host, a test sink).
+    case none
+    /// Plain first, then `STARTTLS` before anything else is said (port 587).
+    case starttls
+    /// TLS from the first byte (port 465).
+    case tls
+}
+
+public struct SMTPConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var security: SMTPSecurity
+    public var username: String?
+    public var password: String?
+    /// The name this client gives in `EHLO`.
+    public var heloName: String
+    public var timeout: TimeAmount
+
+    public init(
+        host: String, port: Int, security: SMTPSecurity = .none, username: String? = nil, password: String? = nil,
+        heloName: String = "localhost", timeout: TimeAmount = .seconds(15)
+    ) {
+        self.host = host
+        self.port = port
+        self.security = security
+        self.username = username
+        self.password = password
+        self.heloName = heloName
+        self.timeout = timeout
+    }
+}
+
+/// The server said no (or said something this client cannot follow).
+public struct SMTPError: Error, CustomStringConvertible, Sendable {
+    public let stage: String
+    public let reply: String
+    public var description: String { "SMTP \(stage): \(reply)" }
+}
+
+/// Delivers over SMTP: EHLO, STARTTLS or implicit TLS, AUTH PLAIN or LOGIN, one
+/// transaction per envelope with dot-stuffing, then QUIT. A connection per message keeps
+/// it simple and robust; the outbox worker is the one that batches.
+public struct SMTPTransport: MailTransport {
+    public let configuration: SMTPConfiguration
+
+    public init(configuration: SMTPConfiguration) {
+        self.configuration = configuration
+    }
+
+    public func deliver(_ envelope: MailEnvelope) async throws {
+        let configuration = self.configuration
+        let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
+        var tls: NIOSSLContext?
+        if configuration.security != .none {
+            tls = try NIOSSLContext(configuration: .makeClientConfiguration())
+        }
+        let implicitTLS = configuration.security == .tls ? tls : nil
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let implicitTLS {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: implicitTLS, serverHostname: configuration.host))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(SMTPLineReader(continuation: continuation))
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port).get()
+        // The whole conversation has one deadline: closing the channel ends any wait.
+        let deadline = channel.eventLoop.scheduleTask(in: configuration.timeout) { channel.close(promise: nil) }
+        defer {
+            deadline.cancel()
+            channel.close(promise: nil)
+        }
+        var replies = stream.makeAsyncIterator()
+
+        func reply(_ stage: String, expecting codes: ClosedRange<Int>) async throws -> [String] {
+            var lines: [String] = []
+            while true {
+                guard let line = try await replies.next() else {
+                    throw SMTPError(stage: stage, reply: "connection closed")
+                }
+                lines.append(line)
+                let bytes = Array(line.utf8)
+                if bytes.count < 4 || bytes[3] != UInt8(ascii: "-") { break }
+            }
+            guard let last = lines.last, let code = Int(last.prefix(3)), codes.contains(code) else {
+                throw SMTPError(stage: stage, reply: lines.joined(separator: " | "))
+            }
+            return lines
+        }
+
+        func send(_ line: String) async throws {
+            try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n")).get()
+        }
+
+        _ = try await reply("greeting", expecting: 220...220)
+        try await send("EHLO \(configuration.heloName)")
+        var capabilities = try await reply("EHLO", expecting: 250...250)
+        if configuration.security == .starttls {
+            guard capabilities.contains(where: { $0.dropFirst(4).uppercased().hasPrefix("STARTTLS") }) else {
+                throw SMTPError(stage: "STARTTLS", reply: "the server does not offer STARTTLS")
+            }
+            try await send("STARTTLS")
+            _ = try await reply("STARTTLS", expecting: 220...220)
+            let context = tls!
+            try await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.addHandler(
+                    try NIOSSLClientHandler(context: context, serverHostname: configuration.host), position: .first)
+            }.get()
+            try await send("EHLO \(configuration.heloName)")
+            capabilities = try await reply("EHLO", expecting: 250...250)
+        }
+        if let username = configuration.username, let password = configuration.password {
+            let auth = capabilities.first { $0.dropFirst(4).uppercased().hasPrefix("AUTH") }?.uppercased() ?? ""
+            if auth.contains("PLAIN") || !auth.contains("LOGIN") {
+                let token = Data("\0\(username)\0\(password)".utf8).base64EncodedString()
+                try await send("AUTH PLAIN \(token)")
+                _ = try await reply("AUTH", expecting: 235...235)
+            } else {
+                try await send("AUTH LOGIN")
+                _ = try await reply("AUTH", expecting: 334...334)
+                try await send(Data(username.utf8).base64EncodedString())
+                _ = try await reply("AUTH", expecting: 334...334)
+                try await send(Data(password.utf8).base64EncodedString())
+                _ = try await reply("AUTH", expecting: 235...235)
+            }
+        }
+        try await send("MAIL FROM:<\(envelope.sender)>")
+        _ = try await reply("MAIL FROM", expecting: 250...250)
+        for recipient in envelope.recipients {
+            try await send("RCPT TO:<\(recipient)>")
+            _ = try await reply("RCPT TO \(recipient)", expecting: 250...251)
+        }
+        try await send("DATA")
+        _ = try await reply("DATA", expecting: 354...354)
+        try await channel.writeAndFlush(ByteBuffer(bytes: Self.dotStuffed(envelope.data))).get()
+        _ = try await reply("message", expecting: 250...250)
+        try? await send("QUIT")
+    }
+
+    /// The message as DATA carries it: a leading "." doubled on every line, CRLF at the
+    /// end, then the terminating "." line (RFC 5321 §4.5.2).
+    static func dotStuffed(_ data: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(data.count + 16)
+        var atLineStart = true
+        for byte in data {
+            if atLineStart && byte == UInt8(ascii: ".") { out.append(UInt8(ascii: ".")) }
+            out.append(byte)
+            atLineStart = byte == 0x0A
+        }
+        if !(out.count >= 2 && out[out.count - 2] == 0x0D && out[out.count - 1] == 0x0A) {
+            out.append(contentsOf: [0x0D, 0x0A])
+        }
+        out.append(contentsOf: Array(".\r\n".utf8))
+        return out
+    }
+}
+
+/// Splits what the server sends into lines (without CRLF) for the conversation above.
+final class SMTPLineReader: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    let continuation: AsyncThrowingStream<String, any Error>.Continuation
+    var pending = ByteBuffer()
+
+    init(continuation: AsyncThrowingStream<String, any Error>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        pending.writeBuffer(&incoming)
+        while let newline = pending.readableBytesView.firstIndex(of: 0x0A) {
+            let length = newline - pending.readerIndex
+            var line = pending.readString(length: length) ?? ""
+            pending.moveReaderIndex(forwardBy: 1)
+            if line.hasSuffix("\r") { line.removeLast() }
+            continuation.yield(line)
+        }
+        if pending.readableBytes > 64 * 1024 {
+            continuation.finish(throwing: SMTPError(stage: "reply", reply: "line too long"))
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        continuation.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        continuation.finish(throwing: error)
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import SuiteTesting
+import Testing
+
+@testable import SuiteMail
+
+@Suite struct SMTPTransportTests {
+    func transport(_ sink: SMTPSink, username: String? = nil, password: String? = nil, security: SMTPSecurity = .none) -> SMTPTransport {
+        SMTPTransport(configuration: SMTPConfiguration(
+            host: "127.0.0.1", port: sink.port, security: security, username: username, password: password, timeout: .seconds(5)))
+    }
+
+    @Test func aMessageReachesTheServerWholeWithEveryRecipient() async throws {
+        let sink = try await SMTPSink.start()
+        defer { Task { await sink.stop() } }
+        let raw = "Subject: dots\r\nTo: a@example.org\r\n\r\n.leading dot\r\n..two dots\r\nend\r\n"
+        let envelope = MailEnvelope(sender: "suite@example.org", recipients: ["a@example.org", "b@example.org"], data: Array(raw.utf8))
+        try await transport(sink).deliver(envelope)
+
+        let mail = try await sink.waitForMail(to: "b@example.org")
+        #expect(mail.sender == "suite@example.org")
+        #expect(mail.recipients == ["a@example.org", "b@example.org"])
+        #expect(mail.data == raw)
+        #expect(mail.header("Subject") == "dots")
+    }
+
+    @Test func authPlainIsUsedWhenCredentialsAreSet() async throws {
+        let sink = try await SMTPSink.start(credentials: ("mailer", "s3cret"))
+        defer { Task { await sink.stop() } }
+        try await transport(sink, username: "mailer", password: "s3cret").deliver(welcome)
+        #expect(try await sink.waitForMail(to: "alice@example.org").authenticatedAs == "mailer")
+    }
+
+    @Test func wrongCredentialsAreAnError() async throws {
+        let sink = try await SMTPSink.start(credentials: ("mailer", "s3cret"))
+        defer { Task { await sink.stop() } }
+        let error = await #expect(throws: SMTPError.self) {
+            try await transport(sink, username: "mailer", password: "wrong").deliver(welcome)
+        }
+        #expect(error?.stage == "AUTH")
+        #expect(sink.messages.isEmpty)
+    }
+
+    @Test func aServerThatNeedsAuthRefusesAnonymousMail() async throws {
+        let sink = try await SMTPSink.start(credentials: ("mailer", "s3cret"))
+        defer { Task { await sink.stop() } }
+        let error = await #expect(throws: SMTPError.self) { try await transport(sink).deliver(welcome) }
+        #expect(error?.stage == "MAIL FROM")
+    }
+
+    @Test func aRejectedRecipientIsAnError() async throws {
+        let sink = try await SMTPSink.start(rejectRecipient: { $0.hasPrefix("nobody") })
+        defer { Task { await sink.stop() } }
+        let envelope = MailEnvelope(sender: "suite@example.org", recipients: ["nobody@example.org"], data: welcome.data)
+        let error = await #expect(throws: SMTPError.self) { try await transport(sink).deliver(envelope) }
+        #expect(error?.reply.hasPrefix("550") == true)
+    }
+
+    @Test func starttlsIsRequiredWhenConfigured() async throws {
+        let sink = try await SMTPSink.start()
+        defer { Task { await sink.stop() } }
+        let error = await #expect(throws: SMTPError.self) { try await transport(sink, security: .starttls).deliver(welcome) }
+        #expect(error?.stage == "STARTTLS")
+        #expect(sink.messages.isEmpty, "nothing is sent in clear when TLS was asked for")
+    }
+
+    @Test func aServerThatIsDownFailsQuickly() async throws {
+        let closed = try FreePort.next()
+        let transport = SMTPTransport(configuration: SMTPConfiguration(host: "127.0.0.1", port: closed, timeout: .seconds(5)))
+        let start = ContinuousClock.now
+        await #expect(throws: (any Error).self) { try await transport.deliver(welcome) }
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test func dotStuffingDoublesLeadingDotsAndTerminates() {
+        let stuffed = SMTPTransport.dotStuffed(Array(".a\r\nb\r\n.\r\nc".utf8))
+        #expect(String(decoding: stuffed, as: UTF8.self) == "..a\r\nb\r\n..\r\nc\r\n.\r\n")
+    }
+
+    @Test func theOutboxDeliversThroughSMTPAndRetriesARefusal() async throws {
+        let refusing = RefusalSwitch()
+        let sink = try await SMTPSink.start(rejectRecipient: { _ in refusing.on })
+        defer { Task { await sink.stop() } }
+        try await withOutbox { database in
+            _ = try await database.withTransaction(logger: quiet) { try await MailOutbox.enqueue(welcome, on: $0, logger: quiet) }
+            let worker = OutboxWorker(database: database, transport: transport(sink), logger: quiet, baseBackoffSeconds: 0.2)
+            refusing.set(true)
+            _ = try await worker.deliverDue()
+            #expect(sink.messages.isEmpty)
+            refusing.set(false)
+            try await Task.sleep(for: .milliseconds(300))
+            _ = try await worker.deliverDue()
+            let mail = try await sink.waitForMail(to: "alice@example.org")
+            #expect(mail.text == "Hello Alice")
+        }
+    }
+}
+
+final class RefusalSwitch: Sendable {
+    let state = Synchronization.Mutex(false)
+    var on: Bool { state.withLock { $0 } }
+    func set(_ value: Bool) { state.withLock { $0 = value } }
+}
+
+import Synchronization
