@@ -3,7 +3,7 @@ public import SuiteCore
 /// Where mail goes, from the environment (ARCHITECTURE.md, "Configuration"):
 /// `MAIL_TRANSPORT` (`file`, the default, or `smtp`), `MAIL_FROM`, `MAIL_DIR` for files;
 /// `SMTP_HOST`, `SMTP_PORT`, `SMTP_TLS` (`none`, `starttls`, `tls`), `SMTP_USERNAME`,
-/// `SMTP_PASSWORD` (or `SMTP_PASSWORD_FILE`) for SMTP.
+/// `SMTP_PASSWORD` (or `SMTP_PASSWORD_FILE`) for SMTP, and `SMTP_CA_FILE` for a private CA.
 public struct MailSettings: Sendable {
     public enum Transport: Sendable {
         case file(directory: String)
@@ -47,7 +47,8 @@ public struct MailSettings: Sendable {
                 transport: .smtp(SMTPConfiguration(
                     host: try reader.required("SMTP_HOST"), port: try reader.int("SMTP_PORT", default: defaultPort, range: 1...65535),
                     security: security, username: username, password: password,
-                    heloName: try reader.string("SMTP_HELO_NAME", default: "localhost"))))
+                    heloName: try reader.string("SMTP_HELO_NAME", default: "localhost"),
+                    trustRootsPEM: try reader.string("SMTP_CA"))))
         }
     }
 

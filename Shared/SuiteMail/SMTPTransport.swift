@@ -22,10 +22,12 @@ public struct SMTPConfiguration: Sendable {
     /// The name this client gives in `EHLO`.
     public var heloName: String
     public var timeout: TimeAmount
+    /// PEM certificates to trust instead of the system's (a private CA, a test server).
+    public var trustRootsPEM: String?
 
     public init(
         host: String, port: Int, security: SMTPSecurity = .none, username: String? = nil, password: String? = nil,
-        heloName: String = "localhost", timeout: TimeAmount = .seconds(15)
+        heloName: String = "localhost", timeout: TimeAmount = .seconds(15), trustRootsPEM: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -34,6 +36,7 @@ public struct SMTPConfiguration: Sendable {
         self.password = password
         self.heloName = heloName
         self.timeout = timeout
+        self.trustRootsPEM = trustRootsPEM
     }
 }
 
@@ -59,16 +62,23 @@ public struct SMTPTransport: MailTransport {
         let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
         var tls: NIOSSLContext?
         if configuration.security != .none {
-            tls = try NIOSSLContext(configuration: .makeClientConfiguration())
+            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+            if let pem = configuration.trustRootsPEM {
+                tlsConfiguration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
+            }
+            tls = try NIOSSLContext(configuration: tlsConfiguration)
         }
         let implicitTLS = configuration.security == .tls ? tls : nil
+        // SNI takes a name, never an address; the certificate is still checked against it.
+        let serverName = configuration.host.contains(where: { $0.isLetter }) && !configuration.host.contains(":")
+            ? configuration.host : nil
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let implicitTLS {
                         try channel.pipeline.syncOperations.addHandler(
-                            try NIOSSLClientHandler(context: implicitTLS, serverHostname: configuration.host))
+                            try NIOSSLClientHandler(context: implicitTLS, serverHostname: serverName))
                     }
                     try channel.pipeline.syncOperations.addHandler(SMTPLineReader(continuation: continuation))
                 }
@@ -114,7 +124,7 @@ public struct SMTPTransport: MailTransport {
             let context = tls!
             try await channel.eventLoop.submit {
                 try channel.pipeline.syncOperations.addHandler(
-                    try NIOSSLClientHandler(context: context, serverHostname: configuration.host), position: .first)
+                    try NIOSSLClientHandler(context: context, serverHostname: serverName), position: .first)
             }.get()
             try await send("EHLO \(configuration.heloName)")
             capabilities = try await reply("EHLO", expecting: 250...250)

@@ -1,7 +1,45 @@
 import Foundation
+import Crypto
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
+import X509
+
+/// A certificate for the sink, signed by itself, for `localhost`.
+public struct SinkCertificate: Sendable {
+    public let certificatePEM: String
+    public let privateKeyPEM: String
+
+    public static func selfSigned(hostname: String = "localhost") throws -> SinkCertificate {
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName { CommonName(hostname) }
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(3600),
+            issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+                SubjectAlternativeNames([.dnsName(hostname)])
+            },
+            issuerPrivateKey: .init(key))
+        return SinkCertificate(certificatePEM: try certificate.serializeAsPEM().pemString, privateKeyPEM: key.pemRepresentation)
+    }
+
+    func serverContext() throws -> NIOSSLContext {
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem)))
+        return try NIOSSLContext(configuration: configuration)
+    }
+}
+
+/// How the sink offers TLS.
+public enum SinkTLS: Sendable {
+    case starttls(SinkCertificate)
+    case implicit(SinkCertificate)
+}
 
 /// A mail received by the sink, as the SMTP conversation delivered it.
 public struct ReceivedMail: Sendable {
@@ -49,13 +87,25 @@ public final class SMTPSink: Sendable {
     /// `rejectRecipient` answers 550 for the addresses it matches.
     public static func start(
         credentials: (user: String, password: String)? = nil,
+        tls: SinkTLS? = nil,
         rejectRecipient: @escaping @Sendable (String) -> Bool = { _ in false }
     ) async throws -> SMTPSink {
-        let box = SinkBox(credentials: credentials, rejects: rejectRecipient)
+        var starttls: NIOSSLContext?
+        var implicit: NIOSSLContext?
+        switch tls {
+        case .starttls(let certificate): starttls = try certificate.serverContext()
+        case .implicit(let certificate): implicit = try certificate.serverContext()
+        case nil: break
+        }
+        let box = SinkBox(credentials: credentials, rejects: rejectRecipient, starttls: starttls)
+        let implicitContext = implicit
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let implicitContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: implicitContext))
+                    }
                     try channel.pipeline.syncOperations.addHandler(SMTPSinkHandler(box: box))
                 }
             }
@@ -95,8 +145,13 @@ final class SinkBox: Sendable {
     let received = Mutex<[ReceivedMail]>([])
     let credentials: (user: String, password: String)?
     let rejects: @Sendable (String) -> Bool
+    let starttls: NIOSSLContext?
 
-    init(credentials: (user: String, password: String)?, rejects: @escaping @Sendable (String) -> Bool) {
+    init(
+        credentials: (user: String, password: String)?, rejects: @escaping @Sendable (String) -> Bool,
+        starttls: NIOSSLContext?
+    ) {
+        self.starttls = starttls
         self.credentials = credentials
         self.rejects = rejects
     }
@@ -116,6 +171,7 @@ final class SMTPSinkHandler: ChannelInboundHandler {
     var recipients: [String] = []
     var dataLines: [String] = []
     var user: String?
+    var tlsStarted = false
 
     init(box: SinkBox) {
         self.box = box
@@ -181,7 +237,19 @@ final class SMTPSinkHandler: ChannelInboundHandler {
         let upper = line.uppercased()
         let needsAuth = box.credentials != nil && user == nil
         if upper.hasPrefix("EHLO") || upper.hasPrefix("HELO") {
-            reply(context, "250-sink.test\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250 SIZE 10485760")
+            let offerTLS = box.starttls != nil && !tlsStarted ? "250-STARTTLS\r\n" : ""
+            reply(context, "250-sink.test\r\n250-8BITMIME\r\n\(offerTLS)250-AUTH PLAIN LOGIN\r\n250 SIZE 10485760")
+        } else if upper == "STARTTLS", let tls = box.starttls, !tlsStarted {
+            // The 220 goes out in clear; TLS starts right after it (RFC 3207), and the
+            // session starts over.
+            tlsStarted = true
+            sender = nil
+            recipients = []
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "220 2.0.0 Ready to start TLS\r\n")))
+                .assumeIsolated().whenSuccess {
+                    try? channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+                }
         } else if upper.hasPrefix("AUTH PLAIN ") {
             let decoded = Data(base64Encoded: String(line.dropFirst(11))).map { Array($0) } ?? []
             let parts = decoded.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }

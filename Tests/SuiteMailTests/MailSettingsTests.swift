@@ -1,3 +1,4 @@
+import Foundation
 import SuiteCore
 import Testing
 
@@ -19,6 +20,15 @@ import Testing
         let implicit = try MailSettings.load(ConfigReader(["MAIL_TRANSPORT": "smtp", "SMTP_HOST": "h.example.org", "SMTP_TLS": "tls"]))
         guard case .smtp(let tls) = implicit.transport else { Issue.record("not smtp"); return }
         #expect(tls.port == 465)
+    }
+
+    @Test func aPrivateCAIsReadFromAFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ca-\(UUID()).pem").path
+        try "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let settings = try MailSettings.load(ConfigReader(["MAIL_TRANSPORT": "smtp", "SMTP_HOST": "h.example.org", "SMTP_CA_FILE": path]))
+        guard case .smtp(let configuration) = settings.transport else { Issue.record("not smtp"); return }
+        #expect(configuration.trustRootsPEM?.hasPrefix("-----BEGIN CERTIFICATE-----") == true)
     }
 
     @Test func theSummaryNeverShowsThePassword() throws {

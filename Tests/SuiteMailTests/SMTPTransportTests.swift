@@ -64,6 +64,38 @@ import Testing
         #expect(sink.messages.isEmpty, "nothing is sent in clear when TLS was asked for")
     }
 
+    @Test func starttlsUpgradesTheConnectionBeforeAnythingElse() async throws {
+        let certificate = try SinkCertificate.selfSigned()
+        let sink = try await SMTPSink.start(credentials: ("mailer", "s3cret"), tls: .starttls(certificate))
+        defer { Task { await sink.stop() } }
+        let transport = SMTPTransport(configuration: SMTPConfiguration(
+            host: "localhost", port: sink.port, security: .starttls, username: "mailer", password: "s3cret",
+            timeout: .seconds(5), trustRootsPEM: certificate.certificatePEM))
+        try await transport.deliver(welcome)
+        let mail = try await sink.waitForMail(to: "alice@example.org")
+        #expect(mail.authenticatedAs == "mailer")
+        #expect(mail.text == "Hello Alice")
+    }
+
+    @Test func implicitTLSFromTheFirstByte() async throws {
+        let certificate = try SinkCertificate.selfSigned()
+        let sink = try await SMTPSink.start(tls: .implicit(certificate))
+        defer { Task { await sink.stop() } }
+        let transport = SMTPTransport(configuration: SMTPConfiguration(
+            host: "localhost", port: sink.port, security: .tls, timeout: .seconds(5), trustRootsPEM: certificate.certificatePEM))
+        try await transport.deliver(welcome)
+        #expect(try await sink.waitForMail(to: "alice@example.org").text == "Hello Alice")
+    }
+
+    @Test func anUntrustedCertificateStopsTheDelivery() async throws {
+        let sink = try await SMTPSink.start(tls: .starttls(try SinkCertificate.selfSigned()))
+        defer { Task { await sink.stop() } }
+        let transport = SMTPTransport(configuration: SMTPConfiguration(
+            host: "localhost", port: sink.port, security: .starttls, timeout: .seconds(5)))
+        await #expect(throws: (any Error).self) { try await transport.deliver(welcome) }
+        #expect(sink.messages.isEmpty)
+    }
+
     @Test func aServerThatIsDownFailsQuickly() async throws {
         let closed = try FreePort.next()
         let transport = SMTPTransport(configuration: SMTPConfiguration(host: "127.0.0.1", port: closed, timeout: .seconds(5)))
