@@ -47,8 +47,7 @@ public enum Validate {
         else { return false }
         let local = bytes[..<at]
         let domain = bytes[(at + 1)...]
-        let localAllowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-".utf8)
-        guard local.allSatisfy({ localAllowed.contains($0) || $0 >= 0x80 }),
+        guard local.allSatisfy({ localPartBytes.contains($0) || $0 >= 0x80 }),
             local.first != UInt8(ascii: "."), local.last != UInt8(ascii: "."),
             !zip(local, local.dropFirst()).contains(where: { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") })
         else { return false }
@@ -62,6 +61,9 @@ public enum Validate {
         let top = labels.last!
         return top.count >= 2 && top.allSatisfy { isLetter($0) || $0 >= 0x80 }
     }
+
+    /// Built once: `isEmail` runs on every sign-up, login and token request.
+    private static let localPartBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-".utf8)
 
     /// Trimmed and lowercased: the form in which emails are stored and compared.
     public static func normalizedEmail(_ value: String) -> String {

@@ -180,6 +180,14 @@ struct TokenForge {
         #expect(error?.detail?.contains("expired") == true)
     }
 
+    @Test func anIssuerWhoseJWKSCannotBeFetchedIsRefusedNotCrashed() async throws {
+        let key = Ed25519SigningKey.generate()
+        let verifier = ServiceTokenVerifier(
+            audience: "user-identity", trust: ServiceTrust(issuers: ["meet-rooms": .jwks(url: "http://127.0.0.1:1/internal/jwks.json")]),
+            fetchJWKS: { _ in throw CancellationError() })
+        await expectRejected(try TokenForge(key: key).signed(), verifier: verifier, because: "does not publish")
+    }
+
     @Test func jwksIssuersAreFetchedAndRefetchedForANewKid() async throws {
         let first = Ed25519SigningKey.generate()
         let second = Ed25519SigningKey.generate()
