@@ -6,7 +6,10 @@ let swiftSettings: [SwiftSetting] = [
 ]
 
 /// One service: a library with everything and a thin executable. Its tests join when it has routes of its own.
-func service(_ name: String, executable: String, migrations: [String]) -> [Target] {
+func service(
+    _ name: String, executable: String, migrations: [String], resources: [String] = [],
+    dependencies: [Target.Dependency] = []
+) -> [Target] {
     [
         .target(
             name: name,
@@ -15,9 +18,11 @@ func service(_ name: String, executable: String, migrations: [String]) -> [Targe
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ] + dependencies,
             path: "Services/\(name)/Sources/\(name)",
-            resources: [.embedInCode("openapi.yaml")] + migrations.map { .embedInCode("Migrations/\($0)") },
+            resources: [.embedInCode("openapi.yaml")] + migrations.map { .embedInCode("Migrations/\($0)") }
+                + resources.map { .embedInCode($0) },
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -31,6 +36,10 @@ func service(_ name: String, executable: String, migrations: [String]) -> [Targe
         ),
     ]
 }
+
+/// User&Identity's built-in mail templates (`TEMPLATES_DIR` overrides them file by file).
+let userIdentityTemplates = ["activation", "invitation", "email-change", "email-changed", "forgotten-password"]
+    .flatMap { name in ["en", "es"].flatMap { locale in ["\(name).\(locale).txt", "\(name).\(locale).html"] } }
 
 let package = Package(
     name: "suite",
@@ -56,6 +65,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .target(
@@ -119,6 +130,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             path: "Shared/SuiteMail",
             swiftSettings: swiftSettings
@@ -175,10 +187,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DeployTests", dependencies: [], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "UserIdentityTests",
+            dependencies: [
+                "UserIdentity", "SuiteTesting", "SuiteMail",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Services/UserIdentity/Tests/UserIdentityTests",
+            swiftSettings: swiftSettings
+        ),
     ]
         + service("MeetRooms", executable: "meet-rooms", migrations: ["0001_init.sql"])
         + service("IdentityAssociations", executable: "identity-associations", migrations: ["0001_init.sql"])
-        + service("UserIdentity", executable: "user-identity", migrations: ["0001_init.sql"])
+        + service(
+            "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql"],
+            resources: userIdentityTemplates.map { "Templates/\($0)" },
+            dependencies: [
+                "SuiteMail",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ])
         + service("OIDCVault", executable: "oidc-vault", migrations: ["0001_init.sql"]),
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 public import Hummingbird
 public import SuiteSigning
+import NIOCore
 
 /// What every service's request context carries beside Hummingbird's core storage.
 /// A service adds its own members (the delegated user, the tenant, …) in its own type.
@@ -25,8 +26,11 @@ public struct SuiteContext: SuiteRequestContext {
     public var traceParent: String?
     public var serviceCaller: ServiceCaller?
     public var bodyLimit: Int = 1 << 20
+    /// The socket peer's IP address (the gateway's, behind one).
+    public let remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 }

@@ -38,7 +38,12 @@ struct Suite4: Sendable {
         let meet = try await SuiteApplication.build(MeetRoomsService.self, configuration: configuration("meet-rooms", schema: "meet"))
         let identity = try await SuiteApplication.build(
             IdentityAssociationsService.self, configuration: configuration("identity-associations", schema: "identity"))
-        let uai = try await SuiteApplication.build(UserIdentityService.self, configuration: configuration("user-identity", schema: "uai"))
+        let uaiSettings = try UserIdentityService.loadSettings(ConfigReader([
+            "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4",
+            "MAIL_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("suite4-mail").path,
+        ]))
+        let uai = try await SuiteApplication.build(
+            UserIdentityService.self, configuration: configuration("user-identity", schema: "uai"), settings: uaiSettings)
         let vault = try await SuiteApplication.build(OIDCVaultService.self, configuration: configuration("oidc-vault", schema: "vault"))
         return Suite4(
             urls: urls,

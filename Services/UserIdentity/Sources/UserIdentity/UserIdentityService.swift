@@ -1,19 +1,31 @@
+public import ArgumentParser
 public import Hummingbird
+import Logging
+import PostgresNIO
+public import ServiceLifecycle
 public import SuiteCore
 public import SuiteHTTP
+import SuiteMail
 public import SuitePostgres
 
-/// Accounts, credentials, roles, profiles and documents.
+/// Accounts, credentials, roles, invitations and tokens.
 public enum UserIdentityService: SuiteService {
     public typealias Context = SuiteContext
+    public typealias Settings = UserIdentitySettings
 
     public static let name = "user-identity"
     public static let defaultPort = 8083
     public static let defaultSchema = "uai"
     public static let publicPath = "/uai"
+    public static let usesRateLimits = true
 
     public static var migrations: [Migration] {
-        [Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql)]
+        [
+            Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
+            Migration(fileName: "0002_accounts.sql", bytes: PackageResources._002_accounts_sql),
+            // The suite's shared tables, from the code that uses them.
+            Migration(fileName: "0003_outbox_and_limits.sql", bytes: Array((MailOutbox.tableSQL + RateLimiter.tableSQL).utf8)),
+        ]
     }
 
     public static var openAPIDocument: [UInt8] { PackageResources.openapi_yaml }
@@ -23,5 +35,68 @@ public enum UserIdentityService: SuiteService {
         .problem(type: "http://www.w3.org/Protocols/rfc2616/rfc2616")
     }
 
-    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: NoSettings) async throws {}
+    public static func loadSettings(_ reader: ConfigReader) throws(ConfigurationError) -> UserIdentitySettings {
+        try UserIdentitySettings.load(reader)
+    }
+
+    static func core(_ dependencies: SuiteDependencies, _ settings: UserIdentitySettings) -> Core {
+        Core(
+            database: dependencies.database, logger: dependencies.logger, settings: settings,
+            tokens: UserTokens(settings: settings.tokens), passwords: PasswordHasher(cost: settings.bcryptCost),
+            mailer: UserMailer(templates: settings.templates, from: settings.mail.from, logger: dependencies.logger),
+            users: UserStore(database: dependencies.database, logger: dependencies.logger),
+            rateLimiter: dependencies.rateLimiter, serviceTokens: dependencies.verifier,
+            publicURL: dependencies.configuration.publicURL)
+    }
+
+    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {
+        let core = core(dependencies, settings)
+        let tokens = TokenRoutes(core: core)
+        let users = UserRoutes(core: core, tokenRoutes: tokens)
+        tokens.add(to: router)
+        users.add(to: router)
+        SignupRoutes(core: core).add(to: router)
+        InvitationRoutes(core: core, userRoutes: users).add(to: router)
+        ForgottenPasswordRoutes(core: core).add(to: router)
+        EventRoutes(core: core).add(to: router)
+        InternalRoutes(core: core).add(to: router)
+        dependencies.logger.info("mail", metadata: ["transport": "\(settings.mail.summary)"])
+    }
+
+    public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
+        [
+            OutboxWorker(database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger),
+            AccountJanitor(database: dependencies.database, logger: dependencies.logger),
+        ]
+    }
+
+    public static var commands: [any ParsableCommand.Type] { [UsersCommand.self] }
+}
+
+/// Deletes what can no longer be used: expired or spent secrets and refresh tokens,
+/// and delivered mail older than a month.
+struct AccountJanitor: Service {
+    let database: PostgresClient
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await database.withTransaction(logger: logger) { connection in
+                    try await connection.query("DELETE FROM activations WHERE expires_at < now()", logger: logger)
+                    try await connection.query("DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'", logger: logger)
+                    try await connection.query("DELETE FROM email_changes WHERE expires_at < now() - interval '1 day'", logger: logger)
+                    try await connection.query("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'", logger: logger)
+                    try await connection.query(
+                        """
+                        DELETE FROM mail_outbox WHERE sent_at < now() - interval '30 days'
+                          AND id NOT IN (SELECT mail_id FROM invitations WHERE mail_id IS NOT NULL)
+                        """, logger: logger)
+                }
+            } catch {
+                logger.warning("account purge failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(600)) }
+        }
+    }
 }

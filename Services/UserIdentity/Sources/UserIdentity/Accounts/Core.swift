@@ -1,0 +1,172 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+import SuiteSigning
+
+/// What every User&Identity route uses, built once at start.
+struct Core: Sendable {
+    let database: PostgresClient
+    let logger: Logger
+    let settings: UserIdentitySettings
+    let tokens: UserTokens
+    let passwords: PasswordHasher
+    let mailer: UserMailer
+    let users: UserStore
+    let rateLimiter: RateLimiter
+    let serviceTokens: ServiceTokenVerifier
+    /// `PUBLIC_URL`: `Location` headers are absolute, so they stay right behind the gateway.
+    let publicURL: String
+
+    func location(_ path: String) -> String { publicURL + path }
+
+    /// The token of `Authorization`: `Bearer <jwt>`, or the bare `<jwt>` the seed's
+    /// examples send.
+    static func token(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization]?.trimmingCharacters(in: .whitespaces), !header.isEmpty else {
+            return nil
+        }
+        if header.count > 7, header.prefix(7).lowercased() == "bearer " {
+            return header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        }
+        return header.contains(" ") ? nil : header
+    }
+
+    /// The claims of a valid access token, or 401.
+    func caller(_ request: Request) throws(AppError) -> UserClaims {
+        guard let token = Self.token(request) else { throw Problem.missingToken }
+        return try tokens.verify(token, audience: .access).claims
+    }
+
+    /// The caller, who must hold one of `roles`; 403 otherwise.
+    func caller(_ request: Request, anyOf roles: [String]) throws(AppError) -> UserClaims {
+        let claims = try caller(request)
+        guard claims.roles.contains(where: roles.contains) else {
+            throw Problem.forbidden("This operation needs one of the roles: \(roles.joined(separator: ", "))")
+        }
+        return claims
+    }
+
+    /// A user id from the path: a non-UUID is simply not found.
+    func userID(_ context: some RequestContext, _ name: String = "id") throws(AppError) -> UUID {
+        guard let text = context.parameters.get(name), let id = UUID(uuidString: text) else { throw Problem.notFound() }
+        return id
+    }
+
+    func existingUser(_ id: UUID) async throws -> User {
+        guard let user = try await users.find(id: id) else { throw Problem.notFound() }
+        return user
+    }
+
+    /// Runs `body` in one transaction: the change, its events and its mails commit
+    /// together or not at all.
+    func transaction<T: Sendable>(
+        isolation: isolated (any Actor)? = #isolation, _ body: (PostgresConnection) async throws -> sending T
+    ) async throws -> sending T {
+        try await database.withTransaction(logger: logger, isolation: isolation, body)
+    }
+
+    /// The client address for rate limits: the last `X-Forwarded-For` entry, which is
+    /// the one our gateway appended (entries before it come from the client and could be
+    /// forged), else the socket's peer.
+    static func clientAddress(_ request: Request, context: SuiteContext) -> String {
+        if let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!].last?.split(separator: ",").last {
+            return forwarded.trimmingCharacters(in: .whitespaces)
+        }
+        return context.remoteAddress ?? "unknown"
+    }
+
+    static func created(_ location: String) -> Response {
+        Response(status: .created, headers: [.location: location])
+    }
+
+    static func noContent(location: String? = nil) -> Response {
+        var headers = HTTPFields()
+        if let location { headers[.location] = location }
+        return Response(status: .noContent, headers: headers)
+    }
+
+    /// A human duration for mails: "1 hour", "7 days".
+    static func validity(_ seconds: Int, locale: String) -> String {
+        let spanish = locale.lowercased().hasPrefix("es")
+        if seconds % 86_400 == 0 {
+            let days = seconds / 86_400
+            return spanish ? "\(days) \(days == 1 ? "día" : "días")" : "\(days) \(days == 1 ? "day" : "days")"
+        }
+        if seconds % 3_600 == 0 {
+            let hours = seconds / 3_600
+            return spanish ? "\(hours) \(hours == 1 ? "hora" : "horas")" : "\(hours) \(hours == 1 ? "hour" : "hours")"
+        }
+        let minutes = max(1, seconds / 60)
+        return spanish ? "\(minutes) minutos" : "\(minutes) minutes"
+    }
+}
+
+/// Field checks shared by the account operations, with the seed's messages.
+extension Validator {
+    mutating func fullname(_ value: String?) -> String? {
+        guard let value = required(value, field: "fullname") else { return nil }
+        length(value, field: "fullname", min: 4, max: 255)
+        return value
+    }
+
+    mutating func password(_ value: String?) -> String? {
+        guard let value, !value.isEmpty else {
+            messages.add("password", "isEmpty", "Value is required and can't be empty")
+            return nil
+        }
+        length(value, field: "password", min: PasswordHasher.minimumLength)
+        if value.utf8.count > PasswordHasher.maximumBytes {
+            messages.add("password", "stringLengthTooLong", "The input is more than \(PasswordHasher.maximumBytes) bytes long")
+        }
+        return value
+    }
+
+    /// `en`, `es`, `es_ES`, `pt-BR`: a language and an optional region.
+    mutating func locale(_ value: String?, default fallback: String = "en") -> String {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return fallback }
+        let parts = value.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "_" || $0 == "-" })
+        let valid = (1...2).contains(parts.count) && (2...3).contains(parts[0].count) && parts[0].allSatisfy(\.isLetter)
+            && (parts.count == 1 || ((2...3).contains(parts[1].count) && parts[1].allSatisfy { $0.isLetter || $0.isNumber }))
+        if !valid { messages.add("locale", "localeInvalid", "The input is not a valid locale") }
+        return value
+    }
+
+    mutating func roles(_ values: [String]?, field: String = "roles") -> [String] {
+        var result: [String] = []
+        for role in values ?? [] {
+            let trimmed = role.trimmingCharacters(in: .whitespaces)
+            guard Self.isRoleName(trimmed) else {
+                messages.add(field, "roleInvalid", "A role is 1 to 64 letters, digits, '_', '-', '.' or ':'")
+                continue
+            }
+            if !result.contains(trimmed) { result.append(trimmed) }
+        }
+        return result
+    }
+
+    static func isRoleName(_ role: String) -> Bool {
+        (1...64).contains(role.utf8.count)
+            && role.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+                    || byte == UInt8(ascii: ":")
+            }
+    }
+
+    mutating func callback(_ value: String?, field: String, allowedHosts: Set<String>) -> String? {
+        guard let value = required(value, field: field) else { return nil }
+        if let problem = CallbackURL.problem(value, allowedHosts: allowedHosts) {
+            messages.add(field, problem.rule, problem.message)
+            return nil
+        }
+        return value
+    }
+
+    func checkSeed() throws(AppError) {
+        if !messages.isEmpty { throw Problem.unprocessable(messages) }
+    }
+}

@@ -1,0 +1,370 @@
+import Foundation
+import Hummingbird
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+
+/// Users: search, creation by admins, reading, enabling, roles, impersonation and the
+/// changes of email and information.
+struct UserRoutes {
+    let core: Core
+    let tokenRoutes: TokenRoutes
+
+    func add(to router: Router<SuiteContext>) {
+        router.get("/users") { request, context in try await search(request, context) }
+        router.post("/users") { request, context in try await create(request, context) }
+        router.get("/users/me") { request, _ -> Response in
+            let claims = try core.caller(request)
+            guard let id = UUID(uuidString: claims.user_id), let user = try await core.users.find(id: id) else {
+                throw Problem.unauthenticated("the account no longer exists")
+            }
+            return try JSONResponse(UserDetail(user: user)).response
+        }
+        router.get("/users/me/verify") { request, _ -> Response in
+            let claims = try core.caller(request)
+            // The token may be valid for minutes more: this is the check that does not
+            // trust it, for critical actions.
+            guard let id = UUID(uuidString: claims.user_id), let user = try await core.users.find(id: id) else {
+                throw Problem.unauthenticated("the account no longer exists")
+            }
+            guard user.isEnabled, !user.prototype else { throw Problem.forbidden("The account is disabled") }
+            return Core.noContent()
+        }
+        router.get("/users/:id") { request, context -> Response in
+            _ = try core.caller(request, anyOf: [Role.admin, Role.employee, Role.userManager])
+            return try JSONResponse(UserDetail(user: try await core.existingUser(try core.userID(context)))).response
+        }
+        router.put("/users/:id/enabling") { request, context in try await setEnabled(true, request, context) }
+        router.delete("/users/:id/enabling") { request, context in try await setEnabled(false, request, context) }
+        router.post("/users/:id/roles") { request, context in try await addRole(request, context) }
+        router.delete("/users/:id/roles/:role") { request, context in try await removeRole(request, context) }
+        router.post("/users/:id/impersonate") { request, context in try await impersonate(request, context) }
+        router.put("/admin/users/:id/email") { request, context in try await adminEmail(request, context) }
+        router.put("/admin/users/:id/information") { request, context in
+            let admin = try core.caller(request, anyOf: [Role.admin])
+            return try await updateInformation(try core.userID(context), by: admin, request, context)
+        }
+        router.put("/me/information") { request, context in
+            let claims = try core.caller(request)
+            guard let id = UUID(uuidString: claims.user_id) else { throw Problem.notFound() }
+            return try await updateInformation(id, by: claims, request, context)
+        }
+        router.post("/me/email-change") { request, context in try await requestEmailChange(request, context) }
+        router.put("/email/verification/:checksum") { _, context in try await verifyEmailChange(context) }
+    }
+
+    // MARK: Search
+
+    func search(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        _ = try core.caller(request, anyOf: [Role.admin])
+        let query = request.uri.queryParameters
+        let page = try PageRequest.parse(
+            page: query["page"].map(String.init), size: query["itemsPerPage"].map(String.init),
+            sizeParameter: "itemsPerPage", defaultSize: 10, maxSize: 100)
+        var ids: [UUID]?
+        if let text = query["ids"].map(String.init), !text.isEmpty {
+            let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let parsed = parts.compactMap(UUID.init(uuidString:))
+            guard parsed.count == parts.count, parsed.count <= 500 else {
+                throw AppError.badRequest("ids must be a comma-separated list of at most 500 UUIDs.", code: "invalid_ids")
+            }
+            ids = parsed
+        }
+        let role = query["role"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        let email = query["email"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        let found = try await core.users.search(.init(role: role, email: email, ids: ids, page: page.page, size: page.size))
+        let pages = max(1, (found.total + page.size - 1) / page.size)
+
+        func href(_ number: Int) -> [String: String] {
+            var items: [String] = []
+            func add(_ name: String, _ value: String) {
+                let allowed = CharacterSet.urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+?#"))
+                items.append(name + "=" + (value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value))
+            }
+            if let role { add("role", role) }
+            if let email { add("email", email) }
+            if let text = query["ids"].map(String.init), !text.isEmpty { add("ids", text) }
+            add("itemsPerPage", String(page.size))
+            add("page", String(number))
+            return ["href": "users?" + items.joined(separator: "&")]
+        }
+        var links: [String: [String: String]] = ["self": href(page.page), "first": href(1), "last": href(pages)]
+        if page.page < pages { links["next"] = href(page.page + 1) }
+        if page.page > 1 { links["prev"] = href(min(page.page - 1, pages)) }
+        return try JSONResponse(
+            UserPage(
+                count: found.users.count, total: found.total, _links: links,
+                _embedded: .init(users: found.users.map(UserListItem.init)))
+        ).response
+    }
+
+    struct UserPage: Encodable {
+        struct Embedded: Encodable { var users: [UserListItem] }
+        var count: Int
+        var total: Int
+        var _links: [String: [String: String]]
+        var _embedded: Embedded
+    }
+
+    // MARK: Creation by an admin
+
+    struct NewUser: Decodable {
+        var fullname: String?
+        var email: String?
+        var locale: String?
+        var roles: [String]?
+    }
+
+    /// Roles only an admin may hand out: a user manager creating an admin would be a
+    /// way around the admin role.
+    static let adminOnlyRoles: Set<String> = [Role.admin, Role.userManager]
+
+    /// A user without a password, who signs in through a social provider. Admins and
+    /// user managers ("only internal users": they cannot grant the admin roles).
+    func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let caller = try core.caller(request, anyOf: [Role.admin, Role.userManager])
+        let input = try await request.decodeJSON(as: NewUser.self, context: context)
+        let user = try await validNewUser(input, prototype: false)
+        if !caller.roles.contains(Role.admin), let role = user.roles.first(where: Self.adminOnlyRoles.contains) {
+            throw Problem.forbidden("Only uai_admin can grant \(role)")
+        }
+        try await core.transaction { connection in try await core.users.insert(user, on: connection) }
+        context.logger.info("user created", metadata: ["user_id": "\(user.idString)", "by": "\(caller.user_id)"])
+        return Core.created(core.location("/users/\(user.idString)"))
+    }
+
+    func validNewUser(_ input: NewUser, prototype: Bool) async throws -> User {
+        var validator = Validator()
+        let fullname = validator.fullname(input.fullname)
+        let email = validator.email(input.email)
+        let locale = validator.locale(input.locale)
+        let roles = validator.roles(input.roles)
+        try validator.checkSeed()
+        guard let fullname, let email else { throw Problem.unprocessable(validator.messages) }
+        return User(
+            id: UUID(), email: email, fullname: fullname, locale: locale, roles: roles, passwordHash: nil,
+            isEnabled: !prototype, prototype: prototype, createdAt: Date(), lastAuthenticationAt: nil)
+    }
+
+    // MARK: Enabling and roles
+
+    func setEnabled(_ enabled: Bool, _ request: Request, _ context: SuiteContext) async throws -> Response {
+        let admin = try core.caller(request, anyOf: [Role.admin])
+        let id = try core.userID(context)
+        try await core.transaction { connection in
+            guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
+            if enabled && user.prototype {
+                throw AppError(
+                    status: .badRequest, code: "prototype", title: "Bad Request",
+                    detail: "A prototype user is enabled by redeeming an invitation")
+            }
+            guard user.isEnabled != enabled else { return }
+            try await connection.query("UPDATE users SET is_enabled = \(enabled) WHERE id = \(id)", logger: core.logger)
+            if !enabled {
+                // A disabled account keeps no way back in: no refresh, no pending activation.
+                try await connection.query(
+                    "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(id) AND revoked_at IS NULL",
+                    logger: core.logger)
+                try await connection.query("DELETE FROM activations WHERE user_id = \(id)", logger: core.logger)
+            }
+            try await EventStore.record(
+                enabled ? "UserWasEnabled" : "UserWasDisabled", ["userId": .string(user.idString), "by": .string(admin.user_id)],
+                on: connection, logger: core.logger)
+        }
+        context.logger.info(enabled ? "user enabled" : "user disabled", metadata: ["user_id": "\(id)", "by": "\(admin.user_id)"])
+        return Core.noContent()
+    }
+
+    struct RoleInput: Decodable {
+        var role: String?
+    }
+
+    func addRole(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let admin = try core.caller(request, anyOf: [Role.admin])
+        let id = try core.userID(context)
+        let input = try await request.decodeJSON(as: RoleInput.self, context: context)
+        var validator = Validator()
+        if let role = validator.required(input.role, field: "role"), !Validator.isRoleName(role) {
+            validator.messages.add("role", "roleInvalid", "A role is 1 to 64 letters, digits, '_', '-', '.' or ':'")
+        }
+        try validator.checkSeed()
+        let role = input.role!.trimmingCharacters(in: .whitespaces)
+        try await core.transaction { connection in
+            guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
+            if user.has(role: role) { throw Problem.conflict("role", "roleAlreadyAdded", "The user already has the role \(role)") }
+            try await connection.query("UPDATE users SET roles = array_append(roles, \(role)) WHERE id = \(id)", logger: core.logger)
+            try await EventStore.record(
+                "UserRoleWasAdded", ["userId": .string(user.idString), "role": .string(role), "by": .string(admin.user_id)],
+                on: connection, logger: core.logger)
+        }
+        return Core.noContent()
+    }
+
+    func removeRole(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let admin = try core.caller(request, anyOf: [Role.admin])
+        let id = try core.userID(context)
+        let role = context.parameters.get("role") ?? ""
+        try await core.transaction { connection in
+            guard let user = try await core.users.lock(id: id, on: connection), user.has(role: role) else {
+                throw Problem.notFound()
+            }
+            try await connection.query("UPDATE users SET roles = array_remove(roles, \(role)) WHERE id = \(id)", logger: core.logger)
+            try await EventStore.record(
+                "UserRoleWasRemoved", ["userId": .string(user.idString), "role": .string(role), "by": .string(admin.user_id)],
+                on: connection, logger: core.logger)
+        }
+        return Core.noContent()
+    }
+
+    // MARK: Impersonation
+
+    /// The seed's two rules: an admin may act as anyone who is not an admin; a property
+    /// acquisition agent only as an accommodation provider. Nobody impersonates a
+    /// disabled account, and an impersonation token cannot start another one.
+    func impersonate(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let caller = try core.caller(request, anyOf: [Role.admin, Role.propertyAcquisitionAgent])
+        guard caller.impersonated_user_id == nil else {
+            throw Problem.forbidden("An impersonation token cannot impersonate again")
+        }
+        let target = try await core.existingUser(try core.userID(context))
+        let allowed =
+            (caller.roles.contains(Role.admin) && !target.has(role: Role.admin))
+            || (caller.roles.contains(Role.propertyAcquisitionAgent) && target.has(role: Role.accommodationProvider))
+        guard allowed, target.idString != caller.user_id else {
+            throw Problem.forbidden("You may not impersonate this user")
+        }
+        guard target.isEnabled, !target.prototype else { throw Problem.forbidden("The user is disabled") }
+        let impersonator = UUID(uuidString: caller.user_id)
+        let pair = try await tokenRoutes.issue(for: target, family: nil, impersonator: impersonator, markAuthenticated: false)
+        context.logger.notice("impersonation", metadata: ["user_id": "\(target.idString)", "by": "\(caller.user_id)"])
+        return try JSONResponse(pair, status: .created).response
+    }
+
+    // MARK: Email and information
+
+    struct AdminEmail: Decodable {
+        var email: String?
+        var notify: Bool?
+    }
+
+    func adminEmail(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let admin = try core.caller(request, anyOf: [Role.admin])
+        let id = try core.userID(context)
+        let input = try await request.decodeJSON(as: AdminEmail.self, context: context)
+        var validator = Validator()
+        let email = validator.email(input.email)
+        try validator.checkSeed()
+        guard let email else { throw Problem.unprocessable(validator.messages) }
+        try await core.transaction { connection in
+            guard var user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
+            guard user.email != email else { return }
+            try await changeEmail(of: &user, to: email, by: admin.user_id, on: connection)
+            if input.notify ?? true {
+                try await core.mailer.queue(.emailChanged, to: user, values: [:], on: connection)
+            }
+        }
+        return Core.noContent()
+    }
+
+    private func changeEmail(of user: inout User, to email: String, by: String, on connection: PostgresConnection) async throws {
+        if try await core.users.emailExists(email, on: connection) { throw Problem.emailInUse }
+        do {
+            try await connection.query("UPDATE users SET email = \(email) WHERE id = \(user.id)", logger: core.logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw Problem.emailInUse
+        }
+        try await EventStore.record(
+            "UserEmailWasChanged",
+            ["userId": .string(user.idString), "oldEmail": .string(user.email), "email": .string(email), "by": .string(by)],
+            on: connection, logger: core.logger)
+        user.email = email
+    }
+
+    struct Information: Decodable {
+        var fullname: String?
+        var locale: String?
+    }
+
+    func updateInformation(_ id: UUID, by caller: UserClaims, _ request: Request, _ context: SuiteContext) async throws
+        -> Response
+    {
+        let input = try await request.decodeJSON(as: Information.self, context: context)
+        var validator = Validator()
+        let fullname = validator.fullname(input.fullname)
+        let locale = validator.locale(input.locale)
+        try validator.checkSeed()
+        guard let fullname else { throw Problem.unprocessable(validator.messages) }
+        try await core.transaction { connection in
+            guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
+            guard user.fullname != fullname || user.locale != locale else { return }
+            try await connection.query(
+                "UPDATE users SET fullname = \(fullname), locale = \(locale) WHERE id = \(id)", logger: core.logger)
+            try await EventStore.record(
+                "UserInformationWasUpdated",
+                ["userId": .string(user.idString), "fullname": .string(fullname), "locale": .string(locale), "by": .string(caller.user_id)],
+                on: connection, logger: core.logger)
+        }
+        return Core.noContent()
+    }
+
+    struct EmailChange: Decodable {
+        var email: String?
+        var callback_url: String?
+    }
+
+    static let emailChangeByUser = RateLimit(name: "email-change-user", limit: 5, windowSeconds: 3_600)
+
+    /// The user asks; the new address proves itself by the link mailed to it.
+    func requestEmailChange(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let claims = try core.caller(request)
+        let input = try await request.decodeJSON(as: EmailChange.self, context: context)
+        var validator = Validator()
+        let email = validator.email(input.email)
+        let callback = validator.callback(input.callback_url, field: "callback_url", allowedHosts: core.settings.callbackHosts)
+        try validator.checkSeed()
+        guard let email, let callback, let id = UUID(uuidString: claims.user_id) else {
+            throw Problem.unprocessable(validator.messages)
+        }
+        try await core.rateLimiter.enforce([(Self.emailChangeByUser, claims.user_id)])
+        let secret = Secret.make()
+        try await core.transaction { connection in
+            guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
+            if try await core.users.emailExists(email, on: connection) { throw Problem.emailInUse }
+            let expires = Date().addingTimeInterval(TimeInterval(core.settings.emailChangeTTL))
+            try await connection.query(
+                """
+                INSERT INTO email_changes (token_hash, user_id, new_email, expires_at)
+                VALUES (\(Secret.digest(secret)), \(id), \(email), \(expires))
+                """, logger: core.logger)
+            try await core.mailer.queue(
+                .emailChange, to: user, address: email,
+                values: [
+                    "link": CallbackURL.link(callback, secret: secret),
+                    "validity": Core.validity(core.settings.emailChangeTTL, locale: user.locale),
+                ], on: connection)
+        }
+        return Core.noContent()
+    }
+
+    func verifyEmailChange(_ context: SuiteContext) async throws -> Response {
+        guard let checksum = context.parameters.get("checksum"), Secret.isWellFormed(checksum) else { throw Problem.notFound() }
+        try await core.transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT user_id, new_email, used_at IS NOT NULL FROM email_changes
+                WHERE token_hash = \(Secret.digest(checksum)) AND expires_at > now() FOR UPDATE
+                """, logger: core.logger)
+            var found: (UUID, String, Bool)?
+            for try await row in rows.decode((UUID, String, Bool).self) { found = row }
+            guard let (userID, email, used) = found else { throw Problem.notFound() }
+            if used { throw Problem.conflict("checksum", "alreadyVerified", "This email change was already verified") }
+            guard var user = try await core.users.lock(id: userID, on: connection) else { throw Problem.notFound() }
+            try await connection.query(
+                "UPDATE email_changes SET used_at = now() WHERE token_hash = \(Secret.digest(checksum))", logger: core.logger)
+            if user.email != email {
+                try await changeEmail(of: &user, to: email, by: user.idString, on: connection)
+            }
+        }
+        return Core.noContent()
+    }
+}

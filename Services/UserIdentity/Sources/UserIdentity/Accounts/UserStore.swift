@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SuiteCore
+
+/// The SQL of accounts, and nothing else.
+struct UserStore: Sendable {
+    let database: PostgresClient
+    let logger: Logger
+
+    private typealias Row = (UUID, String, String, String, [String], String?, Bool, Bool, Date, Date?)
+
+    private static func user(_ row: Row) -> User {
+        User(
+            id: row.0, email: row.1, fullname: row.2, locale: row.3, roles: row.4, passwordHash: row.5, isEnabled: row.6,
+            prototype: row.7, createdAt: row.8, lastAuthenticationAt: row.9)
+    }
+
+    static let columns = "id, email, fullname, locale, roles, password_hash, is_enabled, prototype, created_at, last_authentication_at"
+
+    private func first(_ rows: PostgresRowSequence) async throws -> User? {
+        for try await row in rows.decode(Row.self) { return Self.user(row) }
+        return nil
+    }
+
+    func find(id: UUID) async throws -> User? {
+        try await first(database.query("SELECT \(unescaped: Self.columns) FROM users WHERE id = \(id)", logger: logger))
+    }
+
+    func find(email: String) async throws -> User? {
+        try await first(database.query(
+            "SELECT \(unescaped: Self.columns) FROM users WHERE email = \(Validate.normalizedEmail(email))", logger: logger))
+    }
+
+    /// The user, locked for the rest of `connection`'s transaction.
+    func lock(id: UUID, on connection: PostgresConnection) async throws -> User? {
+        try await first(connection.query(
+            "SELECT \(unescaped: Self.columns) FROM users WHERE id = \(id) FOR UPDATE", logger: logger))
+    }
+
+    func emailExists(_ email: String, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query("SELECT 1 FROM users WHERE email = \(email)", logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Inserts `user` and writes `UserWasCreated`; a taken email is the seed's 409.
+    func insert(_ user: User, on connection: PostgresConnection) async throws {
+        if try await emailExists(user.email, on: connection) { throw Problem.emailInUse }
+        do {
+            try await connection.query(
+                """
+                INSERT INTO users (id, email, fullname, locale, roles, password_hash, is_enabled, prototype, created_at)
+                VALUES (\(user.id), \(user.email), \(user.fullname), \(user.locale), \(user.roles), \(user.passwordHash),
+                        \(user.isEnabled), \(user.prototype), \(user.createdAt))
+                """, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            // Two sign-ups with one email at the same instant: the index decides.
+            throw Problem.emailInUse
+        }
+        try await EventStore.record(
+            "UserWasCreated",
+            [
+                "userId": .string(user.idString), "email": .string(user.email), "fullname": .string(user.fullname),
+                "locale": .string(user.locale), "roles": .array(user.roles.map { .string($0) }),
+                "prototype": .bool(user.prototype), "isEnabled": .bool(user.isEnabled),
+            ], on: connection, logger: logger)
+    }
+
+    struct Search {
+        var role: String?
+        var email: String?
+        var ids: [UUID]?
+        var page: Int
+        var size: Int
+    }
+
+    /// One query text for the page and the count, so the two never disagree. The tail
+    /// holds only integers, so writing it unescaped is safe.
+    private func filtered(_ select: String, _ search: Search, tail: String) -> PostgresQuery {
+        let role = search.role ?? ""
+        let email = search.email.map(Validate.normalizedEmail) ?? ""
+        return """
+            SELECT \(unescaped: select) FROM users
+            WHERE (\(role) = '' OR roles @> ARRAY[\(role)]::text[])
+              AND (\(email) = '' OR email = \(email))
+              AND (\(search.ids == nil) OR id = ANY(\(search.ids ?? [])::uuid[]))
+            \(unescaped: tail)
+            """
+    }
+
+    func search(_ search: Search) async throws -> (users: [User], total: Int) {
+        var users: [User] = []
+        var total = 0
+        let rows = try await database.query(
+            filtered(
+                Self.columns + ", count(*) OVER ()", search,
+                tail: "ORDER BY created_at, id LIMIT \(search.size) OFFSET \((search.page - 1) * search.size)"),
+            logger: logger)
+        for try await row in rows {
+            let (a, b, c, d, e, f, g, h, i, j, count) = try row.decode(
+                (UUID, String, String, String, [String], String?, Bool, Bool, Date, Date?, Int).self)
+            users.append(Self.user((a, b, c, d, e, f, g, h, i, j)))
+            total = count
+        }
+        if users.isEmpty && search.page > 1 {
+            // Past the last page: still report the total.
+            let counted = try await database.query(filtered("count(*)", search, tail: ""), logger: logger)
+            for try await count in counted.decode(Int.self) { total = count }
+        }
+        return (users, total)
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+
+/// `user-identity users …`: what an operator needs before anyone can log in.
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users", abstract: "Manage accounts from the command line.", subcommands: [CreateAdmin.self])
+
+    struct CreateAdmin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-admin",
+            abstract: "Create an enabled uai_admin account; the password is read from standard input.")
+
+        @Option(help: "The admin's email address.") var email: String
+        @Option(help: "The admin's full name (at least 4 characters).") var fullname: String
+        @Option(help: "The admin's locale.") var locale: String = "en"
+
+        func run() async throws {
+            var validator = Validator()
+            let email = validator.email(email)
+            let fullname = validator.fullname(fullname)
+            let password = validator.password(readLine(strippingNewline: true))
+            let locale = validator.locale(locale)
+            guard validator.messages.isEmpty, let email, let fullname, let password else {
+                let problems = validator.messages.fields.sorted { $0.key < $1.key }
+                    .map { "\($0.key): \($0.value.values.sorted().joined(separator: "; "))" }
+                throw ValidationError(problems.joined(separator: "\n"))
+            }
+            let (configuration, settings) = UserIdentityService.loadConfigurationOrExit()
+            var logger = Logger(label: UserIdentityService.name)
+            logger.logLevel = .warning
+            let client = configuration.database.makeClient(logger: logger)
+            let created = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                try await SuiteApplication.migrate(
+                    UserIdentityService.self, database: client, schema: configuration.database.schema, logger: logger)
+                let hash = try await PasswordHasher(cost: settings.bcryptCost).hash(password)
+                let user = User(
+                    id: UUID(), email: email, fullname: fullname, locale: locale, roles: [Role.admin], passwordHash: hash,
+                    isEnabled: true, prototype: false, createdAt: Date(), lastAuthenticationAt: nil)
+                let store = UserStore(database: client, logger: logger)
+                do {
+                    try await client.withTransaction(logger: logger) { connection in try await store.insert(user, on: connection) }
+                } catch let error as PostgresTransactionError {
+                    if let problem = error.closureError as? AppError, problem.status == .conflict {
+                        throw ValidationError("an account with the email \(email) already exists")
+                    }
+                    throw error
+                }
+                return user
+            }
+            print(created.idString)
+        }
+    }
+}

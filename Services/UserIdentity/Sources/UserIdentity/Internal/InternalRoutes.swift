@@ -1,0 +1,35 @@
+import Hummingbird
+import SuiteCore
+import SuiteHTTP
+
+/// What peers ask of User&Identity, behind a service token.
+struct InternalRoutes {
+    let core: Core
+
+    struct UserByEmail: Encodable {
+        var id: String
+        var email: String
+        var fullname: String
+        var roles: [String]
+        var isEnabled: Bool
+        var prototype: Bool
+    }
+
+    func add(to router: Router<SuiteContext>) {
+        let group = router.group("/internal/users")
+            .add(middleware: ServiceTokenMiddleware<SuiteContext>(verifier: core.serviceTokens, scope: "users:read"))
+        // Meet's token endpoint resolves the delegated user here (flow 1).
+        group.get("by-email") { request, _ -> Response in
+            guard let email = request.uri.queryParameters["email"].map(String.init), Validate.isEmail(email) else {
+                throw AppError(
+                    status: .badRequest, code: "invalid_email", title: "Bad Request", detail: "email must be an email address")
+            }
+            guard let user = try await core.users.find(email: email) else { throw Problem.notFound("No user has this email") }
+            return try JSONResponse(
+                UserByEmail(
+                    id: user.idString, email: user.email, fullname: user.fullname, roles: user.roles, isEnabled: user.isEnabled,
+                    prototype: user.prototype)
+            ).response
+        }
+    }
+}

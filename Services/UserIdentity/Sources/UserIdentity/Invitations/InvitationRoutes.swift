@@ -1,0 +1,162 @@
+import Foundation
+import Hummingbird
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+
+/// Prototype users (created by an admin, no password yet) and the invitations that turn
+/// them into users.
+struct InvitationRoutes {
+    let core: Core
+    let userRoutes: UserRoutes
+
+    struct NewInvitation: Decodable {
+        var notify: Bool?
+        var callback_url: String?
+    }
+
+    struct Redemption: Decodable {
+        var password: String?
+    }
+
+    struct Invitation: Encodable {
+        var id: String
+        var userId: String
+        var createdAt: String
+        var isRedeemed: Bool
+        var redeemedAt: String?
+        var emailSentAt: String?
+        var isEmailSent: Bool
+        var expiresAt: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, userId, createdAt, isRedeemed, redeemedAt, emailSentAt, isEmailSent, expiresAt
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(userId, forKey: .userId)
+            try container.encode(createdAt, forKey: .createdAt)
+            try container.encode(isRedeemed, forKey: .isRedeemed)
+            try container.encode(redeemedAt, forKey: .redeemedAt)
+            try container.encode(emailSentAt, forKey: .emailSentAt)
+            try container.encode(isEmailSent, forKey: .isEmailSent)
+            try container.encode(expiresAt, forKey: .expiresAt)
+        }
+    }
+
+    func add(to router: Router<SuiteContext>) {
+        router.post("/user-prototypes") { request, context in
+            let admin = try core.caller(request, anyOf: [Role.admin])
+            let input = try await request.decodeJSON(as: UserRoutes.NewUser.self, context: context)
+            let user = try await userRoutes.validNewUser(input, prototype: true)
+            try await core.transaction { connection in try await core.users.insert(user, on: connection) }
+            context.logger.info("prototype created", metadata: ["user_id": "\(user.idString)", "by": "\(admin.user_id)"])
+            return Core.created(core.location("/users/\(user.idString)"))
+        }
+        router.post("/user-prototypes/:id/invitations") { request, context in try await invite(request, context) }
+        router.get("/invitations/:id") { request, context in try await show(request, context) }
+        router.put("/invitations/:id/redemption") { request, context in try await redeem(request, context) }
+    }
+
+    func invite(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let caller = try core.caller(request, anyOf: [Role.admin, Role.userManager, Role.invitationManager])
+        let userID = try core.userID(context)
+        let input = try await request.decodeJSONIfPresent(as: NewInvitation.self, context: context) ?? .init()
+        let notify = input.notify ?? true
+        var validator = Validator()
+        var callback: String?
+        if notify {
+            callback = validator.callback(input.callback_url, field: "callback_url", allowedHosts: core.settings.callbackHosts)
+        } else if let url = input.callback_url, let problem = CallbackURL.problem(url, allowedHosts: core.settings.callbackHosts) {
+            validator.messages.add("callback_url", problem.rule, problem.message)
+        }
+        try validator.checkSeed()
+        let secret = Secret.make()
+        try await core.transaction { connection in
+            guard let user = try await core.users.lock(id: userID, on: connection) else { throw Problem.notFound() }
+            guard user.prototype else {
+                throw Problem.conflict("id", "userIsNotPrototype", "The user already has an account; there is nothing to invite to")
+            }
+            let expires = Date().addingTimeInterval(TimeInterval(core.settings.invitationTTL))
+            var mailID: Int64?
+            if let callback {
+                mailID = try await core.mailer.queue(
+                    .invitation, to: user,
+                    values: [
+                        "link": CallbackURL.link(callback, secret: secret),
+                        "validity": Core.validity(core.settings.invitationTTL, locale: user.locale),
+                    ], on: connection)
+            }
+            try await connection.query(
+                """
+                INSERT INTO invitations (id_hash, user_id, expires_at, mail_id)
+                VALUES (\(Secret.digest(secret)), \(userID), \(expires), \(mailID))
+                """, logger: core.logger)
+            try await EventStore.record(
+                "InvitationWasCreated",
+                ["userId": .string(user.idString), "notify": .bool(notify), "by": .string(caller.user_id)],
+                on: connection, logger: core.logger)
+        }
+        return Core.created(core.location("/invitations/\(secret)"))
+    }
+
+    func show(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        _ = try core.caller(request, anyOf: [Role.admin])
+        guard let id = context.parameters.get("id"), Secret.isWellFormed(id) else { throw Problem.notFound() }
+        // Whether the mail went out is the outbox's word, not a guess made when queueing.
+        let rows = try await core.database.query(
+            """
+            SELECT i.user_id, i.created_at, i.redeemed_at, m.sent_at, i.expires_at
+            FROM invitations i LEFT JOIN mail_outbox m ON m.id = i.mail_id
+            WHERE i.id_hash = \(Secret.digest(id))
+            """, logger: core.logger)
+        for try await (userID, created, redeemed, sent, expires) in rows.decode((UUID, Date, Date?, Date?, Date).self) {
+            return try JSONResponse(
+                Invitation(
+                    id: id, userId: userID.uuidString.lowercased(), createdAt: Timestamp.iso(created),
+                    isRedeemed: redeemed != nil, redeemedAt: redeemed.map(Timestamp.iso), emailSentAt: sent.map(Timestamp.iso),
+                    isEmailSent: sent != nil, expiresAt: Timestamp.iso(expires))
+            ).response
+        }
+        throw Problem.notFound()
+    }
+
+    /// The invitation id is the secret: whoever holds it sets the password. It works
+    /// once (409 after) and not after it expires (404, like an unknown one).
+    func redeem(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        guard let id = context.parameters.get("id"), Secret.isWellFormed(id) else { throw Problem.notFound() }
+        let input = try await request.decodeJSON(as: Redemption.self, context: context)
+        var validator = Validator()
+        let password = validator.password(input.password)
+        try validator.checkSeed()
+        guard let password else { throw Problem.unprocessable(validator.messages) }
+        let hash = try await core.passwords.hash(password)
+        let userID: UUID = try await core.transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT user_id, redeemed_at IS NOT NULL, expires_at <= now() FROM invitations
+                WHERE id_hash = \(Secret.digest(id)) FOR UPDATE
+                """, logger: core.logger)
+            var found: (UUID, Bool, Bool)?
+            for try await row in rows.decode((UUID, Bool, Bool).self) { found = row }
+            guard let (userID, redeemed, expired) = found else { throw Problem.notFound() }
+            if redeemed { throw Problem.conflict("id", "invitationAlreadyRedeemed", "The invitation was already redeemed") }
+            if expired { throw Problem.notFound("The invitation has expired") }
+            guard let user = try await core.users.lock(id: userID, on: connection) else { throw Problem.notFound() }
+            guard user.prototype else {
+                throw Problem.conflict("id", "invitationAlreadyRedeemed", "The user already has an account")
+            }
+            try await connection.query(
+                "UPDATE invitations SET redeemed_at = now() WHERE id_hash = \(Secret.digest(id))", logger: core.logger)
+            try await connection.query(
+                "UPDATE users SET password_hash = \(hash), prototype = false, is_enabled = true WHERE id = \(userID)",
+                logger: core.logger)
+            try await EventStore.record("InvitationWasRedeemed", ["userId": .string(user.idString)], on: connection, logger: core.logger)
+            return userID
+        }
+        context.logger.info("invitation redeemed", metadata: ["user_id": "\(userID.uuidString.lowercased())"])
+        return Core.noContent(location: core.location("/users/\(userID.uuidString.lowercased())"))
+    }
+}

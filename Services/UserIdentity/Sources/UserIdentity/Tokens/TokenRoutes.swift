@@ -1,0 +1,156 @@
+import Foundation
+import Hummingbird
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+
+/// Login, refresh, token info and the public keys.
+struct TokenRoutes {
+    let core: Core
+
+    static let loginByAddress = RateLimit(name: "authentications-ip", limit: 30, windowSeconds: 60)
+    static let loginByEmail = RateLimit(name: "authentications-email", limit: 10, windowSeconds: 300)
+
+    struct Login: Decodable {
+        var email: String?
+        var password: String?
+        var login_context: String?
+    }
+
+    func add(to router: Router<SuiteContext>) {
+        router.post("/authentications") { request, context in try await login(request, context) }
+        router.post("/authentications/me/refresh") { request, _ in try await refresh(request) }
+        router.get("/me") { request, _ -> TokenInfo in
+            guard let token = Core.token(request) else { throw Problem.missingToken }
+            let (header, claims) = try core.tokens.verify(token, audience: nil)
+            return TokenInfo(jwt: .init(header: header, payload: claims))
+        }
+        router.get("/.well-known/jwks.json") { _, _ in
+            var response = try JSONResponse(core.tokens.jwks).response
+            response.headers[.cacheControl] = "public, max-age=300"
+            return response
+        }
+    }
+
+    struct TokenInfo: ResponseEncodable {
+        struct JWT: Encodable {
+            var header: JSONValue
+            var payload: UserClaims
+        }
+
+        var jwt: JWT
+    }
+
+    /// The seed's checks, in its order: the form of the email and password (both may
+    /// show at once), then the account (exactly one reason), then the password.
+    func login(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let input = try await request.decodeJSON(as: Login.self, context: context)
+        var validator = Validator()
+        let email = validator.email(input.email)
+        let password = validator.password(input.password)
+        try validator.checkSeed()
+        guard let email, let password else { throw Problem.unprocessable(validator.messages) }
+
+        try await core.rateLimiter.enforce([
+            (Self.loginByAddress, Core.clientAddress(request, context: context)), (Self.loginByEmail, email),
+        ])
+        guard let user = try await core.users.find(email: email) else {
+            throw Problem.invalid("email", "userNotExists", "This user does not exist")
+        }
+        if user.prototype { throw Problem.invalid("email", "userIsPrototype", "User is a prototype") }
+        guard let hash = user.passwordHash else {
+            throw Problem.invalid(
+                "email", "authenticationMethodNotSupported", "The authentication method provided cannot be used by this user")
+        }
+        if !user.isEnabled { throw Problem.invalid("email", "userIsDisabled", "User is Disabled") }
+        guard try await core.passwords.verify(password, hash: hash) else {
+            context.logger.notice("login refused: wrong password", metadata: ["user_id": "\(user.idString)"])
+            throw Problem.invalid("password", "invalidPassword", "The password is invalid")
+        }
+        let pair = try await issue(for: user, family: nil, impersonator: nil, markAuthenticated: true)
+        context.logger.info("login", metadata: ["user_id": "\(user.idString)"])
+        return try JSONResponse(pair, status: .created).response
+    }
+
+    /// A new pair, its refresh token recorded in `family` (a new family for a login).
+    func issue(for user: User, family: UUID?, impersonator: UUID?, markAuthenticated: Bool) async throws -> TokenPair {
+        let tokens = core.tokens.pair(for: user, impersonator: impersonator)
+        let family = family ?? tokens.refreshID
+        let expires = Date(timeIntervalSince1970: TimeInterval(tokens.refreshExpires))
+        if markAuthenticated {
+            // One round trip: the login stamp and the new family's first token.
+            try await core.database.query(
+                """
+                WITH stamp AS (UPDATE users SET last_authentication_at = now() WHERE id = \(user.id))
+                INSERT INTO refresh_tokens (id, family, user_id, impersonator_id, expires_at)
+                VALUES (\(tokens.refreshID), \(family), \(user.id), \(impersonator), \(expires))
+                """, logger: core.logger)
+        } else {
+            try await core.database.query(
+                """
+                INSERT INTO refresh_tokens (id, family, user_id, impersonator_id, expires_at)
+                VALUES (\(tokens.refreshID), \(family), \(user.id), \(impersonator), \(expires))
+                """, logger: core.logger)
+        }
+        return TokenPair(access: tokens.access, refresh: tokens.refresh)
+    }
+
+    /// Rotation: a refresh token works once. Presenting one that was already used means
+    /// it was copied, so every token of its family is revoked and the caller must log
+    /// in again (RFC 9700 §4.14.2).
+    func refresh(_ request: Request) async throws -> Response {
+        guard let token = Core.token(request) else { throw Problem.missingToken }
+        let claims = try core.tokens.verify(token, audience: .refresh).claims
+        guard let id = UUID(uuidString: claims.jti) else { throw Problem.unauthenticated("unknown refresh token") }
+        let rows = try await core.database.query(
+            """
+            UPDATE refresh_tokens SET used_at = now()
+            WHERE id = \(id) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+            RETURNING family, user_id, impersonator_id
+            """, logger: core.logger)
+        var claimed: (UUID, UUID, UUID?)?
+        for try await row in rows.decode((UUID, UUID, UUID?).self) { claimed = row }
+        guard let (family, userID, impersonator) = claimed else {
+            let revoked = try await core.database.query(
+                """
+                UPDATE refresh_tokens SET revoked_at = now()
+                WHERE family = (SELECT family FROM refresh_tokens WHERE id = \(id) AND used_at IS NOT NULL)
+                  AND revoked_at IS NULL
+                RETURNING user_id
+                """, logger: core.logger)
+            var count = 0
+            for try await _ in revoked { count += 1 }
+            if count > 0 {
+                core.logger.warning("refresh token reused; family revoked", metadata: ["user_id": "\(claims.user_id)"])
+            }
+            throw Problem.unauthenticated("refresh token already used or revoked")
+        }
+        guard let user = try await core.users.find(id: userID), user.isEnabled, !user.prototype else {
+            throw Problem.unauthenticated("the account is disabled")
+        }
+        // Roles come from the database, so a refresh picks up a role change.
+        let pair = try await issue(for: user, family: family, impersonator: impersonator, markAuthenticated: false)
+        return try JSONResponse(pair, status: .created).response
+    }
+}
+
+/// A JSON body with a status, for handlers that answer 201.
+struct JSONResponse<T: Encodable> {
+    let value: T
+    let status: HTTPResponse.Status
+
+    init(_ value: T, status: HTTPResponse.Status = .ok) {
+        self.value = value
+        self.status = status
+    }
+
+    var response: Response {
+        get throws {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.withoutEscapingSlashes]
+            let data = try encoder.encode(value)
+            return Response(
+                status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+    }
+}

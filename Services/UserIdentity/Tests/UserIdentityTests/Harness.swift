@@ -1,0 +1,153 @@
+import Foundation
+import NIOHTTP1
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+import SuiteMail
+import SuitePostgres
+import SuiteSigning
+import SuiteTesting
+import Testing
+
+@testable import UserIdentity
+
+/// User&Identity running for real on loopback, with its mail going to an SMTP sink.
+struct UAI: Sendable {
+    let base: String
+    let sink: SMTPSink
+    let database: PostgresClient
+    let settings: UserIdentitySettings
+    let signingKey: Ed25519SigningKey
+
+    static func settings(
+        key: TokenSettings.Key = .eddsa(.generate()), sinkPort: Int, accessTTL: Int = 900,
+        configure: (inout UserIdentitySettings) -> Void = { _ in }
+    ) throws -> UserIdentitySettings {
+        var settings = UserIdentitySettings(
+            tokens: TokenSettings(key: key, issuer: "uai-test", accessTTL: accessTTL),
+            bcryptCost: 4,
+            signupRoles: ["tenant", "landlord"],
+            disallowedSignupDomains: ["tenant": ["spotahome.com"]],
+            mail: MailSettings(
+                from: "accounts@example.com", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sinkPort))),
+            templates: try MailTemplates(builtIn: BuiltInTemplates.all))
+        configure(&settings)
+        return settings
+    }
+
+    /// Runs `body` against a fresh service in its own schema.
+    static func run(
+        rateLimits: RateLimitSettings = RateLimitSettings(enabled: false),
+        trust: ServiceTrust = ServiceTrust(issuers: [:]),
+        key: TokenSettings.Key = .eddsa(.generate()),
+        configure: @escaping (inout UserIdentitySettings) -> Void = { _ in },
+        _ body: @Sendable (UAI) async throws -> Void
+    ) async throws {
+        let sink = try await SMTPSink.start()
+        let port = try FreePort.next()
+        let signingKey = Ed25519SigningKey.generate()
+        let schema = "uai_" + SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
+        let configuration = ServiceConfiguration.forTesting(
+            service: "user-identity", port: port, database: try await TestPostgres.shared.makeDatabase(schema: schema),
+            signingKey: signingKey, trust: trust, rateLimits: rateLimits)
+        let settings = try settings(key: key, sinkPort: sink.port, configure: configure)
+        let built = try await SuiteApplication.build(UserIdentityService.self, configuration: configuration, settings: settings)
+        let uai = UAI(
+            base: "http://127.0.0.1:\(port)", sink: sink, database: built.dependencies.database, settings: settings,
+            signingKey: signingKey)
+        do {
+            try await LiveServices.run([built.application], readyURLs: ["\(uai.base)/health/ready"]) { try await body(uai) }
+        } catch {
+            await sink.stop()
+            throw error
+        }
+        await sink.stop()
+    }
+
+    // MARK: Requests
+
+    func call(
+        _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, token: String? = nil, headers: [(String, String)] = []
+    ) async throws -> TestResponse {
+        var all = headers
+        if let token { all.append(("Authorization", "Bearer \(token)")) }
+        var body: [UInt8]?
+        if let json {
+            all.append(("Content-Type", "application/json"))
+            body = CanonicalJSON.bytes(json)
+        }
+        return try await send(method, base + path, headers: all, body: body)
+    }
+
+    /// An account made directly in the database (bypassing sign-up), enabled unless told.
+    @discardableResult
+    func user(
+        _ email: String, password: String? = "secret123", roles: [String] = [], enabled: Bool = true, prototype: Bool = false,
+        locale: String = "en", fullname: String = "Test User"
+    ) async throws -> UUID {
+        let hash = try await password.asyncMap { try await PasswordHasher(cost: 4).hash($0) }
+        let user = User(
+            id: UUID(), email: email, fullname: fullname, locale: locale, roles: roles, passwordHash: hash, isEnabled: enabled,
+            prototype: prototype, createdAt: Date(), lastAuthenticationAt: nil)
+        let store = UserStore(database: database, logger: .init(label: "test"))
+        try await database.withTransaction(logger: .init(label: "test")) { try await store.insert(user, on: $0) }
+        return user.id
+    }
+
+    func login(_ email: String, _ password: String = "secret123") async throws -> (access: String, refresh: String) {
+        let response = try await call(.POST, "/authentications", json: ["email": .string(email), "password": .string(password)])
+        #expect(response.status == 201, "\(response.text)")
+        guard let access = response.json?["accessToken"]?.stringValue, let refresh = response.json?["refreshToken"]?.stringValue
+        else { throw HarnessError.noToken(response.text) }
+        return (access, refresh)
+    }
+
+    /// A logged-in admin's access token.
+    func admin(_ email: String = "admin@example.com") async throws -> String {
+        try await user(email, roles: ["uai_admin"])
+        return try await login(email).access
+    }
+
+    /// A token signed with the service's key but with the claims the test wants.
+    func forge(_ claims: UserClaims) -> String {
+        UserTokens(settings: settings.tokens).sign(claims)
+    }
+
+    /// The link in the last mail to `address`.
+    func link(to address: String, prefix: String) async throws -> String {
+        let mail = try await sink.waitForMail(to: address)
+        guard let range = mail.text.range(of: prefix) else { throw HarnessError.noLink(mail.text) }
+        let rest = mail.text[range.lowerBound...]
+        return String(rest.prefix { !$0.isWhitespace && $0 != "<" && $0 != "\"" })
+    }
+
+    func count(_ sql: String) async throws -> Int {
+        let rows = try await database.query(PostgresQuery(unsafeSQL: sql), logger: .init(label: "test"))
+        for try await value in rows.decode(Int.self) { return value }
+        return 0
+    }
+
+    enum HarnessError: Error {
+        case noToken(String)
+        case noLink(String)
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
+
+extension JSONValue {
+    var arrayValue: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
+    var objectValue: [String: JSONValue]? {
+        if case .object(let members) = self { return members }
+        return nil
+    }
+}
