@@ -209,6 +209,7 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ])
         + service("OIDCVault", executable: "oidc-vault", migrations: ["0001_init.sql"]),
     swiftLanguageModes: [.v6]

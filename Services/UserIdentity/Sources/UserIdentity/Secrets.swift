@@ -1,4 +1,5 @@
 import Crypto
+import NIOCore
 import SuiteCore
 
 /// The one-use secrets of this service (invitation ids, activation codes, password
@@ -15,8 +16,8 @@ enum Secret {
 
     /// The stored form. Lookups go by this digest with an index, so the comparison
     /// happens on a hash of the secret, not on the secret byte by byte.
-    static func digest(_ secret: String) -> [UInt8] {
-        Array(SHA256.hash(data: Array(secret.utf8)))
+    static func digest(_ secret: String) -> ByteBuffer {
+        ByteBuffer(bytes: SHA256.hash(data: Array(secret.utf8)))
     }
 
     /// Whether a path segment could be one of our secrets at all: spares the database

@@ -66,6 +66,7 @@ struct UAI: Sendable {
 
     // MARK: Requests
 
+    @discardableResult
     func call(
         _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, token: String? = nil, headers: [(String, String)] = []
     ) async throws -> TestResponse {
@@ -113,14 +114,23 @@ struct UAI: Sendable {
         UserTokens(settings: settings.tokens).sign(claims)
     }
 
-    /// The link in the last mail to `address`.
-    func link(to address: String, prefix: String) async throws -> String {
-        let mail = try await sink.waitForMail(to: address)
-        guard let range = mail.text.range(of: prefix) else { throw HarnessError.noLink(mail.text) }
-        let rest = mail.text[range.lowerBound...]
-        return String(rest.prefix { !$0.isWhitespace && $0 != "<" && $0 != "\"" })
+    /// The link starting with `prefix` in the latest mail to `address` that has one,
+    /// waiting for it to arrive.
+    func link(to address: String, prefix: String, seconds: Double = 10) async throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            for mail in sink.messages.reversed() where mail.recipients.contains(address) {
+                let text = mail.text
+                if let range = text.range(of: prefix) {
+                    return String(text[range.lowerBound...].prefix { !$0.isWhitespace && $0 != "<" && $0 != "\"" })
+                }
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw HarnessError.noLink(sink.messages.map(\.text).joined(separator: "\n---\n"))
     }
 
+    @discardableResult
     func count(_ sql: String) async throws -> Int {
         let rows = try await database.query(PostgresQuery(unsafeSQL: sql), logger: .init(label: "test"))
         for try await value in rows.decode(Int.self) { return value }

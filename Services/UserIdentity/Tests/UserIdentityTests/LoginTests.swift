@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func loginsAreRateLimitedPerEmail() async throws {
-        let limits = try RateLimitSettings.parse("authentications-email=3/60")
+        let limits = try RateLimitSettings.parse("authentications-email=3/3600")
         try await UAI.run(rateLimits: limits) { uai in
             try await uai.user("dee@example.com")
             for _ in 0..<3 {
