@@ -18,7 +18,14 @@ public struct MailTemplates: Sendable {
         public var html: String?
     }
 
-    private let templates: [String: MustacheTemplate]
+    /// A parsed file: the subject line (text files) is a template of its own, so a value
+    /// with a line break cannot push anything out of it.
+    private struct Parsed: Sendable {
+        var subject: MustacheTemplate?
+        var body: MustacheTemplate
+    }
+
+    private let templates: [String: Parsed]
     public let defaultLocale: String
 
     /// - Parameters:
@@ -42,12 +49,24 @@ public struct MailTemplates: Sendable {
                 sources[file] = String(decoding: data, as: UTF8.self)
             }
         }
-        var templates: [String: MustacheTemplate] = [:]
+        var templates: [String: Parsed] = [:]
         for (file, source) in sources {
             do {
-                // Plain-text parts are not HTML: a link's `&` must stay `&`.
-                let text = file.hasSuffix(".txt") ? "{{% CONTENT_TYPE: TEXT}}" + source : source
-                templates[file] = try MustacheTemplate(string: text)
+                if file.hasSuffix(".txt") {
+                    // Plain-text parts are not HTML: a link's `&` must stay `&`.
+                    var subject: MustacheTemplate?
+                    var body = Substring(source)
+                    if source.hasPrefix("Subject:") {
+                        let end = source.firstIndex(of: "\n") ?? source.endIndex
+                        let line = source[source.index(source.startIndex, offsetBy: 8)..<end]
+                        subject = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + line.trimmingCharacters(in: .whitespacesAndNewlines))
+                        body = end < source.endIndex ? source[source.index(after: end)...] : ""
+                        if body.hasPrefix("\r\n") { body = body.dropFirst(2) } else if body.hasPrefix("\n") { body = body.dropFirst() }
+                    }
+                    templates[file] = Parsed(subject: subject, body: try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + body))
+                } else {
+                    templates[file] = Parsed(subject: nil, body: try MustacheTemplate(string: source))
+                }
             } catch {
                 throw ConfigurationError(variable, "template \(file) does not parse: \(error)")
             }
@@ -81,19 +100,12 @@ public struct MailTemplates: Sendable {
             let text = templates["\(name).\(chosen).txt"]
         else { throw TemplateError(name: name) }
         let context = values as [String: Any]
-        let rendered = text.render(context)
-        var subject = ""
-        var body = rendered
-        if rendered.hasPrefix("Subject:") {
-            let end = rendered.firstIndex(of: "\n") ?? rendered.endIndex
-            subject = String(rendered[rendered.index(rendered.startIndex, offsetBy: 8)..<end])
-            body = end < rendered.endIndex ? String(rendered[rendered.index(after: end)...]) : ""
-            if body.hasPrefix("\r\n") { body.removeFirst(2) } else if body.hasPrefix("\n") { body.removeFirst() }
-        }
         // A value with a line break must never become a header of its own.
-        subject = subject.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).joined(separator: " ")
+        let subject = (text.subject?.render(context) ?? "")
+            .split(whereSeparator: \.isNewline).joined(separator: " ")
             .trimmingCharacters(in: .whitespaces)
-        let html = templates["\(name).\(chosen).html"]?.render(context)
+        let body = text.body.render(context)
+        let html = templates["\(name).\(chosen).html"]?.body.render(context)
         return Rendered(subject: subject, text: body, html: html)
     }
 
