@@ -109,30 +109,55 @@ service_prefix() {
     esac
 }
 
+# The environment a service runs with, in SERVICE_ENV (an array for `env`).
+service_env() {
+    local service=$1 schema port trusted="" peer
+    schema=$(service_schema "$service")
+    port=$(service_port "$service")
+    for peer in "${SERVICES[@]}"; do
+        [ "$peer" = "$service" ] && continue
+        trusted+="${trusted:+,}$peer=http://127.0.0.1:$(service_port "$peer")/internal/jwks.json"
+    done
+    SERVICE_ENV=(HOST=127.0.0.1 PORT="$port"
+        PUBLIC_URL="http://localhost:$GATEWAY_PORT$(service_prefix "$service")"
+        DATABASE_URL="postgres://$schema:$schema@127.0.0.1:$PG_PORT/suite" DATABASE_SCHEMA="$schema"
+        SERVICE_SIGNING_KEY_FILE="$STATE/keys/$service.key" TRUSTED_SERVICES="$trusted"
+        MEET_ROOMS_URL="http://127.0.0.1:$(service_port meet-rooms)"
+        IDENTITY_ASSOCIATIONS_URL="http://127.0.0.1:$(service_port identity-associations)"
+        USER_IDENTITY_URL="http://127.0.0.1:$(service_port user-identity)"
+        OIDC_VAULT_URL="http://127.0.0.1:$(service_port oidc-vault)"
+        MAIL_TRANSPORT="${MAIL_TRANSPORT:-file}" MAIL_DIR="$STATE/mail"
+        LOG_LEVEL="${LOG_LEVEL:-info}" LOG_FORMAT="${LOG_FORMAT:-json}")
+}
+
 start_services() {
     mkdir -p "$STATE/logs"
     for service in "${SERVICES[@]}"; do
-        local schema port trusted="" peer
-        schema=$(service_schema "$service")
-        port=$(service_port "$service")
-        for peer in "${SERVICES[@]}"; do
-            [ "$peer" = "$service" ] && continue
-            trusted+="${trusted:+,}$peer=http://127.0.0.1:$(service_port "$peer")/internal/jwks.json"
-        done
-        env HOST=127.0.0.1 PORT="$port" \
-            PUBLIC_URL="http://localhost:$GATEWAY_PORT$(service_prefix "$service")" \
-            DATABASE_URL="postgres://$schema:$schema@127.0.0.1:$PG_PORT/suite" DATABASE_SCHEMA="$schema" \
-            SERVICE_SIGNING_KEY_FILE="$STATE/keys/$service.key" TRUSTED_SERVICES="$trusted" \
-            MEET_ROOMS_URL="http://127.0.0.1:$(service_port meet-rooms)" \
-            IDENTITY_ASSOCIATIONS_URL="http://127.0.0.1:$(service_port identity-associations)" \
-            USER_IDENTITY_URL="http://127.0.0.1:$(service_port user-identity)" \
-            OIDC_VAULT_URL="http://127.0.0.1:$(service_port oidc-vault)" \
-            MAIL_TRANSPORT="${MAIL_TRANSPORT:-file}" MAIL_DIR="$STATE/mail" \
-            LOG_LEVEL="${LOG_LEVEL:-info}" LOG_FORMAT="${LOG_FORMAT:-json}" \
-            "$BIN/$service" serve >>"$STATE/logs/$service.log" 2>&1 &
+        service_env "$service"
+        env "${SERVICE_ENV[@]}" "$BIN/$service" serve >>"$STATE/logs/$service.log" 2>&1 &
         PIDS+=($!)
         eval "PID_${service//-/_}=$!"
     done
+}
+
+# Creates a uai_admin account (once per state folder) and prints its email and password:
+# the bootstrap an operator does with `user-identity users create-admin`.
+ensure_admin() {
+    local email=${1:-admin@example.com}
+    if [ ! -s "$STATE/keys/admin.password" ]; then
+        head -c 12 /dev/urandom | base64 | tr -d '/+=' >"$STATE/keys/admin.password"
+        chmod 600 "$STATE/keys/admin.password"
+    fi
+    service_env user-identity
+    if env "${SERVICE_ENV[@]}" LOG_LEVEL=error "$BIN/user-identity" users create-admin --email "$email" --fullname "Suite Admin" \
+        <"$STATE/keys/admin.password" >/dev/null 2>"$STATE/logs/create-admin.log"; then
+        log "created the admin $email"
+    elif ! grep -q "already exists" "$STATE/logs/create-admin.log"; then
+        cat "$STATE/logs/create-admin.log" >&2
+        die "could not create the admin account"
+    fi
+    ADMIN_EMAIL=$email
+    ADMIN_PASSWORD=$(cat "$STATE/keys/admin.password")
 }
 
 start_gateway() {

@@ -28,7 +28,7 @@ public struct PageRequest: Sendable, Equatable {
     }
 
     private static func number(_ text: String?, name: String, default value: Int, range: ClosedRange<Int>) throws(AppError) -> Int {
-        guard let text, !text.isEmpty else { return value }
+        guard let text else { return value }
         guard let number = Int(text), range.contains(number) else {
             let upper = range.upperBound > 1_000_000 ? "" : " and at most \(range.upperBound)"
             throw AppError(

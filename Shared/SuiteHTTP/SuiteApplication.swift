@@ -1,6 +1,7 @@
 public import AsyncHTTPClient
 import Foundation
 public import Hummingbird
+import Synchronization
 public import Logging
 import NIOCore
 public import PostgresNIO
@@ -59,7 +60,11 @@ public enum SuiteApplication {
         var services: [any Service] = [database]
         if ownsHTTPClient { services.append(HTTPClientService(client: http)) }
         if S.usesRateLimits { services.append(RateLimitJanitor(limiter: rateLimiter)) }
-        services += S.backgroundServices(dependencies: dependencies, settings: settings)
+        // Background work touches the service's tables: it starts once they exist.
+        let schemaReady = SchemaGate(open: !configuration.migrateOnStart)
+        services += S.backgroundServices(dependencies: dependencies, settings: settings).map {
+            AfterMigration(service: $0, gate: schemaReady)
+        }
         var application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
@@ -69,6 +74,7 @@ public enum SuiteApplication {
         if configuration.migrateOnStart {
             application.beforeServerStarts {
                 try await migrate(S.self, database: database, schema: configuration.database.schema, logger: logger)
+                schemaReady.open()
             }
         }
         logger.info("configuration", metadata: configuration.summary)
@@ -103,5 +109,33 @@ public enum SuiteApplication {
                 try await Task.sleep(for: .seconds(1))
             }
         }
+    }
+}
+
+/// Opens once the schema is migrated.
+final class SchemaGate: Sendable {
+    private let state: Mutex<Bool>
+
+    init(open: Bool) {
+        state = Mutex(open)
+    }
+
+    func open() { state.withLock { $0 = true } }
+
+    var isOpen: Bool { state.withLock { $0 } }
+}
+
+/// Runs a background service once the schema is ready (or not at all when the service
+/// stops first), so a worker never polls tables that do not exist yet.
+struct AfterMigration: Service {
+    let service: any Service
+    let gate: SchemaGate
+
+    func run() async throws {
+        while !gate.isOpen {
+            if Task.isShuttingDownGracefully || Task.isCancelled { return }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        try await service.run()
     }
 }

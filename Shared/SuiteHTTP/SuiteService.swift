@@ -1,3 +1,4 @@
+public import ArgumentParser
 public import Hummingbird
 public import Logging
 public import PostgresNIO
@@ -41,6 +42,9 @@ public protocol SuiteService: Sendable {
     /// Long-running work of the service (outbox delivery, relays, purges), run in its
     /// `ServiceGroup` and stopped gracefully with it.
     static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service]
+
+    /// Admin subcommands of the executable (`user-identity users create-admin`).
+    static var commands: [any ParsableCommand.Type] { get }
 }
 
 /// The settings of a service that needs none beyond the common ones.

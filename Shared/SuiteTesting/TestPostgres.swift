@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import PostgresNIO
 import SuitePostgres
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -161,26 +162,36 @@ struct ClusterError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
+/// A TCP port on 127.0.0.1 that nothing listens on right now, never the same twice in
+/// one process. Ports come from below Linux's ephemeral range (32768–60999), so an
+/// outgoing connection made meanwhile (to PostgreSQL, to a peer) cannot take the port
+/// between this check and the server's bind.
 public enum FreePort {
+    private static let cursor = Mutex(20_000 + Int(getpid() % 1_200) * 10)
+
     public static func next() throws -> Int {
+        for _ in 0..<2_000 {
+            let port = cursor.withLock { value -> Int in
+                value = value >= 32_000 ? 20_000 : value + 1
+                return value
+            }
+            if isFree(port) { return port }
+        }
+        throw ClusterError("no free port between 20000 and 32000")
+    }
+
+    private static func isFree(_ port: Int) -> Bool {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketFD >= 0 else { throw ClusterError("socket() failed") }
+        guard socketFD >= 0 else { return false }
         defer { close(socketFD) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) }
-        }
-        guard bound == 0 else { throw ClusterError("bind() failed") }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) }
-        }
-        guard named == 0 else { throw ClusterError("getsockname() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        } == 0
     }
 }
 

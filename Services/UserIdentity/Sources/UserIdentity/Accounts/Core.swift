@@ -110,6 +110,9 @@ extension Validator {
     mutating func fullname(_ value: String?) -> String? {
         guard let value = required(value, field: "fullname") else { return nil }
         length(value, field: "fullname", min: 4, max: 255)
+        if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            messages.add("fullname", "invalidCharacters", "The input contains control characters")
+        }
         return value
     }
 
@@ -119,6 +122,10 @@ extension Validator {
             return nil
         }
         length(value, field: "password", min: PasswordHasher.minimumLength)
+        // bcrypt stops at a NUL byte: "abc\0xyz" would be the password "abc".
+        if value.utf8.contains(0) {
+            messages.add("password", "invalidCharacters", "The input contains a NUL character")
+        }
         if value.utf8.count > PasswordHasher.maximumBytes {
             messages.add("password", "stringLengthTooLong", "The input is more than \(PasswordHasher.maximumBytes) bytes long")
         }

@@ -58,12 +58,16 @@ struct UserRoutes {
     func search(_ request: Request, _ context: SuiteContext) async throws -> Response {
         _ = try core.caller(request, anyOf: [Role.admin])
         let query = request.uri.queryParameters
+        for name in ["page", "itemsPerPage", "role", "email", "ids"] where query.getAll(name).count > 1 {
+            throw AppError.badRequest("\(name) may be given once.", code: "repeated_parameter")
+        }
         let page = try PageRequest.parse(
             page: query["page"].map(String.init), size: query["itemsPerPage"].map(String.init),
             sizeParameter: "itemsPerPage", defaultSize: 10, maxSize: 100)
         var ids: [UUID]?
         if let text = query["ids"].map(String.init), !text.isEmpty {
-            let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            // Form-encoded queries write spaces as "+".
+            let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " +")) }
             let parsed = parts.compactMap(UUID.init(uuidString:))
             guard parsed.count == parts.count, parsed.count <= 500 else {
                 throw AppError.badRequest("ids must be a comma-separated list of at most 500 UUIDs.", code: "invalid_ids")
@@ -72,7 +76,11 @@ struct UserRoutes {
         }
         let role = query["role"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         let email = query["email"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-        let found = try await core.users.search(.init(role: role, email: email, ids: ids, page: page.page, size: page.size))
+        // A role or email no account can have matches nobody; no need to ask the database.
+        let impossible = (role.map { !Validator.isRoleName($0) } ?? false) || (email.map { !Validate.isEmail($0) } ?? false)
+        let found = impossible
+            ? (users: [User](), total: 0)
+            : try await core.users.search(.init(role: role, email: email, ids: ids, page: page.page, size: page.size))
         let pages = max(1, (found.total + page.size - 1) / page.size)
 
         func href(_ number: Int) -> [String: String] {
