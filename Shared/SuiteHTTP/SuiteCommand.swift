@@ -178,3 +178,4 @@ public struct TokenCommand<S: SuiteService>: AsyncParsableCommand {
             audience: audience, scope: scope, issuedAt: Int(Date().timeIntervalSince1970), lifetime: lifetime))
     }
 }
+

@@ -70,7 +70,7 @@ public enum UserIdentityService: SuiteService {
         ]
     }
 
-    public static var commands: [any ParsableCommand.Type] { [UsersCommand.self] }
+    public static var commands: [any ParsableCommand.Type] { [UsersCommand.self, PasswordsCommand.self] }
 }
 
 /// Deletes what can no longer be used: expired or spent secrets and refresh tokens,

@@ -26,13 +26,7 @@ struct Core: Sendable {
     /// The token of `Authorization`: `Bearer <jwt>`, or the bare `<jwt>` the seed's
     /// examples send.
     static func token(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization]?.trimmingCharacters(in: .whitespaces), !header.isEmpty else {
-            return nil
-        }
-        if header.count > 7, header.prefix(7).lowercased() == "bearer " {
-            return header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        }
-        return header.contains(" ") ? nil : header
+        request.headers[.authorization].flatMap { AuthorizationHeader.token($0, allowBare: true) }
     }
 
     /// The claims of a valid access token, or 401.

@@ -32,24 +32,14 @@ enum Role {
     static let accommodationProvider = "ROLE_ACCOMMODATION_PROVIDER"
 }
 
-/// `GET /users/{id}` and `GET /users/me`, as the seed writes them.
-struct UserDetail: Encodable {
-    let user: User
-
-    enum Keys: String, CodingKey {
-        case id, fullname, locale, roles, email, createdAt, lastAuthenticationAt, isEnabled
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Keys.self)
-        try container.encode(user.idString, forKey: .id)
-        try container.encode(user.fullname, forKey: .fullname)
-        try container.encode(user.locale, forKey: .locale)
-        try container.encode(user.roles, forKey: .roles)
-        try container.encode(user.email, forKey: .email)
-        try container.encode(Timestamp.iso(user.createdAt), forKey: .createdAt)
-        try container.encode(user.lastAuthenticationAt.map(Timestamp.iso), forKey: .lastAuthenticationAt)
-        try container.encode(user.isEnabled, forKey: .isEnabled)
+extension User {
+    /// `GET /users/{id}` and `GET /users/me`, as the seed writes them.
+    var detail: JSONValue {
+        .object([
+            "id": .string(idString), "fullname": .string(fullname), "locale": .string(locale),
+            "roles": .array(roles.map(JSONValue.string)), "email": .string(email), "createdAt": .string(Timestamp.iso(createdAt)),
+            "lastAuthenticationAt": lastAuthenticationAt.map { .string(Timestamp.iso($0)) } ?? .null, "isEnabled": .bool(isEnabled),
+        ])
     }
 }
 

@@ -18,7 +18,7 @@ struct UserRoutes {
             guard let id = UUID(uuidString: claims.user_id), let user = try await core.users.find(id: id) else {
                 throw Problem.unauthenticated("the account no longer exists")
             }
-            return try JSONResponse(UserDetail(user: user)).response
+            return user.detail.response()
         }
         router.get("/users/me/verify") { request, _ -> Response in
             let claims = try core.caller(request)
@@ -32,7 +32,7 @@ struct UserRoutes {
         }
         router.get("/users/:id") { request, context -> Response in
             _ = try core.caller(request, anyOf: [Role.admin, Role.employee, Role.userManager])
-            return try JSONResponse(UserDetail(user: try await core.existingUser(try core.userID(context)))).response
+            return try await core.existingUser(try core.userID(context)).detail.response()
         }
         router.put("/users/:id/enabling") { request, context in try await setEnabled(true, request, context) }
         router.delete("/users/:id/enabling") { request, context in try await setEnabled(false, request, context) }

@@ -8,9 +8,9 @@ struct UserStore: Sendable {
     let database: PostgresClient
     let logger: Logger
 
-    private typealias Row = (UUID, String, String, String, [String], String?, Bool, Bool, Date, Date?)
+    fileprivate typealias Row = (UUID, String, String, String, [String], String?, Bool, Bool, Date, Date?)
 
-    private static func user(_ row: Row) -> User {
+    fileprivate static func user(_ row: Row) -> User {
         User(
             id: row.0, email: row.1, fullname: row.2, locale: row.3, roles: row.4, passwordHash: row.5, isEnabled: row.6,
             prototype: row.7, createdAt: row.8, lastAuthenticationAt: row.9)
@@ -23,8 +23,36 @@ struct UserStore: Sendable {
         return nil
     }
 
+    /// Prepared once per connection: this is the query behind every `GET /users/me`.
+    struct ByID: PostgresPreparedStatement {
+        /// Named once: the protocol's default builds the name by reflection on every call.
+        static let name = "uai_user_by_id"
+        static let sql = "SELECT \(UserStore.columns) FROM users WHERE id = $1"
+        typealias Row = User
+        let id: UUID
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(id)
+            return bindings
+        }
+
+        /// Column by column: decoding a ten-element tuple goes through generic metadata
+        /// at run time, which cost more than the query on this path.
+        func decodeRow(_ row: PostgresRow) throws -> User {
+            let columns = row.makeRandomAccess()
+            return User(
+                id: try columns[0].decode(UUID.self), email: try columns[1].decode(String.self),
+                fullname: try columns[2].decode(String.self), locale: try columns[3].decode(String.self),
+                roles: try columns[4].decode([String].self), passwordHash: try columns[5].decode(String?.self),
+                isEnabled: try columns[6].decode(Bool.self), prototype: try columns[7].decode(Bool.self),
+                createdAt: try columns[8].decode(Date.self), lastAuthenticationAt: try columns[9].decode(Date?.self))
+        }
+    }
+
     func find(id: UUID) async throws -> User? {
-        try await first(database.query("SELECT \(unescaped: Self.columns) FROM users WHERE id = \(id)", logger: logger))
+        for try await user in try await database.execute(ByID(id: id), logger: logger) { return user }
+        return nil
     }
 
     func find(email: String) async throws -> User? {

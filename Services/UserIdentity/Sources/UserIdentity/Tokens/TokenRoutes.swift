@@ -146,11 +146,26 @@ struct JSONResponse<T: Encodable> {
 
     var response: Response {
         get throws {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.withoutEscapingSlashes]
-            let data = try encoder.encode(value)
+            let data = try sharedJSONEncoder.encode(value)
             return Response(
                 status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
+    }
+}
+
+/// One encoder for every response: its settings never change after this line.
+let sharedJSONEncoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.withoutEscapingSlashes]
+    return encoder
+}()
+
+extension JSONValue {
+    /// This value as a JSON response, written by the suite's own writer: several times
+    /// cheaper than `JSONEncoder` on the hot reads.
+    func response(status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: CanonicalJSON.bytes(self))))
     }
 }

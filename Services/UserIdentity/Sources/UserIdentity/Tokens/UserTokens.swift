@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import SuiteCore
 import SuiteSigning
+import Synchronization
 
 /// The claims of User&Identity's tokens, as the seed's `GET /me` shows them.
 struct UserClaims: Codable, Sendable, Equatable {
@@ -33,6 +34,11 @@ struct UserTokens: Sendable {
     private let headerSegment: String
     private let algorithm: String
     private let kid: String?
+    /// Tokens already verified, by their full text: a client sends the same access token
+    /// for its whole life, and checking an Ed25519 signature costs far more than the rest
+    /// of `GET /users/me`. The entry is only a memo of a pure function (same token, same
+    /// answer on every replica); expiry is still checked on every use.
+    private let verified = VerifiedTokens()
 
     init(settings: TokenSettings) {
         self.settings = settings
@@ -78,6 +84,27 @@ struct UserTokens: Sendable {
     func verify(_ token: String, audience: UserClaims.Audience?, now: Int = Int(Date().timeIntervalSince1970))
         throws(AppError) -> (header: JSONValue, claims: UserClaims)
     {
+        let (header, claims) = try verifySignature(token, now: now)
+        if let audience, claims.aud != audience {
+            throw Problem.unauthenticated(audience == .access ? "not an access token" : "not a refresh token")
+        }
+        guard claims.exp > now else { throw Problem.unauthenticated("token expired") }
+        return (header, claims)
+    }
+
+    /// Everything about a token that does not change with time (signature, algorithm,
+    /// key, issuer, claim shapes), memoised.
+    private func verifySignature(_ token: String, now: Int) throws(AppError) -> (header: JSONValue, claims: UserClaims) {
+        if let known = verified.get(token) {
+            guard known.claims.iat <= now + 60 else { throw Problem.unauthenticated("invalid claims") }
+            return known
+        }
+        let result = try verifyUncached(token, now: now)
+        verified.put(token, result)
+        return result
+    }
+
+    private func verifyUncached(_ token: String, now: Int) throws(AppError) -> (header: JSONValue, claims: UserClaims) {
         let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard parts.count == 3, token.utf8.count < 8192,
             let headerBytes = Base64URL.decode(Substring(parts[0])),
@@ -100,10 +127,6 @@ struct UserTokens: Sendable {
             throw Problem.unauthenticated("malformed claims")
         }
         guard claims.iss == settings.issuer else { throw Problem.unauthenticated("wrong issuer") }
-        if let audience, claims.aud != audience {
-            throw Problem.unauthenticated(audience == .access ? "not an access token" : "not a refresh token")
-        }
-        guard claims.exp > now else { throw Problem.unauthenticated("token expired") }
         guard claims.iat <= now + 60, claims.sub == claims.user_id, UUID(uuidString: claims.sub) != nil else {
             throw Problem.unauthenticated("invalid claims")
         }
@@ -140,5 +163,23 @@ struct TokenPair: Codable, Sendable {
         jwt = access
         accessToken = access
         refreshToken = refresh
+    }
+}
+
+/// A bounded memo of verified tokens. When full it starts over: simple, and a busy
+/// service refills it with the tokens actually in use within a moment.
+final class VerifiedTokens: Sendable {
+    static let capacity = 10_000
+    private let entries = Mutex<[String: (header: JSONValue, claims: UserClaims)]>([:])
+
+    func get(_ token: String) -> (header: JSONValue, claims: UserClaims)? {
+        entries.withLock { $0[token] }
+    }
+
+    func put(_ token: String, _ value: (header: JSONValue, claims: UserClaims)) {
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[token] = value
+        }
     }
 }
