@@ -172,7 +172,7 @@ import Testing
 
     @Test func aPeerThatIsDownIsA503Quickly() async throws {
         let closed = try FreePort.next()
-        let echo = try await RunningEcho.make(extraPeers: ["down": "http://127.0.0.1:\(closed)"])
+        let echo = try await RunningEcho.make(internalTimeout: .milliseconds(400), extraPeers: ["down": "http://127.0.0.1:\(closed)"])
         try await echo.run {
             let start = ContinuousClock.now
             let response = try await send(.GET, echo.url + "/call/down")

@@ -1,8 +1,6 @@
-import Crypto
 import Foundation
 import SuiteCore
 import SuiteSigning
-import Synchronization
 
 /// The claims of User&Identity's tokens, as the seed's `GET /me` shows them.
 struct UserClaims: Codable, Sendable, Equatable {
@@ -26,41 +24,23 @@ struct UserClaims: Codable, Sendable, Equatable {
     var impersonator_id: String?
 }
 
-/// Signs and verifies user tokens by hand on swift-crypto: one algorithm, fixed at
-/// start, is the only one accepted (no `alg` from the token is ever trusted), and the
-/// verification path neither allocates an actor hop nor looks anything up.
+/// Signs and verifies user tokens: the suite's `CompactJWS` with the seed's claims.
 struct UserTokens: Sendable {
     let settings: TokenSettings
-    private let headerSegment: String
-    private let algorithm: String
-    private let kid: String?
-    /// Tokens already verified, by their full text: a client sends the same access token
-    /// for its whole life, and checking an Ed25519 signature costs far more than the rest
-    /// of `GET /users/me`. The entry is only a memo of a pure function (same token, same
-    /// answer on every replica); expiry is still checked on every use.
-    private let verified = VerifiedTokens()
+    private let jws: CompactJWS
+    /// Verified tokens and their decoded claims (see `TokenMemo`).
+    private let verified = TokenMemo<(header: JSONValue, claims: UserClaims)>()
 
     init(settings: TokenSettings) {
         self.settings = settings
         switch settings.key {
-        case .eddsa(let key):
-            algorithm = "EdDSA"
-            kid = key.kid
-            headerSegment = Base64URL.encode(Array(#"{"alg":"EdDSA","kid":"\#(key.kid)","typ":"JWT"}"#.utf8))
-        case .hs512:
-            algorithm = "HS512"
-            kid = nil
-            headerSegment = Base64URL.encode(Array(#"{"alg":"HS512","typ":"JWT"}"#.utf8))
+        case .eddsa(let key): jws = CompactJWS(key: .eddsa(key))
+        case .hs512(let secret): jws = CompactJWS(key: .hs512(secret))
         }
     }
 
     /// The public keys, for `/.well-known/jwks.json` (none for HS512: its key is a secret).
-    var jwks: JWKS {
-        switch settings.key {
-        case .eddsa(let key): JWKS(keys: [JWKS.publicJWK(ofEd25519: key.publicKey, kid: key.kid)])
-        case .hs512: JWKS(keys: [])
-        }
-    }
+    var jwks: JWKS { jws.jwks }
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -69,14 +49,7 @@ struct UserTokens: Sendable {
     }()
 
     func sign(_ claims: UserClaims) -> String {
-        let payload = (try? Self.encoder.encode(claims)) ?? Data()
-        let input = headerSegment + "." + Base64URL.encode(payload)
-        let signature: [UInt8]
-        switch settings.key {
-        case .eddsa(let key): signature = Array((try? key.key.signature(for: Array(input.utf8))) ?? Data())
-        case .hs512(let secret): signature = Array(HMAC<SHA512>.authenticationCode(for: Array(input.utf8), using: secret))
-        }
-        return input + "." + Base64URL.encode(signature)
+        jws.sign(payload: (try? Self.encoder.encode(claims)) ?? Data())
     }
 
     /// The verified header and claims of `token`, or a 401 saying what is wrong. The
@@ -84,7 +57,8 @@ struct UserTokens: Sendable {
     func verify(_ token: String, audience: UserClaims.Audience?, now: Int = Int(Date().timeIntervalSince1970))
         throws(AppError) -> (header: JSONValue, claims: UserClaims)
     {
-        let (header, claims) = try verifySignature(token, now: now)
+        let (header, claims) = try verifyOnce(token)
+        guard claims.iat <= now + 60 else { throw Problem.unauthenticated("invalid claims") }
         if let audience, claims.aud != audience {
             throw Problem.unauthenticated(audience == .access ? "not an access token" : "not a refresh token")
         }
@@ -92,44 +66,29 @@ struct UserTokens: Sendable {
         return (header, claims)
     }
 
-    /// Everything about a token that does not change with time (signature, algorithm,
-    /// key, issuer, claim shapes), memoised.
-    private func verifySignature(_ token: String, now: Int) throws(AppError) -> (header: JSONValue, claims: UserClaims) {
-        if let known = verified.get(token) {
-            guard known.claims.iat <= now + 60 else { throw Problem.unauthenticated("invalid claims") }
-            return known
+    /// Everything about a token that does not change with time, memoised.
+    private func verifyOnce(_ token: String) throws(AppError) -> (header: JSONValue, claims: UserClaims) {
+        if let known = verified.get(token) { return known }
+        let header: JSONValue
+        let payload: Data
+        do {
+            (header, payload) = try jws.verify(token)
+        } catch {
+            switch error {
+            case .malformed: throw Problem.unauthenticated("malformed token")
+            case .wrongAlgorithm: throw Problem.unauthenticated("unexpected algorithm")
+            case .unknownKey: throw Problem.unauthenticated("unknown key")
+            case .badSignature: throw Problem.unauthenticated("bad signature")
+            }
         }
-        let result = try verifyUncached(token, now: now)
-        verified.put(token, result)
-        return result
-    }
-
-    private func verifyUncached(_ token: String, now: Int) throws(AppError) -> (header: JSONValue, claims: UserClaims) {
-        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3, token.utf8.count < 8192,
-            let headerBytes = Base64URL.decode(Substring(parts[0])),
-            let payloadBytes = Base64URL.decode(Substring(parts[1])),
-            let signature = Base64URL.decode(Substring(parts[2])),
-            let header = try? JSONDecoder().decode(JSONValue.self, from: headerBytes)
-        else { throw Problem.unauthenticated("malformed token") }
-        guard case .object(let members) = header, members["alg"] == .string(algorithm) else {
-            throw Problem.unauthenticated("unexpected algorithm")
-        }
-        if let kid, members["kid"] != .string(kid) { throw Problem.unauthenticated("unknown key") }
-        let input = token.utf8.prefix(parts[0].count + 1 + parts[1].count)
-        let valid: Bool
-        switch settings.key {
-        case .eddsa(let key): valid = key.publicKey.isValidSignature(signature, for: Array(input))
-        case .hs512(let secret): valid = HMAC<SHA512>.isValidAuthenticationCode(signature, authenticating: Array(input), using: secret)
-        }
-        guard valid else { throw Problem.unauthenticated("bad signature") }
-        guard let claims = try? JSONDecoder().decode(UserClaims.self, from: payloadBytes) else {
+        guard let claims = try? JSONDecoder().decode(UserClaims.self, from: payload) else {
             throw Problem.unauthenticated("malformed claims")
         }
         guard claims.iss == settings.issuer else { throw Problem.unauthenticated("wrong issuer") }
-        guard claims.iat <= now + 60, claims.sub == claims.user_id, UUID(uuidString: claims.sub) != nil else {
+        guard claims.sub == claims.user_id, UUID(uuidString: claims.sub) != nil else {
             throw Problem.unauthenticated("invalid claims")
         }
+        verified.put(token, (header, claims))
         return (header, claims)
     }
 
@@ -163,23 +122,5 @@ struct TokenPair: Codable, Sendable {
         jwt = access
         accessToken = access
         refreshToken = refresh
-    }
-}
-
-/// A bounded memo of verified tokens. When full it starts over: simple, and a busy
-/// service refills it with the tokens actually in use within a moment.
-final class VerifiedTokens: Sendable {
-    static let capacity = 10_000
-    private let entries = Mutex<[String: (header: JSONValue, claims: UserClaims)]>([:])
-
-    func get(_ token: String) -> (header: JSONValue, claims: UserClaims)? {
-        entries.withLock { $0[token] }
-    }
-
-    func put(_ token: String, _ value: (header: JSONValue, claims: UserClaims)) {
-        entries.withLock { entries in
-            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[token] = value
-        }
     }
 }
