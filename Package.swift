@@ -188,6 +188,18 @@ let package = Package(
         ),
         .testTarget(name: "DeployTests", dependencies: [], swiftSettings: swiftSettings),
         .testTarget(
+            name: "MeetRoomsTests",
+            dependencies: [
+                "MeetRooms", "UserIdentity", "SuiteTesting", "SuiteMail",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Services/MeetRooms/Tests/MeetRoomsTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "UserIdentityTests",
             dependencies: [
                 "UserIdentity", "SuiteTesting", "SuiteMail",
@@ -199,7 +211,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
     ]
-        + service("MeetRooms", executable: "meet-rooms", migrations: ["0001_init.sql"])
+        + service(
+            "MeetRooms", executable: "meet-rooms", migrations: ["0001_init.sql", "0002_rooms.sql"],
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ])
         + service("IdentityAssociations", executable: "identity-associations", migrations: ["0001_init.sql"])
         + service(
             "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql"],

@@ -8,6 +8,10 @@ public enum ErrorDialect: Sendable, Equatable {
     case matrix
     /// OAuth 2.0 (RFC 6749 §5.2): `{"error":"…","error_description":"…"}`, `application/json`.
     case oauth
+    /// Django REST framework, as La Suite Meet answers: `{"detail":"…"}`, or the error's
+    /// members alone when it has any (field errors `{"scope":["…"]}`, the token
+    /// endpoint's `{"error":"…"}`). `application/json`.
+    case drf
 
     public struct Rendered: Sendable {
         public var contentType: String
@@ -33,6 +37,15 @@ public enum ErrorDialect: Sendable, Equatable {
                 ("error", .string(error.detail ?? error.title)),
             ]
             CanonicalJSON.writeObject(leading: leading, rest: error.members, into: &out)
+            return Rendered(contentType: "application/json", body: out)
+        case .drf:
+            // Members a dialect adds for its own clients (Matrix's retry_after_ms) are not DRF's.
+            let members = error.members.filter { $0.key != "retry_after_ms" }
+            if members.isEmpty {
+                CanonicalJSON.writeObject(leading: [("detail", .string(error.detail ?? error.title))], rest: [:], into: &out)
+            } else {
+                CanonicalJSON.writeObject(leading: [], rest: members, into: &out)
+            }
             return Rendered(contentType: "application/json", body: out)
         case .oauth:
             var leading: [(String, JSONValue)] = [("error", .string(Self.oauthCode(for: error)))]

@@ -29,6 +29,31 @@ extension Request {
         }
     }
 
+    /// Reads an `application/x-www-form-urlencoded` body: `+` is a space, `%XX` a byte;
+    /// a repeated name keeps its first value. A body that is not valid UTF-8 once decoded
+    /// is a 400.
+    public func decodeForm(context: some SuiteRequestContext) async throws -> [String: String] {
+        var request = self
+        let buffer = try await request.collectBody(upTo: context.bodyLimit)
+        return try Self.parseForm(String(buffer: buffer))
+    }
+
+    public static func parseForm(_ text: String) throws(AppError) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ part: Substring) throws(AppError) -> String {
+                guard let value = part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                    throw AppError.badRequest("The form body is not valid percent-encoded UTF-8.", code: "invalid_body")
+                }
+                return value
+            }
+            let name = try decode(parts[0])
+            if fields[name] == nil { fields[name] = parts.count > 1 ? try decode(parts[1]) : "" }
+        }
+        return fields
+    }
+
     /// Whether a Content-Type names JSON: compared as a media type, so parameters such as
     /// `; charset=utf-8` and any letter case are fine, and `+json` types count.
     public static func isJSON(_ contentType: String) -> Bool {

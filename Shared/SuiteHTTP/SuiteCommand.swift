@@ -179,3 +179,22 @@ public struct TokenCommand<S: SuiteService>: AsyncParsableCommand {
     }
 }
 
+
+extension SuiteService {
+    /// For admin commands: reads the configuration (or exits with the line naming what
+    /// is wrong), connects, migrates the schema, runs `body`, then disconnects.
+    public static func withMigratedDatabase<T: Sendable>(
+        _ body: @Sendable (PostgresClient, ServiceConfiguration, Settings, Logger) async throws -> T
+    ) async throws -> T {
+        let (configuration, settings) = loadConfigurationOrExit()
+        var logger = Logger(label: name)
+        logger.logLevel = .warning
+        let client = configuration.database.makeClient(logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await SuiteApplication.migrate(Self.self, database: client, schema: configuration.database.schema, logger: logger)
+            return try await body(client, configuration, settings, logger)
+        }
+    }
+}

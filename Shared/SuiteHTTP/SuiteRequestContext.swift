@@ -13,6 +13,8 @@ public protocol SuiteRequestContext: RequestContext where Source == ApplicationR
     var serviceCaller: ServiceCaller? { get set }
     /// The largest request body this service accepts.
     var bodyLimit: Int { get set }
+    /// The socket peer's IP address (the gateway's, behind one).
+    var remoteAddress: String? { get }
 }
 
 extension SuiteRequestContext {

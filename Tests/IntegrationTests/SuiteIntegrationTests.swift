@@ -35,7 +35,9 @@ struct Suite4: Sendable {
                 peers: urls.filter { $0.key != name })
         }
 
-        let meet = try await SuiteApplication.build(MeetRoomsService.self, configuration: configuration("meet-rooms", schema: "meet"))
+        let meetSettings = try MeetRoomsService.loadSettings(ConfigReader(["SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64]))
+        let meet = try await SuiteApplication.build(
+            MeetRoomsService.self, configuration: configuration("meet-rooms", schema: "meet"), settings: meetSettings)
         let identity = try await SuiteApplication.build(
             IdentityAssociationsService.self, configuration: configuration("identity-associations", schema: "identity"))
         let uaiSettings = try UserIdentityService.loadSettings(ConfigReader([

@@ -1,25 +1,68 @@
+public import ArgumentParser
 public import Hummingbird
+public import ServiceLifecycle
 public import SuiteCore
 public import SuiteHTTP
 public import SuitePostgres
 
-/// Video-conference rooms, and the third-party applications that manage them for a user.
+/// Video rooms for third-party applications acting for a user (La Suite Meet's
+/// External API).
 public enum MeetRoomsService: SuiteService {
     public typealias Context = SuiteContext
+    public typealias Settings = MeetSettings
 
     public static let name = "meet-rooms"
     public static let defaultPort = 8081
     public static let defaultSchema = "meet"
     public static let publicPath = "/external-api"
+    public static let usesRateLimits = true
 
     public static var migrations: [Migration] {
-        [Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql)]
+        [
+            Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
+            Migration(fileName: "0002_rooms.sql", bytes: PackageResources._002_rooms_sql),
+            Migration(fileName: "0003_limits.sql", bytes: Array(RateLimiter.tableSQL.utf8)),
+        ]
     }
 
     public static var openAPIDocument: [UInt8] { PackageResources.openapi_yaml }
 
-    /// Meet keeps its seed bodies (`{"detail": …}`, `{"error": …}`) inside problem+json.
-    public static func errorDialect(forPath path: String) -> ErrorDialect { .problem() }
+    /// The External API answers as Django REST framework does; the operational routes
+    /// keep the suite's problem+json.
+    public static func errorDialect(forPath path: String) -> ErrorDialect {
+        path.hasPrefix("/external-api/") ? .drf : .problem()
+    }
 
-    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: NoSettings) async throws {}
+    public static func loadSettings(_ reader: ConfigReader) throws(ConfigurationError) -> MeetSettings {
+        try MeetSettings.load(reader)
+    }
+
+    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {
+        let applications = ApplicationStore(database: dependencies.database, logger: dependencies.logger)
+        let delegation = Delegation(settings: settings, applications: applications)
+        let token = TokenRoute(
+            delegation: delegation, applications: applications, peers: dependencies.peers, rateLimiter: dependencies.rateLimiter)
+        let rooms = RoomRoutes(
+            delegation: delegation, rooms: RoomStore(database: dependencies.database, logger: dependencies.logger),
+            settings: settings, rateLimiter: dependencies.rateLimiter,
+            baseURL: dependencies.configuration.publicURL + "/v1.0")
+        let api = router.group("/external-api/v1.0")
+        // Hummingbird's router matches with or without a trailing slash, so `/rooms/`
+        // (what the anchor's Django clients send) and `/rooms` are one route.
+        do {
+            api.post("application/token") { request, context in try await token.handle(request, context) }
+            api.get("rooms") { request, context in try await rooms.list(request, context) }
+            api.post("rooms") { request, context in try await rooms.create(request, context) }
+            api.get("rooms/:id") { request, context in try await rooms.retrieve(request, context) }
+            api.patch("rooms/:id") { request, context in try await rooms.update(request, context) }
+            api.delete("rooms/:id") { request, context in try await rooms.delete(request, context) }
+            api.get("rooms/:id/attendees") { request, context in try await rooms.attendees(request, context) }
+        }
+    }
+
+    public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
+        [InviteRelay(database: dependencies.database, peers: dependencies.peers, logger: dependencies.logger)]
+    }
+
+    public static var commands: [any ParsableCommand.Type] { [ApplicationsCommand.self] }
 }

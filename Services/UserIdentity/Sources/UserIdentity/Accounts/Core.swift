@@ -63,16 +63,6 @@ struct Core: Sendable {
         try await database.withTransaction(logger: logger, isolation: isolation, body)
     }
 
-    /// The client address for rate limits: the last `X-Forwarded-For` entry, which is
-    /// the one our gateway appended (entries before it come from the client and could be
-    /// forged), else the socket's peer.
-    static func clientAddress(_ request: Request, context: SuiteContext) -> String {
-        if let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!].last?.split(separator: ",").last {
-            return forwarded.trimmingCharacters(in: .whitespaces)
-        }
-        return context.remoteAddress ?? "unknown"
-    }
-
     static func created(_ location: String) -> Response {
         Response(status: .created, headers: [.location: location])
     }

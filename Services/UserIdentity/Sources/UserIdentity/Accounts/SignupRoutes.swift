@@ -56,7 +56,7 @@ struct SignupRoutes {
         }
         try validator.checkSeed()
         guard let fullname, let email, let password, let callback else { throw Problem.unprocessable(validator.messages) }
-        try await core.rateLimiter.enforce([(Self.signupByAddress, Core.clientAddress(request, context: context))])
+        try await core.rateLimiter.enforce([(Self.signupByAddress, request.clientAddress(context: context))])
 
         let hash = try await core.passwords.hash(password)
         let user = User(
@@ -115,7 +115,7 @@ struct SignupRoutes {
         try validator.checkSeed()
         guard let callback else { throw Problem.unprocessable(validator.messages) }
         try await core.rateLimiter.enforce([
-            (Self.resendByAddress, Core.clientAddress(request, context: context)), (Self.resendByUser, id.uuidString),
+            (Self.resendByAddress, request.clientAddress(context: context)), (Self.resendByUser, id.uuidString),
         ])
         try await core.transaction { connection in
             guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }

@@ -30,15 +30,7 @@ struct UsersCommand: AsyncParsableCommand {
                     .map { "\($0.key): \($0.value.values.sorted().joined(separator: "; "))" }
                 throw ValidationError(problems.joined(separator: "\n"))
             }
-            let (configuration, settings) = UserIdentityService.loadConfigurationOrExit()
-            var logger = Logger(label: UserIdentityService.name)
-            logger.logLevel = .warning
-            let client = configuration.database.makeClient(logger: logger)
-            let created = try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
-                try await SuiteApplication.migrate(
-                    UserIdentityService.self, database: client, schema: configuration.database.schema, logger: logger)
+            let created = try await UserIdentityService.withMigratedDatabase { client, _, settings, logger in
                 let hash = try await PasswordHasher(cost: settings.bcryptCost).hash(password)
                 let user = User(
                     id: UUID(), email: email, fullname: fullname, locale: locale, roles: [Role.admin], passwordHash: hash,

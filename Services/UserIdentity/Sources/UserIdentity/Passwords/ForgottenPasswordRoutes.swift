@@ -45,7 +45,7 @@ struct ForgottenPasswordRoutes {
         try validator.checkSeed()
         guard let email, let callback else { throw Problem.unprocessable(validator.messages) }
         try await core.rateLimiter.enforce([
-            (Self.byAddress, Core.clientAddress(request, context: context)), (Self.byEmail, email),
+            (Self.byAddress, request.clientAddress(context: context)), (Self.byEmail, email),
         ])
         let requestID = UUID()
         if let user = try await core.users.find(email: email), user.isEnabled, !user.prototype, user.passwordHash != nil {

@@ -52,7 +52,7 @@ struct TokenRoutes {
         guard let email, let password else { throw Problem.unprocessable(validator.messages) }
 
         try await core.rateLimiter.enforce([
-            (Self.loginByAddress, Core.clientAddress(request, context: context)), (Self.loginByEmail, email),
+            (Self.loginByAddress, request.clientAddress(context: context)), (Self.loginByEmail, email),
         ])
         guard let user = try await core.users.find(email: email) else {
             throw Problem.invalid("email", "userNotExists", "This user does not exist")

@@ -1,0 +1,103 @@
+import Foundation
+import Hummingbird
+import Logging
+import SuiteCore
+import SuiteHTTP
+import SuiteSigning
+
+/// The claims of a delegation token: an application acting for a user.
+struct DelegationClaims: Codable, Sendable {
+    var iss: String
+    var aud: String
+    var iat: Int
+    var exp: Int
+    var jti: String
+    var client_id: String
+    var user_id: String
+    var scope: String
+    var delegated: Bool
+}
+
+/// Who is calling a rooms route: the application and the user it acts for.
+struct Caller: Sendable {
+    let clientID: String
+    let userID: UUID
+    let scopes: Set<String>
+}
+
+/// Meet's errors, in the words of the seed and of DRF.
+enum MeetError {
+    static let invalidToken = AppError(
+        status: .unauthorized, code: "invalid_token", detail: "Invalid token.", headers: [.wwwAuthenticate: "Bearer"])
+    static let expiredToken = AppError(
+        status: .unauthorized, code: "invalid_token", detail: "Token expired.",
+        headers: [.wwwAuthenticate: #"Bearer error="invalid_token", error_description="expired""#])
+    static let notFound = AppError(status: .notFound, code: "not_found", detail: "Not found.")
+    static let notAllowed = AppError(
+        status: .forbidden, code: "forbidden", detail: "You do not have permission to perform this action.")
+
+    static func missingScope(_ scope: String) -> AppError {
+        AppError(status: .forbidden, code: "insufficient_scope", detail: "Insufficient permissions. Required scope: '\(scope)'")
+    }
+
+    /// `{"error": "…"}`, the token endpoint's body.
+    static func token(_ status: HTTPResponse.Status, _ message: String) -> AppError {
+        AppError(status: status, code: "token_error", detail: message, members: ["error": .string(message)])
+    }
+
+    /// DRF field errors: `{"scope": ["Invalid email address."]}`.
+    static func fields(_ errors: [String: [String]]) -> AppError {
+        AppError(
+            status: .badRequest, code: "fields", detail: "Invalid request data.",
+            members: errors.mapValues { .array($0.map(JSONValue.string)) })
+    }
+}
+
+/// Issues and checks delegation tokens.
+struct Delegation: Sendable {
+    let settings: MeetSettings
+    let jws: CompactJWS
+    let applications: ApplicationStore
+    private let verified = TokenMemo<DelegationClaims>()
+
+    init(settings: MeetSettings, applications: ApplicationStore) {
+        self.settings = settings
+        self.jws = CompactJWS(key: .eddsa(settings.signingKey))
+        self.applications = applications
+    }
+
+    func issue(clientID: String, userID: String, scopes: [String], now: Int = Int(Date().timeIntervalSince1970)) -> String {
+        let claims = DelegationClaims(
+            iss: settings.issuer, aud: settings.audience, iat: now, exp: now + settings.tokenTTL,
+            jti: UUID().uuidString.lowercased(), client_id: clientID, user_id: userID, scope: scopes.joined(separator: " "),
+            delegated: true)
+        return jws.sign(payload: (try? JSONEncoder().encode(claims)) ?? Data())
+    }
+
+    /// The caller of a rooms route, who must hold `scope`: the token is ours and fresh,
+    /// and its application still exists, is active and still has the scope.
+    func caller(_ request: Request, scope: String, now: Int = Int(Date().timeIntervalSince1970)) async throws -> Caller {
+        guard let header = request.headers[.authorization], let token = AuthorizationHeader.token(header, allowBare: false) else {
+            throw MeetError.invalidToken
+        }
+        let claims = try verify(token)
+        guard claims.exp > now else { throw MeetError.expiredToken }
+        guard claims.iat <= now + 60 else { throw MeetError.invalidToken }
+        guard let standing = try await applications.standing(of: claims.client_id), standing.active,
+            let userID = UUID(uuidString: claims.user_id)
+        else { throw MeetError.invalidToken }
+        let scopes = Set(claims.scope.split(separator: " ").map(String.init)).intersection(standing.scopes)
+        guard scopes.contains(scope) else { throw MeetError.missingScope(scope) }
+        return Caller(clientID: claims.client_id, userID: userID, scopes: scopes)
+    }
+
+    private func verify(_ token: String) throws -> DelegationClaims {
+        if let known = verified.get(token) { return known }
+        guard let (_, payload) = try? jws.verify(token),
+            let claims = try? JSONDecoder().decode(DelegationClaims.self, from: payload),
+            claims.iss == settings.issuer, claims.aud == settings.audience, claims.delegated
+        else { throw MeetError.invalidToken }
+        verified.put(token, claims)
+        return claims
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+
+/// The rooms of the External API.
+struct RoomRoutes: Sendable {
+    let delegation: Delegation
+    let rooms: RoomStore
+    let settings: MeetSettings
+    let rateLimiter: RateLimiter
+    /// `PUBLIC_URL` + `/v1.0`: `next` and `previous` are absolute.
+    let baseURL: String
+
+    static let createByApplication = RateLimit(name: "meet-rooms-create", limit: 120, windowSeconds: 60)
+
+    struct Input: Decodable {
+        var name: String?
+        var access_level: String?
+        var configuration: JSONValue?
+        var attendees: [String]?
+    }
+
+    func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let caller = try await delegation.caller(request, scope: "rooms:list")
+        let query = request.uri.queryParameters
+        let page = try PageRequest.parse(page: query["page"].map(String.init), size: query["page_size"].map(String.init))
+        let found = try await rooms.rooms(of: caller.userID, limit: page.size, offset: page.offset)
+        func link(_ number: Int) -> JSONValue {
+            .string("\(baseURL)/rooms?page=\(number)&page_size=\(page.size)")
+        }
+        let body: JSONValue = [
+            "count": .number(Double(found.count)),
+            "next": page.offset + found.rooms.count < found.count ? link(page.page + 1) : .null,
+            "previous": page.page > 1 ? link(min(page.page - 1, max(1, (found.count + page.size - 1) / page.size))) : .null,
+            "results": .array(found.rooms.map { $0.json(settings: settings) }),
+        ]
+        return Self.json(body)
+    }
+
+    func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let caller = try await delegation.caller(request, scope: "rooms:create")
+        let input = try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()
+        var errors: [String: [String]] = [:]
+        let accessLevel = try validate(accessLevel: input.access_level, errors: &errors) ?? "trusted"
+        if let configuration = input.configuration {
+            let problems = RoomConfiguration.problems(configuration)
+            if !problems.isEmpty { errors["configuration"] = problems }
+        }
+        if let name = input.name, name.count > 500 { errors["name"] = ["Ensure this field has no more than 500 characters."] }
+        if input.attendees != nil { errors["attendees"] = ["Add attendees with PATCH /rooms/{id} once the room exists."] }
+        if !errors.isEmpty { throw MeetError.fields(errors) }
+        try await rateLimiter.enforce([(Self.createByApplication, caller.clientID)])
+
+        let slug = Slug.make()
+        let draft = Room(
+            id: UUID(), slug: slug, name: input.name?.trimmingCharacters(in: .whitespaces).nonEmpty ?? slug, accessLevel: accessLevel,
+            configuration: input.configuration ?? .object([:]),
+            pinCode: settings.telephony == nil ? nil : Slug.pin(length: settings.pinLength),
+            createdByApplication: caller.clientID, createdAt: Date(), attendees: [])
+        let room = try await rooms.create(draft, owner: caller.userID, pinLength: settings.telephony == nil ? nil : settings.pinLength)
+        context.logger.notice(
+            "audit: room created",
+            metadata: ["client_id": "\(caller.clientID)", "user_id": "\(caller.userID)", "room_id": "\(room.id)"])
+        return Self.json(room.json(settings: settings), status: .created)
+    }
+
+    private func validate(accessLevel: String?, errors: inout [String: [String]]) throws -> String? {
+        guard let accessLevel else { return nil }
+        guard Room.accessLevels.contains(accessLevel) else {
+            errors["access_level"] = ["\"\(accessLevel)\" is not a valid choice."]
+            return nil
+        }
+        if accessLevel == "public" && !settings.allowPublicRooms {
+            errors["access_level"] = ["Public rooms cannot be made through the External API."]
+            return nil
+        }
+        return accessLevel
+    }
+
+    func retrieve(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let caller = try await delegation.caller(request, scope: "rooms:retrieve")
+        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+            let (room, role) = try await rooms.room(id, for: caller.userID)
+        else { throw MeetError.notFound }
+        guard role != nil else { throw MeetError.notAllowed }
+        return Self.json(room.json(settings: settings))
+    }
+
+    func attendees(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let caller = try await delegation.caller(request, scope: "rooms:retrieve")
+        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+            let (_, role) = try await rooms.room(id, for: caller.userID)
+        else { throw MeetError.notFound }
+        guard role != nil else { throw MeetError.notAllowed }
+        let rows = try await rooms.database.query(
+            "SELECT email, added_at, invited_at FROM attendees WHERE room_id = \(id) ORDER BY email", logger: context.logger)
+        var results: [JSONValue] = []
+        for try await (email, added, invited) in rows.decode((String, Date, Date?).self) {
+            results.append([
+                "email": .string(email), "added_at": .string(Room.iso(added)),
+                "invited": .bool(invited != nil), "invited_at": invited.map { .string(Room.iso($0)) } ?? .null,
+            ])
+        }
+        return Self.json(["count": .number(Double(results.count)), "results": .array(results)])
+    }
+
+    /// The owner or an administrator changes the name, access level, configuration or
+    /// attendees (the whole list: new addresses are invited, removed ones dropped).
+    func update(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let caller = try await delegation.caller(request, scope: "rooms:update")
+        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw MeetError.notFound }
+        let input = try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()
+        var errors: [String: [String]] = [:]
+        let accessLevel = try validate(accessLevel: input.access_level, errors: &errors)
+        if let configuration = input.configuration {
+            let problems = RoomConfiguration.problems(configuration)
+            if !problems.isEmpty { errors["configuration"] = problems }
+        }
+        if let name = input.name, name.trimmingCharacters(in: .whitespaces).isEmpty || name.count > 500 {
+            errors["name"] = ["Ensure this field has between 1 and 500 characters."]
+        }
+        var attendees: [String]?
+        if let list = input.attendees {
+            var normalised: [String] = []
+            var bad: [String] = []
+            for email in list {
+                if Validate.isEmail(email.trimmingCharacters(in: .whitespaces)) {
+                    let lower = Validate.normalizedEmail(email)
+                    if !normalised.contains(lower) { normalised.append(lower) }
+                } else {
+                    bad.append("\"\(email)\" is not a valid email address.")
+                }
+            }
+            if list.count > 200 { bad.append("Ensure this field has no more than 200 elements.") }
+            if !bad.isEmpty { errors["attendees"] = bad }
+            attendees = normalised
+        }
+        if !errors.isEmpty { throw MeetError.fields(errors) }
+
+        let logger = context.logger
+        let updated: Room = try await rooms.database.withTransaction(logger: logger) { connection in
+            guard let (room, role) = try await rooms.room(id, for: caller.userID, on: connection, lock: true) else {
+                throw MeetError.notFound
+            }
+            guard role == "owner" || role == "administrator" else { throw MeetError.notAllowed }
+            if let name = input.name?.trimmingCharacters(in: .whitespaces) {
+                try await connection.query("UPDATE rooms SET name = \(name) WHERE id = \(id)", logger: logger)
+            }
+            if let accessLevel {
+                try await connection.query("UPDATE rooms SET access_level = \(accessLevel) WHERE id = \(id)", logger: logger)
+            }
+            if let configuration = input.configuration {
+                try await connection.query(
+                    "UPDATE rooms SET configuration = \(CanonicalJSON.string(configuration))::jsonb WHERE id = \(id)", logger: logger)
+            }
+            if let attendees {
+                let added = attendees.filter { !room.attendees.contains($0) }
+                try await connection.query(
+                    "DELETE FROM attendees WHERE room_id = \(id) AND NOT (email = ANY(\(attendees)))", logger: logger)
+                if !added.isEmpty {
+                    try await connection.query(
+                        "INSERT INTO attendees (room_id, email) SELECT \(id), unnest(\(added)::text[]) ON CONFLICT DO NOTHING",
+                        logger: logger)
+                    // Handed to identity-associations by the relay, after this commits.
+                    let payload: JSONValue = [
+                        "room_id": .string(id.uuidString.lowercased()), "room_slug": .string(room.slug),
+                        "room_name": .string(input.name ?? room.name), "room_url": .string(settings.roomBaseURL + "/" + room.slug),
+                        "inviter_user_id": .string(caller.userID.uuidString.lowercased()),
+                        "emails": .array(added.map(JSONValue.string)),
+                    ]
+                    try await connection.query(
+                        "INSERT INTO invite_outbox (room_id, payload) VALUES (\(id), \(CanonicalJSON.string(payload))::jsonb)",
+                        logger: logger)
+                }
+            }
+            guard let (fresh, _) = try await rooms.room(id, for: caller.userID, on: connection) else { throw MeetError.notFound }
+            return fresh
+        }
+        context.logger.notice(
+            "audit: room updated", metadata: ["client_id": "\(caller.clientID)", "user_id": "\(caller.userID)", "room_id": "\(id)"])
+        return Self.json(updated.json(settings: settings))
+    }
+
+    /// Only rooms this application created, and only by their owner.
+    func delete(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let caller = try await delegation.caller(request, scope: "rooms:delete")
+        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+            let (room, role) = try await rooms.room(id, for: caller.userID)
+        else { throw MeetError.notFound }
+        guard role != nil else { throw MeetError.notAllowed }
+        guard room.createdByApplication == caller.clientID, role == "owner" else { throw MeetError.notAllowed }
+        try await rooms.database.query("DELETE FROM rooms WHERE id = \(id)", logger: context.logger)
+        context.logger.notice(
+            "audit: room deleted", metadata: ["client_id": "\(caller.clientID)", "user_id": "\(caller.userID)", "room_id": "\(id)"])
+        return Response(status: .noContent)
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: CanonicalJSON.bytes(value))))
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import SuiteCore
+import SuiteSigning
+
+/// Meet's own settings (`MEET_*`), read and checked once at start.
+public struct MeetSettings: Sendable {
+    public var signingKey: Ed25519SigningKey
+    public var issuer: String
+    public var audience: String
+    public var tokenTTL: Int
+    /// Where rooms live in the web app: a room's `url` is this plus `/` plus its slug.
+    public var roomBaseURL: String
+    public var telephony: Telephony?
+    public var pinLength: Int
+    public var allowPublicRooms: Bool
+
+    public struct Telephony: Sendable {
+        public var phoneNumber: String
+        public var defaultCountry: String
+
+        public init(phoneNumber: String, defaultCountry: String) {
+            self.phoneNumber = phoneNumber
+            self.defaultCountry = defaultCountry
+        }
+    }
+
+    public init(
+        signingKey: Ed25519SigningKey, issuer: String = "meet-rooms", audience: String = "meet-external-api", tokenTTL: Int = 3600,
+        roomBaseURL: String = "http://localhost:3000", telephony: Telephony? = nil, pinLength: Int = 10, allowPublicRooms: Bool = false
+    ) {
+        self.signingKey = signingKey
+        self.issuer = issuer
+        self.audience = audience
+        self.tokenTTL = tokenTTL
+        self.roomBaseURL = roomBaseURL
+        self.telephony = telephony
+        self.pinLength = pinLength
+        self.allowPublicRooms = allowPublicRooms
+    }
+
+    static func load(_ reader: ConfigReader) throws(ConfigurationError) -> MeetSettings {
+        let key: Ed25519SigningKey
+        if let text = try reader.string("MEET_JWT_SIGNING_KEY") {
+            key = try Ed25519SigningKey.parse(text, variable: "MEET_JWT_SIGNING_KEY")
+        } else {
+            key = try Ed25519SigningKey.parse(reader.required("SERVICE_SIGNING_KEY"), variable: "SERVICE_SIGNING_KEY")
+        }
+        var telephony: Telephony?
+        if try reader.bool("MEET_TELEPHONY_ENABLED", default: false) {
+            telephony = Telephony(
+                phoneNumber: try reader.required("MEET_TELEPHONY_PHONE_NUMBER"),
+                defaultCountry: try reader.string("MEET_TELEPHONY_DEFAULT_COUNTRY", default: "FR"))
+        }
+        let base = try reader.url("MEET_ROOM_BASE_URL", default: "http://localhost:3000")!
+        return MeetSettings(
+            signingKey: key,
+            issuer: try reader.string("MEET_JWT_ISSUER", default: "meet-rooms"),
+            audience: try reader.string("MEET_JWT_AUDIENCE", default: "meet-external-api"),
+            tokenTTL: try reader.int("MEET_JWT_TTL_SECONDS", default: 3600, range: 60...86_400),
+            roomBaseURL: base.hasSuffix("/") ? String(base.dropLast()) : base,
+            telephony: telephony,
+            pinLength: try reader.int("MEET_PIN_LENGTH", default: 10, range: 4...16),
+            allowPublicRooms: try reader.bool("MEET_ALLOW_PUBLIC_ROOMS", default: false))
+    }
+}
