@@ -35,10 +35,12 @@ struct Meet: Sendable {
         var peers = ["user-identity": uaiURL]
         let unusedPort = try FreePort.next()
         peers["identity-associations"] = identityAssociations ?? "http://127.0.0.1:\(unusedPort)"
-        let meetConfiguration = ServiceConfiguration.forTesting(
+        var meetConfiguration = ServiceConfiguration.forTesting(
             service: "meet-rooms", port: meetPort, database: try await TestPostgres.shared.makeDatabase(schema: "meet_" + suffix),
             trust: ServiceTrust(issuers: ["user-identity": .jwks(url: uaiURL + "/internal/jwks.json")]), peers: peers,
             rateLimits: rateLimits)
+        // The gateway keeps meet's prefix, so PUBLIC_URL names where `/external-api` is.
+        meetConfiguration.publicURL = meetURL + "/external-api"
         var settings = MeetSettings(signingKey: .generate(), roomBaseURL: "https://meet.example.com")
         configure(&settings)
         let meet = try await SuiteApplication.build(MeetRoomsService.self, configuration: meetConfiguration, settings: settings)
