@@ -190,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "MeetRoomsTests",
             dependencies: [
-                "MeetRooms", "UserIdentity", "SuiteTesting", "SuiteMail",
+                "MeetRooms", "UserIdentity", "IdentityAssociations", "SuiteTesting", "SuiteMail",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -218,7 +218,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ])
-        + service("IdentityAssociations", executable: "identity-associations", migrations: ["0001_init.sql"])
+        + service(
+            "IdentityAssociations", executable: "identity-associations", migrations: ["0001_init.sql", "0002_room_invites.sql"],
+            resources: ["Templates/room-invite.en.txt", "Templates/room-invite.en.html", "Templates/room-invite.fr.txt"],
+            dependencies: [
+                "SuiteMail",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ])
         + service(
             "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql"],
             resources: userIdentityTemplates.map { "Templates/\($0)" },

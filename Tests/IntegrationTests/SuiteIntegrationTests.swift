@@ -38,8 +38,12 @@ struct Suite4: Sendable {
         let meetSettings = try MeetRoomsService.loadSettings(ConfigReader(["SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64]))
         let meet = try await SuiteApplication.build(
             MeetRoomsService.self, configuration: configuration("meet-rooms", schema: "meet"), settings: meetSettings)
+        let identitySettings = try IdentityAssociationsService.loadSettings(ConfigReader([
+            "MAIL_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("suite4-mail").path,
+        ]))
         let identity = try await SuiteApplication.build(
-            IdentityAssociationsService.self, configuration: configuration("identity-associations", schema: "identity"))
+            IdentityAssociationsService.self, configuration: configuration("identity-associations", schema: "identity"),
+            settings: identitySettings)
         let uaiSettings = try UserIdentityService.loadSettings(ConfigReader([
             "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4",
             "MAIL_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("suite4-mail").path,

@@ -12,6 +12,7 @@ import Testing
 
 @testable import MeetRooms
 @testable import UserIdentity
+@testable import IdentityAssociations
 
 /// meet-rooms and the real user-identity on loopback, trusting each other by JWKS, with
 /// identity-associations' address pointing where the test says.
@@ -21,10 +22,12 @@ struct Meet: Sendable {
     let database: PostgresClient
     let uaiDatabase: PostgresClient
     let settings: MeetSettings
+    /// Where meet-rooms expects identity-associations (nothing listens until a test starts it).
+    let identityAssociationsPort: Int
+    let meetURL: String
 
     static func run(
         rateLimits: RateLimitSettings = RateLimitSettings(enabled: false),
-        identityAssociations: String? = nil,
         startUserIdentity: Bool = true,
         configure: @escaping @Sendable (inout MeetSettings) -> Void = { _ in },
         _ body: @Sendable (Meet) async throws -> Void
@@ -33,8 +36,8 @@ struct Meet: Sendable {
         let meetURL = "http://127.0.0.1:\(meetPort)", uaiURL = "http://127.0.0.1:\(uaiPort)"
         let suffix = SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
         var peers = ["user-identity": uaiURL]
-        let unusedPort = try FreePort.next()
-        peers["identity-associations"] = identityAssociations ?? "http://127.0.0.1:\(unusedPort)"
+        let identityPort = try FreePort.next()
+        peers["identity-associations"] = "http://127.0.0.1:\(identityPort)"
         var meetConfiguration = ServiceConfiguration.forTesting(
             service: "meet-rooms", port: meetPort, database: try await TestPostgres.shared.makeDatabase(schema: "meet_" + suffix),
             trust: ServiceTrust(issuers: ["user-identity": .jwks(url: uaiURL + "/internal/jwks.json")]), peers: peers,
@@ -64,8 +67,22 @@ struct Meet: Sendable {
         }
         let fixture = Meet(
             base: meetURL + "/external-api/v1.0", uaiBase: uaiURL, database: meet.dependencies.database,
-            uaiDatabase: uaiDatabase, settings: settings)
+            uaiDatabase: uaiDatabase, settings: settings, identityAssociationsPort: identityPort, meetURL: meetURL)
         try await LiveServices.run(services, readyURLs: ready) { try await body(fixture) }
+    }
+
+    /// The real identity-associations on the port meet-rooms calls, mailing to `sink`,
+    /// trusting meet-rooms' service tokens. Run it with `LiveServices.run`.
+    func identityAssociations(sink: SMTPSink) async throws -> (service: any Service, ready: String) {
+        let configuration = ServiceConfiguration.forTesting(
+            service: "identity-associations", port: identityAssociationsPort,
+            database: try await TestPostgres.shared.makeDatabase(schema: "identity_" + String(identityAssociationsPort)),
+            trust: ServiceTrust(issuers: ["meet-rooms": .jwks(url: meetURL + "/internal/jwks.json")]))
+        let settings = IdentitySettings(
+            mail: MailSettings(from: "rooms@example.com", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))),
+            templates: try MailTemplates(builtIn: IdentityAssociations.BuiltInTemplates.all))
+        let built = try await SuiteApplication.build(IdentityAssociationsService.self, configuration: configuration, settings: settings)
+        return (built.application, "http://127.0.0.1:\(identityAssociationsPort)/health/ready")
     }
 
     /// An application registered as an operator would; returns its client id and secret.
