@@ -39,12 +39,12 @@ public enum ErrorDialect: Sendable, Equatable {
             CanonicalJSON.writeObject(leading: leading, rest: error.members, into: &out)
             return Rendered(contentType: "application/json", body: out)
         case .drf:
-            // Members a dialect adds for its own clients (Matrix's retry_after_ms) are not DRF's.
-            let members = error.members.filter { $0.key != "retry_after_ms" }
-            if members.isEmpty {
-                CanonicalJSON.writeObject(leading: [("detail", .string(error.detail ?? error.title))], rest: [:], into: &out)
+            // Field errors (code `fields`) and the token endpoint's `{"error": …}` are the
+            // members alone; everything else is DRF's `{"detail": …}`.
+            if error.code == "fields" || error.members["error"] != nil {
+                CanonicalJSON.writeObject(leading: [], rest: error.members, into: &out)
             } else {
-                CanonicalJSON.writeObject(leading: [], rest: members, into: &out)
+                CanonicalJSON.writeObject(leading: [("detail", .string(error.detail ?? error.title))], rest: [:], into: &out)
             }
             return Rendered(contentType: "application/json", body: out)
         case .oauth:

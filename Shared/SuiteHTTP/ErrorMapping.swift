@@ -49,7 +49,7 @@ extension AppError {
             return .conflict("The resource already exists.", code: "conflict")
         case "23503":
             return .conflict("The resource refers to something that does not exist.", code: "conflict")
-        case "22P02", "22001", "22003", "22021", "23502", "23514":
+        case "22P02", "22P05", "22001", "22003", "22021", "23502", "23514":
             return .badRequest("A value is not acceptable.", code: "invalid_value")
         case "40001", "40P01":
             return .unavailable("The request conflicted with another; try again.", retryAfterSeconds: 1)

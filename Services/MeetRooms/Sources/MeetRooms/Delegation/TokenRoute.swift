@@ -94,7 +94,8 @@ struct TokenRoute: Sendable {
         }
         var fields: [String: String] = [:]
         var errors: [String: [String]] = [:]
-        for (name, value) in members {
+        // Only the four fields are read; others are ignored, as DRF does.
+        for (name, value) in members where ["client_id", "client_secret", "grant_type", "scope"].contains(name) {
             switch value {
             case .string(let text): fields[name] = text
             case .null: errors[name] = ["This field may not be null."]

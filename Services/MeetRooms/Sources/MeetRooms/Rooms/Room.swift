@@ -69,6 +69,24 @@ enum RoomConfiguration {
         "language": .string,
     ]
 
+    static func isPlainText(_ text: String, max: Int) -> Bool {
+        text.count <= max
+    }
+
+    /// PostgreSQL cannot store NUL in text: it becomes U+FFFD, as a decoder would show it.
+    static func storable(_ text: String) -> String {
+        text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+    }
+
+    static func storable(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text): .string(storable(text))
+        case .array(let items): .array(items.map(storable))
+        case .object(let members): .object(Dictionary(uniqueKeysWithValues: members.map { (storable($0.key), storable($0.value)) }))
+        default: value
+        }
+    }
+
     /// The field errors of `value`, DRF-style, or none.
     static func problems(_ value: JSONValue) -> [String] {
         guard case .object(let members) = value else { return ["Expected a dictionary of items."] }
@@ -81,9 +99,9 @@ enum RoomConfiguration {
             let fits: Bool
             switch (kind, item) {
             case (.bool, .bool): fits = true
-            case (.string, .string(let text)): fits = text.count <= 64
+            case (.string, .string(let text)): fits = isPlainText(text, max: 64)
             case (.strings, .array(let items)):
-                fits = items.count <= 16 && items.allSatisfy { if case .string(let s) = $0 { s.count <= 64 } else { false } }
+                fits = items.count <= 16 && items.allSatisfy { if case .string(let s) = $0 { isPlainText(s, max: 64) } else { false } }
             default: fits = false
             }
             if !fits { problems.append("\"\(key)\" has the wrong type.") }

@@ -21,6 +21,13 @@ struct RoomRoutes: Sendable {
         var access_level: String?
         var configuration: JSONValue?
         var attendees: [String]?
+
+        /// With NUL characters replaced, so anything accepted can be stored.
+        var storable: Input {
+            Input(
+                name: name.map(RoomConfiguration.storable), access_level: access_level,
+                configuration: configuration.map(RoomConfiguration.storable), attendees: attendees)
+        }
     }
 
     func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
@@ -42,21 +49,23 @@ struct RoomRoutes: Sendable {
 
     func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
         let caller = try await delegation.caller(request, scope: "rooms:create")
-        let input = try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()
+        let input = (try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()).storable
         var errors: [String: [String]] = [:]
         let accessLevel = try validate(accessLevel: input.access_level, errors: &errors) ?? "trusted"
         if let configuration = input.configuration {
             let problems = RoomConfiguration.problems(configuration)
             if !problems.isEmpty { errors["configuration"] = problems }
         }
-        if let name = input.name, name.count > 500 { errors["name"] = ["Ensure this field has no more than 500 characters."] }
+        if let name = input.name, name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || !RoomConfiguration.isPlainText(name, max: 500) {
+            errors["name"] = ["Ensure this field has between 1 and 500 characters ."]
+        }
         if input.attendees != nil { errors["attendees"] = ["Add attendees with PATCH /rooms/{id} once the room exists."] }
         if !errors.isEmpty { throw MeetError.fields(errors) }
         try await rateLimiter.enforce([(Self.createByApplication, caller.clientID)])
 
         let slug = Slug.make()
         let draft = Room(
-            id: UUID(), slug: slug, name: input.name?.trimmingCharacters(in: .whitespaces).nonEmpty ?? slug, accessLevel: accessLevel,
+            id: UUID(), slug: slug, name: input.name?.trimmingCharacters(in: .whitespacesAndNewlines).nonEmpty ?? slug, accessLevel: accessLevel,
             configuration: input.configuration ?? .object([:]),
             pinCode: settings.telephony == nil ? nil : Slug.pin(length: settings.pinLength),
             createdByApplication: caller.clientID, createdAt: Date(), attendees: [])
@@ -112,15 +121,15 @@ struct RoomRoutes: Sendable {
     func update(_ request: Request, _ context: SuiteContext) async throws -> Response {
         let caller = try await delegation.caller(request, scope: "rooms:update")
         guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw MeetError.notFound }
-        let input = try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()
+        let input = (try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()).storable
         var errors: [String: [String]] = [:]
         let accessLevel = try validate(accessLevel: input.access_level, errors: &errors)
         if let configuration = input.configuration {
             let problems = RoomConfiguration.problems(configuration)
             if !problems.isEmpty { errors["configuration"] = problems }
         }
-        if let name = input.name, name.trimmingCharacters(in: .whitespaces).isEmpty || name.count > 500 {
-            errors["name"] = ["Ensure this field has between 1 and 500 characters."]
+        if let name = input.name, name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || !RoomConfiguration.isPlainText(name, max: 500) {
+            errors["name"] = ["Ensure this field has between 1 and 500 characters ."]
         }
         var attendees: [String]?
         if let list = input.attendees {
@@ -146,7 +155,7 @@ struct RoomRoutes: Sendable {
                 throw MeetError.notFound
             }
             guard role == "owner" || role == "administrator" else { throw MeetError.notAllowed }
-            if let name = input.name?.trimmingCharacters(in: .whitespaces) {
+            if let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines) {
                 try await connection.query("UPDATE rooms SET name = \(name) WHERE id = \(id)", logger: logger)
             }
             if let accessLevel {
