@@ -80,6 +80,8 @@ import UserIdentity
         #expect(OIDCVaultService.errorDialect(forPath: "/tenants/t1/oauth2/token") == .oauth)
         #expect(OIDCVaultService.errorDialect(forPath: "/introspect") == .oauth)
         #expect(OIDCVaultService.errorDialect(forPath: "/tenants") == .problem())
-        #expect(MeetRoomsService.errorDialect(forPath: "/external-api/v1.0/rooms") == .problem())
+        // The External API answers as Django REST framework does; operational routes keep problem+json.
+        #expect(MeetRoomsService.errorDialect(forPath: "/external-api/v1.0/rooms") == .drf)
+        #expect(MeetRoomsService.errorDialect(forPath: "/health/ready") == .problem())
     }
 }
