@@ -126,7 +126,7 @@ import Testing
         await #expect(throws: TimeoutError.self) {
             try await withTimeout(seconds: 0.1) { try await Task.sleep(for: .seconds(10)) }
         }
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(4), "cut off, not waited out (bound loose for a loaded machine)")
     }
 
     @Test func fastOperationsReturnTheirValue() async throws {

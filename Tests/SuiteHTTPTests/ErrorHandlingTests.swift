@@ -179,7 +179,7 @@ import Testing
             #expect(response.status == 503)
             #expect(response.json?["detail"] == "down is unavailable.")
             #expect(response.header("Retry-After") == "1")
-            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(4), "cut off, not waited out (bound loose for a loaded machine)")
         }
     }
 
@@ -190,7 +190,7 @@ import Testing
             let response = try await send(.GET, echo.url + "/call/echo?path=/internal/sleep")
             #expect(response.status == 503)
             #expect(response.json?["detail"] == "echo did not answer within 300 ms.")
-            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(4), "cut off, not waited out (bound loose for a loaded machine)")
         }
     }
 

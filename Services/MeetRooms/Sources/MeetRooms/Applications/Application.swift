@@ -50,7 +50,7 @@ struct ApplicationStore: Sendable {
     let database: PostgresClient
     let logger: Logger
 
-    private static let columns = "id, name, client_id, secret_hash, is_active, scopes, domains, created_at"
+    fileprivate static let columns = "id, name, client_id, secret_hash, is_active, scopes, domains, created_at"
 
     private func all(_ rows: PostgresRowSequence) async throws -> [Application] {
         var found: [Application] = []
@@ -64,9 +64,31 @@ struct ApplicationStore: Sendable {
         return found
     }
 
+    /// Prepared once per connection: every token request starts here.
+    struct ByClientID: PostgresPreparedStatement {
+        static let name = "meet_application_by_client_id"
+        static let sql = "SELECT \(ApplicationStore.columns) FROM applications WHERE client_id = $1"
+        typealias Row = Application
+        let clientID: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(clientID)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Application {
+            let c = row.makeRandomAccess()
+            return Application(
+                id: try c[0].decode(UUID.self), name: try c[1].decode(String.self), clientID: try c[2].decode(String.self),
+                secretHash: Array(buffer: try c[3].decode(ByteBuffer.self)), isActive: try c[4].decode(Bool.self),
+                scopes: try c[5].decode([String].self), domains: try c[6].decode([String].self), createdAt: try c[7].decode(Date.self))
+        }
+    }
+
     func find(clientID: String) async throws -> Application? {
-        try await all(database.query(
-            "SELECT \(unescaped: Self.columns) FROM applications WHERE client_id = \(clientID)", logger: logger)).first
+        for try await application in try await database.execute(ByClientID(clientID: clientID), logger: logger) { return application }
+        return nil
     }
 
     func list() async throws -> [Application] {

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import SuiteCore
 import SuiteHTTP
+import SuiteSigning
 
 /// `POST /application/token/`: an application's credentials and a user's email in, a
 /// delegation token out.
@@ -15,14 +16,9 @@ struct TokenRoute: Sendable {
     static let byClient = RateLimit(name: "meet-token-client", limit: 60, windowSeconds: 60)
     static let byAddress = RateLimit(name: "meet-token-ip", limit: 120, windowSeconds: 60)
 
-    struct Token: Encodable {
-        var access_token: String
-        var token_type = "Bearer"
-        var expires_in: Int
-        var scope: String
-    }
+    let userCache = TokenMemo<CachedUser>(capacity: 10_000)
 
-    struct DelegatedUser: Decodable {
+    struct DelegatedUser: Decodable, Sendable {
         var id: String
         var isEnabled: Bool
         var prototype: Bool
@@ -63,22 +59,44 @@ struct TokenRoute: Sendable {
             throw MeetError.token(.forbidden, "This application is not authorized for this email domain.")
         }
         // 5. The user must exist at User&Identity (flow 1), enabled and not a prototype.
-        let path = "/internal/users/by-email?email=" + (email.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
-        let answer = try await peers.send(
-            .GET, to: "user-identity", path: path, scope: "users:read", requestID: context.requestID,
-            traceParent: context.traceParent, logger: context.logger)
-        guard answer.status == 200 else {
-            if answer.status == 404 { throw MeetError.token(.badRequest, "User not found.") }
-            throw AppError.badGateway("user-identity answered \(answer.status).")
-        }
-        let user = try answer.decode(DelegatedUser.self, peer: "user-identity")
-        guard user.isEnabled, !user.prototype else { throw MeetError.token(.badRequest, "User not found.") }
+        let user = try await delegatedUser(Validate.normalizedEmail(email), context)
+        guard let user, user.isEnabled, !user.prototype else { throw MeetError.token(.badRequest, "User not found.") }
 
         let scopes = Scope.all.filter(application.scopes.contains)
         let token = delegation.issue(clientID: clientID, userID: user.id, scopes: scopes)
         context.logger.notice(
             "audit: token issued", metadata: ["client_id": "\(clientID)", "user_id": "\(user.id)"])
-        return try Self.json(Token(access_token: token, expires_in: delegation.settings.tokenTTL, scope: scopes.joined(separator: " ")))
+        return RoomRoutes.json([
+            "access_token": .string(token), "token_type": "Bearer", "expires_in": .number(Double(delegation.settings.tokenTTL)),
+            "scope": .string(scopes.joined(separator: " ")),
+        ])
+    }
+
+    /// The user behind `email` as user-identity knows it, or nil. Answers are kept for
+    /// `userCacheSeconds` (2 s): a busy application asks for the same users again and
+    /// again, and a disable or enable at user-identity still shows within that time.
+    func delegatedUser(_ email: String, _ context: SuiteContext) async throws -> DelegatedUser? {
+        let now = ContinuousClock.now
+        if let cached = userCache.get(email), cached.until > now { return cached.user }
+        let path = "/internal/users/by-email?email=" + (email.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        let answer = try await peers.send(
+            .GET, to: "user-identity", path: path, scope: "users:read", requestID: context.requestID,
+            traceParent: context.traceParent, logger: context.logger)
+        let user: DelegatedUser?
+        switch answer.status {
+        case 200: user = try answer.decode(DelegatedUser.self, peer: "user-identity")
+        case 404: user = nil
+        default: throw AppError.badGateway("user-identity answered \(answer.status).")
+        }
+        userCache.put(email, CachedUser(user: user, until: now + .seconds(Self.userCacheSeconds)))
+        return user
+    }
+
+    static let userCacheSeconds = 2
+
+    struct CachedUser: Sendable {
+        var user: DelegatedUser?
+        var until: ContinuousClock.Instant
     }
 
     /// The body's fields, from JSON (strings only) or a form; 415 for anything else.
@@ -115,17 +133,5 @@ struct TokenRoute: Sendable {
         case .null: "NoneType"
         case .object: "dict"
         }
-    }
-
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
-
-    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 }

@@ -33,7 +33,7 @@ struct Room: Sendable {
     }
 
     static func iso(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
+        Timestamp.iso(date)
     }
 }
 

@@ -8,35 +8,60 @@ struct RoomStore: Sendable {
     let database: PostgresClient
     let logger: Logger
 
-    private static func configuration(_ text: String) -> JSONValue {
-        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .object([:])
+    fileprivate static func configuration(_ text: String) -> JSONValue {
+        if text == "{}" { return .object([:]) }
+        return (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .object([:])
+    }
+
+    /// A page of a user's rooms with their attendees and the user's room count, in one
+    /// round trip. Prepared once per connection: it is the query behind `GET /rooms`.
+    struct Page: PostgresPreparedStatement {
+        static let name = "meet_rooms_page"
+        static let sql = """
+            SELECT r.id, r.slug, r.name, r.access_level, r.configuration::text, r.pin_code, r.created_by_application, r.created_at,
+                   COALESCE((SELECT array_agg(email ORDER BY email) FROM attendees t WHERE t.room_id = r.id), '{}'),
+                   COALESCE((SELECT rooms FROM user_room_counts WHERE user_id = $1), 0)
+            FROM (SELECT room_id, room_created_at FROM room_accesses WHERE user_id = $1
+                  ORDER BY room_created_at DESC, room_id LIMIT $2 OFFSET $3) a
+            JOIN rooms r ON r.id = a.room_id
+            ORDER BY a.room_created_at DESC, a.room_id
+            """
+        typealias Row = (Room, Int)
+        let user: UUID
+        let limit: Int
+        let offset: Int
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(user)
+            bindings.append(limit)
+            bindings.append(offset)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> (Room, Int) {
+            let c = row.makeRandomAccess()
+            let room = Room(
+                id: try c[0].decode(UUID.self), slug: try c[1].decode(String.self), name: try c[2].decode(String.self),
+                accessLevel: try c[3].decode(String.self), configuration: RoomStore.configuration(try c[4].decode(String.self)),
+                pinCode: try c[5].decode(String?.self), createdByApplication: try c[6].decode(String?.self),
+                createdAt: try c[7].decode(Date.self), attendees: try c[8].decode([String].self))
+            return (room, try c[9].decode(Int.self))
+        }
     }
 
     /// A page of the rooms where `user` has any role, newest first, and how many there are.
     /// Both come from `room_accesses_user`, in listing order.
     func rooms(of user: UUID, limit: Int, offset: Int) async throws -> (rooms: [Room], count: Int) {
-        let rows = try await database.query(
-            """
-            SELECT r.id, r.slug, r.name, r.access_level, r.configuration::text, r.pin_code, r.created_by_application, r.created_at,
-                   COALESCE((SELECT array_agg(email ORDER BY email) FROM attendees t WHERE t.room_id = r.id), '{}'),
-                   (SELECT count(*) FROM room_accesses WHERE user_id = \(user))
-            FROM (SELECT room_id, room_created_at FROM room_accesses WHERE user_id = \(user)
-                  ORDER BY room_created_at DESC, room_id LIMIT \(limit) OFFSET \(offset)) a
-            JOIN rooms r ON r.id = a.room_id
-            ORDER BY a.room_created_at DESC, a.room_id
-            """, logger: logger)
         var rooms: [Room] = []
         var count = 0
-        for try await (id, slug, name, level, configuration, pin, application, created, attendees, total) in rows.decode(
-            (UUID, String, String, String, String, String?, String?, Date, [String], Int).self)
-        {
-            rooms.append(Room(
-                id: id, slug: slug, name: name, accessLevel: level, configuration: Self.configuration(configuration), pinCode: pin,
-                createdByApplication: application, createdAt: created, attendees: attendees))
+        for try await (room, total) in try await database.execute(Page(user: user, limit: limit, offset: offset), logger: logger) {
+            rooms.append(room)
             count = total
         }
         if rooms.isEmpty {
-            let counted = try await database.query("SELECT count(*) FROM room_accesses WHERE user_id = \(user)", logger: logger)
+            let counted = try await database.query(
+                "SELECT COALESCE((SELECT rooms FROM user_room_counts WHERE user_id = \(user)), 0)", logger: logger)
             for try await total in counted.decode(Int.self) { count = total }
         }
         return (rooms, count)

@@ -39,7 +39,9 @@ struct UserStore: Sendable {
 
         /// Column by column: decoding a ten-element tuple goes through generic metadata
         /// at run time, which cost more than the query on this path.
-        func decodeRow(_ row: PostgresRow) throws -> User {
+        func decodeRow(_ row: PostgresRow) throws -> User { try Self.decode(row) }
+
+        static func decode(_ row: PostgresRow) throws -> User {
             let columns = row.makeRandomAccess()
             return User(
                 id: try columns[0].decode(UUID.self), email: try columns[1].decode(String.self),
@@ -55,9 +57,25 @@ struct UserStore: Sendable {
         return nil
     }
 
+    /// Prepared: logins and meet-rooms' delegation look users up by email.
+    struct ByEmail: PostgresPreparedStatement {
+        static let name = "uai_user_by_email"
+        static let sql = "SELECT \(UserStore.columns) FROM users WHERE email = $1"
+        typealias Row = User
+        let email: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(email)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> User { try ByID.decode(row) }
+    }
+
     func find(email: String) async throws -> User? {
-        try await first(database.query(
-            "SELECT \(unescaped: Self.columns) FROM users WHERE email = \(Validate.normalizedEmail(email))", logger: logger))
+        for try await user in try await database.execute(ByEmail(email: Validate.normalizedEmail(email)), logger: logger) { return user }
+        return nil
     }
 
     /// The user, locked for the rest of `connection`'s transaction.
