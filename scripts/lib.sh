@@ -140,6 +140,23 @@ start_services() {
     done
 }
 
+# Registers a meet-rooms application with every scope (once per state folder; its
+# client id and secret are kept in keys/<name>.application) and sets APP_CLIENT_ID and
+# APP_SECRET.
+ensure_application() {
+    local name=${1:-demo} file="$STATE/keys/${1:-demo}.application"
+    if [ ! -s "$file" ]; then
+        service_env meet-rooms
+        env "${SERVICE_ENV[@]}" LOG_LEVEL=error "$BIN/meet-rooms" applications create --name "$name" \
+            --scope rooms:list --scope rooms:retrieve --scope rooms:create --scope rooms:update --scope rooms:delete \
+            | awk '$1 == "client_id:" || $1 == "secret:"' >"$file"
+        chmod 600 "$file"
+        log "registered the meet-rooms application $name"
+    fi
+    APP_CLIENT_ID=$(awk '$1 == "client_id:" {print $2}' "$file")
+    APP_SECRET=$(awk '$1 == "secret:" {print $2}' "$file")
+}
+
 # Creates a uai_admin account (once per state folder) and prints its email and password:
 # the bootstrap an operator does with `user-identity users create-admin`.
 ensure_admin() {
