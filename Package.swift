@@ -212,7 +212,7 @@ let package = Package(
         ),
     ]
         + service(
-            "MeetRooms", executable: "meet-rooms", migrations: ["0001_init.sql", "0002_rooms.sql", "0004_room_counts.sql"],
+            "MeetRooms", executable: "meet-rooms", migrations: ["0001_init.sql", "0002_rooms.sql", "0004_room_counts.sql", "0005_room_attendee_list.sql"],
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

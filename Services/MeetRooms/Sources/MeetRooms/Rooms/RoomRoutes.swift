@@ -31,10 +31,14 @@ struct RoomRoutes: Sendable {
     }
 
     func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, scope: "rooms:list")
+        let claims = try delegation.claims(request)
+        guard let user = UUID(uuidString: claims.user_id) else { throw MeetError.invalidToken }
         let query = request.uri.queryParameters
         let page = try PageRequest.parse(page: query["page"].map(String.init), size: query["page_size"].map(String.init))
-        let found = try await rooms.rooms(of: caller.userID, limit: page.size, offset: page.offset)
+        // The application's standing comes with the page: one round trip, checked before
+        // anything is shown.
+        let found = try await rooms.page(of: user, limit: page.size, offset: page.offset, clientID: claims.client_id)
+        _ = try delegation.authorize(claims, standing: found.standing, scope: "rooms:list")
         func link(_ number: Int) -> JSONValue {
             .string("\(baseURL)/rooms?page=\(number)&page_size=\(page.size)")
         }
@@ -169,6 +173,7 @@ struct RoomRoutes: Sendable {
                 let added = attendees.filter { !room.attendees.contains($0) }
                 try await connection.query(
                     "DELETE FROM attendees WHERE room_id = \(id) AND NOT (email = ANY(\(attendees)))", logger: logger)
+                try await connection.query("UPDATE rooms SET attendees = \(attendees.sorted()) WHERE id = \(id)", logger: logger)
                 if !added.isEmpty {
                     try await connection.query(
                         "INSERT INTO attendees (room_id, email) SELECT \(id), unnest(\(added)::text[]) ON CONFLICT DO NOTHING",

@@ -13,58 +13,69 @@ struct RoomStore: Sendable {
         return (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .object([:])
     }
 
-    /// A page of a user's rooms with their attendees and the user's room count, in one
-    /// round trip. Prepared once per connection: it is the query behind `GET /rooms`.
+    /// The calling application's standing, the user's room count and a page of their
+    /// rooms with attendees: everything `GET /rooms` needs, in one round trip. No row at
+    /// all means the application does not exist. Prepared once per connection.
     struct Page: PostgresPreparedStatement {
         static let name = "meet_rooms_page"
         static let sql = """
-            SELECT r.id, r.slug, r.name, r.access_level, r.configuration::text, r.pin_code, r.created_by_application, r.created_at,
-                   COALESCE((SELECT array_agg(email ORDER BY email) FROM attendees t WHERE t.room_id = r.id), '{}'),
-                   COALESCE((SELECT rooms FROM user_room_counts WHERE user_id = $1), 0)
-            FROM (SELECT room_id, room_created_at FROM room_accesses WHERE user_id = $1
-                  ORDER BY room_created_at DESC, room_id LIMIT $2 OFFSET $3) a
-            JOIN rooms r ON r.id = a.room_id
-            ORDER BY a.room_created_at DESC, a.room_id
+            SELECT app.is_active, app.scopes, COALESCE((SELECT rooms FROM user_room_counts WHERE user_id = $1), 0),
+                   p.id, p.slug, p.name, p.access_level, p.configuration, p.pin_code, p.created_by_application, p.created_at,
+                   p.attendees
+            FROM applications app
+            LEFT JOIN LATERAL (
+                SELECT r.id, r.slug, r.name, r.access_level, r.configuration::text AS configuration, r.pin_code,
+                       r.created_by_application, r.created_at, a.room_created_at, r.attendees
+                FROM (SELECT room_id, room_created_at FROM room_accesses WHERE user_id = $1
+                      ORDER BY room_created_at DESC, room_id LIMIT $2 OFFSET $3) a
+                JOIN rooms r ON r.id = a.room_id
+            ) p ON true
+            WHERE app.client_id = $4
+            ORDER BY p.room_created_at DESC, p.id
             """
-        typealias Row = (Room, Int)
+        typealias Row = (standing: (active: Bool, scopes: [String]), count: Int, room: Room?)
         let user: UUID
         let limit: Int
         let offset: Int
+        let clientID: String
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 3)
+            var bindings = PostgresBindings(capacity: 4)
             bindings.append(user)
             bindings.append(limit)
             bindings.append(offset)
+            bindings.append(clientID)
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws -> (Room, Int) {
+        func decodeRow(_ row: PostgresRow) throws -> Row {
             let c = row.makeRandomAccess()
+            let standing = (active: try c[0].decode(Bool.self), scopes: try c[1].decode([String].self))
+            guard let id = try c[3].decode(UUID?.self) else { return (standing, try c[2].decode(Int.self), nil) }
             let room = Room(
-                id: try c[0].decode(UUID.self), slug: try c[1].decode(String.self), name: try c[2].decode(String.self),
-                accessLevel: try c[3].decode(String.self), configuration: RoomStore.configuration(try c[4].decode(String.self)),
-                pinCode: try c[5].decode(String?.self), createdByApplication: try c[6].decode(String?.self),
-                createdAt: try c[7].decode(Date.self), attendees: try c[8].decode([String].self))
-            return (room, try c[9].decode(Int.self))
+                id: id, slug: try c[4].decode(String.self), name: try c[5].decode(String.self),
+                accessLevel: try c[6].decode(String.self), configuration: RoomStore.configuration(try c[7].decode(String.self)),
+                pinCode: try c[8].decode(String?.self), createdByApplication: try c[9].decode(String?.self),
+                createdAt: try c[10].decode(Date.self), attendees: try c[11].decode([String].self))
+            return (standing, try c[2].decode(Int.self), room)
         }
     }
 
-    /// A page of the rooms where `user` has any role, newest first, and how many there are.
-    /// Both come from `room_accesses_user`, in listing order.
-    func rooms(of user: UUID, limit: Int, offset: Int) async throws -> (rooms: [Room], count: Int) {
-        var rooms: [Room] = []
+    /// The application's standing (nil when it does not exist), the user's room count
+    /// and one page of their rooms, newest first.
+    func page(of user: UUID, limit: Int, offset: Int, clientID: String) async throws
+        -> (standing: (active: Bool, scopes: [String])?, count: Int, rooms: [Room])
+    {
+        var standing: (active: Bool, scopes: [String])?
         var count = 0
-        for try await (room, total) in try await database.execute(Page(user: user, limit: limit, offset: offset), logger: logger) {
-            rooms.append(room)
-            count = total
+        var rooms: [Room] = []
+        let rows = try await database.execute(Page(user: user, limit: limit, offset: offset, clientID: clientID), logger: logger)
+        for try await row in rows {
+            standing = row.standing
+            count = row.count
+            if let room = row.room { rooms.append(room) }
         }
-        if rooms.isEmpty {
-            let counted = try await database.query(
-                "SELECT COALESCE((SELECT rooms FROM user_room_counts WHERE user_id = \(user)), 0)", logger: logger)
-            for try await total in counted.decode(Int.self) { count = total }
-        }
-        return (rooms, count)
+        return (standing, count, rooms)
     }
 
     /// The room and the role `user` has on it (nil when none).
@@ -73,8 +84,7 @@ struct RoomStore: Sendable {
     {
         let query: PostgresQuery = """
             SELECT r.id, r.slug, r.name, r.access_level, r.configuration::text, r.pin_code, r.created_by_application, r.created_at,
-                   COALESCE((SELECT array_agg(email ORDER BY email) FROM attendees t WHERE t.room_id = r.id), '{}'),
-                   (SELECT role FROM room_accesses WHERE room_id = r.id AND user_id = \(user))
+                   r.attendees, (SELECT role FROM room_accesses WHERE room_id = r.id AND user_id = \(user))
             FROM rooms r WHERE r.id = \(id) \(unescaped: lock ? "FOR UPDATE" : "")
             """
         let rows = if let connection { try await connection.query(query, logger: logger) } else { try await database.query(query, logger: logger) }
