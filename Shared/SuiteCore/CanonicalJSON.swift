@@ -55,7 +55,8 @@ public enum CanonicalJSON {
         }
     }
 
-    static func writeString(_ string: String, into out: inout [UInt8]) {
+    /// A JSON string literal (quotes included), escaped as canonical JSON wants it.
+    public static func writeString(_ string: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {

@@ -39,16 +39,24 @@ struct RoomRoutes: Sendable {
         // anything is shown.
         let found = try await rooms.page(of: user, limit: page.size, offset: page.offset, clientID: claims.client_id)
         _ = try delegation.authorize(claims, standing: found.standing, scope: "rooms:list")
-        func link(_ number: Int) -> JSONValue {
-            .string("\(baseURL)/rooms?page=\(number)&page_size=\(page.size)")
+        func link(_ number: Int) -> String { "\(baseURL)/rooms?page=\(number)&page_size=\(page.size)" }
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + 400 * found.rooms.count)
+        out.append(contentsOf: Array(#"{"count":"#.utf8) + Array(String(found.count).utf8) + Array(#","next":"#.utf8))
+        if page.offset + found.rooms.count < found.count { CanonicalJSON.writeString(link(page.page + 1), into: &out) } else { out.append(contentsOf: Array("null".utf8)) }
+        out.append(contentsOf: Array(#","previous":"#.utf8))
+        if page.page > 1 {
+            CanonicalJSON.writeString(link(min(page.page - 1, max(1, (found.count + page.size - 1) / page.size))), into: &out)
+        } else {
+            out.append(contentsOf: Array("null".utf8))
         }
-        let body: JSONValue = [
-            "count": .number(Double(found.count)),
-            "next": page.offset + found.rooms.count < found.count ? link(page.page + 1) : .null,
-            "previous": page.page > 1 ? link(min(page.page - 1, max(1, (found.count + page.size - 1) / page.size))) : .null,
-            "results": .array(found.rooms.map { $0.json(settings: settings) }),
-        ]
-        return Self.json(body)
+        out.append(contentsOf: Array(#","results":["#.utf8))
+        for (index, room) in found.rooms.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            room.write(into: &out, settings: settings)
+        }
+        out.append(contentsOf: Array("]}".utf8))
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: out)))
     }
 
     func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
