@@ -109,7 +109,8 @@ service_prefix() {
     esac
 }
 
-# The environment a service runs with, in SERVICE_ENV (an array for `env`).
+# The environment a service runs with, in SERVICE_ENV (an array for `env`). The cluster
+# is on this machine, so services reach it by its Unix socket (no TCP stack per query).
 service_env() {
     local service=$1 schema port trusted="" peer
     schema=$(service_schema "$service")
@@ -120,7 +121,7 @@ service_env() {
     done
     SERVICE_ENV=(HOST=127.0.0.1 PORT="$port"
         PUBLIC_URL="http://localhost:$GATEWAY_PORT$(service_prefix "$service")"
-        DATABASE_URL="postgres://$schema:$schema@127.0.0.1:$PG_PORT/suite" DATABASE_SCHEMA="$schema"
+        DATABASE_URL="postgres://$schema:$schema@127.0.0.1:$PG_PORT/suite?host=$STATE/pg/run" DATABASE_SCHEMA="$schema"
         SERVICE_SIGNING_KEY_FILE="$STATE/keys/$service.key" TRUSTED_SERVICES="$trusted"
         MEET_ROOMS_URL="http://127.0.0.1:$(service_port meet-rooms)"
         IDENTITY_ASSOCIATIONS_URL="http://127.0.0.1:$(service_port identity-associations)"

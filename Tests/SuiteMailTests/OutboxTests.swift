@@ -76,7 +76,8 @@ let welcome = MailMessage(from: "suite@example.org", to: ["alice@example.org"], 
             _ = try await database.withTransaction(logger: quiet) { try await MailOutbox.enqueue(welcome, on: $0, logger: quiet) }
             let transport = RecordingTransport()
             transport.failing.withLock { $0 = true }
-            let worker = OutboxWorker(database: database, transport: transport, logger: quiet, baseBackoffSeconds: 0.3)
+            // Long enough that a loaded machine cannot reach the retry before the check below.
+            let worker = OutboxWorker(database: database, transport: transport, logger: quiet, baseBackoffSeconds: 2)
             #expect(try await worker.deliverDue() == 1)
             // Not due again before the backoff has passed.
             #expect(try await worker.deliverDue() == 0)
@@ -86,7 +87,7 @@ let welcome = MailMessage(from: "suite@example.org", to: ["alice@example.org"], 
             #expect(hasError)
 
             transport.failing.withLock { $0 = false }
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(2100))
             #expect(try await worker.deliverDue() == 1)
             #expect(transport.count == 1)
         }
