@@ -76,6 +76,9 @@ import Testing
             parts[1] = Base64URL.encode(Array(#"{"iss":"meet-rooms","aud":"meet-external-api","iat":0,"exp":9999999999,"jti":"x","client_id":"\#(app.id)","user_id":"\#(userID)","scope":"rooms:list rooms:delete","delegated":true}"#.utf8))
             let tampered = try await meet.call(.GET, "/rooms/", token: parts.joined(separator: "."))
             #expect(tampered.status == 401)
+            let noScopeBadPage = try await meet.call(.GET, "/rooms/?page=0", token: try await meet.token(
+                try await meet.application(scopes: ["rooms:create"]), for: "ann@example.org"))
+            #expect(noScopeBadPage.status == 403, "permission is checked before the parameters")
             let missing = try await meet.call(.POST, "/rooms/", token: token)
             #expect(missing.status == 403 && missing.json == ["detail": "Insufficient permissions. Required scope: 'rooms:create'"])
 

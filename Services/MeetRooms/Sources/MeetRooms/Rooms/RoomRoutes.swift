@@ -34,7 +34,15 @@ struct RoomRoutes: Sendable {
         let claims = try delegation.claims(request)
         guard let user = UUID(uuidString: claims.user_id) else { throw MeetError.invalidToken }
         let query = request.uri.queryParameters
-        let page = try PageRequest.parse(page: query["page"].map(String.init), size: query["page_size"].map(String.init))
+        let page: PageRequest
+        do {
+            page = try PageRequest.parse(page: query["page"].map(String.init), size: query["page_size"].map(String.init))
+        } catch {
+            // Permission before validation, as DRF answers: a caller without the scope
+            // learns nothing about the parameters.
+            _ = try await delegation.caller(request, scope: "rooms:list")
+            throw error
+        }
         // The application's standing comes with the page: one round trip, checked before
         // anything is shown.
         let found = try await rooms.page(of: user, limit: page.size, offset: page.offset, clientID: claims.client_id)
