@@ -60,8 +60,12 @@ start_postgres() {
     fi
     if ! pg_as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-        pg_as_owner "$bin/pg_ctl" -D "$data" -l "$STATE/pg/server.log" -w -t 60 \
-            -o "-p $PG_PORT -k $run -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+        if ! pg_as_owner "$bin/pg_ctl" -D "$data" -l "$STATE/pg/server.log" -w -t 60 \
+            -o "-p $PG_PORT -k $run -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null; then
+            # Say why, before the state folder (and its log) is cleaned up.
+            tail -n 20 "$STATE/pg/server.log" >&2 || true
+            die "PostgreSQL did not start on port $PG_PORT (see above)"
+        fi
     fi
     PG_STARTED=1
     # The suite's database, schemas and roles (init.sql is safe to run again).
