@@ -69,11 +69,7 @@ struct RoomInvites: Sendable {
                 }
                 context.logger.info(
                     "room invites", metadata: ["room_id": "\(room)", "invited": "\(output.invited.count)", "caller": "\(context.serviceCaller?.service ?? "")"])
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                return Response(
-                    status: .ok, headers: [.contentType: "application/json"],
-                    body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(output))))
+                return try Response.json(output)
             }
     }
 }

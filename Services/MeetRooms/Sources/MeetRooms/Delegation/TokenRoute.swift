@@ -66,7 +66,7 @@ struct TokenRoute: Sendable {
         let token = delegation.issue(clientID: clientID, userID: user.id, scopes: scopes)
         context.logger.notice(
             "audit: token issued", metadata: ["client_id": "\(clientID)", "user_id": "\(user.id)"])
-        return RoomRoutes.json([
+        return Response.json([
             "access_token": .string(token), "token_type": "Bearer", "expires_in": .number(Double(delegation.settings.tokenTTL)),
             "scope": .string(scopes.joined(separator: " ")),
         ])

@@ -64,7 +64,7 @@ struct RoomRoutes: Sendable {
             room.write(into: &out, settings: settings)
         }
         out.append(contentsOf: Array("]}".utf8))
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: out)))
+        return Response.json(bytes: out)
     }
 
     func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
@@ -93,7 +93,7 @@ struct RoomRoutes: Sendable {
         context.logger.notice(
             "audit: room created",
             metadata: ["client_id": "\(caller.clientID)", "user_id": "\(caller.userID)", "room_id": "\(room.id)"])
-        return Self.json(room.json(settings: settings), status: .created)
+        return Response.json(room.json(settings: settings), status: .created)
     }
 
     private func validate(accessLevel: String?, errors: inout [String: [String]]) throws -> String? {
@@ -115,7 +115,7 @@ struct RoomRoutes: Sendable {
             let (room, role) = try await rooms.room(id, for: caller.userID)
         else { throw MeetError.notFound }
         guard role != nil else { throw MeetError.notAllowed }
-        return Self.json(room.json(settings: settings))
+        return Response.json(room.json(settings: settings))
     }
 
     func attendees(_ request: Request, _ context: SuiteContext) async throws -> Response {
@@ -133,7 +133,7 @@ struct RoomRoutes: Sendable {
                 "invited": .bool(invited != nil), "invited_at": invited.map { .string(Room.iso($0)) } ?? .null,
             ])
         }
-        return Self.json(["count": .number(Double(results.count)), "results": .array(results)])
+        return Response.json(["count": .number(Double(results.count)), "results": .array(results)])
     }
 
     /// The owner or an administrator changes the name, access level, configuration or
@@ -211,7 +211,7 @@ struct RoomRoutes: Sendable {
         }
         context.logger.notice(
             "audit: room updated", metadata: ["client_id": "\(caller.clientID)", "user_id": "\(caller.userID)", "room_id": "\(id)"])
-        return Self.json(updated.json(settings: settings))
+        return Response.json(updated.json(settings: settings))
     }
 
     /// Only rooms this application created, and only by their owner.
@@ -226,12 +226,6 @@ struct RoomRoutes: Sendable {
         context.logger.notice(
             "audit: room deleted", metadata: ["client_id": "\(caller.clientID)", "user_id": "\(caller.userID)", "room_id": "\(id)"])
         return Response(status: .noContent)
-    }
-
-    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: CanonicalJSON.bytes(value))))
     }
 }
 

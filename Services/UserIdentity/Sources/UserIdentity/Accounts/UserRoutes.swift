@@ -18,7 +18,7 @@ struct UserRoutes {
             guard let id = UUID(uuidString: claims.user_id), let user = try await core.users.find(id: id) else {
                 throw Problem.unauthenticated("the account no longer exists")
             }
-            return user.detail.response()
+            return Response.json(user.detail)
         }
         router.get("/users/me/verify") { request, _ -> Response in
             let claims = try core.caller(request)
@@ -32,7 +32,7 @@ struct UserRoutes {
         }
         router.get("/users/:id") { request, context -> Response in
             _ = try core.caller(request, anyOf: [Role.admin, Role.employee, Role.userManager])
-            return try await core.existingUser(try core.userID(context)).detail.response()
+            return Response.json(try await core.existingUser(try core.userID(context)).detail)
         }
         router.put("/users/:id/enabling") { request, context in try await setEnabled(true, request, context) }
         router.delete("/users/:id/enabling") { request, context in try await setEnabled(false, request, context) }
@@ -99,11 +99,10 @@ struct UserRoutes {
         var links: [String: [String: String]] = ["self": href(page.page), "first": href(1), "last": href(pages)]
         if page.page < pages { links["next"] = href(page.page + 1) }
         if page.page > 1 { links["prev"] = href(min(page.page - 1, pages)) }
-        return try JSONResponse(
+        return try Response.json(
             UserPage(
                 count: found.users.count, total: found.total, _links: links,
-                _embedded: .init(users: found.users.map(UserListItem.init)))
-        ).response
+                _embedded: .init(users: found.users.map(UserListItem.init))))
     }
 
     struct UserPage: Encodable {
@@ -245,7 +244,7 @@ struct UserRoutes {
         let impersonator = UUID(uuidString: caller.user_id)
         let pair = try await tokenRoutes.issue(for: target, family: nil, impersonator: impersonator, markAuthenticated: false)
         context.logger.notice("impersonation", metadata: ["user_id": "\(target.idString)", "by": "\(caller.user_id)"])
-        return try JSONResponse(pair, status: .created).response
+        return try Response.json(pair, status: .created)
     }
 
     // MARK: Email and information

@@ -27,7 +27,7 @@ struct EventRoutes {
                 .map { String($0.split(separator: "\\").last ?? "").trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }
             let events = try await EventStore.events(from: from, to: to, types: types, database: core.database, logger: core.logger)
-            return try JSONResponse(Page(events: events)).response
+            return try Response.json(Page(events: events))
         }
     }
 

@@ -25,11 +25,11 @@ struct InternalRoutes {
                     status: .badRequest, code: "invalid_email", title: "Bad Request", detail: "email must be an email address")
             }
             guard let user = try await core.users.find(email: email) else { throw Problem.notFound("No user has this email") }
-            return try JSONResponse(
+            return try Response.json(
                 UserByEmail(
                     id: user.idString, email: user.email, fullname: user.fullname, roles: user.roles, isEnabled: user.isEnabled,
                     prototype: user.prototype)
-            ).response
+            )
         }
     }
 }

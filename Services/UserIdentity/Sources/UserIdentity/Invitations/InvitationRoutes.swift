@@ -113,12 +113,12 @@ struct InvitationRoutes {
             WHERE i.id_hash = \(Secret.digest(id))
             """, logger: core.logger)
         for try await (userID, created, redeemed, sent, expires) in rows.decode((UUID, Date, Date?, Date?, Date).self) {
-            return try JSONResponse(
+            return try Response.json(
                 Invitation(
                     id: id, userId: userID.uuidString.lowercased(), createdAt: Timestamp.iso(created),
                     isRedeemed: redeemed != nil, redeemedAt: redeemed.map(Timestamp.iso), emailSentAt: sent.map(Timestamp.iso),
                     isEmailSent: sent != nil, expiresAt: Timestamp.iso(expires))
-            ).response
+            )
         }
         throw Problem.notFound()
     }

@@ -29,7 +29,7 @@ struct ForgottenPasswordRoutes {
         router.get("/forgotten-passwords/:id") { _, context -> Response in
             let (_, expires, used) = try await find(context)
             if used { throw Problem.notFound("The link was already used") }
-            return try JSONResponse(Reset(expiration_date: Timestamp.iso(expires))).response
+            return try Response.json(Reset(expiration_date: Timestamp.iso(expires)))
         }
         router.put("/forgotten-passwords/:id/password") { request, context in try await setPassword(request, context) }
     }
