@@ -104,3 +104,18 @@ public func send(
         status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: Array(buffer: bytes))
 }
 
+
+/// A JSON request as a client would send it: `json` as the body (with its Content-Type)
+/// and `token` as `Authorization: Bearer …`.
+public func send(
+    _ method: HTTPMethod, _ url: String, json: JSONValue?, token: String? = nil, headers: [(String, String)] = []
+) async throws -> TestResponse {
+    var all = headers
+    if let token { all.append(("Authorization", "Bearer \(token)")) }
+    var body: [UInt8]?
+    if let json {
+        all.append(("Content-Type", "application/json"))
+        body = CanonicalJSON.bytes(json)
+    }
+    return try await send(method, url, headers: all, body: body)
+}

@@ -112,14 +112,7 @@ struct Meet: Sendable {
     func call(
         _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, token: String? = nil, headers: [(String, String)] = []
     ) async throws -> TestResponse {
-        var all = headers
-        if let token { all.append(("Authorization", "Bearer \(token)")) }
-        var body: [UInt8]?
-        if let json {
-            all.append(("Content-Type", "application/json"))
-            body = CanonicalJSON.bytes(json)
-        }
-        return try await send(method, base + path, headers: all, body: body)
+        try await send(method, base + path, json: json, token: token, headers: headers)
     }
 
     func tokenResponse(_ app: (id: String, secret: String), for email: String) async throws -> TestResponse {
@@ -139,12 +132,5 @@ struct Meet: Sendable {
 
     enum HarnessError: Error {
         case noToken(String)
-    }
-}
-
-extension JSONValue {
-    var arrayValue: [JSONValue]? {
-        if case .array(let items) = self { return items }
-        return nil
     }
 }

@@ -70,14 +70,7 @@ struct UAI: Sendable {
     func call(
         _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, token: String? = nil, headers: [(String, String)] = []
     ) async throws -> TestResponse {
-        var all = headers
-        if let token { all.append(("Authorization", "Bearer \(token)")) }
-        var body: [UInt8]?
-        if let json {
-            all.append(("Content-Type", "application/json"))
-            body = CanonicalJSON.bytes(json)
-        }
-        return try await send(method, base + path, headers: all, body: body)
+        try await send(method, base + path, json: json, token: token, headers: headers)
     }
 
     /// An account made directly in the database (bypassing sign-up), enabled unless told.
@@ -147,17 +140,5 @@ extension Optional {
     func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
         guard let value = self else { return nil }
         return try await transform(value)
-    }
-}
-
-extension JSONValue {
-    var arrayValue: [JSONValue]? {
-        if case .array(let items) = self { return items }
-        return nil
-    }
-
-    var objectValue: [String: JSONValue]? {
-        if case .object(let members) = self { return members }
-        return nil
     }
 }

@@ -55,8 +55,7 @@ struct InviteRelay: Service {
                     throw AppError.badGateway("identity-associations answered \(answer.status)")
                 }
                 let emails = (try? JSONDecoder().decode(JSONValue.self, from: Data(payload.utf8)))?["emails"]
-                var list: [String] = []
-                if case .array(let items)? = emails { list = items.compactMap(\.stringValue) }
+                let list = emails?.arrayValue?.compactMap(\.stringValue) ?? []
                 try await database.withTransaction(logger: logger) { connection in
                     try await connection.query(
                         "UPDATE invite_outbox SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = \(id)",
