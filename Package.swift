@@ -123,7 +123,7 @@ let package = Package(
         .target(
             name: "SuiteMail",
             dependencies: [
-                "SuiteCore",
+                "SuiteCore", "SuitePostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

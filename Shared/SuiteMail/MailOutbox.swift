@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import PostgresNIO
 public import ServiceLifecycle
+import SuitePostgres
 
 /// The transactional outbox: a message is a row written in the same transaction as the
 /// change it reports, so none is sent for a rolled-back change and none is lost when the
@@ -94,47 +95,26 @@ public struct OutboxWorker: Service {
     /// rows it claimed.
     @discardableResult
     public func deliverDue() async throws -> Int {
-        let claimed = try await database.query(
-            """
-            UPDATE mail_outbox SET locked_until = now() + interval '2 minutes', attempts = attempts + 1
-            WHERE id IN (
-                SELECT id FROM mail_outbox
-                WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
-                  AND (locked_until IS NULL OR locked_until < now())
-                ORDER BY id LIMIT \(batchSize)
-                FOR UPDATE SKIP LOCKED)
-            RETURNING id, sender, recipients, data, attempts
-            """, logger: logger)
-        var rows: [(Int64, String, [String], ByteBuffer, Int)] = []
-        for try await row in claimed.decode((Int64, String, [String], ByteBuffer, Int).self) { rows.append(row) }
-
-        for (id, sender, recipients, data, attempts) in rows.sorted(by: { $0.0 < $1.0 }) {
+        let outbox = LeasedOutbox(
+            table: "mail_outbox", payload: "sender, recipients, data", database: database, logger: logger, leaseSeconds: 120,
+            batchSize: batchSize, maxAttempts: maxAttempts, baseBackoffSeconds: baseBackoffSeconds)
+        let claimed = try await outbox.claimDue { columns in
+            MailEnvelope(
+                sender: try columns[0].decode(String.self), recipients: try columns[1].decode([String].self),
+                data: Array(buffer: try columns[2].decode(ByteBuffer.self)))
+        }
+        for (id, attempts, envelope) in claimed {
             do {
-                try await transport.deliver(MailEnvelope(sender: sender, recipients: recipients, data: Array(buffer: data)))
-                try await database.query(
-                    "UPDATE mail_outbox SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = \(id)",
-                    logger: logger)
+                try await transport.deliver(envelope)
+                try await outbox.markSent(id)
             } catch {
-                let description = String(describing: error).prefix(500)
-                if attempts >= maxAttempts {
-                    logger.error("mail given up", metadata: ["outbox_id": "\(id)", "attempts": "\(attempts)"])
-                    try await database.query(
-                        """
-                        UPDATE mail_outbox SET failed_at = now(), locked_until = NULL, last_error = \(String(description))
-                        WHERE id = \(id)
-                        """, logger: logger)
-                } else {
-                    let delay = min(3600, baseBackoffSeconds * pow(2, Double(attempts - 1)))
-                    logger.warning("mail delivery failed; will retry", metadata: ["outbox_id": "\(id)", "retry_in_s": "\(delay)"])
-                    try await database.query(
-                        """
-                        UPDATE mail_outbox SET locked_until = NULL, last_error = \(String(description)),
-                            next_attempt_at = now() + make_interval(secs => \(delay))
-                        WHERE id = \(id)
-                        """, logger: logger)
+                switch try await outbox.markFailed(id, attempts: attempts, error: error) {
+                case .givenUp: logger.error("mail given up", metadata: ["outbox_id": "\(id)", "attempts": "\(attempts)"])
+                case .retryIn(let seconds):
+                    logger.warning("mail delivery failed; will retry", metadata: ["outbox_id": "\(id)", "retry_in_s": "\(seconds)"])
                 }
             }
         }
-        return rows.count
+        return claimed.count
     }
 }

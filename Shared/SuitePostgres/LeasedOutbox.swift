@@ -1,0 +1,95 @@
+import Foundation
+public import Logging
+public import PostgresNIO
+
+/// Delivery of an outbox-shaped table (`id, attempts, next_attempt_at, locked_until,
+/// sent_at, failed_at, last_error` beside the payload): due rows are claimed with a
+/// lease (`FOR UPDATE SKIP LOCKED`, so any number of replicas share the work and each
+/// row goes out once), delivered outside any transaction, then marked sent, or retried
+/// after an exponential backoff (base·2ⁿ⁻¹, at most an hour), or after `maxAttempts`
+/// marked failed and kept for an operator. The mail outbox and meet-rooms' invitation
+/// relay both run on it.
+public struct LeasedOutbox: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        case retryIn(seconds: Double)
+        case givenUp
+    }
+
+    /// A table name and payload columns written in code, never from input.
+    let table: String
+    let payload: String
+    let database: PostgresClient
+    let logger: Logger
+    let leaseSeconds: Int
+    let batchSize: Int
+    let maxAttempts: Int
+    let baseBackoffSeconds: Double
+
+    public init(
+        table: String, payload: String, database: PostgresClient, logger: Logger, leaseSeconds: Int = 120, batchSize: Int = 20,
+        maxAttempts: Int = 12, baseBackoffSeconds: Double = 5
+    ) {
+        self.table = table
+        self.payload = payload
+        self.database = database
+        self.logger = logger
+        self.leaseSeconds = leaseSeconds
+        self.batchSize = batchSize
+        self.maxAttempts = maxAttempts
+        self.baseBackoffSeconds = baseBackoffSeconds
+    }
+
+    /// Claims the due rows, oldest first, decoding each payload with `decode` (its
+    /// columns start at index 0).
+    public func claimDue<Payload>(_ decode: (PostgresRandomAccessRow) throws -> Payload) async throws
+        -> [(id: Int64, attempts: Int, payload: Payload)]
+    {
+        let rows = try await database.query(
+            """
+            UPDATE \(unescaped: table) SET locked_until = now() + make_interval(secs => \(Double(leaseSeconds))), attempts = attempts + 1
+            WHERE id IN (
+                SELECT id FROM \(unescaped: table)
+                WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
+                  AND (locked_until IS NULL OR locked_until < now())
+                ORDER BY id LIMIT \(batchSize)
+                FOR UPDATE SKIP LOCKED)
+            RETURNING \(unescaped: payload), id, attempts
+            """, logger: logger)
+        var claimed: [(id: Int64, attempts: Int, payload: Payload)] = []
+        for try await row in rows {
+            let columns = row.makeRandomAccess()
+            let count = columns.count
+            claimed.append((
+                try columns[count - 2].decode(Int64.self), try columns[count - 1].decode(Int.self), try decode(columns)
+            ))
+        }
+        return claimed.sorted { $0.id < $1.id }
+    }
+
+    /// Marks a row delivered (in the caller's transaction when it gives one).
+    public func markSent(_ id: Int64, on connection: PostgresConnection? = nil) async throws {
+        let query: PostgresQuery =
+            "UPDATE \(unescaped: table) SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = \(id)"
+        if let connection { try await connection.query(query, logger: logger) } else { try await database.query(query, logger: logger) }
+    }
+
+    /// Records a failed attempt: a later try after the backoff, or, after the last
+    /// attempt, the row marked failed.
+    @discardableResult
+    public func markFailed(_ id: Int64, attempts: Int, error: any Error) async throws -> Outcome {
+        let reason = String(String(describing: error).prefix(500))
+        if attempts >= maxAttempts {
+            try await database.query(
+                "UPDATE \(unescaped: table) SET failed_at = now(), locked_until = NULL, last_error = \(reason) WHERE id = \(id)",
+                logger: logger)
+            return .givenUp
+        }
+        let delay = min(3600, baseBackoffSeconds * pow(2, Double(attempts - 1)))
+        try await database.query(
+            """
+            UPDATE \(unescaped: table) SET locked_until = NULL, last_error = \(reason), next_attempt_at = now() + make_interval(secs => \(delay))
+            WHERE id = \(id)
+            """, logger: logger)
+        return .retryIn(seconds: delay)
+    }
+}
