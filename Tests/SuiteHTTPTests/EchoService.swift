@@ -22,8 +22,9 @@ enum EchoService: SuiteService {
         ]
     }
     static let usesRateLimits = true
-    static let loginLimit = RateLimit(name: "login-ip", limit: 3, windowSeconds: 60)
-    static let loginEmailLimit = RateLimit(name: "login-email", limit: 5, windowSeconds: 60)
+    // Hour-long windows: a fixed window that rolls over mid-test would reset the count.
+    static let loginLimit = RateLimit(name: "login-ip", limit: 3, windowSeconds: 3600)
+    static let loginEmailLimit = RateLimit(name: "login-email", limit: 5, windowSeconds: 3600)
 
     static var openAPIDocument: [UInt8] { Array("openapi: 3.1.0\ninfo:\n  title: echo\n".utf8) }
 
@@ -54,7 +55,7 @@ enum EchoService: SuiteService {
             return "welcome"
         }
         router.post("/_matrix/login") { _, _ -> String in
-            try await dependencies.rateLimiter.enforce([(RateLimit(name: "matrix", limit: 1, windowSeconds: 60), "k")])
+            try await dependencies.rateLimiter.enforce([(RateLimit(name: "matrix", limit: 1, windowSeconds: 3600), "k")])
             return "ok"
         }
         router.get("/boom") { _, _ -> String in throw Boom() }
