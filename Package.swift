@@ -188,6 +188,20 @@ let package = Package(
         ),
         .testTarget(name: "DeployTests", dependencies: [], swiftSettings: swiftSettings),
         .testTarget(
+            name: "IdentityAssociationsTests",
+            dependencies: [
+                "IdentityAssociations", "SuiteTesting", "SuiteMail", "SuiteSigning",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Services/IdentityAssociations/Tests/IdentityAssociationsTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MeetRoomsTests",
             dependencies: [
                 "MeetRooms", "UserIdentity", "IdentityAssociations", "SuiteTesting", "SuiteMail",
@@ -219,12 +233,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ])
         + service(
-            "IdentityAssociations", executable: "identity-associations", migrations: ["0001_init.sql", "0002_room_invites.sql"],
-            resources: ["Templates/room-invite.en.txt", "Templates/room-invite.en.html", "Templates/room-invite.fr.txt"],
+            "IdentityAssociations", executable: "identity-associations",
+            migrations: ["0001_init.sql", "0002_room_invites.sql", "0004_identity.sql"],
+            resources: ["Templates/room-invite.en.txt", "Templates/room-invite.en.html", "Templates/room-invite.fr.txt"]
+                + ["verification_template.eml", "invite_template.eml", "verify_response_template.html"].map { "Templates/default/\($0)" },
             dependencies: [
                 "SuiteMail",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ])
         + service(
             "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql"],

@@ -21,8 +21,12 @@ public enum IdentityAssociationsService: SuiteService {
             Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
             Migration(fileName: "0002_room_invites.sql", bytes: PackageResources._002_room_invites_sql),
             Migration(fileName: "0003_outbox.sql", bytes: Array(MailOutbox.tableSQL.utf8)),
+            Migration(fileName: "0004_identity.sql", bytes: PackageResources._004_identity_sql),
+            Migration(fileName: "0005_sms_and_rate_limits.sql", bytes: Array((SMSOutbox.tableSQL + "\n" + RateLimiter.tableSQL).utf8)),
         ]
     }
+
+    public static var usesRateLimits: Bool { true }
 
     public static var openAPIDocument: [UInt8] { PackageResources.openapi_yaml }
 
@@ -38,35 +42,63 @@ public enum IdentityAssociationsService: SuiteService {
     public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {
         RoomInvites(database: dependencies.database, settings: settings, logger: dependencies.logger)
             .add(to: router, verifier: dependencies.verifier)
-        dependencies.logger.info("mail", metadata: ["transport": "\(settings.mail.summary)"])
+        let database = dependencies.database
+        let base = publicBaseURL(settings: settings, configuration: dependencies.configuration)
+        let sessions = ValidationSessions(database: database, settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter)
+        IdentityRoutes(
+            settings: settings, sessions: sessions,
+            associations: Associations(database: database, settings: settings, sessions: sessions, pepper: .init(database: database)),
+            invites: ThirdPartyInvites(database: database, settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter),
+            accounts: Accounts(database: database, settings: settings, http: dependencies.peers.http, rateLimiter: dependencies.rateLimiter)
+        ).add(to: router)
+        dependencies.logger.info(
+            "identity server",
+            metadata: [
+                "server_name": "\(settings.serverName)", "public_base_url": "\(base)", "v1": "\(settings.enableV1)", "v2": "\(settings.enableV2)",
+                "brands": "\(settings.brands.names)", "default_brand": "\(settings.brands.defaultBrand)",
+                "terms_documents": "\(settings.terms.documents.count)", "mail": "\(settings.mail.summary)", "sms": "\(settings.sms.summary)",
+                "public_key": "\(settings.publicKeyBase64)",
+            ])
     }
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
-        [OutboxWorker(database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger)]
+        let sessions = ValidationSessions(
+            database: dependencies.database, settings: settings, publicBaseURL: "", rateLimiter: dependencies.rateLimiter)
+        return [
+            OutboxWorker(database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger),
+            SMSWorker(database: dependencies.database, settings: settings.sms, http: dependencies.peers.http, logger: dependencies.logger),
+            SessionJanitor(sessions: sessions, logger: dependencies.logger),
+        ]
+    }
+
+    /// Where mailed links point: `IS_PUBLIC_BASE_URL`, else the service's public URL
+    /// without the gateway prefix (the gateway keeps `/_matrix/identity` in the path).
+    static func publicBaseURL(settings: IdentitySettings, configuration: ServiceConfiguration) -> String {
+        if let base = settings.publicBaseURL { return base }
+        var url = configuration.publicURL
+        if url.hasSuffix("/") { url.removeLast() }
+        if url.hasSuffix(publicPath) { url.removeLast(publicPath.count) }
+        return url
     }
 }
 
-/// identity-associations' own settings: where mail goes and its templates.
-public struct IdentitySettings: Sendable {
-    public var mail: MailSettings
-    public var templates: MailTemplates
+/// Deletes long-expired validation sessions every ten minutes.
+struct SessionJanitor: Service {
+    let sessions: ValidationSessions
+    let logger: Logger
 
-    public init(mail: MailSettings, templates: MailTemplates) {
-        self.mail = mail
-        self.templates = templates
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await sessions.purge(logger: logger)
+            } catch {
+                logger.warning("session purge failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(600)) }
+            } catch {
+                return
+            }
+        }
     }
-
-    static func load(_ reader: ConfigReader) throws(ConfigurationError) -> IdentitySettings {
-        IdentitySettings(
-            mail: try MailSettings.load(reader),
-            templates: try MailTemplates(builtIn: BuiltInTemplates.all, directory: try reader.string("TEMPLATES_DIR")))
-    }
-}
-
-enum BuiltInTemplates {
-    static let all: [String: String] = [
-        "room-invite.en.txt": String(decoding: PackageResources.room_invite_en_txt, as: UTF8.self),
-        "room-invite.en.html": String(decoding: PackageResources.room_invite_en_html, as: UTF8.self),
-        "room-invite.fr.txt": String(decoding: PackageResources.room_invite_fr_txt, as: UTF8.self),
-    ]
 }

@@ -1,0 +1,209 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+
+/// A v2 caller: the Matrix user a bearer token belongs to, and the terms they accepted.
+struct Account: Sendable {
+    var userID: String
+    var tokenHash: [UInt8]
+    var acceptedTerms: [String]
+}
+
+/// v2 accounts: registration with an OpenID token from the user's homeserver, the
+/// bearer tokens it gives, and the terms users accept.
+struct Accounts: Sendable {
+    let database: PostgresClient
+    let settings: IdentitySettings
+    let http: HTTPClient
+    let rateLimiter: RateLimiter
+
+    static let registrationsPerIP = RateLimit(name: "is-register-ip", limit: 60, windowSeconds: 3600)
+
+    static let unauthorized = Matrix.error(.unauthorized, "M_UNAUTHORIZED", "Unrecognised access token")
+    static let missingToken = Matrix.error(.unauthorized, "M_UNAUTHORIZED", "Missing access token")
+
+    /// The account behind the request's token (`Authorization: Bearer …` or
+    /// `?access_token=`); 401 without one.
+    func authenticate(_ request: Request, context: SuiteContext) async throws -> Account {
+        let token: String
+        if let header = request.headers[.authorization] {
+            guard header.count > 7, header.prefix(7).lowercased() == "bearer " else { throw Self.missingToken }
+            token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        } else if let query = request.uri.queryParameters["access_token"] {
+            token = String(query)
+        } else {
+            throw Self.missingToken
+        }
+        guard !token.isEmpty, token.utf8.count <= 256 else { throw Self.unauthorized }
+        let hash = sha256(token)
+        let rows = try await database.execute(AccountByToken(hash: ByteBuffer(bytes: hash)), logger: context.logger)
+        for try await (userID, accepted) in rows {
+            return Account(userID: userID, tokenHash: hash, acceptedTerms: accepted)
+        }
+        throw Self.unauthorized
+    }
+
+    /// 403 `M_TERMS_NOT_SIGNED` until the account accepted every document.
+    func requireTerms(_ account: Account) throws(AppError) {
+        guard settings.terms.isSatisfied(by: account.acceptedTerms) else {
+            throw Matrix.error(.forbidden, "M_TERMS_NOT_SIGNED", "Terms not signed")
+        }
+    }
+
+    // MARK: Routes
+
+    /// `POST /v2/account/register`: checks the OpenID token with the homeserver that
+    /// issued it, then gives a token for this service.
+    func register(_ request: Request, context: SuiteContext) async throws -> Response {
+        let parameters = try await MatrixParameters.read(request, context: context)
+        try parameters.require("access_token", "matrix_server_name")
+        let openIDToken = try parameters.string("access_token", maxBytes: 1024)
+        let serverName = try parameters.string("matrix_server_name", maxBytes: 255)
+        guard Self.isServerName(serverName) else { throw Matrix.invalid("matrix_server_name is not a valid server name.") }
+        if let type = try parameters.optionalString("token_type", maxBytes: 32), type != "Bearer" {
+            throw Matrix.invalid("token_type must be Bearer.")
+        }
+        try await rateLimiter.enforce([(Self.registrationsPerIP, request.clientAddress(context: context))])
+        let userID = try await verifyOpenID(token: openIDToken, serverName: serverName, logger: context.logger)
+        let token = SecureRandom.string(count: 64)
+        try await database.withTransaction(logger: context.logger) { connection in
+            try await connection.query("INSERT INTO accounts (user_id) VALUES (\(userID)) ON CONFLICT DO NOTHING", logger: context.logger)
+            try await connection.query(
+                "INSERT INTO account_tokens (token_hash, user_id) VALUES (\(ByteBuffer(bytes: sha256(token))), \(userID))",
+                logger: context.logger)
+        }
+        context.logger.info("account registered", metadata: ["server": "\(serverName)"])
+        // sydent answers with both names.
+        return Response.json(["token": .string(token), "access_token": .string(token)])
+    }
+
+    /// Asks `serverName` who the OpenID token belongs to; the user must live there.
+    func verifyOpenID(token: String, serverName: String, logger: Logger) async throws -> String {
+        let base = settings.homeserverBaseURL ?? "https://\(serverName)"
+        var request = HTTPClientRequest(url: "\(base)/_matrix/federation/v1/openid/userinfo?access_token=\(BrandTemplates.escapeURL(token))")
+        request.method = .GET
+        let status: UInt
+        let body: ByteBuffer
+        do {
+            (status, body) = try await fetch(request)
+        } catch {
+            logger.warning("homeserver unreachable", metadata: ["server": "\(serverName)", "error": "\(String(reflecting: error))"])
+            throw Matrix.error(.badGateway, "M_UNKNOWN", "Could not reach the homeserver \(serverName) to verify the OpenID token")
+        }
+        guard status == 200 else {
+            throw Matrix.error(.unauthorized, "M_UNKNOWN_TOKEN", "The homeserver did not accept the OpenID token")
+        }
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)), let sub = value["sub"]?.stringValue,
+            Matrix.isUserID(sub)
+        else {
+            throw Matrix.error(.badGateway, "M_UNKNOWN", "The homeserver's answer has no user")
+        }
+        guard Matrix.serverName(ofUserID: sub) == serverName else {
+            throw Matrix.error(.forbidden, "M_FORBIDDEN", "The homeserver vouched for a user of another server")
+        }
+        return sub
+    }
+
+    /// One GET to a homeserver; with `IS_HOMESERVER_VERIFY_TLS=false` through a client of
+    /// its own that accepts any certificate (registration is rare; the shared client
+    /// keeps verifying for everything else).
+    private func fetch(_ request: HTTPClientRequest) async throws -> (UInt, ByteBuffer) {
+        if settings.homeserverVerifyTLS {
+            let response = try await http.execute(request, timeout: .seconds(10))
+            return (response.status.code, try await response.body.collect(upTo: 64 * 1024))
+        }
+        var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = .makeClientConfiguration()
+        configuration.tlsConfiguration?.certificateVerification = .none
+        configuration.redirectConfiguration = .disallow
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            let response = try await client.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 64 * 1024)
+            try await client.shutdown()
+            return (response.status.code, body)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// A Matrix server name: a host name, IPv4 or bracketed IPv6, optional `:port`.
+    static func isServerName(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 255 else { return false }
+        var host = Substring(name)
+        if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") {
+            guard let port = Int(name[name.index(after: colon)...]), (1...65535).contains(port) else { return false }
+            host = name[..<colon]
+        }
+        if host.hasPrefix("[") { return host.hasSuffix("]") && host.dropFirst().dropLast().allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } }
+        return !host.isEmpty && host.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "." }
+    }
+
+    /// `GET /v2/account`.
+    func account(_ request: Request, context: SuiteContext, account: Account?) async throws -> Response {
+        Response.json(["user_id": .string(account?.userID ?? "")])
+    }
+
+    /// `POST /v2/account/logout`: the token stops working.
+    func logout(_ request: Request, context: SuiteContext, account: Account?) async throws -> Response {
+        guard let account else { throw Self.missingToken }
+        try await database.query(
+            "DELETE FROM account_tokens WHERE token_hash = \(ByteBuffer(bytes: account.tokenHash))", logger: context.logger)
+        return Response.json([:])
+    }
+
+    /// `GET /v2/terms`.
+    func terms(_ request: Request, context: SuiteContext) async throws -> Response {
+        Response.json(settings.terms.json)
+    }
+
+    /// `POST /v2/terms`: `{"user_accepts": [url, …]}`; URLs of no current document are ignored.
+    func accept(_ request: Request, context: SuiteContext, account: Account?) async throws -> Response {
+        guard let account else { throw Self.missingToken }
+        let parameters = try await MatrixParameters.read(request, context: context)
+        try parameters.require("user_accepts")
+        guard case .array(let list)? = parameters.values["user_accepts"], list.count <= 100 else {
+            throw Matrix.invalid("user_accepts must be a list of URLs.")
+        }
+        var urls: [String] = []
+        for item in list {
+            guard case .string(let url) = item else { throw Matrix.invalid("user_accepts must be a list of URLs.") }
+            if settings.terms.allURLs.contains(url) { urls.append(url) }
+        }
+        if !urls.isEmpty {
+            try await database.query(
+                """
+                INSERT INTO accepted_terms (user_id, url) SELECT \(account.userID), unnest(\(urls)::text[])
+                ON CONFLICT DO NOTHING
+                """, logger: context.logger)
+        }
+        return Response.json([:])
+    }
+}
+
+/// A prepared statement: the account of a token hash, with the terms it accepted.
+struct AccountByToken: PostgresPreparedStatement {
+    static let name = "identity_account_by_token"
+    static let sql = """
+        SELECT t.user_id, ARRAY(SELECT url FROM accepted_terms a WHERE a.user_id = t.user_id)
+        FROM account_tokens t WHERE t.token_hash = $1
+        """
+    typealias Row = (String, [String])
+
+    var hash: ByteBuffer
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(hash)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}

@@ -1,0 +1,292 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+import SuiteCore
+import SuiteHTTP
+import SuiteSigning
+
+/// Published associations between a validated address and a Matrix user ID: bind,
+/// unbind, and the lookups, v1 (signed, by address) and v2 (hashed with a pepper).
+struct Associations: Sendable {
+    let database: PostgresClient
+    let settings: IdentitySettings
+    let sessions: ValidationSessions
+    let pepper: Pepper
+
+    /// 100 years, as sydent publishes associations.
+    static let validity: Int64 = 100 * 365 * 86_400 * 1000
+
+    /// The v2 lookup pepper, read once from the database (it never changes while the
+    /// service runs; every replica reads the same row).
+    final class Pepper: Sendable {
+        let database: PostgresClient
+        private let cached = Mutex<String?>(nil)
+
+        init(database: PostgresClient) {
+            self.database = database
+        }
+
+        func value(logger: Logger) async throws -> String {
+            if let value = cached.withLock({ $0 }) { return value }
+            let rows = try await database.query("SELECT lookup_pepper FROM hashing_metadata WHERE id = 1", logger: logger)
+            for try await pepper in rows.decode(String.self) {
+                cached.withLock { $0 = pepper }
+                return pepper
+            }
+            throw AppError.internalError
+        }
+    }
+
+    /// The v2 `sha256` hash of an address: unpadded base64url of SHA-256("address medium pepper").
+    static func lookupHash(address: String, medium: String, pepper: String) -> String {
+        Base64URL.encode(Array(SHA256.hash(data: Array("\(address) \(medium) \(pepper)".utf8))))
+    }
+
+    /// The folded form addresses are stored and compared in.
+    static func fold(medium: String, address: String) -> String {
+        medium == "email" ? Validate.normalizedEmail(address) : address.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The signed association object, as bind and lookup return it.
+    func signed(medium: String, address: String, mxid: String, ts: Int64, notBefore: Int64, notAfter: Int64, extra: [String: JSONValue] = [:])
+        -> [String: JSONValue]
+    {
+        var object: [String: JSONValue] = [
+            "address": .string(address), "medium": .string(medium), "mxid": .string(mxid),
+            "ts": .number(Double(ts)), "not_before": .number(Double(notBefore)), "not_after": .number(Double(notAfter)),
+        ]
+        for (key, value) in extra { object[key] = value }
+        return Matrix.sign(object, server: settings.serverName, key: settings.signingKey.key)
+    }
+
+    // MARK: bind / unbind
+
+    /// `POST …/3pid/bind` (and v1's `/bind`).
+    func bind(_ request: Request, context: SuiteContext, account: Account?) async throws -> Response {
+        let parameters = try await MatrixParameters.read(request, context: context)
+        try parameters.require("sid", "client_secret", "mxid")
+        let mxid = try parameters.string("mxid", maxBytes: 255)
+        guard Matrix.isUserID(mxid) else { throw Matrix.invalid("mxid must be a Matrix user ID (@user:server).") }
+        if let account, account.userID != mxid {
+            throw Matrix.error(.forbidden, "M_UNAUTHORIZED", "This user is prohibited from changing this mxid")
+        }
+        let session = try await sessions.validatedSession(sid: try parameters.sid(), secret: try parameters.clientSecret(), logger: context.logger)
+        let now = Matrix.now()
+        let pepper = try await pepper.value(logger: context.logger)
+        let hash = Self.lookupHash(address: session.address, medium: session.medium, pepper: pepper)
+        let invites = try await database.withTransaction(logger: context.logger) { connection in
+            try await connection.query(
+                """
+                INSERT INTO associations (medium, address, mxid, lookup_hash, ts, not_before, not_after)
+                VALUES (\(session.medium), \(session.address), \(mxid), \(hash), \(now), \(now), \(now + Self.validity))
+                ON CONFLICT (medium, address) DO UPDATE SET
+                    mxid = EXCLUDED.mxid, lookup_hash = EXCLUDED.lookup_hash, ts = EXCLUDED.ts,
+                    not_before = EXCLUDED.not_before, not_after = EXCLUDED.not_after
+                """, logger: context.logger)
+            // Invitations waiting for this address go to the new owner, once.
+            let rows = try await connection.query(
+                """
+                UPDATE pending_invites SET delivered_to = \(mxid), delivered_at = now()
+                WHERE medium = \(session.medium) AND address = \(session.address) AND delivered_at IS NULL
+                RETURNING room_id, sender, token
+                """, logger: context.logger)
+            var invites: [JSONValue] = []
+            for try await (room, sender, token) in rows.decode((String, String, String).self) {
+                let signedPart = Matrix.sign(["mxid": .string(mxid), "token": .string(token)], server: settings.serverName, key: settings.signingKey.key)
+                invites.append([
+                    "medium": .string(session.medium), "address": .string(session.address), "mxid": .string(mxid),
+                    "room_id": .string(room), "sender": .string(sender), "signed": .object(signedPart),
+                ])
+            }
+            return invites
+        }
+        context.logger.info("association bound", metadata: ["medium": "\(session.medium)", "sid": "\(session.id)"])
+        let body = signed(
+            medium: session.medium, address: session.address, mxid: mxid, ts: now, notBefore: now, notAfter: now + Self.validity,
+            extra: invites.isEmpty ? [:] : ["invites": .array(invites)])
+        return Response.json(.object(body))
+    }
+
+    /// `POST …/3pid/unbind`, proven by the validated session (`sid`, `client_secret`)
+    /// of the same address.
+    func unbind(_ request: Request, context: SuiteContext, account: Account?) async throws -> Response {
+        let parameters = try await MatrixParameters.read(request, context: context)
+        try parameters.require("mxid", "threepid")
+        let mxid = try parameters.string("mxid", maxBytes: 255)
+        guard case .object(let threepid)? = parameters.values["threepid"], case .string(let medium)? = threepid["medium"],
+            case .string(let address)? = threepid["address"]
+        else { throw Matrix.invalid("threepid must be an object with medium and address.") }
+        guard parameters.values["sid"] != nil, parameters.values["client_secret"] != nil else {
+            // A homeserver's signed request (X-Matrix) would be the other proof; this
+            // service accepts only the user's own session.
+            throw Matrix.error(.forbidden, "M_FORBIDDEN", "Unbinding needs the sid and client_secret of a validated session for this address")
+        }
+        let session = try await sessions.validatedSession(sid: try parameters.sid(), secret: try parameters.clientSecret(), logger: context.logger)
+        let folded = Self.fold(medium: medium, address: address)
+        guard session.medium == medium, session.address == folded else {
+            throw Matrix.error(.forbidden, "M_FORBIDDEN", "This session did not validate that address")
+        }
+        if let account, account.userID != mxid {
+            throw Matrix.error(.forbidden, "M_UNAUTHORIZED", "This user is prohibited from changing this mxid")
+        }
+        let rows = try await database.query(
+            "DELETE FROM associations WHERE medium = \(medium) AND address = \(folded) AND mxid = \(mxid) RETURNING 1", logger: context.logger)
+        var removed = false
+        for try await _ in rows { removed = true }
+        guard removed else { throw Matrix.error(.notFound, "M_NOT_FOUND", "No binding of that address to that mxid") }
+        context.logger.info("association removed", metadata: ["medium": "\(medium)", "sid": "\(session.id)"])
+        return Response.json([:])
+    }
+
+    // MARK: Lookups
+
+    struct Row {
+        var medium: String
+        var address: String
+        var mxid: String
+        var ts: Int64
+        var notBefore: Int64
+        var notAfter: Int64
+    }
+
+    /// `GET /api/v1/lookup?medium=&address=`: the signed association, or `{}`.
+    func lookup(_ request: Request, context: SuiteContext) async throws -> Response {
+        let query = MatrixParameters.query(request)
+        try query.require("medium", "address")
+        let medium = try query.string("medium", maxBytes: 16)
+        let address = Self.fold(medium: medium, address: try query.string("address", maxBytes: 512))
+        let rows = try await database.execute(LookupOne(medium: medium, address: address), logger: context.logger)
+        for try await (mxid, ts, notBefore, notAfter) in rows {
+            return Response.json(.object(signed(medium: medium, address: address, mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter)))
+        }
+        return Response.json([:])
+    }
+
+    /// Limits on lookups in one call.
+    static let maxBulk = 10_000
+
+    /// `POST /api/v1/bulk_lookup`: `{"threepids": [[medium, address], …]}` →
+    /// `{"threepids": [[medium, address, mxid], …]}` for the bound ones.
+    func bulkLookup(_ request: Request, context: SuiteContext) async throws -> Response {
+        let parameters = try await MatrixParameters.read(request, context: context)
+        try parameters.require("threepids")
+        guard case .array(let list)? = parameters.values["threepids"], list.count <= Self.maxBulk else {
+            throw Matrix.invalid("threepids must be a list of at most \(Self.maxBulk) [medium, address] pairs.")
+        }
+        var media: [String] = [], addresses: [String] = [], originals: [String: String] = [:]
+        for item in list {
+            guard case .array(let pair) = item, pair.count == 2, case .string(let medium) = pair[0], case .string(let address) = pair[1] else {
+                throw Matrix.invalid("threepids must be a list of [medium, address] pairs.")
+            }
+            let folded = Self.fold(medium: medium, address: address)
+            media.append(medium)
+            addresses.append(folded)
+            originals[medium + "\u{1}" + folded] = address
+        }
+        let rows = try await database.query(
+            """
+            SELECT a.medium, a.address, a.mxid FROM associations a
+            JOIN unnest(\(media)::text[], \(addresses)::text[]) AS q(medium, address) USING (medium, address)
+            """, logger: context.logger)
+        var found: [JSONValue] = []
+        for try await (medium, address, mxid) in rows.decode((String, String, String).self) {
+            found.append([.string(medium), .string(originals[medium + "\u{1}" + address] ?? address), .string(mxid)])
+        }
+        return Response.json(["threepids": .array(found)])
+    }
+
+    /// `GET /v2/hash_details`.
+    func hashDetails(_ request: Request, context: SuiteContext, account: Account?) async throws -> Response {
+        Response.json(["algorithms": ["none", "sha256"], "lookup_pepper": .string(try await pepper.value(logger: context.logger))])
+    }
+
+    /// `POST /v2/lookup`: `{"addresses", "algorithm", "pepper"}` → `{"mappings": {…}}`.
+    func hashedLookup(_ request: Request, context: SuiteContext, account: Account?) async throws -> Response {
+        let parameters = try await MatrixParameters.read(request, context: context)
+        try parameters.require("addresses", "algorithm", "pepper")
+        let algorithm = try parameters.string("algorithm", maxBytes: 32)
+        let given = try parameters.string("pepper", maxBytes: 256)
+        guard case .array(let list)? = parameters.values["addresses"], list.count <= Self.maxBulk else {
+            throw Matrix.invalid("addresses must be a list of at most \(Self.maxBulk) strings.")
+        }
+        var addresses: [String] = []
+        addresses.reserveCapacity(list.count)
+        for item in list {
+            guard case .string(let text) = item, text.utf8.count <= 512 else { throw Matrix.invalid("addresses must be strings.") }
+            addresses.append(text)
+        }
+        let pepper = try await pepper.value(logger: context.logger)
+        guard constantTimeEquals(given.utf8, pepper.utf8) else {
+            throw Matrix.error(.badRequest, "M_INVALID_PEPPER", "Unknown or invalid pepper - has it been rotated?")
+                .with("algorithm", .string(algorithm)).with("lookup_pepper", .string(pepper))
+        }
+        var mappings: [String: JSONValue] = [:]
+        switch algorithm {
+        case "sha256":
+            let rows = try await database.execute(LookupHashes(hashes: addresses), logger: context.logger)
+            for try await (hash, mxid) in rows { mappings[hash] = .string(mxid) }
+        case "none":
+            // "address medium", the address possibly containing spaces.
+            var media: [String] = [], folded: [String] = [], keys: [String: String] = [:]
+            for text in addresses {
+                guard let space = text.lastIndex(of: " ") else { throw Matrix.invalid("With algorithm none, each address is \"address medium\".") }
+                let medium = String(text[text.index(after: space)...])
+                let address = Self.fold(medium: medium, address: String(text[..<space]))
+                media.append(medium)
+                folded.append(address)
+                keys[medium + "\u{1}" + address] = text
+            }
+            let rows = try await database.query(
+                """
+                SELECT a.medium, a.address, a.mxid FROM associations a
+                JOIN unnest(\(media)::text[], \(folded)::text[]) AS q(medium, address) USING (medium, address)
+                """, logger: context.logger)
+            for try await (medium, address, mxid) in rows.decode((String, String, String).self) {
+                if let key = keys[medium + "\u{1}" + address] { mappings[key] = .string(mxid) }
+            }
+        default:
+            throw Matrix.error(.badRequest, "M_INVALID_PARAM", "Unsupported lookup algorithm \(algorithm.prefix(32))")
+        }
+        return Response.json(["mappings": .object(mappings)])
+    }
+}
+
+/// A prepared statement: one association by (medium, address).
+struct LookupOne: PostgresPreparedStatement {
+    static let name = "identity_lookup_one"
+    static let sql = "SELECT mxid, ts, not_before, not_after FROM associations WHERE medium = $1 AND address = $2"
+    typealias Row = (String, Int64, Int64, Int64)
+
+    var medium: String
+    var address: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(medium)
+        bindings.append(address)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// A prepared statement: the bound ones among many v2 hashes, through the hash index.
+struct LookupHashes: PostgresPreparedStatement {
+    static let name = "identity_lookup_hashes"
+    static let sql = "SELECT lookup_hash, mxid FROM associations WHERE lookup_hash = ANY($1)"
+    typealias Row = (String, String)
+
+    var hashes: [String]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(hashes)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}

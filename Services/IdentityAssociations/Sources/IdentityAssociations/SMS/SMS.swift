@@ -1,0 +1,152 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+import SuiteCore
+import SuitePostgres
+
+/// Where text messages go (`IS_SMS_PROVIDER`): a folder in development and tests (the
+/// log never sees a code), or any Twilio-compatible HTTP API.
+public struct SMSSettings: Sendable {
+    public enum Provider: Sendable, Equatable {
+        /// One file per message in a folder.
+        case file(directory: String)
+        /// `POST {baseURL}/2010-04-01/Accounts/{accountSID}/Messages.json`, basic auth.
+        case twilio(baseURL: String, accountSID: String, authToken: String, from: String)
+    }
+
+    enum Kind: String, CaseIterable {
+        case file, twilio
+    }
+
+    public var provider: Provider
+    /// The message body; `{{token}}` is the code.
+    public var template: String
+
+    public init(provider: Provider = .file(directory: "sms"), template: String = "Your verification code is {{token}}") {
+        self.provider = provider
+        self.template = template
+    }
+
+    static func load(_ reader: ConfigReader) throws(ConfigurationError) -> SMSSettings {
+        let template = try reader.string("IS_SMS_TEMPLATE", default: "Your verification code is {{token}}")
+        guard template.contains("{{token}}") else { throw ConfigurationError("IS_SMS_TEMPLATE", "must contain {{token}}") }
+        switch try reader.choice("IS_SMS_PROVIDER", default: Kind.file) {
+        case .file: return SMSSettings(provider: .file(directory: try reader.string("IS_SMS_DIR", default: "sms")), template: template)
+        case .twilio:
+            let base = try reader.string("IS_TWILIO_URL", default: "https://api.twilio.com")
+            guard let url = URLComponents(string: base), ["http", "https"].contains(url.scheme ?? "") else {
+                throw ConfigurationError("IS_TWILIO_URL", "must be an http(s) URL")
+            }
+            return SMSSettings(
+                provider: .twilio(
+                    baseURL: base.hasSuffix("/") ? String(base.dropLast()) : base, accountSID: try reader.required("IS_TWILIO_ACCOUNT_SID"),
+                    authToken: try reader.required("IS_TWILIO_AUTH_TOKEN"), from: try reader.required("IS_SMS_FROM")),
+                template: template)
+        }
+    }
+
+    var summary: String {
+        switch provider {
+        case .file(let directory): "file \(directory)"
+        case .twilio(let base, let sid, _, let from): "twilio \(base) account \(sid) from \(from)"
+        }
+    }
+
+    func body(token: String) -> String { template.replacingOccurrences(of: "{{token}}", with: token) }
+}
+
+/// Text messages wait in `sms_outbox`, written in the request's transaction, and go out
+/// from `SMSWorker`: a slow or failing provider never holds a request up, and a message
+/// is retried with backoff instead of lost.
+enum SMSOutbox {
+    static let tableSQL = """
+        CREATE TABLE sms_outbox (
+            id bigserial PRIMARY KEY,
+            recipient text NOT NULL,
+            body text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            attempts integer NOT NULL DEFAULT 0,
+            next_attempt_at timestamptz NOT NULL DEFAULT now(),
+            locked_until timestamptz,
+            sent_at timestamptz,
+            failed_at timestamptz,
+            last_error text
+        );
+        CREATE INDEX sms_outbox_due ON sms_outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+        """
+
+    static func enqueue(to msisdn: String, body: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("INSERT INTO sms_outbox (recipient, body) VALUES (\(msisdn), \(body))", logger: logger)
+    }
+}
+
+struct SMSDeliveryError: Error, CustomStringConvertible {
+    let description: String
+}
+
+struct SMSWorker: Service {
+    let database: PostgresClient
+    let settings: SMSSettings
+    let http: HTTPClient
+    let logger: Logger
+    var pollInterval: Duration = .milliseconds(500)
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await deliverDue()
+            } catch {
+                logger.warning("sms outbox pass failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+            } catch {
+                return
+            }
+        }
+    }
+
+    @discardableResult
+    func deliverDue() async throws -> Int {
+        let outbox = LeasedOutbox(table: "sms_outbox", payload: "recipient, body", database: database, logger: logger)
+        let claimed = try await outbox.claimDue { columns in (try columns[0].decode(String.self), try columns[1].decode(String.self)) }
+        for (id, attempts, message) in claimed {
+            do {
+                try await send(to: message.0, body: message.1)
+                try await outbox.markSent(id)
+            } catch {
+                let outcome = try await outbox.markFailed(id, attempts: attempts, error: error)
+                logger.warning("sms delivery failed", metadata: ["sms_id": "\(id)", "outcome": "\(outcome)"])
+            }
+        }
+        return claimed.count
+    }
+
+    func send(to msisdn: String, body: String) async throws {
+        switch settings.provider {
+        case .file(let directory):
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let name = "\(Int(Date().timeIntervalSince1970 * 1000))-\(SecureRandom.hex(byteCount: 4)).txt"
+            let text = "To: +\(msisdn)\n\n\(body)\n"
+            guard FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(text.utf8)) else {
+                throw SMSDeliveryError(description: "cannot write to \(directory)")
+            }
+        case .twilio(let base, let sid, let token, let from):
+            var request = HTTPClientRequest(url: "\(base)/2010-04-01/Accounts/\(BrandTemplates.escapeURL(sid))/Messages.json")
+            request.method = .POST
+            let credentials = Data("\(sid):\(token)".utf8).base64EncodedString()
+            request.headers.add(name: "Authorization", value: "Basic \(credentials)")
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            let form = "To=\(BrandTemplates.escapeURL("+" + msisdn))&From=\(BrandTemplates.escapeURL(from))&Body=\(BrandTemplates.escapeURL(body))"
+            request.body = .bytes(ByteBuffer(string: form))
+            let response = try await http.execute(request, timeout: .seconds(15))
+            let answer = try await response.body.collect(upTo: 64 * 1024)
+            guard (200..<300).contains(response.status.code) else {
+                throw SMSDeliveryError(description: "provider answered \(response.status.code): \(String(buffer: answer).prefix(200))")
+            }
+        }
+    }
+}

@@ -1,0 +1,270 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+import SuiteMail
+
+/// Proof of ownership of an email address or phone number: `requestToken` opens (or
+/// finds) a session and sends a token, `submitToken` checks it, `getValidated3pid` says
+/// what was proven.
+struct ValidationSessions: Sendable {
+    let database: PostgresClient
+    let settings: IdentitySettings
+    let publicBaseURL: String
+    let rateLimiter: RateLimiter
+
+    static let requestsPerIP = RateLimit(name: "is-requesttoken-ip", limit: 60, windowSeconds: 3600)
+    static let requestsPerAddress = RateLimit(name: "is-requesttoken-address", limit: 10, windowSeconds: 3600)
+    /// Wrong tokens a session survives (six-digit SMS codes must not be guessable).
+    static let maxFailedAttempts = 10
+
+    enum Medium: String {
+        case email, msisdn
+    }
+
+    struct Session {
+        var id: Int64
+        var medium: String
+        var address: String
+        var clientSecret: String
+        var tokenHashes: [ByteBuffer]
+        var nextLink: String?
+        var validatedAt: Date?
+        var failedAttempts: Int
+        var lastRequestedAt: Date
+    }
+
+    // MARK: requestToken
+
+    /// `POST …/validate/email/requestToken`.
+    func requestEmailToken(_ request: Request, context: SuiteContext, version: APIVersion) async throws -> Response {
+        let parameters = try await MatrixParameters.read(request, context: context)
+        try parameters.require("client_secret", "email")
+        let secret = try parameters.clientSecret()
+        let raw = try parameters.string("email", maxBytes: 512)
+        let email = Validate.normalizedEmail(raw)
+        guard Validate.isEmail(email) else { throw Matrix.error(.badRequest, "M_INVALID_EMAIL", "Invalid email address") }
+        let sendAttempt = try parameters.optionalInt("send_attempt")
+        let nextLink = try nextLinkParameter(parameters)
+        try await rateLimiter.enforce([
+            (Self.requestsPerIP, request.clientAddress(context: context)), (Self.requestsPerAddress, "email:" + email),
+        ])
+        let brand = settings.brands.brand(request.uri.queryParameters["brand"].map(String.init))
+        let sid = try await openSession(
+            medium: .email, address: email, secret: secret, sendAttempt: sendAttempt, nextLink: nextLink, logger: context.logger
+        ) { connection, sid in
+            let token = SecureRandom.string(count: 32)
+            let link = "\(publicBaseURL)\(version.prefix)/validate/email/submitToken?token=\(token)&client_secret=\(BrandTemplates.escapeURL(secret))&sid=\(sid)"
+            let envelope = settings.brands.message(
+                "verification_template.eml", brand: brand, from: settings.mail.from, to: email,
+                values: [
+                    "token": token, "link": link, "server_name": settings.serverName,
+                    "ipaddress": request.clientAddress(context: context), "brand": brand,
+                ])
+            try await MailOutbox.enqueue(envelope, on: connection, logger: context.logger)
+            return token
+        }
+        return Response.json(["sid": .string(String(sid))])
+    }
+
+    /// `POST …/validate/msisdn/requestToken`.
+    func requestMSISDNToken(_ request: Request, context: SuiteContext, version: APIVersion) async throws -> Response {
+        let parameters = try await MatrixParameters.read(request, context: context)
+        try parameters.require("client_secret", "country", "phone_number")
+        let secret = try parameters.clientSecret()
+        guard let phone = PhoneNumber.parse(
+            country: try parameters.string("country", maxBytes: 8), number: try parameters.string("phone_number", maxBytes: 64))
+        else { throw Matrix.error(.badRequest, "M_INVALID_ADDRESS", "Invalid phone number") }
+        let sendAttempt = try parameters.optionalInt("send_attempt")
+        let nextLink = try nextLinkParameter(parameters)
+        try await rateLimiter.enforce([
+            (Self.requestsPerIP, request.clientAddress(context: context)), (Self.requestsPerAddress, "msisdn:" + phone.msisdn),
+        ])
+        let sid = try await openSession(
+            medium: .msisdn, address: phone.msisdn, secret: secret, sendAttempt: sendAttempt, nextLink: nextLink, logger: context.logger
+        ) { connection, _ in
+            // Six digits, as phones show them; ten wrong guesses end the session.
+            let token = SecureRandom.string(count: 6, alphabet: Array("0123456789".utf8))
+            try await SMSOutbox.enqueue(to: phone.msisdn, body: settings.sms.body(token: token), on: connection, logger: context.logger)
+            return token
+        }
+        return Response.json(["sid": .string(String(sid)), "msisdn": .string(phone.msisdn), "intl_fmt": .string(phone.international)])
+    }
+
+    private func nextLinkParameter(_ parameters: MatrixParameters) throws(AppError) -> String? {
+        guard let link = try parameters.optionalString("next_link", maxBytes: 2048), !link.isEmpty else { return nil }
+        guard URLComponents(string: link)?.scheme != nil else { throw Matrix.invalid("next_link must be an absolute URL.") }
+        return link
+    }
+
+    /// Finds or creates the session for (medium, address, secret) and, when the spec
+    /// says a message is due, asks `send` to queue one with a new token, in the same
+    /// transaction. An expired session starts over under the same sid.
+    private func openSession(
+        medium: Medium, address: String, secret: String, sendAttempt: Int64?, nextLink: String?, logger: Logger,
+        send: @Sendable (PostgresConnection, Int64) async throws -> String
+    ) async throws -> Int64 {
+        let lifetime = Double(settings.sessionLifetimeSeconds)
+        return try await database.withTransaction(logger: logger) { connection in
+            // The upsert locks the row: two requests for one session take turns, so one
+            // `send_attempt` sends one message however many times it is retried.
+            let rows = try await connection.query(
+                """
+                INSERT INTO validation_sessions AS s (medium, address, client_secret, token_hashes, next_link)
+                VALUES (\(medium.rawValue), \(address), \(secret), ARRAY[]::bytea[], \(nextLink))
+                ON CONFLICT (medium, address, client_secret) DO UPDATE SET
+                    token_hashes = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN ARRAY[]::bytea[] ELSE s.token_hashes END,
+                    validated_at = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN NULL ELSE s.validated_at END,
+                    last_send_attempt = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN NULL ELSE s.last_send_attempt END,
+                    next_link = COALESCE(EXCLUDED.next_link, s.next_link),
+                    last_requested_at = now()
+                RETURNING s.id, s.last_send_attempt
+                """, logger: logger)
+            var found: (Int64, Int64?)?
+            for try await row in rows.decode((Int64, Int64?).self) { found = row }
+            guard let (sid, lastAttempt) = found else { throw AppError.internalError }
+            let due = sendAttempt == nil || lastAttempt == nil || sendAttempt! > lastAttempt!
+            if due {
+                let token = try await send(connection, sid)
+                let hash = ByteBuffer(bytes: sha256(token))
+                try await connection.query(
+                    """
+                    UPDATE validation_sessions SET
+                        token_hashes = (token_hashes || \(hash))[greatest(1, cardinality(token_hashes) - 3):],
+                        last_send_attempt = COALESCE(\(sendAttempt), last_send_attempt), failed_attempts = 0
+                    WHERE id = \(sid)
+                    """, logger: logger)
+            }
+            return sid
+        }
+    }
+
+    // MARK: Reading sessions
+
+    func session(_ sid: Int64, logger: Logger) async throws -> Session? {
+        let rows = try await database.query(
+            """
+            SELECT id, medium, address, client_secret, token_hashes, next_link, validated_at, failed_attempts, last_requested_at
+            FROM validation_sessions WHERE id = \(sid)
+            """, logger: logger)
+        for try await row in rows {
+            let columns = row.makeRandomAccess()
+            return Session(
+                id: try columns[0].decode(Int64.self), medium: try columns[1].decode(String.self), address: try columns[2].decode(String.self),
+                clientSecret: try columns[3].decode(String.self), tokenHashes: try columns[4].decode([ByteBuffer].self),
+                nextLink: try columns[5].decode(String?.self), validatedAt: try columns[6].decode(Date?.self),
+                failedAttempts: try columns[7].decode(Int.self), lastRequestedAt: try columns[8].decode(Date.self))
+        }
+        return nil
+    }
+
+    static let noSession = Matrix.error(.notFound, "M_NO_VALID_SESSION", "No valid session was found matching that sid and client secret")
+    static let expired = Matrix.error(.badRequest, "M_SESSION_EXPIRED", "This validation session has expired: call requestToken again")
+    static let notValidated = Matrix.error(.badRequest, "M_SESSION_NOT_VALIDATED", "This validation session has not yet been completed")
+
+    /// The session `sid` if `secret` is its client secret (compared in constant time)
+    /// and it has not expired.
+    func liveSession(sid: Int64, secret: String, logger: Logger) async throws -> Session {
+        guard let session = try await session(sid, logger: logger), constantTimeEquals(session.clientSecret.utf8, secret.utf8) else {
+            throw Self.noSession
+        }
+        guard session.lastRequestedAt.timeIntervalSinceNow > -Double(settings.sessionLifetimeSeconds) else { throw Self.expired }
+        return session
+    }
+
+    /// A validated, live session: what bind and unbind need.
+    func validatedSession(sid: Int64, secret: String, logger: Logger) async throws -> Session {
+        let session = try await liveSession(sid: sid, secret: secret, logger: logger)
+        guard session.validatedAt != nil else { throw Self.notValidated }
+        return session
+    }
+
+    // MARK: submitToken
+
+    /// Checks a token; validating twice is harmless (a mail scanner fetching the link
+    /// first does not spoil it for the person).
+    func submit(sid: Int64, secret: String, token: String, logger: Logger) async throws -> Session {
+        let session = try await liveSession(sid: sid, secret: secret, logger: logger)
+        guard session.failedAttempts < Self.maxFailedAttempts else {
+            throw Matrix.error(.badRequest, "M_SESSION_EXPIRED", "Too many wrong tokens: call requestToken again")
+        }
+        let hash = sha256(token)
+        // Every stored hash is compared, in constant time each.
+        var matched = false
+        for stored in session.tokenHashes where constantTimeEquals(stored.readableBytesView, hash) { matched = true }
+        guard matched else {
+            try await database.query("UPDATE validation_sessions SET failed_attempts = failed_attempts + 1 WHERE id = \(sid)", logger: logger)
+            throw Matrix.invalid("The token doesn't match")
+        }
+        var validated = session
+        if session.validatedAt == nil {
+            let rows = try await database.query(
+                "UPDATE validation_sessions SET validated_at = COALESCE(validated_at, now()) WHERE id = \(sid) RETURNING validated_at",
+                logger: logger)
+            for try await date in rows.decode(Date.self) { validated.validatedAt = date }
+        }
+        return validated
+    }
+
+    /// `POST …/submitToken`: `{"success": true}`, or `success: false` with the errcode.
+    func submitJSON(_ request: Request, context: SuiteContext) async throws -> Response {
+        let parameters = try await MatrixParameters.read(request, context: context)
+        try parameters.require("sid", "client_secret", "token")
+        do {
+            _ = try await submit(
+                sid: try parameters.sid(), secret: try parameters.clientSecret(), token: try parameters.string("token", maxBytes: 255),
+                logger: context.logger)
+            return Response.json(JSONValue.object(["success": .bool(true)]))
+        } catch let error as AppError where error.code.hasPrefix("M_") && error.code != "M_MISSING_PARAMS" {
+            return Response.json(["success": false, "errcode": .string(error.code), "error": .string(error.detail ?? "")])
+        }
+    }
+
+    /// `GET …/submitToken`: the link in the mail. A page for a person, or a redirect to
+    /// `next_link` (http and https only) once validated.
+    func submitPage(_ request: Request, context: SuiteContext) async throws -> Response {
+        let query = MatrixParameters.query(request)
+        let brand = settings.brands.brand(request.uri.queryParameters["brand"].map(String.init))
+        let message: String
+        var status = HTTPResponse.Status.ok
+        do {
+            try query.require("sid", "client_secret", "token")
+            let session = try await submit(
+                sid: try query.sid(), secret: try query.clientSecret(), token: try query.string("token", maxBytes: 255), logger: context.logger)
+            if let link = session.nextLink, let scheme = URLComponents(string: link)?.scheme?.lowercased(), scheme == "http" || scheme == "https" {
+                return Response(status: .found, headers: [.location: link, .cacheControl: "no-store"])
+            }
+            message = "Verification successful! Please return to your Matrix client to continue."
+        } catch let error as AppError where error.code.hasPrefix("M_") {
+            status = .badRequest
+            message = "Verification failed: " + (error.detail ?? "the link is not valid") + "."
+        }
+        let page = settings.brands.render(
+            "verify_response_template.html", brand: brand, values: ["message": BrandTemplates.escapeHTML(message)])
+        return Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: page)))
+    }
+
+    /// `GET …/3pid/getValidated3pid`.
+    func getValidated(_ request: Request, context: SuiteContext) async throws -> Response {
+        let query = MatrixParameters.query(request)
+        try query.require("sid", "client_secret")
+        let session = try await validatedSession(sid: try query.sid(), secret: try query.clientSecret(), logger: context.logger)
+        return Response.json([
+            "medium": .string(session.medium), "address": .string(session.address),
+            "validated_at": .number(((session.validatedAt ?? Date()).timeIntervalSince1970 * 1000).rounded(.down)),
+        ])
+    }
+
+    /// Deletes sessions that expired a lifetime ago (kept that long so a late
+    /// `getValidated3pid` hears "expired", not "unknown").
+    func purge(logger: Logger) async throws {
+        try await database.query(
+            "DELETE FROM validation_sessions WHERE last_requested_at < now() - make_interval(secs => \(Double(settings.sessionLifetimeSeconds * 2)))",
+            logger: logger)
+    }
+}

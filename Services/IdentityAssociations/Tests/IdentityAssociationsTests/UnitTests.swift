@@ -1,0 +1,189 @@
+import Crypto
+import Foundation
+import SuiteCore
+import SuiteSigning
+import Testing
+
+@testable import IdentityAssociations
+
+/// Signatures made here must verify elsewhere: the Matrix specification's signing test
+/// vectors (the same ones python-signedjson, ruma and gomatrixserverlib check) and
+/// RFC 8032's first Ed25519 vector.
+@Suite struct SignedJSONTests {
+    static let specKey = try! Curve25519.Signing.PrivateKey(
+        rawRepresentation: Matrix.decodeBase64("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1")!)
+
+    @Test func emptyObjectSignatureMatchesTheSpecVector() {
+        let signed = Matrix.sign([:], server: "domain", keyID: "ed25519:1", key: Self.specKey)
+        #expect(
+            signed["signatures"]?["domain"]?["ed25519:1"]?.stringValue
+                == "K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ")
+    }
+
+    @Test func objectWithDataSignatureMatchesTheSpecVector() {
+        let signed = Matrix.sign(["one": 1, "two": "Two"], server: "domain", keyID: "ed25519:1", key: Self.specKey)
+        #expect(
+            signed["signatures"]?["domain"]?["ed25519:1"]?.stringValue
+                == "KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw")
+        #expect(signed["one"] == 1 && signed["two"] == "Two")
+        #expect(Matrix.verify(signed, server: "domain", keyID: "ed25519:1", publicKey: Self.specKey.publicKey))
+    }
+
+    @Test func rfc8032FirstVectorVerifies() throws {
+        func hex(_ text: String) -> [UInt8] {
+            stride(from: 0, to: text.count, by: 2).map { UInt8(text.dropFirst($0).prefix(2), radix: 16)! }
+        }
+        let key = try Curve25519.Signing.PrivateKey(rawRepresentation: hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"))
+        #expect(Array(key.publicKey.rawRepresentation) == hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))
+        let expected = hex(
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+        #expect(key.publicKey.isValidSignature(expected, for: [UInt8]()))
+    }
+
+    @Test func existingSignaturesAndUnsignedAreKeptOutOfTheSignedBytes() {
+        let first = Matrix.sign(["a": 1, "unsigned": ["age": 5]], server: "one", key: Self.specKey)
+        let other = Curve25519.Signing.PrivateKey()
+        let both = Matrix.sign(first, server: "two", key: other)
+        #expect(both["unsigned"]?["age"] == 5)
+        #expect(Matrix.verify(both, server: "one", keyID: "ed25519:0", publicKey: Self.specKey.publicKey))
+        #expect(Matrix.verify(both, server: "two", keyID: "ed25519:0", publicKey: other.publicKey))
+        var tampered = both
+        tampered["a"] = 2
+        #expect(!Matrix.verify(tampered, server: "one", keyID: "ed25519:0", publicKey: Self.specKey.publicKey))
+    }
+
+    @Test func sydentKeyLineGivesTheSameKey() throws {
+        let settingsKey = try Ed25519SigningKey.parse("ed25519 0 YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1", variable: "IS_SIGNING_KEY")
+        #expect(settingsKey.publicKey.rawRepresentation == Self.specKey.publicKey.rawRepresentation)
+    }
+}
+
+@Suite struct InputRulesTests {
+    @Test func clientSecretFollowsTheSpecPattern() {
+        #expect(Matrix.isClientSecret("monkeys_are_GREAT"))
+        #expect(Matrix.isClientSecret("a.b=c_d-e"))
+        #expect(Matrix.isClientSecret(String(repeating: "a", count: 255)))
+        #expect(!Matrix.isClientSecret(""))
+        #expect(!Matrix.isClientSecret(String(repeating: "a", count: 256)))
+        #expect(!Matrix.isClientSecret("has space"))
+        #expect(!Matrix.isClientSecret("slash/"))
+        #expect(!Matrix.isClientSecret("ünïcode"))
+    }
+
+    @Test func phoneNumbersBecomeMSISDNs() {
+        #expect(PhoneNumber.parse(country: "GB", number: "07700 900123")?.msisdn == "447700900123")
+        #expect(PhoneNumber.parse(country: "gb", number: "7700900123")?.international == "+44 7700900123")
+        #expect(PhoneNumber.parse(country: "US", number: "(415) 555-0100")?.msisdn == "14155550100")
+        #expect(PhoneNumber.parse(country: "FR", number: "+33 6 12 34 56 78")?.msisdn == "33612345678")
+        #expect(PhoneNumber.parse(country: "", number: "0049 30 1234567")?.msisdn == "49301234567")
+        #expect(PhoneNumber.parse(country: "IT", number: "06 1234 5678")?.msisdn == "390612345678")
+        #expect(PhoneNumber.parse(country: "ZZ", number: "7700900123") == nil)
+        #expect(PhoneNumber.parse(country: "GB", number: "12") == nil)
+        #expect(PhoneNumber.parse(country: "GB", number: "0770090012345678901") == nil)
+        #expect(PhoneNumber.parse(country: "GB", number: "07700 9001x3") == nil)
+        #expect(PhoneNumber.parse(country: "GB", number: "+999 1234567") == nil)
+    }
+
+    @Test func emailsAreRedactedAsSydentDoes() {
+        #expect(ThirdPartyInvites.redact("alice@example.org") == "ali...@exa...")
+        #expect(ThirdPartyInvites.redact("foo@bar.baz") == "f...@bar...")
+        #expect(ThirdPartyInvites.redact("a@b.io") == "...@b.i...")
+        #expect(ThirdPartyInvites.redact("ab@cd") == "a...@c...")
+    }
+
+    @Test func serverNamesAreChecked() {
+        #expect(Accounts.isServerName("example.org"))
+        #expect(Accounts.isServerName("example.org:8448"))
+        #expect(Accounts.isServerName("127.0.0.1:8008"))
+        #expect(Accounts.isServerName("[::1]:8448"))
+        #expect(!Accounts.isServerName("example.org/evil"))
+        #expect(!Accounts.isServerName("user@example.org"))
+        #expect(!Accounts.isServerName("example.org:99999"))
+        #expect(!Accounts.isServerName(""))
+    }
+
+    @Test func lookupHashIsUnpaddedBase64URLOfTheSpecString() {
+        // The example of the spec's "Hashing" section: "alice@example.com email matrixrocks".
+        #expect(
+            Associations.lookupHash(address: "alice@example.com", medium: "email", pepper: "matrixrocks")
+                == "4kenr7N9drpCJ4AfalmlGQVsOn3o2RHjkADUpXJWZUc")
+    }
+}
+
+@Suite struct TermsPolicyTests {
+    static let sydentExample = """
+        # The terms file of sydent's documentation.
+        master_version: "Main_Version"
+        docs:
+          terms_of_service:
+            version: "1.2"
+            langs:
+              en:
+                name: "Terms of Service"
+                url: "https://example.org/somewhere/terms-1.2-en.html"
+              fr:
+                name: "Conditions d'utilisation"
+                url: "https://example.org/somewhere/terms-1.2-fr.html"
+          privacy_policy:
+            version: "1.2"
+            langs:
+              en:
+                name: "Privacy Policy"
+                url: "https://example.org/somewhere/privacy-1.2-en.html"
+        """
+
+    @Test func sydentFormatIsRead() throws {
+        let policy = try TermsPolicy.parse(Self.sydentExample)
+        #expect(policy.masterVersion == "Main_Version")
+        #expect(policy.documents.map(\.name) == ["privacy_policy", "terms_of_service"])
+        #expect(policy.json["policies"]?["terms_of_service"]?["fr"]?["name"] == "Conditions d'utilisation")
+        #expect(policy.json["policies"]?["privacy_policy"]?["version"] == "1.2")
+    }
+
+    @Test func everyDocumentMustBeAcceptedInSomeLanguage() throws {
+        let policy = try TermsPolicy.parse(Self.sydentExample)
+        #expect(!policy.isSatisfied(by: ["https://example.org/somewhere/terms-1.2-fr.html"]))
+        #expect(policy.isSatisfied(by: ["https://example.org/somewhere/terms-1.2-fr.html", "https://example.org/somewhere/privacy-1.2-en.html"]))
+        #expect(TermsPolicy().isSatisfied(by: []))
+    }
+
+    @Test func brokenFilesAreRefusedWithTheReason() {
+        #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("docs:\n  tos:\n    langs:\n      en:\n        name: x\n") }
+        #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("docs:\n\ttos: 1\n") }
+        #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("just text") }
+    }
+}
+
+@Suite struct BrandTemplateTests {
+    @Test func valuesCannotAddHeadersAndGetHTMLAndURLForms() throws {
+        let brands = try BrandTemplates(defaultBrand: "default")
+        let envelope = brands.message(
+            "invite_template.eml", brand: "default", from: "id@example.org", to: "bob@example.org",
+            values: [
+                "subject_header_value": "Hi\r\nBcc: victim@example.org", "sender_display_name": "<Ann & Co>", "room_id": "!r:x.org",
+                "room_name": "Plans",
+            ])
+        let text = String(decoding: envelope.data, as: UTF8.self)
+        #expect(!text.contains("\r\nBcc:"))
+        #expect(text.contains("Subject: Hi Bcc: victim@example.org\r\n"))
+        #expect(text.contains("&lt;Ann &amp; Co&gt;"))
+        #expect(text.contains("room/%21r%3Ax.org?"))
+        #expect(text.hasPrefix("Date: "))
+        #expect(!text.replacingOccurrences(of: "\r\n", with: "").contains("\n"))
+    }
+
+    @Test func aBrandFolderOverridesSomeFilesAndUnknownBrandsFallBack() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("brands-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory + "/acme", withIntermediateDirectories: true)
+        try "<p>ACME says {{message}}</p>".write(toFile: directory + "/acme/verify_response_template.html", atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let brands = try BrandTemplates(defaultBrand: "default", directory: directory)
+        #expect(brands.brand("acme") == "acme")
+        #expect(brands.brand("../etc") == "default")
+        #expect(brands.brand(nil) == "default")
+        #expect(brands.render("verify_response_template.html", brand: "acme", values: ["message": "ok"]) == "<p>ACME says ok</p>")
+        // Files the brand does not have come from the built-in brand.
+        #expect(brands.render("verification_template.eml", brand: "acme", values: ["token": "T0K"]).contains("T0K"))
+        #expect(throws: ConfigurationError.self) { try BrandTemplates(defaultBrand: "nobody", directory: directory) }
+    }
+}
