@@ -87,16 +87,18 @@ struct Identity: Sendable {
             json: ["email": .string(email), "client_secret": .string(secret), "send_attempt": .number(Double(attempt))], token: token)
         #expect(response.status == 200, "\(response.text)")
         guard let sid = response.json?["sid"]?.stringValue else { throw HarnessError.unexpected(response.text) }
-        let mail = try await waitForNewMail(to: Validate.normalizedEmail(email), after: before)
+        let mail = try await waitForNewMail(to: Validate.normalizedEmail(email), after: before, containing: "the code is ")
         guard let code = Self.value(after: "the code is ", in: mail.data) else { throw HarnessError.unexpected(mail.data) }
         return (sid, code)
     }
 
     /// The first mail to `recipient` that arrived after the sink held `count` messages.
-    func waitForNewMail(to recipient: String, after count: Int, seconds: Double = 10) async throws -> ReceivedMail {
+    func waitForNewMail(to recipient: String, after count: Int, containing text: String = "", seconds: Double = 10) async throws -> ReceivedMail {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if let mail = sink.messages.dropFirst(count).first(where: { $0.recipients.contains(recipient) }) { return mail }
+            if let mail = sink.messages.dropFirst(count).first(where: { $0.recipients.contains(recipient) && (text.isEmpty || $0.data.contains(text)) }) {
+                return mail
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw HarnessError.unexpected("no new mail for \(recipient)")

@@ -1,0 +1,116 @@
+import Crypto
+import Foundation
+import PostgresNIO
+import SuiteCore
+import SuiteTesting
+import Testing
+
+@testable import IdentityAssociations
+
+/// Bind, lookups and unbind, with signatures checked against the published key.
+@Suite struct AssociationTests {
+    static let v1 = Identity.v1
+
+    func serverKey(_ identity: Identity) async throws -> Curve25519.Signing.PublicKey {
+        let response = try await identity.call(.GET, Self.v1 + "/pubkey/ed25519:0")
+        let text = try #require(response.json?["public_key"]?.stringValue)
+        return try Curve25519.Signing.PublicKey(rawRepresentation: try #require(Matrix.decodeBase64(text)))
+    }
+
+    @Test func bindPublishesASignedAssociationThatLookupsFindCaseInsensitively() async throws {
+        try await Identity.run { identity in
+            let bound = try await identity.bind("Louise@Bobs.Burgers", to: "@ears:matrix.org")
+            #expect(bound.status == 200, "\(bound.text)")
+            let object = try #require(bound.json?.objectValue)
+            #expect(object["address"] == "louise@bobs.burgers")
+            #expect(object["medium"] == "email")
+            #expect(object["mxid"] == "@ears:matrix.org")
+            let ts = try #require(object["ts"]?.intValue), notAfter = try #require(object["not_after"]?.intValue)
+            #expect(object["not_before"]?.intValue == ts && notAfter > ts)
+            let key = try await serverKey(identity)
+            #expect(Matrix.verify(object, server: "id.example.org", keyID: "ed25519:0", publicKey: key))
+
+            // The seed's `/bind` is the same operation.
+            let sid = try await identity.validated("other@example.org", secret: "xyz")
+            let legacy = try await identity.call(
+                .POST, Self.v1 + "/bind", json: ["sid": .string(sid), "client_secret": "xyz", "mxid": "@other:matrix.org"])
+            #expect(legacy.json?["mxid"] == "@other:matrix.org")
+
+            let lookup = try await identity.call(.GET, Self.v1 + "/lookup?medium=email&address=LOUISE%40bobs.burgers")
+            let found = try #require(lookup.json?.objectValue)
+            #expect(found["mxid"] == "@ears:matrix.org")
+            #expect(Matrix.verify(found, server: "id.example.org", keyID: "ed25519:0", publicKey: key))
+            let none = try await identity.call(.GET, Self.v1 + "/lookup?medium=email&address=nobody%40example.org")
+            #expect(none.status == 200 && none.json == [:])
+
+            let bulk = try await identity.call(
+                .POST, Self.v1 + "/bulk_lookup",
+                json: ["threepids": [["email", "Louise@bobs.burgers"], ["email", "nobody@example.org"], ["email", "other@example.org"]]])
+            let triples = try #require(bulk.json?["threepids"]?.arrayValue)
+            #expect(Set(triples.compactMap { $0.arrayValue?.compactMap(\.stringValue).joined(separator: " ") }) == [
+                "email Louise@bobs.burgers @ears:matrix.org", "email other@example.org @other:matrix.org",
+            ])
+        }
+    }
+
+    @Test func bindNeedsAValidatedSessionAndAUserID() async throws {
+        try await Identity.run { identity in
+            let (sid, _) = try await identity.requestEmailToken("kate@example.org")
+            let pending = try await identity.call(
+                .POST, Self.v1 + "/3pid/bind", json: ["sid": .string(sid), "client_secret": "monkeys_are_GREAT", "mxid": "@kate:example.org"])
+            #expect(pending.status == 400)
+            #expect(pending.json?["errcode"] == "M_SESSION_NOT_VALIDATED")
+            let wrongSecret = try await identity.call(
+                .POST, Self.v1 + "/3pid/bind", json: ["sid": .string(sid), "client_secret": "nope", "mxid": "@kate:example.org"])
+            #expect(wrongSecret.status == 404)
+            #expect(wrongSecret.json?["errcode"] == "M_NO_VALID_SESSION")
+            let badID = try await identity.call(
+                .POST, Self.v1 + "/3pid/bind", json: ["sid": .string(sid), "client_secret": "monkeys_are_GREAT", "mxid": "kate"])
+            #expect(badID.json?["errcode"] == "M_INVALID_PARAM")
+            let missing = try await identity.call(.POST, Self.v1 + "/3pid/bind", json: ["sid": .string(sid)])
+            #expect(missing.json?["errcode"] == "M_MISSING_PARAMS")
+            let rows = try await identity.database.query("SELECT count(*)::int FROM associations", logger: .init(label: "t"))
+            for try await count in rows.decode(Int.self) { #expect(count == 0) }
+        }
+    }
+
+    @Test func anAddressValidatedInAnyCaseCanBeUnbound() async throws {
+        try await Identity.run { identity in
+            try await identity.bind("Alice@Example.org", to: "@alice:example.org", secret: "first")
+            // Later, from another device, the person validates the address typed differently.
+            let sid = try await identity.validated("alice@EXAMPLE.org", secret: "second")
+            let wrongUser = try await identity.call(
+                .POST, Self.v1 + "/3pid/unbind",
+                json: ["sid": .string(sid), "client_secret": "second", "mxid": "@mallory:example.org",
+                       "threepid": ["medium": "email", "address": "ALICE@example.org"]])
+            #expect(wrongUser.status == 404)
+            let unbind = try await identity.call(
+                .POST, Self.v1 + "/3pid/unbind",
+                json: ["sid": .string(sid), "client_secret": "second", "mxid": "@alice:example.org",
+                       "threepid": ["medium": "email", "address": "ALICE@example.org"]])
+            #expect(unbind.status == 200, "\(unbind.text)")
+            #expect(unbind.json == [:])
+            let lookup = try await identity.call(.GET, Self.v1 + "/lookup?medium=email&address=alice%40example.org")
+            #expect(lookup.json == [:])
+        }
+    }
+
+    @Test func unbindRefusesAnotherAddressesSessionOrNoProof() async throws {
+        try await Identity.run { identity in
+            try await identity.bind("victim@example.org", to: "@victim:example.org")
+            let sid = try await identity.validated("attacker@example.org", secret: "evil")
+            let other = try await identity.call(
+                .POST, Self.v1 + "/3pid/unbind",
+                json: ["sid": .string(sid), "client_secret": "evil", "mxid": "@victim:example.org",
+                       "threepid": ["medium": "email", "address": "victim@example.org"]])
+            #expect(other.status == 403)
+            #expect(other.json?["errcode"] == "M_FORBIDDEN")
+            let noProof = try await identity.call(
+                .POST, Self.v1 + "/3pid/unbind",
+                json: ["mxid": "@victim:example.org", "threepid": ["medium": "email", "address": "victim@example.org"]])
+            #expect(noProof.status == 403)
+            let lookup = try await identity.call(.GET, Self.v1 + "/lookup?medium=email&address=victim%40example.org")
+            #expect(lookup.json?["mxid"] == "@victim:example.org")
+        }
+    }
+}
