@@ -213,12 +213,14 @@ struct ValidationSessions: Sendable {
     func submitJSON(_ request: Request, context: SuiteContext) async throws -> Response {
         let parameters = try await MatrixParameters.read(request, context: context)
         try parameters.require("sid", "client_secret", "token")
+        // Malformed input is a 400; a well-formed attempt that fails is `success: false`.
+        let secret = try parameters.clientSecret()
+        let token = try parameters.string("token", maxBytes: 255)
+        _ = try parameters.string("sid", maxBytes: 32)
         do {
-            _ = try await submit(
-                sid: try parameters.sid(), secret: try parameters.clientSecret(), token: try parameters.string("token", maxBytes: 255),
-                logger: context.logger)
+            _ = try await submit(sid: try parameters.sid(), secret: secret, token: token, logger: context.logger)
             return Response.json(JSONValue.object(["success": .bool(true)]))
-        } catch let error as AppError where error.code.hasPrefix("M_") && error.code != "M_MISSING_PARAMS" {
+        } catch let error as AppError where error.code.hasPrefix("M_") {
             return Response.json(["success": false, "errcode": .string(error.code), "error": .string(error.detail ?? "")])
         }
     }
