@@ -132,6 +132,7 @@ service_env() {
         USER_IDENTITY_URL="http://127.0.0.1:$(service_port user-identity)"
         OIDC_VAULT_URL="http://127.0.0.1:$(service_port oidc-vault)"
         MAIL_TRANSPORT="${MAIL_TRANSPORT:-file}" MAIL_DIR="$STATE/mail"
+        IS_SERVER_NAME="${IS_SERVER_NAME:-localhost}" IS_SMS_DIR="$STATE/sms"
         LOG_LEVEL="${LOG_LEVEL:-info}" LOG_FORMAT="${LOG_FORMAT:-json}")
 }
 
