@@ -42,6 +42,24 @@ import Testing
         }
     }
 
+    @Test func concurrentRetriesOfOneSendAttemptSendOneMail() async throws {
+        try await Identity.run { identity in
+            let request: JSONValue = ["email": "race@example.org", "client_secret": "s3cret", "send_attempt": 7]
+            let sids = try await withThrowingTaskGroup(of: String?.self) { group in
+                for _ in 0..<12 {
+                    group.addTask { try await identity.call(.POST, Self.v1 + "/validate/email/requestToken", json: request).json?["sid"]?.stringValue }
+                }
+                var all = Set<String?>()
+                for try await sid in group { all.insert(sid) }
+                return all
+            }
+            #expect(sids.count == 1 && sids.first! != nil)
+            _ = try await identity.sink.waitForMail(to: "race@example.org")
+            try await Task.sleep(for: .milliseconds(1200))
+            #expect(identity.sink.messages.filter { $0.recipients == ["race@example.org"] }.count == 1)
+        }
+    }
+
     @Test func bothMailedTokensWorkAfterAReminder() async throws {
         try await Identity.run { identity in
             let (sid, firstToken) = try await identity.requestEmailToken("bob@example.org", attempt: 1)

@@ -53,9 +53,9 @@ struct ValidationSessions: Sendable {
             (Self.requestsPerIP, request.clientAddress(context: context)), (Self.requestsPerAddress, "email:" + email),
         ])
         let brand = settings.brands.brand(request.uri.queryParameters["brand"].map(String.init))
-        let sid = try await openSession(
-            medium: .email, address: email, secret: secret, sendAttempt: sendAttempt, nextLink: nextLink, logger: context.logger
-        ) { connection, sid in
+        let (sid, due) = try await openSession(
+            medium: .email, address: email, secret: secret, sendAttempt: sendAttempt, nextLink: nextLink, logger: context.logger)
+        if due {
             let token = SecureRandom.string(count: 32)
             let link = "\(publicBaseURL)\(version.prefix)/validate/email/submitToken?token=\(token)&client_secret=\(BrandTemplates.escapeURL(secret))&sid=\(sid)"
             let envelope = settings.brands.message(
@@ -64,8 +64,7 @@ struct ValidationSessions: Sendable {
                     "token": token, "link": link, "server_name": settings.serverName,
                     "ipaddress": request.clientAddress(context: context), "brand": brand,
                 ])
-            try await MailOutbox.enqueue(envelope, on: connection, logger: context.logger)
-            return token
+            try await recordSend(sid: sid, token: token, sendAttempt: sendAttempt, outgoing: .mail(envelope), logger: context.logger)
         }
         return Response.json(["sid": .string(String(sid))])
     }
@@ -83,13 +82,14 @@ struct ValidationSessions: Sendable {
         try await rateLimiter.enforce([
             (Self.requestsPerIP, request.clientAddress(context: context)), (Self.requestsPerAddress, "msisdn:" + phone.msisdn),
         ])
-        let sid = try await openSession(
-            medium: .msisdn, address: phone.msisdn, secret: secret, sendAttempt: sendAttempt, nextLink: nextLink, logger: context.logger
-        ) { connection, _ in
+        let (sid, due) = try await openSession(
+            medium: .msisdn, address: phone.msisdn, secret: secret, sendAttempt: sendAttempt, nextLink: nextLink, logger: context.logger)
+        if due {
             // Six digits, as phones show them; ten wrong guesses end the session.
             let token = SecureRandom.string(count: 6, alphabet: Array("0123456789".utf8))
-            try await SMSOutbox.enqueue(to: phone.msisdn, body: settings.sms.body(token: token), on: connection, logger: context.logger)
-            return token
+            try await recordSend(
+                sid: sid, token: token, sendAttempt: sendAttempt, outgoing: .sms(to: phone.msisdn, body: settings.sms.body(token: token)),
+                logger: context.logger)
         }
         return Response.json(["sid": .string(String(sid)), "msisdn": .string(phone.msisdn), "intl_fmt": .string(phone.international)])
     }
@@ -100,46 +100,64 @@ struct ValidationSessions: Sendable {
         return link
     }
 
-    /// Finds or creates the session for (medium, address, secret) and, when the spec
-    /// says a message is due, asks `send` to queue one with a new token, in the same
-    /// transaction. An expired session starts over under the same sid.
+    /// Finds or creates the session for (medium, address, secret), and says whether a
+    /// message is due: `send_attempt` absent, or greater than the last one seen. An
+    /// expired session starts over under the same sid.
     private func openSession(
-        medium: Medium, address: String, secret: String, sendAttempt: Int64?, nextLink: String?, logger: Logger,
-        send: @Sendable (PostgresConnection, Int64) async throws -> String
-    ) async throws -> Int64 {
+        medium: Medium, address: String, secret: String, sendAttempt: Int64?, nextLink: String?, logger: Logger
+    ) async throws -> (sid: Int64, due: Bool) {
         let lifetime = Double(settings.sessionLifetimeSeconds)
-        return try await database.withTransaction(logger: logger) { connection in
-            // The upsert locks the row: two requests for one session take turns, so one
-            // `send_attempt` sends one message however many times it is retried.
-            let rows = try await connection.query(
-                """
-                INSERT INTO validation_sessions AS s (medium, address, client_secret, token_hashes, next_link)
-                VALUES (\(medium.rawValue), \(address), \(secret), ARRAY[]::bytea[], \(nextLink))
-                ON CONFLICT (medium, address, client_secret) DO UPDATE SET
-                    token_hashes = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN ARRAY[]::bytea[] ELSE s.token_hashes END,
-                    validated_at = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN NULL ELSE s.validated_at END,
-                    last_send_attempt = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN NULL ELSE s.last_send_attempt END,
-                    next_link = COALESCE(EXCLUDED.next_link, s.next_link),
-                    last_requested_at = now()
-                RETURNING s.id, s.last_send_attempt
-                """, logger: logger)
-            var found: (Int64, Int64?)?
-            for try await row in rows.decode((Int64, Int64?).self) { found = row }
-            guard let (sid, lastAttempt) = found else { throw AppError.internalError }
-            let due = sendAttempt == nil || lastAttempt == nil || sendAttempt! > lastAttempt!
-            if due {
-                let token = try await send(connection, sid)
-                let hash = ByteBuffer(bytes: sha256(token))
-                try await connection.query(
-                    """
-                    UPDATE validation_sessions SET
-                        token_hashes = (token_hashes || \(hash))[greatest(1, cardinality(token_hashes) - 3):],
-                        last_send_attempt = COALESCE(\(sendAttempt), last_send_attempt), failed_attempts = 0
-                    WHERE id = \(sid)
-                    """, logger: logger)
-            }
-            return sid
+        let rows = try await database.query(
+            """
+            INSERT INTO validation_sessions AS s (medium, address, client_secret, token_hashes, next_link)
+            VALUES (\(medium.rawValue), \(address), \(secret), ARRAY[]::bytea[], \(nextLink))
+            ON CONFLICT (medium, address, client_secret) DO UPDATE SET
+                token_hashes = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN ARRAY[]::bytea[] ELSE s.token_hashes END,
+                validated_at = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN NULL ELSE s.validated_at END,
+                last_send_attempt = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN NULL ELSE s.last_send_attempt END,
+                next_link = COALESCE(EXCLUDED.next_link, s.next_link),
+                last_requested_at = now()
+            RETURNING s.id, s.last_send_attempt
+            """, logger: logger)
+        for try await (sid, lastAttempt) in rows.decode((Int64, Int64?).self) {
+            guard let sendAttempt, let lastAttempt else { return (sid, true) }
+            return (sid, sendAttempt > lastAttempt)
         }
+        throw AppError.internalError
+    }
+
+    /// What a due session sends: a mail or a text message.
+    enum Outgoing {
+        case mail(MailEnvelope)
+        case sms(to: String, body: String)
+    }
+
+    /// Records the new token and queues its message in one statement: the session row
+    /// is claimed only if the attempt is still new (a concurrent retry of the same
+    /// `send_attempt` waits on the row lock, then finds nothing to claim), and the
+    /// outbox row is written only for a claimed session. One attempt, one message.
+    private func recordSend(sid: Int64, token: String, sendAttempt: Int64?, outgoing: Outgoing, logger: Logger) async throws {
+        let hash = ByteBuffer(bytes: sha256(token))
+        var mail: MailEnvelope?
+        var sms: (to: String, body: String)?
+        switch outgoing {
+        case .mail(let envelope): mail = envelope
+        case .sms(let to, let body): sms = (to, body)
+        }
+        try await database.query(
+            """
+            WITH claimed AS (
+                UPDATE validation_sessions SET
+                    token_hashes = (token_hashes || \(hash))[greatest(1, cardinality(token_hashes) - 3):],
+                    last_send_attempt = COALESCE(\(sendAttempt), last_send_attempt), failed_attempts = 0
+                WHERE id = \(sid) AND (\(sendAttempt)::bigint IS NULL OR last_send_attempt IS NULL OR last_send_attempt < \(sendAttempt))
+                RETURNING id
+            ), mail AS (
+                INSERT INTO mail_outbox (sender, recipients, data)
+                SELECT \(mail?.sender), \(mail?.recipients), \(mail.map { ByteBuffer(bytes: $0.data) }) FROM claimed WHERE \(mail != nil)
+            )
+            INSERT INTO sms_outbox (recipient, body) SELECT \(sms?.to), \(sms?.body) FROM claimed WHERE \(sms != nil)
+            """, logger: logger)
     }
 
     // MARK: Reading sessions
