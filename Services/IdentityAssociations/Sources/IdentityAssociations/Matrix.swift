@@ -63,6 +63,26 @@ enum Matrix {
         return signed
     }
 
+    /// The response bytes of `object` signed by this server alone: its canonical JSON,
+    /// which is what gets signed, with `signatures` added before the closing brace (a
+    /// verifier canonicalizes again, so member order in the response does not matter).
+    /// One serialization instead of two on the lookup path.
+    static func signedBytes(
+        _ object: [String: JSONValue], server: String, keyID: String = IdentitySettings.keyID, key: Curve25519.Signing.PrivateKey
+    ) -> [UInt8] {
+        var out = CanonicalJSON.bytes(.object(object))
+        let signature = (try? key.signature(for: out)) ?? Data()
+        out.removeLast()
+        out.append(contentsOf: object.isEmpty ? Array(#""signatures":{"#.utf8) : Array(#","signatures":{"#.utf8))
+        CanonicalJSON.writeString(server, into: &out)
+        out.append(contentsOf: Array(":{".utf8))
+        CanonicalJSON.writeString(keyID, into: &out)
+        out.append(UInt8(ascii: ":"))
+        CanonicalJSON.writeString(unpaddedBase64(signature), into: &out)
+        out.append(contentsOf: Array("}}}".utf8))
+        return out
+    }
+
     /// Whether `object` carries a valid signature by `server`'s `keyID` made with `publicKey`.
     static func verify(_ object: [String: JSONValue], server: String, keyID: String, publicKey: Curve25519.Signing.PublicKey) -> Bool {
         guard let text = object["signatures"]?[server]?[keyID]?.stringValue, let signature = decodeBase64(text) else { return false }
@@ -114,7 +134,7 @@ struct MatrixParameters: Sendable {
             throw Matrix.error(.unsupportedMediaType, "M_NOT_JSON", "The body must be JSON (or form-encoded).")
         }
         if buffer.readableBytes == 0 { return MatrixParameters(values: [:]) }
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: buffer)), case .object(let object) = value else {
+        guard let value = try? JSONParser.parse(buffer.readableBytesView), case .object(let object) = value else {
             throw Matrix.error(.badRequest, "M_NOT_JSON", "The body is not a JSON object.")
         }
         return MatrixParameters(values: object)

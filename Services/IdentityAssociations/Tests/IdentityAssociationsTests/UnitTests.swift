@@ -29,6 +29,15 @@ import Testing
         #expect(Matrix.verify(signed, server: "domain", keyID: "ed25519:1", publicKey: Self.specKey.publicKey))
     }
 
+    @Test func signedResponseBytesCarryTheSpecSignature() throws {
+        let empty = try JSONParser.parse(Matrix.signedBytes([:], server: "domain", keyID: "ed25519:1", key: Self.specKey))
+        #expect(
+            empty["signatures"]?["domain"]?["ed25519:1"]?.stringValue
+                == "K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ")
+        let data = try JSONParser.parse(Matrix.signedBytes(["one": 1, "two": "Two"], server: "domain", keyID: "ed25519:1", key: Self.specKey))
+        #expect(data == .object(Matrix.sign(["one": 1, "two": "Two"], server: "domain", keyID: "ed25519:1", key: Self.specKey)))
+    }
+
     @Test func rfc8032FirstVectorVerifies() throws {
         func hex(_ text: String) -> [UInt8] {
             stride(from: 0, to: text.count, by: 2).map { UInt8(text.dropFirst($0).prefix(2), radix: 16)! }

@@ -161,7 +161,11 @@ struct Associations: Sendable {
         let address = Self.fold(medium: medium, address: try query.string("address", maxBytes: 512))
         let rows = try await database.execute(LookupOne(medium: medium, address: address), logger: context.logger)
         for try await (mxid, ts, notBefore, notAfter) in rows {
-            return Response.json(.object(signed(medium: medium, address: address, mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter)))
+            let object: [String: JSONValue] = [
+                "address": .string(address), "medium": .string(medium), "mxid": .string(mxid),
+                "ts": .number(Double(ts)), "not_before": .number(Double(notBefore)), "not_after": .number(Double(notAfter)),
+            ]
+            return Response.json(bytes: Matrix.signedBytes(object, server: settings.serverName, key: settings.signingKey.key))
         }
         return Response.json([:])
     }
@@ -224,11 +228,19 @@ struct Associations: Sendable {
             throw Matrix.error(.badRequest, "M_INVALID_PEPPER", "Unknown or invalid pepper - has it been rotated?")
                 .with("algorithm", .string(algorithm)).with("lookup_pepper", .string(pepper))
         }
-        var mappings: [String: JSONValue] = [:]
+        // The answer is written straight to bytes: `{"mappings":{hash:mxid,…}}`.
+        var out = Array(#"{"mappings":{"#.utf8)
+        out.reserveCapacity(64 + 96 * addresses.count)
+        func append(_ key: String, _ mxid: String) {
+            if out.count > 13 { out.append(UInt8(ascii: ",")) }
+            CanonicalJSON.writeString(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            CanonicalJSON.writeString(mxid, into: &out)
+        }
         switch algorithm {
         case "sha256":
             let rows = try await database.execute(LookupHashes(hashes: addresses), logger: context.logger)
-            for try await (hash, mxid) in rows { mappings[hash] = .string(mxid) }
+            for try await (hash, mxid) in rows { append(hash, mxid) }
         case "none":
             // "address medium", the address possibly containing spaces.
             var media: [String] = [], folded: [String] = [], keys: [String: String] = [:]
@@ -236,9 +248,9 @@ struct Associations: Sendable {
                 guard let space = text.lastIndex(of: " ") else { throw Matrix.invalid("With algorithm none, each address is \"address medium\".") }
                 let medium = String(text[text.index(after: space)...])
                 let address = Self.fold(medium: medium, address: String(text[..<space]))
+                guard keys.updateValue(text, forKey: medium + "\u{1}" + address) == nil else { continue }
                 media.append(medium)
                 folded.append(address)
-                keys[medium + "\u{1}" + address] = text
             }
             let rows = try await database.query(
                 """
@@ -246,12 +258,13 @@ struct Associations: Sendable {
                 JOIN unnest(\(media)::text[], \(folded)::text[]) AS q(medium, address) USING (medium, address)
                 """, logger: context.logger)
             for try await (medium, address, mxid) in rows.decode((String, String, String).self) {
-                if let key = keys[medium + "\u{1}" + address] { mappings[key] = .string(mxid) }
+                if let key = keys[medium + "\u{1}" + address] { append(key, mxid) }
             }
         default:
             throw Matrix.error(.badRequest, "M_INVALID_PARAM", "Unsupported lookup algorithm \(algorithm.prefix(32))")
         }
-        return Response.json(["mappings": .object(mappings)])
+        out.append(contentsOf: Array("}}".utf8))
+        return Response.json(bytes: out)
     }
 }
 
