@@ -47,7 +47,9 @@ public enum IdentityAssociationsService: SuiteService {
         let sessions = ValidationSessions(database: database, settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter)
         IdentityRoutes(
             settings: settings, sessions: sessions,
-            associations: Associations(database: database, settings: settings, sessions: sessions, pepper: .init(database: database)),
+            associations: Associations(
+                database: database, settings: settings, sessions: sessions, pepper: .init(database: database),
+                batcher: LookupBatcher(database: database)),
             invites: ThirdPartyInvites(database: database, settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter),
             accounts: Accounts(database: database, settings: settings, http: dependencies.peers.http, rateLimiter: dependencies.rateLimiter)
         ).add(to: router)

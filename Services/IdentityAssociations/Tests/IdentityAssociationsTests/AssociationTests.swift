@@ -53,6 +53,32 @@ import Testing
         }
     }
 
+    @Test func concurrentLookupsEachGetTheirOwnAnswer() async throws {
+        try await Identity.run { identity in
+            for name in ["ann", "ben", "cy"] { try await identity.bind("\(name)@example.org", to: "@\(name):example.org", secret: name) }
+            let answers = try await withThrowingTaskGroup(of: (String, JSONValue?).self) { group in
+                for index in 0..<60 {
+                    let name = ["ann", "ben", "cy", "dora", "eli"][index % 5]
+                    group.addTask {
+                        (name, try await identity.call(.GET, Self.v1 + "/lookup?medium=email&address=\(name)%40example.org").json)
+                    }
+                }
+                var all: [(String, JSONValue?)] = []
+                for try await answer in group { all.append(answer) }
+                return all
+            }
+            #expect(answers.count == 60)
+            for (name, json) in answers {
+                if ["ann", "ben", "cy"].contains(name) {
+                    #expect(json?["mxid"]?.stringValue == "@\(name):example.org")
+                    #expect(json?["address"]?.stringValue == "\(name)@example.org")
+                } else {
+                    #expect(json == [:])
+                }
+            }
+        }
+    }
+
     @Test func bindNeedsAValidatedSessionAndAUserID() async throws {
         try await Identity.run { identity in
             let (sid, _) = try await identity.requestEmailToken("kate@example.org")

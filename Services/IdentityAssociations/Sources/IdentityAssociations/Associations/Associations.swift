@@ -16,6 +16,7 @@ struct Associations: Sendable {
     let settings: IdentitySettings
     let sessions: ValidationSessions
     let pepper: Pepper
+    let batcher: LookupBatcher
 
     /// 100 years, as sydent publishes associations.
     static let validity: Int64 = 100 * 365 * 86_400 * 1000
@@ -159,8 +160,7 @@ struct Associations: Sendable {
         try query.require("medium", "address")
         let medium = try query.string("medium", maxBytes: 16)
         let address = Self.fold(medium: medium, address: try query.string("address", maxBytes: 512))
-        let rows = try await database.execute(LookupOne(medium: medium, address: address), logger: context.logger)
-        for try await (mxid, ts, notBefore, notAfter) in rows {
+        if let (mxid, ts, notBefore, notAfter) = try await batcher.lookup(medium: medium, address: address, logger: context.logger) {
             let object: [String: JSONValue] = [
                 "address": .string(address), "medium": .string(medium), "mxid": .string(mxid),
                 "ts": .number(Double(ts)), "not_before": .number(Double(notBefore)), "not_after": .number(Double(notAfter)),
@@ -191,13 +191,9 @@ struct Associations: Sendable {
             addresses.append(folded)
             originals[medium + "\u{1}" + folded] = address
         }
-        let rows = try await database.query(
-            """
-            SELECT a.medium, a.address, a.mxid FROM associations a
-            JOIN unnest(\(media)::text[], \(addresses)::text[]) AS q(medium, address) USING (medium, address)
-            """, logger: context.logger)
+        let rows = try await database.execute(LookupMany(media: media, addresses: addresses), logger: context.logger)
         var found: [JSONValue] = []
-        for try await (medium, address, mxid) in rows.decode((String, String, String).self) {
+        for try await (medium, address, mxid, _, _, _) in rows {
             found.append([.string(medium), .string(originals[medium + "\u{1}" + address] ?? address), .string(mxid)])
         }
         return Response.json(["threepids": .array(found)])
@@ -252,12 +248,8 @@ struct Associations: Sendable {
                 media.append(medium)
                 folded.append(address)
             }
-            let rows = try await database.query(
-                """
-                SELECT a.medium, a.address, a.mxid FROM associations a
-                JOIN unnest(\(media)::text[], \(folded)::text[]) AS q(medium, address) USING (medium, address)
-                """, logger: context.logger)
-            for try await (medium, address, mxid) in rows.decode((String, String, String).self) {
+            let rows = try await database.execute(LookupMany(media: media, addresses: folded), logger: context.logger)
+            for try await (medium, address, mxid, _, _, _) in rows {
                 if let key = keys[medium + "\u{1}" + address] { append(key, mxid) }
             }
         default:
@@ -266,25 +258,6 @@ struct Associations: Sendable {
         out.append(contentsOf: Array("}}".utf8))
         return Response.json(bytes: out)
     }
-}
-
-/// A prepared statement: one association by (medium, address).
-struct LookupOne: PostgresPreparedStatement {
-    static let name = "identity_lookup_one"
-    static let sql = "SELECT mxid, ts, not_before, not_after FROM associations WHERE medium = $1 AND address = $2"
-    typealias Row = (String, Int64, Int64, Int64)
-
-    var medium: String
-    var address: String
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 2)
-        bindings.append(medium)
-        bindings.append(address)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
 /// A prepared statement: the bound ones among many v2 hashes, through the hash index.
