@@ -224,19 +224,13 @@ struct Associations: Sendable {
             throw Matrix.error(.badRequest, "M_INVALID_PEPPER", "Unknown or invalid pepper - has it been rotated?")
                 .with("algorithm", .string(algorithm)).with("lookup_pepper", .string(pepper))
         }
-        // The answer is written straight to bytes: `{"mappings":{hash:mxid,…}}`.
-        var out = Array(#"{"mappings":{"#.utf8)
-        out.reserveCapacity(64 + 96 * addresses.count)
-        func append(_ key: String, _ mxid: String) {
-            if out.count > 13 { out.append(UInt8(ascii: ",")) }
-            CanonicalJSON.writeString(key, into: &out)
-            out.append(UInt8(ascii: ":"))
-            CanonicalJSON.writeString(mxid, into: &out)
-        }
         switch algorithm {
         case "sha256":
+            // PostgreSQL writes the mappings object itself: one row instead of one per match.
             let rows = try await database.execute(LookupHashes(hashes: addresses), logger: context.logger)
-            for try await (hash, mxid) in rows { append(hash, mxid) }
+            var mappings = "{}"
+            for try await object in rows { mappings = object }
+            return Response.json(bytes: Array(#"{"mappings":"#.utf8) + Array(mappings.utf8) + [UInt8(ascii: "}")])
         case "none":
             // "address medium", the address possibly containing spaces.
             var media: [String] = [], folded: [String] = [], keys: [String: String] = [:]
@@ -248,23 +242,24 @@ struct Associations: Sendable {
                 media.append(medium)
                 folded.append(address)
             }
+            var mappings: [String: JSONValue] = [:]
             let rows = try await database.execute(LookupMany(media: media, addresses: folded), logger: context.logger)
             for try await (medium, address, mxid, _, _, _) in rows {
-                if let key = keys[medium + "\u{1}" + address] { append(key, mxid) }
+                if let key = keys[medium + "\u{1}" + address] { mappings[key] = .string(mxid) }
             }
+            return Response.json(["mappings": .object(mappings)])
         default:
             throw Matrix.error(.badRequest, "M_INVALID_PARAM", "Unsupported lookup algorithm \(algorithm.prefix(32))")
         }
-        out.append(contentsOf: Array("}}".utf8))
-        return Response.json(bytes: out)
     }
 }
 
-/// A prepared statement: the bound ones among many v2 hashes, through the hash index.
+/// A prepared statement: the bound ones among many v2 hashes as a JSON object
+/// `{hash: mxid}`, from an index-only scan of (lookup_hash) INCLUDE (mxid).
 struct LookupHashes: PostgresPreparedStatement {
     static let name = "identity_lookup_hashes"
-    static let sql = "SELECT lookup_hash, mxid FROM associations WHERE lookup_hash = ANY($1)"
-    typealias Row = (String, String)
+    static let sql = "SELECT COALESCE(json_object_agg(lookup_hash, mxid), '{}')::text FROM associations WHERE lookup_hash = ANY($1)"
+    typealias Row = String
 
     var hashes: [String]
 

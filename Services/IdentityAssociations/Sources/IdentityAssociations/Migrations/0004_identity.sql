@@ -36,9 +36,10 @@ CREATE TABLE associations (
     ts bigint NOT NULL,
     not_before bigint NOT NULL,
     not_after bigint NOT NULL,
-    PRIMARY KEY (medium, address)
+    -- Lookups read the index alone (index-only scans): the mxid rides along.
+    PRIMARY KEY (medium, address) INCLUDE (mxid, ts, not_before, not_after)
 );
-CREATE INDEX associations_lookup_hash ON associations (lookup_hash);
+CREATE INDEX associations_lookup_hash ON associations (lookup_hash) INCLUDE (mxid);
 
 -- Invitations stored for an address nobody has bound yet (store-invite). The token
 -- is handed to the inviting homeserver and mailed to the invitee; sign-ed25519 finds
