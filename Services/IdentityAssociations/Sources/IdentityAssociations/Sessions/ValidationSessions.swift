@@ -53,19 +53,20 @@ struct ValidationSessions: Sendable {
             (Self.requestsPerIP, request.clientAddress(context: context)), (Self.requestsPerAddress, "email:" + email),
         ])
         let brand = settings.brands.brand(request.uri.queryParameters["brand"].map(String.init))
-        let (sid, due) = try await openSession(
-            medium: .email, address: email, secret: secret, sendAttempt: sendAttempt, nextLink: nextLink, logger: context.logger)
-        if due {
-            let token = SecureRandom.string(count: 32)
-            let link = "\(publicBaseURL)\(version.prefix)/validate/email/submitToken?token=\(token)&client_secret=\(BrandTemplates.escapeURL(secret))&sid=\(sid)"
-            let envelope = settings.brands.message(
-                "verification_template.eml", brand: brand, from: settings.mail.from, to: email,
-                values: [
-                    "token": token, "link": link, "server_name": settings.serverName,
-                    "ipaddress": request.clientAddress(context: context), "brand": brand,
-                ])
-            try await recordSend(sid: sid, token: token, sendAttempt: sendAttempt, outgoing: .mail(envelope), logger: context.logger)
-        }
+        // The mail is rendered before the sid is known; PostgreSQL puts the sid in place
+        // of a one-off marker as it queues the mail, in the same statement.
+        let token = SecureRandom.string(count: 32)
+        let marker = "sid-" + SecureRandom.hex(byteCount: 16)
+        let link = "\(publicBaseURL)\(version.prefix)/validate/email/submitToken?token=\(token)&client_secret=\(BrandTemplates.escapeURL(secret))&sid=\(marker)"
+        let envelope = settings.brands.message(
+            "verification_template.eml", brand: brand, from: settings.mail.from, to: email,
+            values: [
+                "token": token, "link": link, "server_name": settings.serverName,
+                "ipaddress": request.clientAddress(context: context), "brand": brand,
+            ])
+        let sid = try await openSession(
+            medium: .email, address: email, secret: secret, sendAttempt: sendAttempt, nextLink: nextLink, token: token,
+            outgoing: .mail(envelope, sidMarker: marker), logger: context.logger)
         return Response.json(["sid": .string(String(sid))])
     }
 
@@ -82,15 +83,11 @@ struct ValidationSessions: Sendable {
         try await rateLimiter.enforce([
             (Self.requestsPerIP, request.clientAddress(context: context)), (Self.requestsPerAddress, "msisdn:" + phone.msisdn),
         ])
-        let (sid, due) = try await openSession(
-            medium: .msisdn, address: phone.msisdn, secret: secret, sendAttempt: sendAttempt, nextLink: nextLink, logger: context.logger)
-        if due {
-            // Six digits, as phones show them; ten wrong guesses end the session.
-            let token = SecureRandom.string(count: 6, alphabet: Array("0123456789".utf8))
-            try await recordSend(
-                sid: sid, token: token, sendAttempt: sendAttempt, outgoing: .sms(to: phone.msisdn, body: settings.sms.body(token: token)),
-                logger: context.logger)
-        }
+        // Six digits, as phones show them; ten wrong guesses end the session.
+        let token = SecureRandom.string(count: 6, alphabet: Array("0123456789".utf8))
+        let sid = try await openSession(
+            medium: .msisdn, address: phone.msisdn, secret: secret, sendAttempt: sendAttempt, nextLink: nextLink, token: token,
+            outgoing: .sms(to: phone.msisdn, body: settings.sms.body(token: token)), logger: context.logger)
         return Response.json(["sid": .string(String(sid)), "msisdn": .string(phone.msisdn), "intl_fmt": .string(phone.international)])
     }
 
@@ -100,64 +97,65 @@ struct ValidationSessions: Sendable {
         return link
     }
 
-    /// Finds or creates the session for (medium, address, secret), and says whether a
-    /// message is due: `send_attempt` absent, or greater than the last one seen. An
-    /// expired session starts over under the same sid.
-    private func openSession(
-        medium: Medium, address: String, secret: String, sendAttempt: Int64?, nextLink: String?, logger: Logger
-    ) async throws -> (sid: Int64, due: Bool) {
-        let lifetime = Double(settings.sessionLifetimeSeconds)
-        let rows = try await database.query(
-            """
-            INSERT INTO validation_sessions AS s (medium, address, client_secret, token_hashes, next_link)
-            VALUES (\(medium.rawValue), \(address), \(secret), ARRAY[]::bytea[], \(nextLink))
-            ON CONFLICT (medium, address, client_secret) DO UPDATE SET
-                token_hashes = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN ARRAY[]::bytea[] ELSE s.token_hashes END,
-                validated_at = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN NULL ELSE s.validated_at END,
-                last_send_attempt = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN NULL ELSE s.last_send_attempt END,
-                next_link = COALESCE(EXCLUDED.next_link, s.next_link),
-                last_requested_at = now()
-            RETURNING s.id, s.last_send_attempt
-            """, logger: logger)
-        for try await (sid, lastAttempt) in rows.decode((Int64, Int64?).self) {
-            guard let sendAttempt, let lastAttempt else { return (sid, true) }
-            return (sid, sendAttempt > lastAttempt)
-        }
-        throw AppError.internalError
-    }
-
-    /// What a due session sends: a mail or a text message.
+    /// What a due session sends: a mail (whose text holds `sidMarker` where the sid
+    /// goes) or a text message.
     enum Outgoing {
-        case mail(MailEnvelope)
+        case mail(MailEnvelope, sidMarker: String)
         case sms(to: String, body: String)
     }
 
-    /// Records the new token and queues its message in one statement: the session row
-    /// is claimed only if the attempt is still new (a concurrent retry of the same
-    /// `send_attempt` waits on the row lock, then finds nothing to claim), and the
-    /// outbox row is written only for a claimed session. One attempt, one message.
-    private func recordSend(sid: Int64, token: String, sendAttempt: Int64?, outgoing: Outgoing, logger: Logger) async throws {
+    /// Finds or creates the session for (medium, address, secret) and, when a message is
+    /// due (`send_attempt` absent, or greater than the last one seen), records the new
+    /// token and queues the message: one statement, one commit. The upsert locks the
+    /// row, so concurrent retries of one `send_attempt` take turns and only the first
+    /// finds a message due. An expired session starts over under the same sid.
+    private func openSession(
+        medium: Medium, address: String, secret: String, sendAttempt: Int64?, nextLink: String?, token: String, outgoing: Outgoing,
+        logger: Logger
+    ) async throws -> Int64 {
+        let lifetime = Double(settings.sessionLifetimeSeconds)
         let hash = ByteBuffer(bytes: sha256(token))
-        var mail: MailEnvelope?
+        var mail: (envelope: MailEnvelope, marker: String)?
         var sms: (to: String, body: String)?
         switch outgoing {
-        case .mail(let envelope): mail = envelope
+        case .mail(let envelope, let marker): mail = (envelope, marker)
         case .sms(let to, let body): sms = (to, body)
         }
-        try await database.query(
+        let rows = try await database.query(
             """
-            WITH claimed AS (
-                UPDATE validation_sessions SET
-                    token_hashes = (token_hashes || \(hash))[greatest(1, cardinality(token_hashes) - 3):],
-                    last_send_attempt = COALESCE(\(sendAttempt), last_send_attempt), failed_attempts = 0
-                WHERE id = \(sid) AND (\(sendAttempt)::bigint IS NULL OR last_send_attempt IS NULL OR last_send_attempt < \(sendAttempt))
-                RETURNING id
+            WITH session AS (
+                INSERT INTO validation_sessions AS s (medium, address, client_secret, token_hashes, last_send_attempt, next_link)
+                VALUES (\(medium.rawValue), \(address), \(secret), ARRAY[\(hash)::bytea], \(sendAttempt), \(nextLink))
+                ON CONFLICT (medium, address, client_secret) DO UPDATE SET
+                    token_hashes = CASE
+                        WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN EXCLUDED.token_hashes
+                        WHEN EXCLUDED.last_send_attempt IS NULL OR s.last_send_attempt IS NULL OR s.last_send_attempt < EXCLUDED.last_send_attempt
+                            THEN (s.token_hashes || EXCLUDED.token_hashes)[greatest(1, cardinality(s.token_hashes) - 2):]
+                        ELSE s.token_hashes END,
+                    failed_attempts = CASE
+                        WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime))
+                            OR EXCLUDED.last_send_attempt IS NULL OR s.last_send_attempt IS NULL OR s.last_send_attempt < EXCLUDED.last_send_attempt
+                            THEN 0
+                        ELSE s.failed_attempts END,
+                    last_send_attempt = CASE
+                        WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN EXCLUDED.last_send_attempt
+                        ELSE COALESCE(greatest(s.last_send_attempt, EXCLUDED.last_send_attempt), s.last_send_attempt) END,
+                    validated_at = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN NULL ELSE s.validated_at END,
+                    next_link = COALESCE(EXCLUDED.next_link, s.next_link),
+                    last_requested_at = now()
+                RETURNING s.id, s.token_hashes[cardinality(s.token_hashes)] = \(hash)::bytea AS due
             ), mail AS (
                 INSERT INTO mail_outbox (sender, recipients, data)
-                SELECT \(mail?.sender), \(mail?.recipients), \(mail.map { ByteBuffer(bytes: $0.data) }) FROM claimed WHERE \(mail != nil)
+                SELECT \(mail?.envelope.sender), \(mail?.envelope.recipients),
+                    convert_to(replace(\(mail.map { String(decoding: $0.envelope.data, as: UTF8.self) }), \(mail?.marker), session.id::text), 'UTF8')
+                FROM session WHERE session.due AND \(mail != nil)
+            ), sms AS (
+                INSERT INTO sms_outbox (recipient, body) SELECT \(sms?.to), \(sms?.body) FROM session WHERE session.due AND \(sms != nil)
             )
-            INSERT INTO sms_outbox (recipient, body) SELECT \(sms?.to), \(sms?.body) FROM claimed WHERE \(sms != nil)
+            SELECT id FROM session
             """, logger: logger)
+        for try await sid in rows.decode(Int64.self) { return sid }
+        throw AppError.internalError
     }
 
     // MARK: Reading sessions
