@@ -103,18 +103,29 @@ public struct OutboxWorker: Service {
                 sender: try columns[0].decode(String.self), recipients: try columns[1].decode([String].self),
                 data: Array(buffer: try columns[2].decode(ByteBuffer.self)))
         }
+        // Delivered rows are marked together at the end of the batch; a crash in between
+        // means those few go out again after the lease (at least once, never lost).
+        var sent: [Int64] = []
         for (id, attempts, envelope) in claimed {
             do {
                 try await transport.deliver(envelope)
-                try await outbox.markSent(id)
+                sent.append(id)
             } catch {
-                switch try await outbox.markFailed(id, attempts: attempts, error: error) {
+                let outcome: LeasedOutbox.Outcome
+                do {
+                    outcome = try await outbox.markFailed(id, attempts: attempts, error: error)
+                } catch {
+                    try await outbox.markSent(sent)
+                    throw error
+                }
+                switch outcome {
                 case .givenUp: logger.error("mail given up", metadata: ["outbox_id": "\(id)", "attempts": "\(attempts)"])
                 case .retryIn(let seconds):
                     logger.warning("mail delivery failed; will retry", metadata: ["outbox_id": "\(id)", "retry_in_s": "\(seconds)"])
                 }
             }
         }
+        try await outbox.markSent(sent)
         return claimed.count
     }
 }

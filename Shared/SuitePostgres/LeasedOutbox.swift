@@ -73,6 +73,13 @@ public struct LeasedOutbox: Sendable {
         if let connection { try await connection.query(query, logger: logger) } else { try await database.query(query, logger: logger) }
     }
 
+    /// Marks many rows delivered in one statement (a worker's whole batch).
+    public func markSent(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await database.query(
+            "UPDATE \(unescaped: table) SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = ANY(\(ids))", logger: logger)
+    }
+
     /// Records a failed attempt: a later try after the backoff, or, after the last
     /// attempt, the row marked failed.
     @discardableResult

@@ -181,6 +181,21 @@ import Testing
         #expect(!text.replacingOccurrences(of: "\r\n", with: "").contains("\n"))
     }
 
+    @Test func theSimplePathRendersWhatMustacheRenders() throws {
+        let values = ["token": "T&K<1>", "link": "https://x.org/?a=1&b=2", "to": "a@b.org", "unused": "x"]
+        for source in [
+            "Token: {{token}} link {{{link}}} to {{ to }} missing {{nothing}}.", "{{token}}{{link}}", "no tags at all", "",
+        ] {
+            let parsed = try BrandTemplates.Parsed(source)
+            #expect(parsed.simple != nil)
+            #expect(parsed.render(values) == parsed.mustache.render(values as [String: Any]))
+        }
+        // Sections go through Mustache itself.
+        let section = try BrandTemplates.Parsed("{{#token}}has {{token}}{{/token}}{{^nothing}} and no nothing{{/nothing}}")
+        #expect(section.simple == nil)
+        #expect(section.render(values) == "has T&K<1> and no nothing")
+    }
+
     @Test func aBrandFolderOverridesSomeFilesAndUnknownBrandsFallBack() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("brands-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory + "/acme", withIntermediateDirectories: true)
