@@ -39,6 +39,7 @@ struct Suite4: Sendable {
         let meet = try await SuiteApplication.build(
             MeetRoomsService.self, configuration: configuration("meet-rooms", schema: "meet"), settings: meetSettings)
         let identitySettings = try IdentityAssociationsService.loadSettings(ConfigReader([
+            "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64,
             "MAIL_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("suite4-mail").path,
         ]))
         let identity = try await SuiteApplication.build(
