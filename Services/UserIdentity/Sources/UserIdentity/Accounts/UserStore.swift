@@ -2,11 +2,25 @@ import Foundation
 import Logging
 import PostgresNIO
 import SuiteCore
+import SuitePostgres
 
 /// The SQL of accounts, and nothing else.
 struct UserStore: Sendable {
     let database: PostgresClient
     let logger: Logger
+    /// `find(id:)` goes through it: concurrent `GET /users/me` share one query.
+    private let byID: QueryBatcher<UUID, User>
+
+    init(database: PostgresClient, logger: Logger) {
+        self.database = database
+        self.logger = logger
+        byID = QueryBatcher { ids, logger in
+            var found: [UUID: User] = [:]
+            found.reserveCapacity(ids.count)
+            for try await user in try await database.execute(ByIDs(ids: ids), logger: logger) { found[user.id] = user }
+            return found
+        }
+    }
 
     fileprivate typealias Row = (UUID, String, String, String, [String], String?, Bool, Bool, Date, Date?)
 
@@ -52,9 +66,24 @@ struct UserStore: Sendable {
         }
     }
 
+    /// Prepared: many users by id, for the batcher behind `find(id:)`.
+    struct ByIDs: PostgresPreparedStatement {
+        static let name = "uai_users_by_ids"
+        static let sql = "SELECT \(UserStore.columns) FROM users WHERE id = ANY($1)"
+        typealias Row = User
+        let ids: [UUID]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(ids)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> User { try ByID.decode(row) }
+    }
+
     func find(id: UUID) async throws -> User? {
-        for try await user in try await database.execute(ByID(id: id), logger: logger) { return user }
-        return nil
+        try await byID.load(id, logger: logger)
     }
 
     /// Prepared: logins and meet-rooms' delegation look users up by email.
