@@ -10,22 +10,8 @@ import SuitePostgres
 ///
 /// A service adds `MailOutbox.tableSQL` to one of its migrations.
 public enum MailOutbox {
-    public static let tableSQL = """
-        CREATE TABLE mail_outbox (
-            id bigserial PRIMARY KEY,
-            sender text NOT NULL,
-            recipients text[] NOT NULL,
-            data bytea NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT now(),
-            attempts integer NOT NULL DEFAULT 0,
-            next_attempt_at timestamptz NOT NULL DEFAULT now(),
-            locked_until timestamptz,
-            sent_at timestamptz,
-            failed_at timestamptz,
-            last_error text
-        );
-        CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
-        """
+    public static let tableSQL = LeasedOutbox.tableSQL(
+        "mail_outbox", payload: ["sender text NOT NULL", "recipients text[] NOT NULL", "data bytea NOT NULL"])
 
     /// Queues `envelope` on `connection`, inside the caller's transaction.
     @discardableResult

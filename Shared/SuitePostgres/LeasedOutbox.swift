@@ -15,6 +15,25 @@ public struct LeasedOutbox: Sendable {
         case givenUp
     }
 
+    /// The DDL of an outbox table: `id`, the payload columns (`name type …`, one per
+    /// element), the lease and retry columns this type works with, and the index of due
+    /// rows.
+    public static func tableSQL(_ table: String, payload: [String]) -> String {
+        """
+        CREATE TABLE \(table) (
+            id bigserial PRIMARY KEY,
+        \(payload.map { "    \($0),\n" }.joined())    created_at timestamptz NOT NULL DEFAULT now(),
+            attempts integer NOT NULL DEFAULT 0,
+            next_attempt_at timestamptz NOT NULL DEFAULT now(),
+            locked_until timestamptz,
+            sent_at timestamptz,
+            failed_at timestamptz,
+            last_error text
+        );
+        CREATE INDEX \(table)_due ON \(table) (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+        """
+    }
+
     /// A table name and payload columns written in code, never from input.
     let table: String
     let payload: String

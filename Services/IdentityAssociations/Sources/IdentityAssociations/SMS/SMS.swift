@@ -62,21 +62,7 @@ public struct SMSSettings: Sendable {
 /// from `SMSWorker`: a slow or failing provider never holds a request up, and a message
 /// is retried with backoff instead of lost.
 enum SMSOutbox {
-    static let tableSQL = """
-        CREATE TABLE sms_outbox (
-            id bigserial PRIMARY KEY,
-            recipient text NOT NULL,
-            body text NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT now(),
-            attempts integer NOT NULL DEFAULT 0,
-            next_attempt_at timestamptz NOT NULL DEFAULT now(),
-            locked_until timestamptz,
-            sent_at timestamptz,
-            failed_at timestamptz,
-            last_error text
-        );
-        CREATE INDEX sms_outbox_due ON sms_outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
-        """
+    static let tableSQL = LeasedOutbox.tableSQL("sms_outbox", payload: ["recipient text NOT NULL", "body text NOT NULL"])
 
     static func enqueue(to msisdn: String, body: String, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("INSERT INTO sms_outbox (recipient, body) VALUES (\(msisdn), \(body))", logger: logger)
