@@ -63,6 +63,42 @@ import Testing
         }
     }
 
+    @Test func concurrentListsOfDifferentUsersAndPagesEachGetTheirOwn() async throws {
+        try await Meet.run { meet in
+            let app = try await meet.application()
+            var tokens: [String: String] = [:]
+            var names: [String: Set<String>] = [:]
+            for (user, rooms) in [("ann", 3), ("bob", 2), ("cy", 0)] {
+                try await meet.user("\(user)@example.org")
+                let token = try await meet.token(app, for: "\(user)@example.org")
+                tokens[user] = token
+                for index in 0..<rooms {
+                    let name = "\(user) room \(index)"
+                    try await meet.call(.POST, "/rooms/", json: ["name": .string(name)], token: token)
+                    names[user, default: []].insert(name)
+                }
+            }
+            let answers = try await withThrowingTaskGroup(of: (String, Int, JSONValue?).self) { group in
+                for round in 0..<30 {
+                    let user = ["ann", "bob", "cy"][round % 3]
+                    let page = round % 2 + 1
+                    let token = tokens[user]!
+                    group.addTask { (user, page, try await meet.call(.GET, "/rooms/?page=\(page)&page_size=2", token: token).json) }
+                }
+                var all: [(String, Int, JSONValue?)] = []
+                for try await answer in group { all.append(answer) }
+                return all
+            }
+            for (user, page, json) in answers {
+                let results = json?["results"]?.arrayValue ?? []
+                #expect(json?["count"]?.intValue == names[user]?.count ?? 0, "\(user) page \(page)")
+                let expected = max(0, min(2, (names[user]?.count ?? 0) - (page - 1) * 2))
+                #expect(results.count == expected, "\(user) page \(page)")
+                for room in results { #expect(names[user]?.contains(room["name"]?.stringValue ?? "") == true) }
+            }
+        }
+    }
+
     @Test func bearerFailuresHaveTheSeedsBodies() async throws {
         try await Meet.run { meet in
             let userID = try await meet.user("ann@example.org")

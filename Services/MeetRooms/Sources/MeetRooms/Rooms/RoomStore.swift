@@ -2,62 +2,97 @@ import Foundation
 import Logging
 import PostgresNIO
 import SuiteCore
+import SuitePostgres
 
 /// The SQL of rooms, their accesses and attendees.
 struct RoomStore: Sendable {
     let database: PostgresClient
     let logger: Logger
+    /// `page(of:…)` goes through it.
+    private let pages: QueryBatcher<PageKey, PageResult>
+
+    init(database: PostgresClient, logger: Logger) {
+        self.database = database
+        self.logger = logger
+        pages = QueryBatcher { keys, logger in
+            var found: [PageKey: PageResult] = [:]
+            found.reserveCapacity(keys.count)
+            for try await row in try await database.execute(Pages(keys: keys), logger: logger) {
+                let key = keys[row.index]
+                var result = found[key] ?? PageResult(standing: row.standing, count: row.count, rooms: [])
+                if let room = row.room { result.rooms.append(room) }
+                found[key] = result
+            }
+            return found
+        }
+    }
 
     fileprivate static func configuration(_ text: String) -> JSONValue {
         if text == "{}" { return .object([:]) }
         return (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .object([:])
     }
 
+    /// One `GET /rooms` question: whose rooms, which page, asked by which application.
+    struct PageKey: Hashable, Sendable {
+        var user: UUID
+        var limit: Int
+        var offset: Int
+        var clientID: String
+    }
+
+    /// The answer: the application's standing, the user's room count, the page.
+    struct PageResult: Sendable {
+        var standing: (active: Bool, scopes: [String])
+        var count: Int
+        var rooms: [Room]
+    }
+
     /// The calling application's standing, the user's room count and a page of their
-    /// rooms with attendees: everything `GET /rooms` needs, in one round trip. No row at
-    /// all means the application does not exist. Prepared once per connection.
-    struct Page: PostgresPreparedStatement {
-        static let name = "meet_rooms_page"
+    /// rooms with attendees: everything `GET /rooms` needs, for many questions in one
+    /// round trip (concurrent requests are batched; identical ones share the answer).
+    /// No row for a question means the application does not exist. Prepared once per
+    /// connection.
+    struct Pages: PostgresPreparedStatement {
+        static let name = "meet_rooms_pages"
         static let sql = """
-            SELECT app.is_active, app.scopes, COALESCE((SELECT rooms FROM user_room_counts WHERE user_id = $1), 0),
+            SELECT q.i, app.is_active, app.scopes, COALESCE((SELECT rooms FROM user_room_counts WHERE user_id = q.user_id), 0),
                    p.id, p.slug, p.name, p.access_level, p.configuration, p.pin_code, p.created_by_application, p.created_at,
                    p.attendees
-            FROM applications app
+            FROM unnest($1::uuid[], $2::integer[], $3::integer[], $4::text[]) WITH ORDINALITY AS q(user_id, lim, off, client_id, i)
+            JOIN applications app ON app.client_id = q.client_id
             LEFT JOIN LATERAL (
                 SELECT r.id, r.slug, r.name, r.access_level, r.configuration::text AS configuration, r.pin_code,
                        r.created_by_application, r.created_at, a.room_created_at, r.attendees
-                FROM (SELECT room_id, room_created_at FROM room_accesses WHERE user_id = $1
-                      ORDER BY room_created_at DESC, room_id LIMIT $2 OFFSET $3) a
+                FROM (SELECT room_id, room_created_at FROM room_accesses WHERE user_id = q.user_id
+                      ORDER BY room_created_at DESC, room_id LIMIT q.lim OFFSET q.off) a
                 JOIN rooms r ON r.id = a.room_id
             ) p ON true
-            WHERE app.client_id = $4
-            ORDER BY p.room_created_at DESC, p.id
+            ORDER BY q.i, p.room_created_at DESC, p.id
             """
-        typealias Row = (standing: (active: Bool, scopes: [String]), count: Int, room: Room?)
-        let user: UUID
-        let limit: Int
-        let offset: Int
-        let clientID: String
+        typealias Row = (index: Int, standing: (active: Bool, scopes: [String]), count: Int, room: Room?)
+        let keys: [PageKey]
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 4)
-            bindings.append(user)
-            bindings.append(limit)
-            bindings.append(offset)
-            bindings.append(clientID)
+            bindings.append(keys.map(\.user))
+            bindings.append(keys.map(\.limit))
+            bindings.append(keys.map(\.offset))
+            bindings.append(keys.map(\.clientID))
             return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
             let c = row.makeRandomAccess()
-            let standing = (active: try c[0].decode(Bool.self), scopes: try c[1].decode([String].self))
-            guard let id = try c[3].decode(UUID?.self) else { return (standing, try c[2].decode(Int.self), nil) }
+            let index = Int(try c[0].decode(Int64.self)) - 1
+            let standing = (active: try c[1].decode(Bool.self), scopes: try c[2].decode([String].self))
+            let count = try c[3].decode(Int.self)
+            guard let id = try c[4].decode(UUID?.self) else { return (index, standing, count, nil) }
             let room = Room(
-                id: id, slug: try c[4].decode(String.self), name: try c[5].decode(String.self),
-                accessLevel: try c[6].decode(String.self), configuration: RoomStore.configuration(try c[7].decode(String.self)),
-                pinCode: try c[8].decode(String?.self), createdByApplication: try c[9].decode(String?.self),
-                createdAt: try c[10].decode(Date.self), attendees: try c[11].decode([String].self))
-            return (standing, try c[2].decode(Int.self), room)
+                id: id, slug: try c[5].decode(String.self), name: try c[6].decode(String.self),
+                accessLevel: try c[7].decode(String.self), configuration: RoomStore.configuration(try c[8].decode(String.self)),
+                pinCode: try c[9].decode(String?.self), createdByApplication: try c[10].decode(String?.self),
+                createdAt: try c[11].decode(Date.self), attendees: try c[12].decode([String].self))
+            return (index, standing, count, room)
         }
     }
 
@@ -66,16 +101,9 @@ struct RoomStore: Sendable {
     func page(of user: UUID, limit: Int, offset: Int, clientID: String) async throws
         -> (standing: (active: Bool, scopes: [String])?, count: Int, rooms: [Room])
     {
-        var standing: (active: Bool, scopes: [String])?
-        var count = 0
-        var rooms: [Room] = []
-        let rows = try await database.execute(Page(user: user, limit: limit, offset: offset, clientID: clientID), logger: logger)
-        for try await row in rows {
-            standing = row.standing
-            count = row.count
-            if let room = row.room { rooms.append(room) }
-        }
-        return (standing, count, rooms)
+        let key = PageKey(user: user, limit: limit, offset: offset, clientID: clientID)
+        guard let found = try await pages.load(key, logger: logger) else { return (nil, 0, []) }
+        return (found.standing, found.count, found.rooms)
     }
 
     /// The room and the role `user` has on it (nil when none).
