@@ -45,7 +45,9 @@ public enum MeetRoomsService: SuiteService {
         let token = TokenRoute(
             delegation: delegation, applications: applications, peers: dependencies.peers, rateLimiter: dependencies.rateLimiter)
         let rooms = RoomRoutes(
-            delegation: delegation, rooms: RoomStore(database: dependencies.database, logger: dependencies.logger),
+            delegation: delegation,
+            rooms: RoomStore(
+                database: dependencies.database, logger: dependencies.logger, render: { RoomStore.render($0, settings: settings) }),
             settings: settings, rateLimiter: dependencies.rateLimiter,
             baseURL: dependencies.configuration.publicURL + "/v1.0")
         let api = router.group("/external-api/v1.0")

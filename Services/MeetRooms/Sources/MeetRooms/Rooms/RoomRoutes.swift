@@ -49,7 +49,7 @@ struct RoomRoutes: Sendable {
         _ = try delegation.authorize(claims, standing: found.standing, scope: "rooms:list")
         func link(_ number: Int) -> String { "\(baseURL)/rooms?page=\(number)&page_size=\(page.size)" }
         var out: [UInt8] = []
-        out.reserveCapacity(128 + 400 * found.rooms.count)
+        out.reserveCapacity(160 + found.json.count)
         out.append(contentsOf: Array(#"{"count":"#.utf8) + Array(String(found.count).utf8) + Array(#","next":"#.utf8))
         if page.offset + found.rooms.count < found.count { CanonicalJSON.writeString(link(page.page + 1), into: &out) } else { out.append(contentsOf: Array("null".utf8)) }
         out.append(contentsOf: Array(#","previous":"#.utf8))
@@ -58,12 +58,9 @@ struct RoomRoutes: Sendable {
         } else {
             out.append(contentsOf: Array("null".utf8))
         }
-        out.append(contentsOf: Array(#","results":["#.utf8))
-        for (index, room) in found.rooms.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            room.write(into: &out, settings: settings)
-        }
-        out.append(contentsOf: Array("]}".utf8))
+        out.append(contentsOf: Array(#","results":"#.utf8))
+        out.append(contentsOf: found.json)
+        out.append(UInt8(ascii: "}"))
         return Response.json(bytes: out)
     }
 
@@ -231,4 +228,18 @@ struct RoomRoutes: Sendable {
 
 extension String {
     var nonEmpty: String? { isEmpty ? nil : self }
+}
+
+extension RoomStore {
+    /// The JSON array of a page of rooms, as `GET /rooms` shows it.
+    static func render(_ rooms: [Room], settings: MeetSettings) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(2 + 400 * rooms.count)
+        for (index, room) in rooms.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            room.write(into: &out, settings: settings)
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
 }

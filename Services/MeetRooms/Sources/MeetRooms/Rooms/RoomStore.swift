@@ -11,7 +11,8 @@ struct RoomStore: Sendable {
     /// `page(of:…)` goes through it.
     private let pages: QueryBatcher<PageKey, PageResult>
 
-    init(database: PostgresClient, logger: Logger) {
+    /// - Parameter render: writes a page of rooms as the JSON array clients see.
+    init(database: PostgresClient, logger: Logger, render: @escaping @Sendable ([Room]) -> [UInt8]) {
         self.database = database
         self.logger = logger
         pages = QueryBatcher { keys, logger in
@@ -23,6 +24,7 @@ struct RoomStore: Sendable {
                 if let room = row.room { result.rooms.append(room) }
                 found[key] = result
             }
+            for (key, result) in found { found[key]?.json = render(result.rooms) }
             return found
         }
     }
@@ -40,11 +42,14 @@ struct RoomStore: Sendable {
         var clientID: String
     }
 
-    /// The answer: the application's standing, the user's room count, the page.
+    /// The answer: the application's standing, the user's room count, the page, and
+    /// the page as the JSON array `GET /rooms` shows (written once per batch, whoever
+    /// asked the same question).
     struct PageResult: Sendable {
         var standing: (active: Bool, scopes: [String])
         var count: Int
         var rooms: [Room]
+        var json: [UInt8] = []
     }
 
     /// The calling application's standing, the user's room count and a page of their
@@ -99,11 +104,11 @@ struct RoomStore: Sendable {
     /// The application's standing (nil when it does not exist), the user's room count
     /// and one page of their rooms, newest first.
     func page(of user: UUID, limit: Int, offset: Int, clientID: String) async throws
-        -> (standing: (active: Bool, scopes: [String])?, count: Int, rooms: [Room])
+        -> (standing: (active: Bool, scopes: [String])?, count: Int, rooms: [Room], json: [UInt8])
     {
         let key = PageKey(user: user, limit: limit, offset: offset, clientID: clientID)
-        guard let found = try await pages.load(key, logger: logger) else { return (nil, 0, []) }
-        return (found.standing, found.count, found.rooms)
+        guard let found = try await pages.load(key, logger: logger) else { return (nil, 0, [], Array("[]".utf8)) }
+        return (found.standing, found.count, found.rooms, found.json)
     }
 
     /// The room and the role `user` has on it (nil when none).
