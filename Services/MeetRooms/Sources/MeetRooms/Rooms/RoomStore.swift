@@ -63,7 +63,7 @@ struct RoomStore: Sendable {
             SELECT q.i, app.is_active, app.scopes, COALESCE((SELECT rooms FROM user_room_counts WHERE user_id = q.user_id), 0),
                    p.id, p.slug, p.name, p.access_level, p.configuration, p.pin_code, p.created_by_application, p.created_at,
                    p.attendees
-            FROM unnest($1::uuid[], $2::integer[], $3::integer[], $4::text[]) WITH ORDINALITY AS q(user_id, lim, off, client_id, i)
+            FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[]) WITH ORDINALITY AS q(user_id, lim, off, client_id, i)
             JOIN applications app ON app.client_id = q.client_id
             LEFT JOIN LATERAL (
                 SELECT r.id, r.slug, r.name, r.access_level, r.configuration::text AS configuration, r.pin_code,
