@@ -80,17 +80,22 @@ public struct MailMessage: Sendable {
     }
 
     /// An RFC 2047 encoded-word when the text is not plain printable ASCII.
-    static func encodeWord(_ text: String) -> String {
+    public static func encodeWord(_ text: String) -> String {
         let plain = text.utf8.allSatisfy { (0x20...0x7E).contains($0) }
         return plain ? text : "=?UTF-8?B?\(Data(text.utf8).base64EncodedString())?="
     }
 
-    static func rfc5322Date(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
-        return formatter.string(from: date)
+    /// `Mon, 23 Nov 2026 01:28:59 +0000` (RFC 5322), from the C library: no formatter is
+    /// built per message.
+    public static func rfc5322Date(_ date: Date) -> String {
+        var time = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
     }
 
     /// Rewrites lone LF and lone CR as CRLF.

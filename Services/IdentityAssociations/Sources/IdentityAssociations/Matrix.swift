@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import SuiteCore
 import SuiteHTTP
+import SuiteSigning
 
 /// Matrix conventions this service speaks: errors, unpadded base64, signed JSON, and
 /// request bodies that may be JSON or (for older clients) form-encoded.
@@ -24,21 +25,6 @@ enum Matrix {
         var text = Data(bytes).base64EncodedString()
         while text.hasSuffix("=") { text.removeLast() }
         return text
-    }
-
-    /// Decodes unpadded (or padded) standard base64; URL-safe input is accepted too,
-    /// as Matrix clients write both.
-    static func decodeBase64(_ text: String) -> Data? {
-        guard !text.isEmpty, text.utf8.count <= 1024 else { return nil }
-        var normal = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while normal.hasSuffix("=") { normal.removeLast() }
-        switch normal.utf8.count % 4 {
-        case 1: return nil
-        case 2: normal += "=="
-        case 3: normal += "="
-        default: break
-        }
-        return Data(base64Encoded: normal)
     }
 
     /// Signs `object` as Matrix signed JSON: the canonical JSON of the object without
@@ -85,7 +71,7 @@ enum Matrix {
 
     /// Whether `object` carries a valid signature by `server`'s `keyID` made with `publicKey`.
     static func verify(_ object: [String: JSONValue], server: String, keyID: String, publicKey: Curve25519.Signing.PublicKey) -> Bool {
-        guard let text = object["signatures"]?[server]?[keyID]?.stringValue, let signature = decodeBase64(text) else { return false }
+        guard let text = object["signatures"]?[server]?[keyID]?.stringValue, let signature = Base64URL.decode(text) else { return false }
         var unsigned = object
         unsigned["signatures"] = nil
         unsigned["unsigned"] = nil

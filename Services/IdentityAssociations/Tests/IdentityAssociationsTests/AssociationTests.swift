@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import PostgresNIO
 import SuiteCore
+import SuiteSigning
 import SuiteTesting
 import Testing
 
@@ -14,7 +15,7 @@ import Testing
     func serverKey(_ identity: Identity) async throws -> Curve25519.Signing.PublicKey {
         let response = try await identity.call(.GET, Self.v1 + "/pubkey/ed25519:0")
         let text = try #require(response.json?["public_key"]?.stringValue)
-        return try Curve25519.Signing.PublicKey(rawRepresentation: try #require(Matrix.decodeBase64(text)))
+        return try Curve25519.Signing.PublicKey(rawRepresentation: try #require(Base64URL.decode(text)))
     }
 
     @Test func bindPublishesASignedAssociationThatLookupsFindCaseInsensitively() async throws {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SuiteCore
+import SuiteSigning
 import SuiteHTTP
 import SuiteTesting
 import Testing
@@ -54,7 +55,7 @@ import Testing
             #expect(signed.status == 200, "\(signed.text)")
             let object = try #require(signed.json?.objectValue)
             #expect(object["sender"] == "@bob:example.org" && object["mxid"] == "@invitee:example.org" && object["token"] == .string(token))
-            let ephemeralKey = try Curve25519.Signing.PublicKey(rawRepresentation: try #require(Matrix.decodeBase64(ephemeral)))
+            let ephemeralKey = try Curve25519.Signing.PublicKey(rawRepresentation: try #require(Base64URL.decode(ephemeral)))
             #expect(Matrix.verify(object, server: "id.example.org", keyID: "ed25519:0", publicKey: ephemeralKey))
 
             let unknown = try await identity.call(
@@ -79,7 +80,7 @@ import Testing
             let signedPart = try #require(invites[0]["signed"]?.objectValue)
             #expect(signedPart["token"] == .string(token) && signedPart["mxid"] == "@invitee:example.org")
             let publicKey = try #require(stored.json?["public_key"]?.stringValue)
-            let key = try Curve25519.Signing.PublicKey(rawRepresentation: try #require(Matrix.decodeBase64(publicKey)))
+            let key = try Curve25519.Signing.PublicKey(rawRepresentation: try #require(Base64URL.decode(publicKey)))
             #expect(Matrix.verify(signedPart, server: "id.example.org", keyID: "ed25519:0", publicKey: key))
             let boundObject = try #require(bound.json?.objectValue)
             #expect(Matrix.verify(boundObject, server: "id.example.org", keyID: "ed25519:0", publicKey: key))

@@ -11,7 +11,7 @@ import Testing
 /// RFC 8032's first Ed25519 vector.
 @Suite struct SignedJSONTests {
     static let specKey = try! Curve25519.Signing.PrivateKey(
-        rawRepresentation: Matrix.decodeBase64("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1")!)
+        rawRepresentation: Base64URL.decode("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1")!)
 
     @Test func emptyObjectSignatureMatchesTheSpecVector() {
         let signed = Matrix.sign([:], server: "domain", keyID: "ed25519:1", key: Self.specKey)

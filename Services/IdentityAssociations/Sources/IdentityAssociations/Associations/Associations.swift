@@ -52,16 +52,12 @@ struct Associations: Sendable {
         medium == "email" ? Validate.normalizedEmail(address) : address.trimmingCharacters(in: .whitespaces)
     }
 
-    /// The signed association object, as bind and lookup return it.
-    func signed(medium: String, address: String, mxid: String, ts: Int64, notBefore: Int64, notAfter: Int64, extra: [String: JSONValue] = [:])
-        -> [String: JSONValue]
-    {
-        var object: [String: JSONValue] = [
+    /// The association object bind and lookup sign.
+    static func object(medium: String, address: String, mxid: String, ts: Int64, notBefore: Int64, notAfter: Int64) -> [String: JSONValue] {
+        [
             "address": .string(address), "medium": .string(medium), "mxid": .string(mxid),
             "ts": .number(Double(ts)), "not_before": .number(Double(notBefore)), "not_after": .number(Double(notAfter)),
         ]
-        for (key, value) in extra { object[key] = value }
-        return Matrix.sign(object, server: settings.serverName, key: settings.signingKey.key)
     }
 
     // MARK: bind / unbind
@@ -106,9 +102,9 @@ struct Associations: Sendable {
             return invites
         }
         context.logger.info("association bound", metadata: ["medium": "\(session.medium)", "sid": "\(session.id)"])
-        let body = signed(
-            medium: session.medium, address: session.address, mxid: mxid, ts: now, notBefore: now, notAfter: now + Self.validity,
-            extra: invites.isEmpty ? [:] : ["invites": .array(invites)])
+        var body = Self.object(medium: session.medium, address: session.address, mxid: mxid, ts: now, notBefore: now, notAfter: now + Self.validity)
+        if !invites.isEmpty { body["invites"] = .array(invites) }
+        body = Matrix.sign(body, server: settings.serverName, key: settings.signingKey.key)
         return Response.json(.object(body))
     }
 
@@ -145,15 +141,6 @@ struct Associations: Sendable {
 
     // MARK: Lookups
 
-    struct Row {
-        var medium: String
-        var address: String
-        var mxid: String
-        var ts: Int64
-        var notBefore: Int64
-        var notAfter: Int64
-    }
-
     /// `GET /api/v1/lookup?medium=&address=`: the signed association, or `{}`.
     func lookup(_ request: Request, context: SuiteContext) async throws -> Response {
         let query = MatrixParameters.query(request)
@@ -161,10 +148,7 @@ struct Associations: Sendable {
         let medium = try query.string("medium", maxBytes: 16)
         let address = Self.fold(medium: medium, address: try query.string("address", maxBytes: 512))
         if let (mxid, ts, notBefore, notAfter) = try await batcher.lookup(medium: medium, address: address, logger: context.logger) {
-            let object: [String: JSONValue] = [
-                "address": .string(address), "medium": .string(medium), "mxid": .string(mxid),
-                "ts": .number(Double(ts)), "not_before": .number(Double(notBefore)), "not_after": .number(Double(notAfter)),
-            ]
+            let object = Self.object(medium: medium, address: address, mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter)
             return Response.json(bytes: Matrix.signedBytes(object, server: settings.serverName, key: settings.signingKey.key))
         }
         return Response.json([:])

@@ -6,6 +6,7 @@ import PostgresNIO
 import SuiteCore
 import SuiteHTTP
 import SuiteMail
+import SuiteSigning
 
 /// Invitations to a Matrix room for an address nobody has bound yet (`store-invite`),
 /// the signature that lets the invitee accept one (`sign-ed25519`), and the public keys
@@ -75,7 +76,7 @@ struct ThirdPartyInvites: Sendable {
         values["sign_url"] = "\(publicBaseURL)\(APIVersion.v1.prefix)/sign-ed25519?token=\(token)&private_key=\(BrandTemplates.escapeURL(ephemeralPrivate))"
         let inviter = senderName.isEmpty ? sender : senderName
         let subject = roomName.isEmpty ? "\(inviter) has invited you to chat" : "\(inviter) has invited you to \(roomName)"
-        values["subject_header_value"] = Self.encodeHeader(subject)
+        values["subject_header_value"] = MailMessage.encodeWord(subject)
 
         let envelope = settings.brands.message("invite_template.eml", brand: brand, from: settings.mail.from, to: email, values: values)
         try await database.withTransaction(logger: context.logger) { connection in
@@ -116,11 +117,6 @@ struct ThirdPartyInvites: Sendable {
         return text.prefix(reveal) + "..."
     }
 
-    /// An RFC 2047 encoded-word when the text is not printable ASCII.
-    static func encodeHeader(_ text: String) -> String {
-        text.utf8.allSatisfy { (0x20...0x7E).contains($0) } ? text : "=?UTF-8?B?\(Data(text.utf8).base64EncodedString())?="
-    }
-
     /// `POST …/sign-ed25519`: signs `{mxid, sender, token}` with the ephemeral private key
     /// the invitee got by mail.
     func sign(_ request: Request, context: SuiteContext, account: Account?) async throws -> Response {
@@ -129,7 +125,7 @@ struct ThirdPartyInvites: Sendable {
         let mxid = try parameters.string("mxid", maxBytes: 255)
         guard Matrix.isUserID(mxid) else { throw Matrix.invalid("mxid must be a Matrix user ID (@user:server).") }
         let token = try parameters.string("token", maxBytes: 255)
-        guard let seed = Matrix.decodeBase64(try parameters.string("private_key", maxBytes: 128)), seed.count == 32,
+        guard let seed = Base64URL.decode(try parameters.string("private_key", maxBytes: 128)), seed.count == 32,
             let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed)
         else { throw Matrix.invalid("private_key must be an unpadded base64 Ed25519 seed.") }
         let rows = try await database.query("SELECT sender FROM pending_invites WHERE token = \(token)", logger: context.logger)

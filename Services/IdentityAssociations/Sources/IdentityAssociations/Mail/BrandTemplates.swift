@@ -143,7 +143,7 @@ public struct BrandTemplates: Sendable {
     func message(_ file: String, brand: String, from: String, to: String, values: [String: String]) -> MailEnvelope {
         var all = values
         let domain = from.split(separator: "@").last.map(String.init) ?? "localhost"
-        all["date"] = Self.rfc5322Date(Date())
+        all["date"] = MailMessage.rfc5322Date(Date())
         all["from"] = from
         all["to"] = to
         all["messageid"] = "<\(SecureRandom.hex(byteCount: 12))@\(domain)>"
@@ -184,16 +184,5 @@ public struct BrandTemplates: Sendable {
             }
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    static func rfc5322Date(_ date: Date) -> String {
-        var time = time_t(date.timeIntervalSince1970)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
     }
 }
