@@ -85,18 +85,13 @@ public struct LeasedOutbox: Sendable {
         return claimed.sorted { $0.id < $1.id }
     }
 
-    /// Marks a row delivered (in the caller's transaction when it gives one).
-    public func markSent(_ id: Int64, on connection: PostgresConnection? = nil) async throws {
-        let query: PostgresQuery =
-            "UPDATE \(unescaped: table) SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = \(id)"
-        if let connection { try await connection.query(query, logger: logger) } else { try await database.query(query, logger: logger) }
-    }
-
-    /// Marks many rows delivered in one statement (a worker's whole batch).
-    public func markSent(_ ids: [Int64]) async throws {
+    /// Marks rows delivered in one statement: a worker's whole batch, or one row in
+    /// the caller's transaction when it gives one.
+    public func markSent(_ ids: [Int64], on connection: PostgresConnection? = nil) async throws {
         guard !ids.isEmpty else { return }
-        try await database.query(
-            "UPDATE \(unescaped: table) SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = ANY(\(ids))", logger: logger)
+        let query: PostgresQuery =
+            "UPDATE \(unescaped: table) SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = ANY(\(ids))"
+        if let connection { try await connection.query(query, logger: logger) } else { try await database.query(query, logger: logger) }
     }
 
     /// Records a failed attempt: a later try after the backoff, or, after the last

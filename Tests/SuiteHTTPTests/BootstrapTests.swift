@@ -86,8 +86,11 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             try await LiveServices.waitUntilAnswering(echo.url + "/health/live")
+            let started = slowRequestsStarted.withLock { $0 }
             async let slow = send(.GET, echo.url + "/slow")
-            try await Task.sleep(for: .milliseconds(200))
+            // Shut down only once the request is in the handler (a fixed pause lost the
+            // race on a loaded machine: the listener closed before the request arrived).
+            while slowRequestsStarted.withLock({ $0 }) == started { try await Task.sleep(for: .milliseconds(10)) }
             await group.triggerGracefulShutdown()
             let response = try await slow
             #expect(response.status == 200)

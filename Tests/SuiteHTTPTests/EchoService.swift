@@ -6,6 +6,7 @@ import SuiteHTTP
 import SuitePostgres
 import SuiteSigning
 import SuiteTesting
+import Synchronization
 
 /// A small service built on the suite's bootstrap, to test what every service gets.
 enum EchoService: SuiteService {
@@ -62,6 +63,7 @@ enum EchoService: SuiteService {
         router.get("/_matrix/thing") { _, _ -> String in throw AppError.notFound("No thing here.") }
         router.post("/token") { _, _ -> String in throw AppError(status: .badRequest, code: "invalid_grant", detail: "Expired code.") }
         router.get("/slow") { _, _ -> String in
+            slowRequestsStarted.withLock { $0 += 1 }
             try await Task.sleep(for: .milliseconds(800))
             return "done"
         }
@@ -134,3 +136,7 @@ struct RunningEcho {
         try await built.dependencies.signer.mint(audience: audience, scope: scope, issuedAt: Int(Date().timeIntervalSince1970))
     }
 }
+
+/// How many `/slow` requests the echo service has begun: a test waits for its request to
+/// be in flight before it shuts the service down.
+let slowRequestsStarted = Mutex(0)

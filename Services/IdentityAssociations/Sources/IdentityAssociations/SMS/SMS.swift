@@ -63,10 +63,6 @@ public struct SMSSettings: Sendable {
 /// is retried with backoff instead of lost.
 enum SMSOutbox {
     static let tableSQL = LeasedOutbox.tableSQL("sms_outbox", payload: ["recipient text NOT NULL", "body text NOT NULL"])
-
-    static func enqueue(to msisdn: String, body: String, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("INSERT INTO sms_outbox (recipient, body) VALUES (\(msisdn), \(body))", logger: logger)
-    }
 }
 
 struct SMSDeliveryError: Error, CustomStringConvertible {
@@ -102,7 +98,7 @@ struct SMSWorker: Service {
         for (id, attempts, message) in claimed {
             do {
                 try await send(to: message.0, body: message.1)
-                try await outbox.markSent(id)
+                try await outbox.markSent([id])
             } catch {
                 let outcome = try await outbox.markFailed(id, attempts: attempts, error: error)
                 logger.warning("sms delivery failed", metadata: ["sms_id": "\(id)", "outcome": "\(outcome)"])

@@ -50,7 +50,7 @@ struct InviteRelay: Service {
                 let emails = (try? JSONDecoder().decode(JSONValue.self, from: Data(payload.utf8)))?["emails"]?.arrayValue?
                     .compactMap(\.stringValue) ?? []
                 try await database.withTransaction(logger: logger) { connection in
-                    try await outbox.markSent(id, on: connection)
+                    try await outbox.markSent([id], on: connection)
                     try await connection.query(
                         "UPDATE attendees SET invited_at = now() WHERE room_id = \(room) AND email = ANY(\(emails)) AND invited_at IS NULL",
                         logger: logger)
