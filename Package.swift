@@ -256,6 +256,36 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ])
-        + service("OIDCVault", executable: "oidc-vault", migrations: ["0001_init.sql"]),
+        + service(
+            "OIDCVault", executable: "oidc-vault", migrations: ["0001_init.sql", "0002_vault.sql"],
+            dependencies: [
+                "SuiteMail", "VaultZKP",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ])
+        + [
+            .target(
+                name: "VaultZKP",
+                dependencies: ["SuiteCore", "SuiteSigning", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Services/OIDCVault/Sources/VaultZKP",
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
+                name: "OIDCVaultTests",
+                dependencies: [
+                    "OIDCVault", "VaultZKP", "SuiteTesting", "SuiteMail", "SuiteSigning",
+                    .product(name: "Crypto", package: "swift-crypto"),
+                    .product(name: "_CryptoExtras", package: "swift-crypto"),
+                    .product(name: "NIOHTTP1", package: "swift-nio"),
+                    .product(name: "PostgresNIO", package: "postgres-nio"),
+                ],
+                path: "Services/OIDCVault/Tests/OIDCVaultTests",
+                swiftSettings: swiftSettings
+            ),
+        ],
     swiftLanguageModes: [.v6]
 )

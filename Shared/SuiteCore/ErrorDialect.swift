@@ -12,6 +12,10 @@ public enum ErrorDialect: Sendable, Equatable {
     /// members alone when it has any (field errors `{"scope":["…"]}`, the token
     /// endpoint's `{"error":"…"}`). `application/json`.
     case drf
+    /// FastAPI, as the OIDC vault's seed answers: `{"detail":"…"}`, or, for validation
+    /// errors, `{"detail":[{"loc":[…],"msg":"…","type":"…"}]}` (the error's `detail`
+    /// member). `application/json`.
+    case fastapi
 
     public struct Rendered: Sendable {
         public var contentType: String
@@ -45,6 +49,13 @@ public enum ErrorDialect: Sendable, Equatable {
                 CanonicalJSON.writeObject(leading: [], rest: error.members, into: &out)
             } else {
                 CanonicalJSON.writeObject(leading: [("detail", .string(error.detail ?? error.title))], rest: [:], into: &out)
+            }
+            return Rendered(contentType: "application/json", body: out)
+        case .fastapi:
+            if error.members["detail"] != nil {
+                CanonicalJSON.writeObject(leading: [], rest: error.members, into: &out)
+            } else {
+                CanonicalJSON.writeObject(leading: [("detail", .string(error.detail ?? error.title))], rest: error.members, into: &out)
             }
             return Rendered(contentType: "application/json", body: out)
         case .oauth:

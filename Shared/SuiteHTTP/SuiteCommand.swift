@@ -18,8 +18,11 @@ public struct SuiteCommand<S: SuiteService>: AsyncParsableCommand {
         CommandConfiguration(
             commandName: S.name,
             abstract: "The \(S.name) service of the suite.",
-            subcommands: [ServeCommand<S>.self, MigrateCommand<S>.self, KeysCommand<S>.self, TokenCommand<S>.self]
-                + S.commands,
+            // A service with a `keys` command of its own (the vault rotates its OIDC keys)
+            // includes `KeysCommand<S>.Generate` and `.Public` in it.
+            subcommands: [ServeCommand<S>.self, MigrateCommand<S>.self]
+                + (S.commands.contains { $0.configuration.commandName == "keys" } ? [] : [KeysCommand<S>.self])
+                + [TokenCommand<S>.self] + S.commands,
             defaultSubcommand: ServeCommand<S>.self)
     }
 

@@ -51,7 +51,12 @@ struct Suite4: Sendable {
         ]))
         let uai = try await SuiteApplication.build(
             UserIdentityService.self, configuration: configuration("user-identity", schema: "uai"), settings: uaiSettings)
-        let vault = try await SuiteApplication.build(OIDCVaultService.self, configuration: configuration("oidc-vault", schema: "vault"))
+        let vaultSettings = try OIDCVaultService.loadSettings(ConfigReader([
+            "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64,
+            "MAIL_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("suite4-mail").path,
+        ]))
+        let vault = try await SuiteApplication.build(
+            OIDCVaultService.self, configuration: configuration("oidc-vault", schema: "vault"), settings: vaultSettings)
         return Suite4(
             urls: urls,
             services: [

@@ -1,28 +1,229 @@
+public import ArgumentParser
+import Foundation
 public import Hummingbird
+import Logging
+import PostgresNIO
+public import ServiceLifecycle
 public import SuiteCore
 public import SuiteHTTP
+import SuiteMail
 public import SuitePostgres
+import Synchronization
 
 /// OpenID Connect provider with tenants, clients and zero-knowledge image login.
 public enum OIDCVaultService: SuiteService {
     public typealias Context = SuiteContext
+    public typealias Settings = VaultSettings
 
     public static let name = "oidc-vault"
     public static let defaultPort = 8084
     public static let defaultSchema = "vault"
     public static let publicPath = "/vault"
+    public static let usesRateLimits = true
 
     public static var migrations: [Migration] {
-        [Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql)]
+        [
+            Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
+            Migration(fileName: "0002_vault.sql", bytes: PackageResources._002_vault_sql),
+            Migration(fileName: "0003_outbox_limits.sql", bytes: Array((MailOutbox.tableSQL + "\n" + RateLimiter.tableSQL).utf8)),
+        ]
     }
 
     public static var openAPIDocument: [UInt8] { PackageResources.openapi_yaml }
 
-    /// Token, introspection and revocation endpoints speak OAuth 2.0 errors (RFC 6749 §5.2).
+    /// Token, introspection and revocation endpoints speak OAuth 2.0 errors (RFC 6749
+    /// §5.2); everything else speaks FastAPI's `{"detail": …}`, as the seed does.
     public static func errorDialect(forPath path: String) -> ErrorDialect {
         let oauthEndpoints = ["/token", "/oauth2/token", "/introspect", "/revoke"]
-        return oauthEndpoints.contains(where: { path.hasSuffix($0) }) ? .oauth : .problem()
+        return oauthEndpoints.contains(where: { path.hasSuffix($0) }) ? .oauth : .fastapi
     }
 
-    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: NoSettings) async throws {}
+    public static func loadSettings(_ reader: ConfigReader) throws(ConfigurationError) -> VaultSettings {
+        try VaultSettings.load(reader)
+    }
+
+    public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {
+        let vault = Vault(dependencies: dependencies, settings: settings)
+        TenantRoutes(vault: vault).add(to: router)
+        ClientRoutes(vault: vault).add(to: router)
+        UserRoutes(vault: vault).add(to: router)
+        APIKeyRoutes(vault: vault).add(to: router)
+        BlockRoutes(vault: vault).add(to: router)
+        LoginRoutes(vault: vault).add(to: router)
+        AuthorizeRoutes(vault: vault).add(to: router)
+        TokenRoutes(vault: vault).add(to: router)
+        SessionRoutes(vault: vault).add(to: router)
+    }
+
+    public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
+        [
+            DefaultTenant(tenants: TenantStore(database: dependencies.database, logger: dependencies.logger), id: settings.defaultTenant),
+            OutboxWorker(database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger),
+            VaultJanitor(database: dependencies.database, logger: dependencies.logger),
+        ]
+    }
+
+    public static var commands: [any ParsableCommand.Type] { [VaultKeysCommand.self, ClientCommand.self] }
+}
+
+/// Everything the vault's routes share, built once.
+struct Vault: Sendable {
+    let database: PostgresClient
+    let logger: Logger
+    let settings: VaultSettings
+    let publicURL: String
+    let issuers: Issuers
+    let keys: KeyRing
+    let tokens: TokenVerifier
+    let issuer: TokenIssuer
+    let authenticator: Authenticator
+    let tenants: TenantStore
+    let clients: ClientStore
+    let users: UserStore
+    let sessions: SessionStore
+    let lockout: Lockout
+    let rateLimiter: RateLimiter
+    private let knownTenants: TenantMemo
+
+    init(dependencies: SuiteDependencies, settings: VaultSettings) {
+        database = dependencies.database
+        logger = dependencies.logger
+        self.settings = settings
+        publicURL = dependencies.configuration.publicURL
+        issuers = Issuers(publicURL: publicURL)
+        keys = KeyRing(database: database, logger: logger, atRestKey: settings.atRestKey, imported: settings.importedSigningKeys)
+        tokens = TokenVerifier(keys: keys, issuers: issuers, database: database, logger: logger)
+        issuer = TokenIssuer(keys: keys, issuers: issuers, settings: settings)
+        authenticator = Authenticator(database: database, logger: logger, settings: settings, tokens: tokens)
+        tenants = TenantStore(database: database, logger: logger)
+        clients = ClientStore(database: database, logger: logger)
+        users = UserStore(database: database, logger: logger)
+        sessions = SessionStore(database: database, logger: logger)
+        lockout = Lockout(database: database, logger: logger)
+        rateLimiter = dependencies.rateLimiter
+        knownTenants = TenantMemo()
+    }
+
+    var login: LoginRoutes { LoginRoutes(vault: self) }
+
+    /// Whether the tenant exists, remembered for five seconds: discovery and JWKS are
+    /// read on every relying party's start and must not cost a query each.
+    func tenantExists(_ id: String) async throws -> Bool {
+        if let known = knownTenants.get(id) { return known }
+        let exists = try await tenants.find(id) != nil
+        knownTenants.put(id, exists)
+        return exists
+    }
+
+    func discoveryDocument(_ tenant: String) -> [UInt8] {
+        if let cached = knownTenants.document(tenant) { return cached }
+        let issuer = issuers.issuer(tenant)
+        let document: JSONValue = [
+            "issuer": .string(issuer),
+            "authorization_endpoint": .string(issuer + "/authorize"),
+            "token_endpoint": .string(issuer + "/oauth2/token"),
+            "userinfo_endpoint": .string(publicURL + "/userinfo"),
+            "jwks_uri": .string(issuer + "/.well-known/jwks.json"),
+            "end_session_endpoint": .string(publicURL + "/logout"),
+            "introspection_endpoint": .string(publicURL + "/introspect"),
+            "revocation_endpoint": .string(publicURL + "/revoke"),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", .string(TokenRoutes.tokenExchange)],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "EdDSA"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash", "preferred_username", "name", "email", "email_verified", "locale"],
+            "authorization_response_iss_parameter_supported": true,
+            "frontchannel_logout_supported": false,
+        ]
+        let bytes = CanonicalJSON.bytes(document)
+        knownTenants.putDocument(tenant, bytes)
+        return bytes
+    }
+}
+
+final class TenantMemo: Sendable {
+    private let entries = Mutex<[String: (exists: Bool, at: ContinuousClock.Instant)]>([:])
+    private let documents = Mutex<[String: [UInt8]]>([:])
+
+    func get(_ id: String) -> Bool? {
+        entries.withLock { entries in
+            guard let entry = entries[id], ContinuousClock.now - entry.at < .seconds(5) else { return nil }
+            return entry.exists
+        }
+    }
+
+    func put(_ id: String, _ exists: Bool) {
+        entries.withLock { entries in
+            if entries.count > 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[id] = (exists, .now)
+        }
+    }
+
+    func document(_ id: String) -> [UInt8]? { documents.withLock { $0[id] } }
+
+    func putDocument(_ id: String, _ bytes: [UInt8]) {
+        documents.withLock { documents in
+            if documents.count > 10_000 { documents.removeAll(keepingCapacity: true) }
+            documents[id] = bytes
+        }
+    }
+}
+
+/// Makes the default tenant at start (once migrations ran), so the root routes serve one.
+struct DefaultTenant: Service {
+    let tenants: TenantStore
+    let id: String
+
+    func run() async throws {
+        var fields = Fields([:])
+        let settings = Tenant.settings(from: &fields)
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await tenants.create(Tenant(id: id, settings: settings))
+                break
+            } catch {
+                tenants.logger.warning("default tenant not created yet", metadata: ["error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        try? await gracefulShutdown()
+    }
+}
+
+/// Deletes what has expired: challenges, authorization requests and codes, revocations
+/// past their token's life, spent refresh tokens past the grace.
+struct VaultJanitor: Service {
+    let database: PostgresClient
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(300)) }
+            } catch {
+                return
+            }
+            for statement: PostgresQuery in [
+                "DELETE FROM challenges WHERE expires_at < now() - interval '1 hour'",
+                "DELETE FROM auth_requests WHERE expires_at < now() - interval '1 hour'",
+                "DELETE FROM authorization_codes WHERE expires_at < now() - interval '1 day'",
+                "DELETE FROM revoked_tokens WHERE expires_at < now()",
+                "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'",
+                "DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'",
+                "DELETE FROM sessions WHERE expires_at < now() - interval '1 day'",
+            ] {
+                do {
+                    try await database.query(statement, logger: logger)
+                } catch {
+                    logger.warning("purge failed", metadata: ["error": "\(String(reflecting: error))"])
+                }
+            }
+        }
+    }
 }

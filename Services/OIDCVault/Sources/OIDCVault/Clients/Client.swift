@@ -1,0 +1,161 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import SuiteCore
+import Synchronization
+
+/// A relying party of a tenant.
+struct Client: Sendable {
+    enum ClientType: String, CaseIterable, Sendable {
+        case `public`, confidential
+    }
+
+    enum AuthMethod: String, CaseIterable, Sendable {
+        case clientSecretPost = "client_secret_post", clientSecretBasic = "client_secret_basic", none
+    }
+
+    let id: String
+    let tenant: String
+    /// Everything the admin API shows but the secret.
+    let document: [String: JSONValue]
+    let secretHash: [UInt8]?
+
+    var type: ClientType { document["client_type"]?.stringValue.flatMap(ClientType.init) ?? .confidential }
+    var isLocked: Bool { document["is_lock"]?.boolValue ?? false }
+    var signingAlgorithm: SigningAlgorithm { document["sing_alg"]?.stringValue.flatMap(SigningAlgorithm.init) ?? .eddsa }
+    var redirectURIs: [String] { document["redirect_uris"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+    var postLogoutRedirectURIs: [String] { document["post_logout_redirect_uri"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+    var allowedScopes: Set<String> { Set(document["allowed_scopes"]?.arrayValue?.compactMap(\.stringValue) ?? []) }
+
+    func json(secret: String? = nil) -> JSONValue {
+        var members = document
+        members["client_id"] = .string(id)
+        members["tenant_id"] = .string(tenant)
+        members["client_secret"] = secret.map { .string($0) } ?? .null
+        return .object(members)
+    }
+
+    /// What a login page may know (`/clients/public`): never the secret or the rules.
+    func publicJSON(tenantName: String?) -> JSONValue {
+        var members: [String: JSONValue] = ["client_id": .string(id), "tenant_id": .string(tenant)]
+        for name in ["name", "logo_uri", "op_policy_url", "op_tos_url", "op_user_agreement_url", "client_uri", "client_logout_uri", "register_enable"] {
+            members[name] = document[name] ?? .null
+        }
+        members["tenant_name"] = document["tenant_name"].flatMap { $0 == .null ? nil : $0 } ?? tenantName.map { .string($0) } ?? .null
+        members["has_profile"] = .bool(allowedScopes.contains("profile"))
+        return .object(members)
+    }
+
+    /// Whether `secret` is this client's, in constant time.
+    func verify(secret: String) -> Bool {
+        guard let secretHash else { return false }
+        return constantTimeEquals(Array(SHA256.hash(data: Array(secret.utf8))), secretHash)
+    }
+
+    static func newSecret() -> String { SecureRandom.string(count: 48) }
+
+    static func hash(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Array(secret.utf8))) }
+
+    /// The document of a create or update, defaults as the seed gives them.
+    static func document(from fields: inout Fields) -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        out["name"] = .string(fields.string("name", max: 256) ?? "")
+        func uris(_ name: String) {
+            let list = fields.strings(name, maxCount: 50) ?? []
+            for uri in list where !isAcceptableRedirect(uri) {
+                fields.problem(name, "URL must be absolute, without a fragment: \(uri)", type: "url_parsing")
+            }
+            out[name] = .array(list.map { .string($0) })
+        }
+        uris("redirect_uris")
+        uris("post_logout_redirect_uri")
+        out["allowed_scopes"] = .array((fields.strings("allowed_scopes", maxCount: 100, maxLength: 128) ?? ["openid", "profile", "email"]).map { .string($0) })
+        out["token_endpoint_auth_method"] = .string((fields.choice("token_endpoint_auth_method", AuthMethod.self) ?? .clientSecretPost).rawValue)
+        for name in ["logo_uri", "op_policy_url", "op_tos_url", "op_user_agreement_url", "client_uri", "client_logout_uri", "tenant_name"] {
+            out[name] = fields.string(name, required: false, max: 2048).map { .string($0) } ?? .null
+        }
+        out["register_enable"] = .bool(fields.bool("register_enable") ?? false)
+        let type = fields.choice("client_type", ClientType.self) ?? .confidential
+        out["client_type"] = .string(type.rawValue)
+        if type == .public { out["token_endpoint_auth_method"] = "none" }
+        out["is_lock"] = .bool(fields.bool("is_lock") ?? false)
+        out["sing_alg"] = .string((fields.choice("sing_alg", SigningAlgorithm.self) ?? .eddsa).rawValue)
+        if let flow = fields.object("flow") {
+            var nested = Fields(flow)
+            let type = nested.string("type", max: 64)
+            let issuer = nested.string("issuer", required: false, max: 2048)
+            for problem in nested.problems { fields.problem("flow", problem["msg"]?.stringValue ?? "invalid", type: problem["type"]?.stringValue ?? "value_error") }
+            out["flow"] = ["type": type.map { .string($0) } ?? .null, "issuer": issuer.map { .string($0) } ?? .null]
+        } else {
+            out["flow"] = .null
+        }
+        return out
+    }
+
+    static func isAcceptableRedirect(_ uri: String) -> Bool {
+        guard let components = URLComponents(string: uri), let scheme = components.scheme, !scheme.isEmpty,
+            components.fragment == nil
+        else { return false }
+        if scheme == "http" || scheme == "https" { return components.host?.isEmpty == false }
+        // Native apps' private-use schemes (RFC 8252 §7.1) carry a reverse domain name.
+        return scheme.contains(".")
+    }
+}
+
+/// The SQL of clients, and a two-second memo of the rows the token endpoint reads on
+/// every grant (an admin's change reaches every replica within that time).
+final class ClientStore: Sendable {
+    let database: PostgresClient
+    let logger: Logger
+    private let memo = Mutex<[String: (client: Client?, at: ContinuousClock.Instant)]>([:])
+    static let memoLifetime: Duration = .seconds(2)
+
+    init(database: PostgresClient, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    func find(tenant: String, id: String) async throws -> Client? {
+        let rows = try await database.query(
+            "SELECT document::text, secret_hash FROM clients WHERE tenant_id = \(tenant) AND client_id = \(id)", logger: logger)
+        for try await (document, hash) in rows.decode((String, ByteBuffer?).self) {
+            return Client(
+                id: id, tenant: tenant, document: (try? JSONParser.parse(Array(document.utf8)))?.objectValue ?? [:],
+                secretHash: hash.map { Array(buffer: $0) })
+        }
+        return nil
+    }
+
+    /// `find`, remembered for two seconds (misses too, so unknown ids cannot flood the database).
+    func cached(tenant: String, id: String) async throws -> Client? {
+        let key = tenant + "\u{0}" + id
+        let now = ContinuousClock.now
+        if let entry = memo.withLock({ $0[key] }), now - entry.at < Self.memoLifetime { return entry.client }
+        let client = try await find(tenant: tenant, id: id)
+        memo.withLock { entries in
+            if entries.count > 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[key] = (client, now)
+        }
+        return client
+    }
+
+    func forget(tenant: String, id: String) {
+        _ = memo.withLock { $0.removeValue(forKey: tenant + "\u{0}" + id) }
+    }
+
+    func list(tenant: String, skip: Int, limit: Int) async throws -> [Client] {
+        let rows = try await database.query(
+            """
+            SELECT client_id, document::text, secret_hash FROM clients WHERE tenant_id = \(tenant)
+            ORDER BY created_at, client_id OFFSET \(skip) LIMIT \(limit)
+            """, logger: logger)
+        var out: [Client] = []
+        for try await (id, document, hash) in rows.decode((String, String, ByteBuffer?).self) {
+            out.append(Client(
+                id: id, tenant: tenant, document: (try? JSONParser.parse(Array(document.utf8)))?.objectValue ?? [:],
+                secretHash: hash.map { Array(buffer: $0) }))
+        }
+        return out
+    }
+}

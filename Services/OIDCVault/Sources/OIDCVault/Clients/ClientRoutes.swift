@@ -1,0 +1,101 @@
+import Foundation
+import Hummingbird
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+
+struct ClientRoutes: Sendable {
+    let vault: Vault
+
+    func add(to router: Router<SuiteContext>) {
+        router.get("clients") { request, context in try await list(request, context) }
+        router.post("clients") { request, context in try await create(request, context) }
+        router.put("clients/:client_id") { request, context in try await update(request, context) }
+        router.get("clients/public") { request, context in try await publicClient(request, context, withTenant: false) }
+        router.get("clients/public/tenant") { request, context in try await publicClient(request, context, withTenant: true) }
+    }
+
+    func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        var query = Fields(query: request)
+        let tenant = query.string("tenant_id", max: 64)
+        let skip = query.int("skip", range: 0...1_000_000) ?? 0
+        let limit = query.int("limit", range: 1...1000) ?? 100
+        try query.check()
+        let principal = try await vault.authenticator.principal(request, context: context)
+        try principal.require(.clientsRead, tenant: tenant)
+        let clients = try await vault.clients.list(tenant: tenant!, skip: skip, limit: limit)
+        return .json(["clients": .array(clients.map { $0.json() })])
+    }
+
+    func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let principal = try await vault.authenticator.principal(request, context: context)
+        var fields = Fields(try await request.jsonObject(context: context))
+        let id = fields.string("client_id", max: 128, pattern: .identifier)
+        let tenant = fields.string("tenant_id", max: 64)
+        let document = Client.document(from: &fields)
+        try fields.check()
+        try principal.require(.clientsWrite, tenant: tenant)
+        _ = try await vault.tenants.require(tenant!)
+        // A confidential client gets a secret made here, shown in this answer only.
+        let secret = document["client_type"] == "confidential" ? Client.newSecret() : nil
+        let rows = try await vault.database.query(
+            """
+            INSERT INTO clients (tenant_id, client_id, document, secret_hash)
+            VALUES (\(tenant!), \(id!), \(CanonicalJSON.string(.object(document)))::jsonb, \(secret.map { ByteBuffer(bytes: Client.hash($0)) }))
+            ON CONFLICT DO NOTHING RETURNING 1
+            """, logger: vault.logger)
+        var created = false
+        for try await _ in rows.decode(Int.self) { created = true }
+        guard created else { throw AppError(status: .conflict, code: "conflict", detail: "Client already exists") }
+        vault.clients.forget(tenant: tenant!, id: id!)
+        let client = Client(id: id!, tenant: tenant!, document: document, secretHash: nil)
+        return .json(client.json(secret: secret))
+    }
+
+    func update(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let id = try context.parameters.require("client_id")
+        let principal = try await vault.authenticator.principal(request, context: context)
+        var fields = Fields(try await request.jsonObject(context: context))
+        if let bodyID = fields.string("client_id", max: 128), bodyID != id {
+            fields.problem("client_id", "client_id must match the path", type: "value_error")
+        }
+        let tenant = fields.string("tenant_id", max: 64)
+        let document = Client.document(from: &fields)
+        try fields.check()
+        try principal.require(.clientsWrite, tenant: tenant)
+        guard let existing = try await vault.clients.find(tenant: tenant!, id: id) else {
+            throw AppError(status: .notFound, code: "not_found", detail: "Client not found")
+        }
+        // A client made confidential gets its first secret; one made public loses it.
+        var secretHash = existing.secretHash.map { ByteBuffer(bytes: $0) }
+        if document["client_type"] == "public" { secretHash = nil }
+        if document["client_type"] == "confidential", existing.secretHash == nil {
+            throw AppError.validation("client_type", "A public client cannot become confidential; create a new client for a secret.")
+        }
+        try await vault.database.query(
+            """
+            UPDATE clients SET document = \(CanonicalJSON.string(.object(document)))::jsonb, secret_hash = \(secretHash), updated_at = now()
+            WHERE tenant_id = \(tenant!) AND client_id = \(id)
+            """, logger: vault.logger)
+        vault.clients.forget(tenant: tenant!, id: id)
+        return .json(bytes: Array("null".utf8))
+    }
+
+    func publicClient(_ request: Request, _ context: SuiteContext, withTenant: Bool) async throws -> Response {
+        var query = Fields(query: request)
+        let id = query.string("client_id", max: 128)
+        let tenantID = query.string("tenant_id", max: 64)
+        try query.check()
+        guard let tenant = try await vault.tenants.find(tenantID!), let client = try await vault.clients.find(tenant: tenant.id, id: id!)
+        else { throw AppError(status: .notFound, code: "not_found", detail: "Client not found") }
+        let name = tenant.settings["display_name"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? tenant.id
+        var clientJSON = client.publicJSON(tenantName: name)
+        if case .object(var members) = clientJSON {
+            // A login page offers sign-up only when both the tenant and the client allow it.
+            members["register_enable"] = .bool(tenant.registerEnable && (client.document["register_enable"]?.boolValue ?? false))
+            clientJSON = .object(members)
+        }
+        guard withTenant else { return Response.json(bytes: CanonicalJSON.bytes(clientJSON)) }
+        return Response.json(bytes: CanonicalJSON.bytes(["client": clientJSON, "tenant": tenant.publicJSON]))
+    }
+}

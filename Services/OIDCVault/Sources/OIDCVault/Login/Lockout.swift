@@ -1,0 +1,98 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SuiteCore
+
+/// The tenant's `block_config`, enforced in PostgreSQL so every replica shares the
+/// counts. An attempt is counted *before* it is verified (one atomic upsert per IP and
+/// per user), so fifty parallel attempts cannot get more than the limit verified; a
+/// success gives its attempt back. Reaching the limit blocks for `initial_block_seconds`,
+/// doubled on each new block up to `max_block_time_minutes`; the escalation starts over
+/// once a whole `ip_attempts_reset_minutes` passes without a block.
+struct Lockout: Sendable {
+    let database: PostgresClient
+    let logger: Logger
+
+    enum Kind: String {
+        case ip, user
+    }
+
+    struct Subject {
+        let kind: Kind
+        let value: String
+        let limit: Int
+        let windowSeconds: Int
+    }
+
+    static func subjects(_ config: Tenant.BlockConfig, ip: String, userID: String?) -> [Subject] {
+        var out = [Subject(kind: .ip, value: ip, limit: config.ipAttemptsLimit, windowSeconds: config.ipAttemptsResetMinutes * 60)]
+        if let userID {
+            out.append(Subject(kind: .user, value: userID, limit: config.userAttemptsLimit, windowSeconds: config.userTimeframeSeconds))
+        }
+        return out
+    }
+
+    /// Counts an attempt; throws 429 with `Retry-After` when a subject is blocked or has
+    /// no attempts left, in which case nothing is verified.
+    func reserve(tenant: Tenant, ip: String, userID: String?) async throws {
+        let config = tenant.blockConfig
+        var retryAfter = 0
+        for subject in Self.subjects(config, ip: ip, userID: userID) {
+            let rows = try await database.query(
+                """
+                INSERT INTO lockouts AS l (tenant_id, kind, subject, failures, window_start)
+                VALUES (\(tenant.id), \(subject.kind.rawValue), \(subject.value), 1, now())
+                ON CONFLICT (tenant_id, kind, subject) DO UPDATE SET
+                    failures = CASE WHEN l.blocked_until > now() THEN l.failures
+                        WHEN l.window_start < now() - make_interval(secs => \(Double(subject.windowSeconds))) THEN 1
+                        ELSE l.failures + 1 END,
+                    window_start = CASE WHEN l.blocked_until > now() THEN l.window_start
+                        WHEN l.window_start < now() - make_interval(secs => \(Double(subject.windowSeconds))) THEN now()
+                        ELSE l.window_start END
+                RETURNING failures, COALESCE(ceil(extract(epoch FROM l.blocked_until - now())), 0)::integer
+                """, logger: logger)
+            for try await (attempts, blockedFor) in rows.decode((Int, Int).self) {
+                if blockedFor > 0 {
+                    retryAfter = max(retryAfter, blockedFor)
+                } else if attempts > subject.limit {
+                    retryAfter = max(retryAfter, config.initialBlockSeconds)
+                }
+            }
+        }
+        if retryAfter > 0 {
+            throw AppError(
+                status: .tooManyRequests, code: "too_many_requests", detail: "Too many failed attempts. Try again later.",
+                headers: [.retryAfter: String(retryAfter)])
+        }
+    }
+
+    /// A failed verification: blocks every subject whose attempts reached the limit.
+    func failed(tenant: Tenant, ip: String, userID: String?) async throws {
+        let config = tenant.blockConfig
+        let maxSeconds = Double(config.maxBlockTimeMinutes * 60)
+        let initial = Double(config.initialBlockSeconds)
+        let reset = Double(config.ipAttemptsResetMinutes * 60)
+        for subject in Self.subjects(config, ip: ip, userID: userID) {
+            try await database.query(
+                """
+                UPDATE lockouts SET
+                    block_seconds = LEAST(\(maxSeconds), CASE WHEN block_seconds = 0 OR blocked_at < now() - make_interval(secs => \(reset))
+                        THEN \(initial) ELSE block_seconds * 2 END),
+                    blocked_until = now() + make_interval(secs => LEAST(\(maxSeconds), CASE WHEN block_seconds = 0
+                        OR blocked_at < now() - make_interval(secs => \(reset)) THEN \(initial) ELSE block_seconds * 2 END)),
+                    blocked_at = now(), failures = 0, window_start = now()
+                WHERE tenant_id = \(tenant.id) AND kind = \(subject.kind.rawValue) AND subject = \(subject.value)
+                    AND failures >= \(subject.limit) AND (blocked_until IS NULL OR blocked_until <= now())
+                """, logger: logger)
+        }
+    }
+
+    /// A success gives back the IP's attempt and clears the user's count.
+    func succeeded(tenant: Tenant, ip: String, userID: String) async throws {
+        try await database.query(
+            """
+            UPDATE lockouts SET failures = CASE WHEN kind = 'user' THEN 0 ELSE GREATEST(failures - 1, 0) END
+            WHERE tenant_id = \(tenant.id) AND ((kind = 'ip' AND subject = \(ip)) OR (kind = 'user' AND subject = \(userID)))
+            """, logger: logger)
+    }
+}

@@ -1,0 +1,402 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+import SuiteMail
+import SuiteSigning
+import VaultZKP
+
+/// The zero-knowledge login (API-MAP.md, proto_version "1"): enrolment, challenges,
+/// authentication, and replacing the credential.
+struct LoginRoutes: Sendable {
+    let vault: Vault
+
+    enum Purpose: String {
+        case login, email
+    }
+
+    static let failed = AppError(status: .unauthorized, code: "unauthorized", detail: "Authentication failed")
+    static let challengeLifetime = 120
+
+    func add(to router: Router<SuiteContext>) {
+        router.post("auth/register") { request, context in try await register(request, context) }
+        router.post("auth/challenge") { request, context in try await challenge(request, context) }
+        router.post("auth/authenticate") { request, context in try await authenticate(request, context) }
+        router.post("auth/password/reset-request") { request, context in try await resetRequest(request, context) }
+        router.post("auth/password/reset") { request, context in try await reset(request, context) }
+        router.post("auth/password/change") { request, context in try await change(request, context) }
+    }
+
+    struct AuthRequest {
+        let id: String
+        let tenant: String
+        let client: String
+    }
+
+    /// The tenant (and pending authorization request) a login call is for: the request's
+    /// when `auth_req_id` is given, else `tenant_id`, else the default tenant.
+    func scope(_ request: Request) async throws -> (Tenant, AuthRequest?) {
+        var query = Fields(query: request)
+        let authReqID = query.string("auth_req_id", required: false, max: 64)
+        let tenantID = query.string("tenant_id", required: false, max: 64)
+        try query.check()
+        if let authReqID {
+            let rows = try await vault.database.query(
+                "SELECT tenant_id, client_id FROM auth_requests WHERE auth_req_id = \(authReqID) AND expires_at > now() AND completed_at IS NULL",
+                logger: vault.logger)
+            for try await (tenant, client) in rows.decode((String, String).self) {
+                return (try await vault.tenants.require(tenant), AuthRequest(id: authReqID, tenant: tenant, client: client))
+            }
+            throw AppError.validation("auth_req_id", "Unknown or expired authorization request", location: "query")
+        }
+        return (try await vault.tenants.require(tenantID ?? vault.settings.defaultTenant), nil)
+    }
+
+    // MARK: - Enrolment
+
+    func register(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let (tenant, authRequest) = try await scope(request)
+        var fields = Fields(try await request.jsonObject(context: context))
+        let username = fields.string("username", max: 128, pattern: .username)
+        let email = fields.email("email")
+        let sealed = fields.string("encrypted_commitment", max: 65_536)
+        let proto = fields.string("proto_version", max: 8)
+        let logData = fields.object("log_data")
+        if let proto, proto != ZKP.protoVersion { fields.problem("proto_version", "Unsupported proto_version; this server speaks \"1\"", type: "value_error") }
+        try fields.check()
+        let commitment = try await open(sealed!)
+        try await vault.rateLimiter.enforce(
+            [(RateLimit(name: "vault-register-ip", limit: 30, windowSeconds: 3600), request.clientAddress(context: context))])
+        if let authRequest, let client = try await vault.clients.find(tenant: tenant.id, id: authRequest.client),
+            !(client.document["register_enable"]?.boolValue ?? false) || !tenant.registerEnable
+        {
+            throw AppError(status: .forbidden, code: "forbidden", detail: "Registration is not enabled")
+        }
+        // A user an admin made without a credential enrols under the same username and email.
+        if let existing = try await vault.users.find(tenant: tenant.id, username: username!) {
+            guard existing.email == email!, try await !hasCredential(tenant: tenant.id, userID: existing.id) else {
+                throw AppError(status: .conflict, code: "conflict", detail: "Username already exists")
+            }
+            try await store(commitment, tenant: tenant.id, userID: existing.id)
+        } else {
+            guard tenant.registerEnable else { throw AppError(status: .forbidden, code: "forbidden", detail: "Registration is not enabled") }
+            let user = VaultUser(
+                tenant: tenant.id, id: UUID().uuidString.lowercased(), username: username!, email: email!, isDisabled: false,
+                isVerified: false, locale: nil, roles: [], externalID: nil, createdAt: Date(), updatedAt: Date())
+            switch try await vault.users.insert(user, emailUnique: tenant.hasUsernameAndEmail) {
+            case .created: try await store(commitment, tenant: tenant.id, userID: user.id)
+            case .emailTaken: throw AppError(status: .conflict, code: "conflict", detail: "Email already exists")
+            default: throw AppError(status: .conflict, code: "conflict", detail: "Username already exists")
+            }
+        }
+        try await audit(tenant: tenant.id, userID: nil, outcome: "register", ip: request.clientAddress(context: context), ber: nil, logData: logData)
+        return .json(bytes: Array("null".utf8), status: .created)
+    }
+
+    /// The commitment inside a JWE sealed to one of our encryption keys.
+    func open(_ sealed: String) async throws -> ZKP.Commitment {
+        guard let key = try await vault.keys.encryptionKey(kid: JWE.keyID(of: sealed)) else {
+            throw AppError.validation("encrypted_commitment", "Sealed to a key this server does not have (see the JWKS key with use \"enc\")")
+        }
+        do {
+            let plaintext = try JWE.decrypt(sealed, with: key)
+            guard let value = try? JSONParser.parse(Array(plaintext)) else {
+                throw AppError.validation("encrypted_commitment", "The decrypted commitment is not JSON")
+            }
+            return try ZKP.Commitment.parse(value)
+        } catch let error as JWE.Failure {
+            throw AppError.validation("encrypted_commitment", "Not a readable ECDH-ES/A256GCM JWE: \(error)")
+        } catch let error as ZKP.ParseError {
+            throw AppError.validation("encrypted_commitment", error.description)
+        }
+    }
+
+    func hasCredential(tenant: String, userID: String) async throws -> Bool {
+        let rows = try await vault.database.query(
+            "SELECT public_key IS NOT NULL FROM users WHERE tenant_id = \(tenant) AND user_id = \(userID)", logger: vault.logger)
+        for try await has in rows.decode(Bool.self) { return has }
+        return false
+    }
+
+    /// Keeps the public key, the helper data sealed under the at-rest key (bound to the
+    /// user), and the code parameters. Pending challenges of the old credential die.
+    func store(_ commitment: ZKP.Commitment, tenant: String, userID: String) async throws {
+        let helper = CanonicalJSON.bytes(commitment.helper.json)
+        let sealedHelper = try AES.GCM.seal(helper, using: vault.settings.atRestKey, authenticating: Array((tenant + "\u{0}" + userID).utf8)).combined!
+        let credential: JSONValue = [
+            "code": ["n": .number(Double(commitment.code.n)), "k": .number(Double(commitment.code.k)), "t": .number(Double(commitment.code.t))],
+            "algorithm_version": .string(commitment.algorithmVersion), "proto_version": .string(ZKP.protoVersion),
+            "image_dim": .array(commitment.imageDim.map { .number(Double($0)) }),
+        ]
+        try await vault.database.withTransaction(logger: vault.logger) { connection in
+            try await connection.query(
+                """
+                UPDATE users SET public_key = \(ByteBuffer(bytes: commitment.publicKey.rawRepresentation)),
+                    helper_sealed = \(ByteBuffer(data: sealedHelper)), credential = \(CanonicalJSON.string(credential))::jsonb, updated_at = now()
+                WHERE tenant_id = \(tenant) AND user_id = \(userID)
+                """, logger: vault.logger)
+            try await connection.query(
+                "UPDATE challenges SET consumed_at = now() WHERE tenant_id = \(tenant) AND user_id = \(userID) AND consumed_at IS NULL",
+                logger: vault.logger)
+        }
+    }
+
+    struct Credential {
+        let publicKey: Curve25519.Signing.PublicKey
+        let helper: ZKP.Helper
+        let code: RepetitionCode
+        let algorithmVersion: String
+    }
+
+    func credential(tenant: String, userID: String) async throws -> Credential? {
+        let rows = try await vault.database.query(
+            "SELECT public_key, helper_sealed, credential::text FROM users WHERE tenant_id = \(tenant) AND user_id = \(userID) AND public_key IS NOT NULL",
+            logger: vault.logger)
+        for try await (key, sealed, text) in rows.decode((ByteBuffer, ByteBuffer, String).self) {
+            let credential = try JSONParser.parse(Array(text.utf8))
+            let code = RepetitionCode(
+                n: credential["code"]?["n"]?.intValue ?? 0, k: credential["code"]?["k"]?.intValue ?? 0, t: credential["code"]?["t"]?.intValue ?? 0)
+            let box = try AES.GCM.SealedBox(combined: Data(buffer: sealed))
+            let helperBytes = try AES.GCM.open(box, using: vault.settings.atRestKey, authenticating: Array((tenant + "\u{0}" + userID).utf8))
+            return Credential(
+                publicKey: try Curve25519.Signing.PublicKey(rawRepresentation: Array(buffer: key)),
+                helper: try ZKP.Helper.parse(try JSONParser.parse(Array(helperBytes)), code: code), code: code,
+                algorithmVersion: credential["algorithm_version"]?.stringValue ?? "")
+        }
+        return nil
+    }
+
+    // MARK: - Challenge and authentication
+
+    func challenge(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let (tenant, authRequest) = try await scope(request)
+        var fields = Fields(try await request.jsonObject(context: context))
+        let username = fields.string("username", max: 128)
+        let cipherKey = fields.string("cipherKey", max: 128)
+        var recipient: Curve25519.KeyAgreement.PublicKey?
+        if let cipherKey {
+            recipient = Base64URL.decode(cipherKey).flatMap { try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: $0) }
+            if recipient == nil { fields.problem("cipherKey", "cipherKey must be a base64url X25519 public key (32 bytes)", type: "value_error") }
+        }
+        try fields.check()
+        try await vault.rateLimiter.enforce(
+            [(RateLimit(name: "vault-challenge-ip", limit: 300, windowSeconds: 60), request.clientAddress(context: context))])
+        let challengeID = UUID().uuidString.lowercased()
+        let nonce = SecureRandom.bytes(32)
+        let helper: ZKP.Helper
+        let code: RepetitionCode
+        let algorithm: String
+        if let user = try await vault.users.find(tenant: tenant.id, username: username!), !user.isDisabled,
+            let credential = try await credential(tenant: tenant.id, userID: user.id)
+        {
+            (helper, code, algorithm) = (credential.helper, credential.code, credential.algorithmVersion)
+            try await vault.database.query(
+                """
+                INSERT INTO challenges (challenge_id, tenant_id, user_id, auth_req_id, purpose, nonce, expires_at)
+                VALUES (\(UUID(uuidString: challengeID)!), \(tenant.id), \(user.id), \(authRequest?.id),
+                        \(authRequest == nil ? Purpose.email.rawValue : Purpose.login.rawValue), \(ByteBuffer(bytes: nonce)),
+                        now() + make_interval(secs => \(Double(Self.challengeLifetime))))
+                """, logger: vault.logger)
+        } else {
+            // An unknown name gets a challenge of the same shape, stable per name, so the
+            // answer does not tell who has an account. It can never be answered.
+            (helper, code, algorithm) = (decoyHelper(tenant: tenant.id, username: username!), .version1, ZKP.algorithmVersion)
+        }
+        let payload: JSONValue = [
+            "challenge_id": .string(challengeID), "nonce": .string(Base64URL.encode(nonce)), "helper": helper.json,
+            "code": ["n": .number(Double(code.n)), "k": .number(Double(code.k)), "t": .number(Double(code.t))],
+            "algorithm_version": .string(algorithm), "expires_in": .number(Double(Self.challengeLifetime)),
+        ]
+        let sealed = try JWE.encrypt(CanonicalJSON.bytes(payload), to: recipient!)
+        return .json(["challenge_data": .string(sealed), "proto_version": .string(ZKP.protoVersion)])
+    }
+
+    func decoyHelper(tenant: String, username: String) -> ZKP.Helper {
+        let seed = HMAC<SHA256>.authenticationCode(
+            for: Array((tenant + "\u{0}" + username.lowercased()).utf8), using: vault.settings.atRestKey)
+        var generator = SeededGenerator(seed: Array(seed))
+        let pool = ImageFeatures.poolSide * ImageFeatures.poolSide - 1
+        var positions = Array(0..<pool)
+        positions.shuffle(using: &generator)
+        return ZKP.Helper(
+            positions: Array(positions.prefix(ImageFeatures.bitCount)).sorted(),
+            offset: (0..<RepetitionCode.version1.n).map { _ in UInt8(generator.next() & 1) })
+    }
+
+    func authenticate(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let (tenant, authRequest) = try await scope(request)
+        var fields = Fields(try await request.jsonObject(context: context))
+        let username = fields.string("username", max: 128)
+        _ = fields.string("cipherKey", max: 128)
+        let challengeID = fields.string("challenge_id", max: 64)
+        let signature = fields.string("challenge_data", max: 256)
+        let ber = fields.object("ber")
+        let logData = fields.object("log_data")
+        try fields.check()
+        let ip = request.clientAddress(context: context)
+        let user = try await vault.users.find(tenant: tenant.id, username: username!)
+        try await vault.lockout.reserve(tenant: tenant, ip: ip, userID: user?.id)
+        let berJSON: JSONValue? = ber.map { .object($0) }
+        guard let user, !user.isDisabled else {
+            try await vault.lockout.failed(tenant: tenant, ip: ip, userID: nil)
+            try await audit(tenant: tenant.id, userID: nil, outcome: "unknown-user", ip: ip, ber: berJSON, logData: logData)
+            throw Self.failed
+        }
+        do {
+            try await verifyChallenge(
+                tenant: tenant.id, user: user, challengeID: challengeID!, signature: signature!, authRequest: authRequest, purpose: .login)
+        } catch let error as AppError where error.status == .unauthorized {
+            try await vault.lockout.failed(tenant: tenant, ip: ip, userID: user.id)
+            try await audit(tenant: tenant.id, userID: user.id, outcome: "failed", ip: ip, ber: berJSON, logData: logData)
+            throw error
+        }
+        try await vault.lockout.succeeded(tenant: tenant, ip: ip, userID: user.id)
+        // The BER is the client's word: a risk signal, never the proof.
+        let percent = ber?["ber"]?["BER_PERCENT"]?.stringValue.flatMap(Double.init)
+            ?? ber?["ber"]?["error_bits"]?.intValue.flatMap { errors in
+                (ber?["ber"]?["count_bits"]?.intValue).map { Double(errors) * 100 / Double(max($0, 1)) }
+            } ?? 0
+        let needVerify = percent > vault.settings.berSoftLimitPercent
+        let nonce = Base64URL.encode(SecureRandom.bytes(32))
+        if let authRequest {
+            try await vault.database.query(
+                """
+                UPDATE auth_requests SET user_id = \(user.id), login_nonce_hash = \(ByteBuffer(bytes: Array(SHA256.hash(data: Array(nonce.utf8))))),
+                    authenticated_at = now(), need_verify = \(needVerify)
+                WHERE auth_req_id = \(authRequest.id) AND completed_at IS NULL
+                """, logger: vault.logger)
+        }
+        try await audit(tenant: tenant.id, userID: user.id, outcome: "success", ip: ip, ber: berJSON, logData: logData)
+        return .json(["nonce": .string(nonce), "need_verify": .bool(needVerify)])
+    }
+
+    /// Consumes the challenge (once, atomically: of two parallel answers one finds it) and
+    /// verifies the signature over the transcript. 401 for anything wrong.
+    func verifyChallenge(
+        tenant: String, user: VaultUser, challengeID: String, signature: String, authRequest: AuthRequest?, purpose: Purpose
+    ) async throws {
+        guard let id = UUID(uuidString: challengeID), let signatureBytes = Base64URL.decode(signature) else { throw Self.failed }
+        let rows = try await vault.database.query(
+            """
+            UPDATE challenges SET consumed_at = now()
+            WHERE challenge_id = \(id) AND tenant_id = \(tenant) AND user_id = \(user.id) AND consumed_at IS NULL AND expires_at > now()
+                AND auth_req_id IS NOT DISTINCT FROM \(authRequest?.id) AND purpose = \(purpose.rawValue)
+            RETURNING nonce
+            """, logger: vault.logger)
+        var nonce: [UInt8]?
+        for try await value in rows.decode(ByteBuffer.self) { nonce = Array(buffer: value) }
+        guard let nonce, let credential = try await credential(tenant: tenant, userID: user.id) else { throw Self.failed }
+        let transcript = ZKP.transcript(
+            tenant: tenant, client: authRequest?.client ?? "", username: user.username, challengeID: challengeID, nonce: nonce,
+            algorithmVersion: credential.algorithmVersion, helper: credential.helper)
+        guard credential.publicKey.isValidSignature(signatureBytes, for: transcript) else { throw Self.failed }
+    }
+
+    func audit(tenant: String, userID: String?, outcome: String, ip: String, ber: JSONValue?, logData: [String: JSONValue]?) async throws {
+        try await vault.database.query(
+            """
+            INSERT INTO login_audit (tenant_id, user_id, outcome, ip, ber, log_data)
+            VALUES (\(tenant), \(userID), \(outcome), \(ip), \(ber.map(CanonicalJSON.string))::jsonb,
+                    \(logData.map { CanonicalJSON.string(.object($0)) })::jsonb)
+            """, logger: vault.logger)
+    }
+
+    // MARK: - Replacing the credential
+
+    func resetRequest(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        var query = Fields(query: request)
+        _ = query.string("client_id", max: 128)
+        let tenantID = query.string("tenant_id", max: 64)
+        try query.check()
+        var fields = Fields(try await request.jsonObject(context: context))
+        let username = fields.string("username", max: 128)
+        let email = fields.string("email", max: 254)
+        try fields.check()
+        try await vault.rateLimiter.enforce([
+            (RateLimit(name: "vault-reset-ip", limit: 10, windowSeconds: 3600), request.clientAddress(context: context)),
+            (RateLimit(name: "vault-reset-user", limit: 3, windowSeconds: 3600), tenantID! + "/" + username!.lowercased()),
+        ])
+        // The same answer whether or not the pair matches: no enumeration.
+        if let tenant = try await vault.tenants.find(tenantID!), let user = try await vault.users.find(tenant: tenant.id, username: username!),
+            user.email == Validate.normalizedEmail(email!), !user.isDisabled
+        {
+            let code = SecureRandom.string(count: 8, alphabet: Array("0123456789".utf8))
+            let message = MailMessage(
+                from: vault.settings.mail.from, to: [user.email], subject: "Your reset code",
+                text: "Hello \(user.username),\n\nYour code to enrol a new image is \(code). It expires in 15 minutes.\n\nIf you did not ask for it, ignore this message.\n")
+            try await vault.database.withTransaction(logger: vault.logger) { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO password_resets (code_hash, tenant_id, user_id, expires_at)
+                    VALUES (\(ByteBuffer(bytes: Array(SHA256.hash(data: Array((tenant.id + "\u{0}" + code).utf8))))), \(tenant.id), \(user.id),
+                            now() + interval '15 minutes')
+                    ON CONFLICT (code_hash) DO NOTHING
+                    """, logger: vault.logger)
+                try await MailOutbox.enqueue(message.envelope(), on: connection, logger: vault.logger)
+            }
+        }
+        return .json(bytes: Array("null".utf8))
+    }
+
+    func reset(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        var fields = Fields(try await request.jsonObject(context: context))
+        let code = fields.string("code", max: 32)
+        let username = fields.string("username", max: 128)
+        let sealed = fields.string("encrypted_commitment", max: 65_536)
+        let proto = fields.string("proto_version", max: 8)
+        if let proto, proto != ZKP.protoVersion { fields.problem("proto_version", "Unsupported proto_version; this server speaks \"1\"", type: "value_error") }
+        try fields.check()
+        let tenantID = try await scope(request).0.id
+        try await vault.rateLimiter.enforce([
+            (RateLimit(name: "vault-reset-code-ip", limit: 20, windowSeconds: 3600), request.clientAddress(context: context))
+        ])
+        let commitment = try await open(sealed!)
+        let invalid = AppError(status: .badRequest, code: "bad_request", detail: "Invalid or expired code")
+        guard let user = try await vault.users.find(tenant: tenantID, username: username!) else { throw invalid }
+        let rows = try await vault.database.query(
+            """
+            UPDATE password_resets SET consumed_at = now()
+            WHERE code_hash = \(ByteBuffer(bytes: Array(SHA256.hash(data: Array((tenantID + "\u{0}" + code!).utf8)))))
+                AND user_id = \(user.id) AND consumed_at IS NULL AND expires_at > now()
+            RETURNING 1
+            """, logger: vault.logger)
+        var valid = false
+        for try await _ in rows.decode(Int.self) { valid = true }
+        guard valid else { throw invalid }
+        try await store(commitment, tenant: tenantID, userID: user.id)
+        try await vault.sessions.revokeAll(tenant: tenantID, userID: user.id)
+        return .json(bytes: Array("null".utf8))
+    }
+
+    func change(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let principal = try await vault.authenticator.principal(request, context: context)
+        let (tenant, userID) = try principal.requireUser()
+        var fields = Fields(try await request.jsonObject(context: context))
+        let sealed = fields.string("encrypted_commitment", max: 65_536)
+        let proto = fields.string("proto_version", max: 8)
+        if let proto, proto != ZKP.protoVersion { fields.problem("proto_version", "Unsupported proto_version; this server speaks \"1\"", type: "value_error") }
+        try fields.check()
+        try await store(try await open(sealed!), tenant: tenant, userID: userID)
+        return .json(bytes: Array("null".utf8))
+    }
+}
+
+/// A deterministic generator (SplitMix64 over an HMAC seed) for decoy challenges.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: [UInt8]) {
+        state = seed.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,421 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+import SuiteSigning
+
+/// The token endpoint (four grants), userinfo, introspection, revocation and logout.
+struct TokenRoutes: Sendable {
+    let vault: Vault
+
+    static let tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+
+    func add(to router: Router<SuiteContext>) {
+        router.post("token") { request, context in try await token(request, context, tenant: nil) }
+        router.post("tenants/:tenant_id/token") { request, context in
+            try await token(request, context, tenant: try context.parameters.require("tenant_id"))
+        }
+        router.post("tenants/:tenant_id/oauth2/token") { request, context in
+            try await token(request, context, tenant: try context.parameters.require("tenant_id"))
+        }
+        router.get("userinfo") { request, context in try await userinfo(request, context) }
+        router.post("userinfo") { request, context in try await userinfo(request, context) }
+        router.post("introspect") { request, context in try await introspect(request, context) }
+        router.post("revoke") { request, context in try await revoke(request, context) }
+        router.get("logout") { request, context in
+            var values: [String: String] = [:]
+            for (name, value) in request.uri.queryParameters where values[String(name)] == nil { values[String(name)] = String(value) }
+            return try await logout(values)
+        }
+        router.post("logout") { request, context in try await logout(try await form(request, context)) }
+    }
+
+    static func oauth(_ code: String, _ description: String, status: HTTPResponse.Status = .badRequest) -> AppError {
+        AppError(status: status, code: code, detail: description)
+    }
+
+    func form(_ request: Request, _ context: SuiteContext) async throws -> [String: String] {
+        guard let type = request.headers[.contentType], Request.mediaType(type) == "application/x-www-form-urlencoded" else {
+            throw Self.oauth("invalid_request", "The body must be application/x-www-form-urlencoded")
+        }
+        return try await request.decodeForm(context: context)
+    }
+
+    /// The calling client, by client_secret_basic or client_secret_post; a public client
+    /// names itself and proves nothing (PKCE does that for it).
+    func authenticateClient(_ request: Request, form: [String: String], tenant: String) async throws -> Client {
+        var id = form["client_id"]
+        var secret = form["client_secret"]
+        if let header = request.headers[.authorization], header.lowercased().hasPrefix("basic ") {
+            guard let decoded = Base64URL.decode(header.dropFirst(6).trimmingCharacters(in: .whitespaces)),
+                let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
+            else { throw Self.oauth("invalid_client", "Malformed Basic credentials", status: .unauthorized) }
+            // RFC 6749 §2.3.1: both halves are form-encoded.
+            id = String(text[..<colon]).removingPercentEncoding
+            secret = String(text[text.index(after: colon)...]).removingPercentEncoding
+        }
+        guard let id, !id.isEmpty, id.count <= 128 else { throw Self.oauth("invalid_client", "client_id is missing", status: .unauthorized) }
+        guard let client = try await vault.clients.cached(tenant: tenant, id: id) else {
+            throw Self.oauth("invalid_client", "Client authentication failed", status: .unauthorized)
+        }
+        switch client.type {
+        case .confidential:
+            guard let secret, client.verify(secret: secret) else {
+                throw Self.oauth("invalid_client", "Client authentication failed", status: .unauthorized)
+            }
+        case .public:
+            guard secret == nil || secret == "" else { throw Self.oauth("invalid_client", "A public client has no secret", status: .unauthorized) }
+        }
+        if client.isLocked { throw Self.oauth("unauthorized_client", "The client is locked") }
+        return client
+    }
+
+    func token(_ request: Request, _ context: SuiteContext, tenant pathTenant: String?) async throws -> Response {
+        let form = try await form(request, context)
+        guard let tenant = pathTenant ?? form["tenant_id"], !tenant.isEmpty else {
+            throw Self.oauth("invalid_request", "tenant_id is required")
+        }
+        let client = try await authenticateClient(request, form: form, tenant: tenant)
+        let body: JSONValue
+        switch form["grant_type"] {
+        case "client_credentials": body = try await clientCredentials(client, form)
+        case "authorization_code": body = try await authorizationCode(client, form, request, context)
+        case "refresh_token": body = try await refresh(client, form, request, context)
+        case Self.tokenExchange: body = try await exchange(client, form)
+        case nil: throw Self.oauth("invalid_request", "grant_type is required")
+        case let other?: throw Self.oauth("unsupported_grant_type", "grant_type \(other) is not supported")
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(bytes: CanonicalJSON.bytes(body))))
+    }
+
+    /// The requested scopes, each allowed to the client; `fallback` when none is asked.
+    func scopes(_ requested: String?, allowed: Set<String>, fallback: [String]) throws(AppError) -> String {
+        guard let requested, !requested.isEmpty else { return fallback.joined(separator: " ") }
+        let list = requested.split(separator: " ").map(String.init)
+        if let refused = list.first(where: { !allowed.contains($0) }) { throw Self.oauth("invalid_scope", "Scope '\(refused)' is not allowed") }
+        return list.joined(separator: " ")
+    }
+
+    func clientCredentials(_ client: Client, _ form: [String: String]) async throws -> JSONValue {
+        guard client.type == .confidential else { throw Self.oauth("unauthorized_client", "A public client cannot use client_credentials") }
+        let scope = try scopes(form["scope"], allowed: client.allowedScopes, fallback: client.allowedScopes.subtracting(["openid", "offline_access"]).sorted())
+        let (access, expiresIn) = try await vault.issuer.accessToken(.init(tenant: client.tenant, client: client, scope: scope))
+        return ["access_token": .string(access), "token_type": "Bearer", "expires_in": .number(Double(expiresIn)), "scope": .string(scope)]
+    }
+
+    func authorizationCode(_ client: Client, _ form: [String: String], _ request: Request, _ context: SuiteContext) async throws -> JSONValue {
+        guard let code = form["code"], code.count <= 128 else { throw Self.oauth("invalid_request", "code is required") }
+        let hash = ByteBuffer(bytes: Array(SHA256.hash(data: Array(code.utf8))))
+        let rows = try await vault.database.query(
+            """
+            UPDATE authorization_codes SET consumed_at = now()
+            WHERE code_hash = \(hash) AND consumed_at IS NULL AND expires_at > now() AND tenant_id = \(client.tenant) AND client_id = \(client.id)
+            RETURNING user_id, session_id, redirect_uri, scope, nonce, code_challenge, auth_time
+            """, logger: vault.logger)
+        var grant: (String, UUID, String, String, String?, String?, Date)?
+        for try await row in rows.decode((String, UUID, String, String, String?, String?, Date).self) { grant = row }
+        guard let (userID, session, redirectURI, scope, nonce, challenge, authTime) = grant else {
+            // A code presented twice is a sign of theft (RFC 6749 §4.1.2): revoke what it gave.
+            try await vault.database.query(
+                """
+                UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL
+                    AND session_id IN (SELECT session_id FROM authorization_codes WHERE code_hash = \(hash) AND consumed_at IS NOT NULL)
+                """, logger: vault.logger)
+            throw Self.oauth("invalid_grant", "The code is invalid, expired or already used")
+        }
+        guard form["redirect_uri"] == redirectURI else { throw Self.oauth("invalid_grant", "redirect_uri does not match the authorization request") }
+        if let challenge {
+            guard let verifier = form["code_verifier"], (43...128).contains(verifier.count) else {
+                throw Self.oauth("invalid_grant", "code_verifier is required")
+            }
+            let computed = Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8))))
+            guard constantTimeEquals(Array(computed.utf8), Array(challenge.utf8)) else {
+                throw Self.oauth("invalid_grant", "code_verifier does not match the code_challenge")
+            }
+        } else if form["code_verifier"] != nil {
+            throw Self.oauth("invalid_grant", "No code_challenge was sent with the authorization request")
+        }
+        return try await issueUserTokens(
+            client: client, userID: userID, session: session, scope: scope, nonce: nonce, authTime: authTime, family: UUID(),
+            request: request, context: context, on: nil)
+    }
+
+    /// Access token, ID token (with `openid`) and a new refresh token of `family`.
+    func issueUserTokens(
+        client: Client, userID: String, session: UUID?, scope: String, nonce: String?, authTime: Date?, family: UUID,
+        request: Request, context: SuiteContext, on connection: PostgresConnection?
+    ) async throws -> JSONValue {
+        guard let user = try await vault.users.find(tenant: client.tenant, id: userID), !user.isDisabled else {
+            throw Self.oauth("invalid_grant", "The user is disabled or gone")
+        }
+        let subject = TokenIssuer.Subject(
+            tenant: client.tenant, client: client, userID: user.id, username: user.username, email: user.email,
+            emailVerified: user.isVerified, scope: scope, sessionID: session?.uuidString.lowercased(),
+            authTime: authTime.map { Int($0.timeIntervalSince1970) }, nonce: nonce)
+        let (access, expiresIn) = try await vault.issuer.accessToken(subject)
+        let refresh = Base64URL.encode(SecureRandom.bytes(32))
+        let insert: PostgresQuery = """
+            INSERT INTO refresh_tokens (token_hash, family_id, tenant_id, client_id, user_id, session_id, scope, auth_time, expires_at)
+            VALUES (\(ByteBuffer(bytes: Array(SHA256.hash(data: Array(refresh.utf8))))), \(family), \(client.tenant), \(client.id), \(user.id),
+                    \(session), \(scope), \(authTime), now() + make_interval(secs => \(Double(vault.settings.refreshTokenTTL))))
+            """
+        if let connection { try await connection.query(insert, logger: vault.logger) } else { try await vault.database.query(insert, logger: vault.logger) }
+        if let session {
+            let issue = CanonicalJSON.string(AccessInfo.block(request, context: context))
+            try await vault.database.query(
+                "UPDATE sessions SET token_issue = \(issue)::jsonb, last_access = \(issue)::jsonb WHERE session_id = \(session)",
+                logger: vault.logger)
+        }
+        var body: [String: JSONValue] = [
+            "access_token": .string(access), "token_type": "Bearer", "expires_in": .number(Double(expiresIn)),
+            "refresh_token": .string(refresh), "scope": .string(scope),
+        ]
+        if scope.split(separator: " ").contains("openid") {
+            body["id_token"] = .string(try await vault.issuer.idToken(subject, accessToken: access))
+        }
+        return .object(body)
+    }
+
+    /// Rotation: each refresh token works once and names its successor. A second use within
+    /// the grace (two tabs refreshing at once) gets the same successor; later, it is taken
+    /// as a stolen token and the whole family is revoked.
+    func refresh(_ client: Client, _ form: [String: String], _ request: Request, _ context: SuiteContext) async throws -> JSONValue {
+        guard let token = form["refresh_token"], token.count <= 128 else { throw Self.oauth("invalid_request", "refresh_token is required") }
+        let hash = ByteBuffer(bytes: Array(SHA256.hash(data: Array(token.utf8))))
+        let next = Base64URL.encode(SecureRandom.bytes(32))
+        let sealedNext = try AES.GCM.seal(Array(next.utf8), using: vault.settings.atRestKey, authenticating: Array(token.utf8)).combined!
+        // One statement claims the token: of two parallel uses, one rotates it.
+        let rows = try await vault.database.query(
+            """
+            WITH claimed AS (
+                UPDATE refresh_tokens SET used_at = now(), successor = \(Base64URL.encode(sealedNext))::text::jsonb
+                WHERE token_hash = \(hash) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+                    AND tenant_id = \(client.tenant) AND client_id = \(client.id)
+                RETURNING family_id, user_id, session_id, scope, auth_time
+            ), inserted AS (
+                INSERT INTO refresh_tokens (token_hash, family_id, tenant_id, client_id, user_id, session_id, scope, auth_time, expires_at)
+                SELECT \(ByteBuffer(bytes: Array(SHA256.hash(data: Array(next.utf8))))), family_id, \(client.tenant), \(client.id), user_id,
+                       session_id, scope, auth_time, now() + make_interval(secs => \(Double(vault.settings.refreshTokenTTL)))
+                FROM claimed
+                WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = claimed.session_id AND s.revoked_at IS NOT NULL)
+                RETURNING 1
+            )
+            SELECT c.user_id, c.session_id, c.scope, c.auth_time, EXISTS (SELECT 1 FROM inserted) FROM claimed c
+            """, logger: vault.logger)
+        for try await (userID, session, scope, authTime, issued) in rows.decode((String?, UUID?, String, Date?, Bool).self) {
+            guard issued, let userID else { throw Self.oauth("invalid_grant", "The session has ended") }
+            return try await tokens(for: client, userID: userID, session: session, scope: scope, authTime: authTime, refresh: next, request: request, context: context)
+        }
+        // Not claimable: spent, revoked, expired or unknown.
+        let spent = try await vault.database.query(
+            """
+            SELECT family_id, user_id, session_id, scope, auth_time, successor #>> '{}', used_at > now() - make_interval(secs => \(Double(vault.settings.refreshReuseGrace))),
+                   revoked_at IS NULL AND expires_at > now()
+            FROM refresh_tokens WHERE token_hash = \(hash) AND tenant_id = \(client.tenant) AND client_id = \(client.id) AND used_at IS NOT NULL
+            """, logger: vault.logger)
+        for try await (family, userID, session, scope, authTime, successor, inGrace, alive) in spent.decode(
+            (UUID, String?, UUID?, String, Date?, String?, Bool, Bool).self)
+        {
+            if inGrace, alive, let userID, let successor, let sealed = Base64URL.decode(successor),
+                let box = try? AES.GCM.SealedBox(combined: sealed),
+                let raw = try? AES.GCM.open(box, using: vault.settings.atRestKey, authenticating: Array(token.utf8))
+            {
+                return try await tokens(
+                    for: client, userID: userID, session: session, scope: scope, authTime: authTime, refresh: String(decoding: raw, as: UTF8.self),
+                    request: request, context: context)
+            }
+            try await vault.database.query(
+                "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = \(family) AND revoked_at IS NULL", logger: vault.logger)
+            vault.logger.warning("refresh token reused; family revoked", metadata: ["client": "\(client.id)", "family": "\(family)"])
+        }
+        throw Self.oauth("invalid_grant", "The refresh token is invalid, expired or already used")
+    }
+
+    private func tokens(
+        for client: Client, userID: String, session: UUID?, scope: String, authTime: Date?, refresh: String, request: Request, context: SuiteContext
+    ) async throws -> JSONValue {
+        guard let user = try await vault.users.find(tenant: client.tenant, id: userID), !user.isDisabled else {
+            throw Self.oauth("invalid_grant", "The user is disabled or gone")
+        }
+        let subject = TokenIssuer.Subject(
+            tenant: client.tenant, client: client, userID: user.id, username: user.username, email: user.email,
+            emailVerified: user.isVerified, scope: scope, sessionID: session?.uuidString.lowercased(),
+            authTime: authTime.map { Int($0.timeIntervalSince1970) })
+        let (access, expiresIn) = try await vault.issuer.accessToken(subject)
+        var body: [String: JSONValue] = [
+            "access_token": .string(access), "token_type": "Bearer", "expires_in": .number(Double(expiresIn)),
+            "refresh_token": .string(refresh), "scope": .string(scope),
+        ]
+        if scope.split(separator: " ").contains("openid") {
+            body["id_token"] = .string(try await vault.issuer.idToken(subject, accessToken: access))
+        }
+        return .object(body)
+    }
+
+    /// RFC 8693: a confidential client trades a user's access token for one addressed to
+    /// itself (or to another client of the tenant, `audience`), with no more scope.
+    func exchange(_ client: Client, _ form: [String: String]) async throws -> JSONValue {
+        guard client.type == .confidential else { throw Self.oauth("unauthorized_client", "A public client cannot exchange tokens") }
+        guard let subjectToken = form["subject_token"] else { throw Self.oauth("invalid_request", "subject_token is required") }
+        guard form["subject_token_type"] == Self.accessTokenType else {
+            throw Self.oauth("invalid_request", "subject_token_type must be \(Self.accessTokenType)")
+        }
+        if let requested = form["requested_token_type"], requested != Self.accessTokenType {
+            throw Self.oauth("invalid_request", "Only access tokens are issued")
+        }
+        let subject: AccessToken
+        do {
+            subject = try await vault.tokens.accessToken(subjectToken)
+        } catch let error as AppError where error.status == .unauthorized {
+            throw Self.oauth("invalid_grant", "subject_token is invalid")
+        }
+        guard subject.tenant == client.tenant else { throw Self.oauth("invalid_grant", "subject_token is of another tenant") }
+        var target = client
+        if let audience = form["audience"], audience != client.id {
+            guard let other = try await vault.clients.cached(tenant: client.tenant, id: audience) else {
+                throw Self.oauth("invalid_target", "Unknown audience")
+            }
+            target = other
+        }
+        let held = Set(subject.scope.split(separator: " ").map(String.init))
+        let scope = try scopes(form["scope"], allowed: held.intersection(target.allowedScopes), fallback: held.intersection(target.allowedScopes).sorted())
+        var user: VaultUser?
+        if let userID = subject.userID { user = try await vault.users.find(tenant: client.tenant, id: userID) }
+        let (access, expiresIn) = try await vault.issuer.accessToken(.init(
+            tenant: client.tenant, client: target, userID: subject.userID, username: user?.username, email: user?.email,
+            scope: scope, sessionID: subject.sessionID, actor: client.id))
+        return [
+            "access_token": .string(access), "issued_token_type": .string(Self.accessTokenType), "token_type": "Bearer",
+            "expires_in": .number(Double(expiresIn)), "scope": .string(scope),
+        ]
+    }
+
+    func userinfo(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        var token = request.headers[.authorization].flatMap { AuthorizationHeader.token($0, allowBare: false) }
+        if token == nil, request.method == .post, let type = request.headers[.contentType],
+            Request.mediaType(type) == "application/x-www-form-urlencoded"
+        {
+            token = try await request.decodeForm(context: context)["access_token"]
+        }
+        guard let token else { throw TokenVerifier.invalid("A bearer token is required") }
+        let access = try await vault.tokens.accessToken(token)
+        guard let userID = access.userID, access.scopes.contains("openid") else {
+            throw AppError(status: .forbidden, code: "insufficient_scope", detail: "The token has no openid scope",
+                           headers: [.wwwAuthenticate: #"Bearer error="insufficient_scope", scope="openid""#])
+        }
+        guard let user = try await vault.users.find(tenant: access.tenant, id: userID), !user.isDisabled else {
+            throw TokenVerifier.invalid()
+        }
+        var claims: [String: JSONValue] = ["sub": .string(user.id)]
+        if access.scopes.contains("profile") {
+            claims["preferred_username"] = .string(user.username)
+            claims["name"] = .string(user.username)
+            if let locale = user.locale { claims["locale"] = .string(locale) }
+            claims["updated_at"] = .number(user.updatedAt.timeIntervalSince1970.rounded(.down))
+        }
+        if access.scopes.contains("email") {
+            claims["email"] = .string(user.email)
+            claims["email_verified"] = .bool(user.isVerified)
+        }
+        return .json(.object(claims))
+    }
+
+    func introspect(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let form = try await form(request, context)
+        var tenant = vault.settings.defaultTenant
+        if let named = form["tenant_id"] {
+            tenant = named
+        } else if let claims = try? await vault.tokens.claims(form["token"] ?? "", allowExpired: true), let named = claims["tenant_id"]?.stringValue {
+            tenant = named
+        }
+        let client = try await authenticateClient(request, form: form, tenant: tenant)
+        guard client.type == .confidential else { throw Self.oauth("unauthorized_client", "Only confidential clients may introspect") }
+        guard let token = form["token"], !token.isEmpty else { throw Self.oauth("invalid_request", "token is required") }
+        let inactive: JSONValue = ["active": false]
+        if token.contains(".") {
+            guard let access = try? await vault.tokens.accessToken(token), access.tenant == client.tenant else { return .json(inactive) }
+            var claims = access.claims.objectValue ?? [:]
+            claims["active"] = true
+            claims["token_type"] = "Bearer"
+            if let userID = access.userID, let user = try await vault.users.find(tenant: access.tenant, id: userID) {
+                guard !user.isDisabled else { return .json(inactive) }
+                claims["username"] = .string(user.username)
+            }
+            return .json(.object(claims))
+        }
+        let rows = try await vault.database.query(
+            """
+            SELECT client_id, user_id, scope, extract(epoch FROM expires_at)::bigint, extract(epoch FROM created_at)::bigint
+            FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: Array(SHA256.hash(data: Array(token.utf8)))))
+                AND tenant_id = \(client.tenant) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+            """, logger: vault.logger)
+        for try await (clientID, userID, scope, exp, iat) in rows.decode((String, String?, String, Int, Int).self) {
+            return .json([
+                "active": true, "client_id": .string(clientID), "sub": userID.map { .string($0) } ?? .string(clientID),
+                "scope": .string(scope), "exp": .number(Double(exp)), "iat": .number(Double(iat)), "token_type": "refresh_token",
+                "iss": .string(vault.issuers.issuer(client.tenant)),
+            ])
+        }
+        return .json(inactive)
+    }
+
+    /// RFC 7009: always 200 for an authenticated client, whether or not the token was
+    /// anything; only the client's own tokens are affected.
+    func revoke(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let form = try await form(request, context)
+        guard let token = form["token"], !token.isEmpty else { throw Self.oauth("invalid_request", "token is required") }
+        let claims = try? await vault.tokens.claims(token, allowExpired: true)
+        let tenant = form["tenant_id"] ?? claims?["tenant_id"]?.stringValue ?? vault.settings.defaultTenant
+        let client = try await authenticateClient(request, form: form, tenant: tenant)
+        if let claims, let jti = claims["jti"]?.stringValue, claims["client_id"]?.stringValue == client.id, let exp = claims["exp"]?.intValue {
+            try await vault.database.query(
+                "INSERT INTO revoked_tokens (jti, expires_at) VALUES (\(jti), to_timestamp(\(Double(exp)))) ON CONFLICT DO NOTHING",
+                logger: vault.logger)
+        } else {
+            try await vault.database.query(
+                """
+                UPDATE refresh_tokens SET revoked_at = now()
+                WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: Array(SHA256.hash(data: Array(token.utf8)))))
+                                    AND tenant_id = \(client.tenant) AND client_id = \(client.id))
+                    AND revoked_at IS NULL
+                """, logger: vault.logger)
+        }
+        return Response(status: .ok, headers: [.cacheControl: "no-store"])
+    }
+
+    /// RP-initiated logout: ends the session the ID token names; returns to
+    /// `post_logout_redirect_uri` only when the client registered it.
+    func logout(_ values: [String: String]) async throws -> Response {
+        guard let hint = values["id_token_hint"], !hint.isEmpty else {
+            throw AppError.validation("id_token_hint", "Field required", type: "missing", location: "query")
+        }
+        let claims: JSONValue
+        do {
+            claims = try await vault.tokens.claims(hint, type: "JWT", allowExpired: true)
+        } catch {
+            throw AppError(status: .badRequest, code: "bad_request", detail: "id_token_hint is not an ID token of this server")
+        }
+        guard let tenant = claims["tenant_id"]?.stringValue, let audience = claims["aud"]?.stringValue else {
+            throw AppError(status: .badRequest, code: "bad_request", detail: "id_token_hint is not an ID token of this server")
+        }
+        if let clientID = values["client_id"], clientID != audience {
+            throw AppError(status: .badRequest, code: "bad_request", detail: "client_id does not match the ID token")
+        }
+        if let sid = claims["sid"]?.stringValue, let session = UUID(uuidString: sid) {
+            _ = try await vault.sessions.revoke(session, tenant: tenant, userID: claims["sub"]?.stringValue)
+        }
+        if let target = values["post_logout_redirect_uri"] {
+            guard let client = try await vault.clients.find(tenant: tenant, id: audience), client.postLogoutRedirectURIs.contains(target) else {
+                throw AppError(status: .badRequest, code: "bad_request", detail: "post_logout_redirect_uri is not registered for this client")
+            }
+            return AuthorizeRoutes.redirect(target, [("state", values["state"])])
+        }
+        return .json(bytes: Array("null".utf8))
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import Hummingbird
+import SuiteCore
+import SuiteHTTP
+
+/// Reads request fields the way the seed's framework (FastAPI/pydantic) validates them:
+/// every problem is collected, then one 422 lists them all as
+/// `{"detail":[{"loc":["body","username"],"msg":"Field required","type":"missing"}]}`.
+struct Fields {
+    let values: [String: JSONValue]
+    let location: String
+    private(set) var problems: [JSONValue] = []
+
+    init(_ values: [String: JSONValue], location: String = "body") {
+        self.values = values
+        self.location = location
+    }
+
+    /// A query string read as fields (all values are strings; numbers are parsed).
+    init(query request: Request) {
+        var values: [String: JSONValue] = [:]
+        for (name, value) in request.uri.queryParameters where values[String(name)] == nil {
+            values[String(name)] = .string(String(value))
+        }
+        self.init(values, location: "query")
+    }
+
+    mutating func problem(_ field: String, _ message: String, type: String) {
+        problems.append(["loc": [.string(location), .string(field)], "msg": .string(message), "type": .string(type)])
+    }
+
+    func check() throws(AppError) {
+        if !problems.isEmpty { throw AppError.validation(problems) }
+    }
+
+    mutating func string(_ field: String, required: Bool = true, max: Int? = nil, min: Int? = nil, pattern: Pattern? = nil) -> String? {
+        guard let value = values[field], value != .null else {
+            if required { problem(field, "Field required", type: "missing") }
+            return nil
+        }
+        guard case .string(let text) = value else {
+            problem(field, "Input should be a valid string", type: "string_type")
+            return nil
+        }
+        if text.contains("\0") {
+            problem(field, "String should not contain NUL characters", type: "string_pattern_mismatch")
+            return nil
+        }
+        if let min, text.count < min {
+            problem(field, "String should have at least \(min) character\(min == 1 ? "" : "s")", type: "string_too_short")
+            return nil
+        }
+        if let max, text.count > max {
+            problem(field, "String should have at most \(max) characters", type: "string_too_long")
+            return nil
+        }
+        if let pattern, !pattern.matches(text) {
+            problem(field, "String should match pattern '\(pattern.description)'", type: "string_pattern_mismatch")
+            return nil
+        }
+        return text
+    }
+
+    mutating func email(_ field: String, required: Bool = true) -> String? {
+        guard let text = string(field, required: required, max: 254) else { return nil }
+        guard Validate.isEmail(text) else {
+            problem(field, "value is not a valid email address: The email address is not valid.", type: "value_error")
+            return nil
+        }
+        return Validate.normalizedEmail(text)
+    }
+
+    mutating func bool(_ field: String) -> Bool? {
+        guard let value = values[field], value != .null else { return nil }
+        switch value {
+        case .bool(let flag): return flag
+        case .string(let text) where location == "query":
+            if ["true", "1", "yes", "on"].contains(text.lowercased()) { return true }
+            if ["false", "0", "no", "off"].contains(text.lowercased()) { return false }
+        default: break
+        }
+        problem(field, "Input should be a valid boolean", type: "bool_type")
+        return nil
+    }
+
+    mutating func int(_ field: String, range: ClosedRange<Int>? = nil) -> Int? {
+        guard let value = values[field], value != .null else { return nil }
+        var number: Int?
+        switch value {
+        case .number(let double): number = Int(exactly: double)
+        case .string(let text) where location == "query": number = Int(text)
+        default: break
+        }
+        guard let number else {
+            problem(field, "Input should be a valid integer", type: "int_type")
+            return nil
+        }
+        if let range, !range.contains(number) {
+            if number < range.lowerBound {
+                problem(field, "Input should be greater than or equal to \(range.lowerBound)", type: "greater_than_equal")
+            } else {
+                problem(field, "Input should be less than or equal to \(range.upperBound)", type: "less_than_equal")
+            }
+            return nil
+        }
+        return number
+    }
+
+    mutating func strings(_ field: String, maxCount: Int = 100, maxLength: Int = 2048) -> [String]? {
+        guard let value = values[field], value != .null else { return nil }
+        guard case .array(let items) = value, items.count <= maxCount else {
+            problem(field, "Input should be a valid list of at most \(maxCount) items", type: "list_type")
+            return nil
+        }
+        var out: [String] = []
+        for item in items {
+            guard case .string(let text) = item, text.count <= maxLength, !text.contains("\0") else {
+                problem(field, "Input should be a valid string of at most \(maxLength) characters", type: "string_type")
+                return nil
+            }
+            out.append(text)
+        }
+        return out
+    }
+
+    mutating func choice<T: RawRepresentable<String> & CaseIterable>(_ field: String, _ type: T.Type) -> T? {
+        guard let text = string(field, required: false) else { return nil }
+        guard let value = T(rawValue: text) else {
+            let names = T.allCases.map { "'\($0.rawValue)'" }
+            let list = names.count > 1 ? names.dropLast().joined(separator: ", ") + " or " + names.last! : names.joined()
+            problem(field, "Input should be \(list)", type: "enum")
+            return nil
+        }
+        return value
+    }
+
+    mutating func object(_ field: String) -> [String: JSONValue]? {
+        guard let value = values[field], value != .null else { return nil }
+        guard case .object(let members) = value else {
+            problem(field, "Input should be a valid dictionary", type: "dict_type")
+            return nil
+        }
+        return members
+    }
+}
+
+/// The few patterns the seed names, checked byte by byte.
+enum Pattern: CustomStringConvertible {
+    /// `^[a-zA-Z0-9_.@-]+$`: usernames.
+    case username
+    /// Tenant and client ids: letters, digits, `-`, `_`, `.`.
+    case identifier
+
+    var description: String {
+        switch self {
+        case .username: "^[a-zA-Z0-9_.@-]+$"
+        case .identifier: "^[a-zA-Z0-9_.-]+$"
+        }
+    }
+
+    func matches(_ text: String) -> Bool {
+        guard !text.isEmpty else { return false }
+        let extra: Set<UInt8> = self == .username ? [0x5F, 0x2E, 0x40, 0x2D] : [0x5F, 0x2E, 0x2D]
+        return text.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || extra.contains(byte)
+        }
+    }
+}
+
+extension AppError {
+    /// FastAPI's 422: `detail` is the list of problems.
+    static func validation(_ problems: [JSONValue]) -> AppError {
+        AppError(status: .unprocessableContent, code: "validation_error", detail: "Validation failed.", members: ["detail": .array(problems)])
+    }
+
+    static func validation(_ field: String, _ message: String, type: String = "value_error", location: String = "body") -> AppError {
+        validation([["loc": [.string(location), .string(field)], "msg": .string(message), "type": .string(type)]])
+    }
+}
+
+extension Request {
+    /// The body as a JSON object. Another media type is a 415; a body that is not a JSON
+    /// object is FastAPI's 422 `json_invalid`.
+    func jsonObject(context: some SuiteRequestContext) async throws -> [String: JSONValue] {
+        if let contentType = headers[.contentType], !Request.isJSON(contentType) {
+            throw AppError.unsupportedMediaType("The body must be application/json (got \(contentType)).")
+        }
+        var request = self
+        let buffer = try await request.collectBody(upTo: context.bodyLimit)
+        guard buffer.readableBytes > 0 else {
+            throw AppError.validation([["loc": ["body"], "msg": "Field required", "type": "missing"]])
+        }
+        guard case .object(let members) = try? JSONParser.parse(buffer.readableBytesView) else {
+            throw AppError.validation([["loc": ["body"], "msg": "Input should be a valid JSON object", "type": "json_invalid"]])
+        }
+        return members
+    }
+}

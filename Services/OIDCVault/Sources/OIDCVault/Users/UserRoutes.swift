@@ -1,0 +1,239 @@
+import Foundation
+import Hummingbird
+import PostgresNIO
+import SuiteCore
+import SuiteHTTP
+
+struct UserRoutes: Sendable {
+    let vault: Vault
+
+    enum SortField: String, CaseIterable {
+        case createdAt = "created_at", username, email
+    }
+
+    func add(to router: Router<SuiteContext>) {
+        router.get("users/me") { request, context in try await me(request, context) }
+        let users = router.group("tenants/:tenant_id/users")
+        users.get { request, context in try await list(request, context) }
+        users.post { request, context in try await create(request, context) }
+        users.post("batch") { request, context in try await batch(request, context) }
+        users.post("batch-delete") { request, context in try await batchDelete(request, context) }
+        users.get("by-username/:username") { request, context in try await byUsername(request, context) }
+        users.get(":user_id") { request, context in try await read(request, context) }
+        users.put(":user_id") { request, context in try await update(request, context) }
+        users.put(":user_id/email") { request, context in try await updateEmail(request, context) }
+    }
+
+    private func tenant(_ context: SuiteContext, _ request: Request, _ scope: AdminScope) async throws -> (Tenant, Principal) {
+        let id = try context.parameters.require("tenant_id")
+        let principal = try await vault.authenticator.principal(request, context: context)
+        try principal.require(scope, tenant: id)
+        return (try await vault.tenants.require(id), principal)
+    }
+
+    static let notFound = AppError(status: .notFound, code: "not_found", detail: "User not found")
+
+    func me(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let principal = try await vault.authenticator.principal(request, context: context)
+        let (tenant, userID) = try principal.requireUser()
+        guard let user = try await vault.users.find(tenant: tenant, id: userID) else { throw Self.notFound }
+        return .json(user.json)
+    }
+
+    func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        var query = Fields(query: request)
+        let username = query.string("username", required: false, max: 128) ?? ""
+        let email = query.string("email", required: false, max: 128) ?? ""
+        let limit = query.int("limit", range: 1...500) ?? 10
+        let offset = query.int("offset", range: 0...10_000_000) ?? 0
+        let direction = query.int("sort_direction", range: -1...1) ?? -1
+        let sort = query.choice("sort_by", SortField.self) ?? .createdAt
+        try query.check()
+        let (tenant, _) = try await tenant(context, request, .usersRead)
+        // Column and direction come from the enums above, never from the caller's text.
+        let order = (sort == .createdAt ? "created_at" : "lower(\(sort.rawValue))") + (direction == -1 ? " DESC" : " ASC")
+        var binds = PostgresBindings()
+        binds.append(tenant.id)
+        binds.append(Self.likePattern(username))
+        binds.append(Self.likePattern(email))
+        binds.append(limit + 1)
+        binds.append(offset)
+        let sql = """
+            SELECT \(UserStore.columns), count(*) OVER () FROM users
+            WHERE tenant_id = $1 AND username ILIKE $2 AND email ILIKE $3
+            ORDER BY \(order), user_id LIMIT $4 OFFSET $5
+            """
+        let rows = try await vault.database.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: vault.logger)
+        var users: [JSONValue] = []
+        var total = 0
+        for try await row in rows.decode((String, String, String, String, Bool, Bool, String?, [String], String?, Date, Date, Int).self) {
+            total = row.11
+            users.append(UserStore.user((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10)).json)
+        }
+        if users.isEmpty, offset > 0 {
+            // Past the end: the window count is not there, so count on its own.
+            let count = try await vault.database.query(
+                "SELECT count(*)::int FROM users WHERE tenant_id = \(tenant.id) AND username ILIKE \(Self.likePattern(username)) AND email ILIKE \(Self.likePattern(email))",
+                logger: vault.logger)
+            for try await value in count.decode(Int.self) { total = value }
+        }
+        let hasNext = users.count > limit
+        return .json(["data": .array(Array(users.prefix(limit))), "has_next": .bool(hasNext), "total_count": .number(Double(total))])
+    }
+
+    /// `%text%` with LIKE's own characters escaped: a filter matches text, not patterns.
+    static func likePattern(_ text: String) -> String {
+        var out = "%"
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { out.append("\\") }
+            out.append(character)
+        }
+        return out + "%"
+    }
+
+    func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let (tenant, _) = try await tenant(context, request, .usersWrite)
+        var fields = Fields(try await request.jsonObject(context: context))
+        let user = VaultUser.read(&fields, tenant: tenant.id)
+        try fields.check()
+        switch try await vault.users.insert(user!, emailUnique: tenant.hasUsernameAndEmail) {
+        case .created:
+            guard let stored = try await vault.users.find(tenant: tenant.id, id: user!.id) else { throw Self.notFound }
+            return .json(stored.json, status: .created)
+        case .usernameTaken: throw AppError(status: .conflict, code: "conflict", detail: "Username already exists")
+        case .idTaken: throw AppError(status: .conflict, code: "conflict", detail: "User id already exists")
+        case .emailTaken: throw AppError(status: .conflict, code: "conflict", detail: "Email already exists")
+        }
+    }
+
+    func batch(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let (tenant, _) = try await tenant(context, request, .usersWrite)
+        let body = try await request.jsonObject(context: context)
+        guard case .array(let items)? = body["users"] else {
+            throw AppError.validation("users", body["users"] == nil ? "Field required" : "Input should be a valid list", type: body["users"] == nil ? "missing" : "list_type")
+        }
+        guard items.count <= 1000 else { throw AppError.validation("users", "List should have at most 1000 items", type: "too_long") }
+        var created = 0
+        var failed: [String] = []
+        var duplicates: [String] = []
+        var seen = Set<String>()
+        // One statement per user: a user is created whole or not at all, and one bad entry
+        // does not undo the others.
+        for item in items {
+            var fields = Fields(item.objectValue ?? [:])
+            let name = item["username"]?.stringValue ?? ""
+            guard let user = VaultUser.read(&fields, tenant: tenant.id), fields.problems.isEmpty else {
+                failed.append(name)
+                continue
+            }
+            guard seen.insert(user.username.lowercased()).inserted else {
+                duplicates.append(user.username)
+                continue
+            }
+            switch try await vault.users.insert(user, emailUnique: tenant.hasUsernameAndEmail) {
+            case .created: created += 1
+            case .usernameTaken: duplicates.append(user.username)
+            case .emailTaken, .idTaken: failed.append(user.username)
+            }
+        }
+        return .json(
+            [
+                "success_created_count": .number(Double(created)), "fail_create_usernames": .array(failed.map { .string($0) }),
+                "duplicate_usernames": .array(duplicates.map { .string($0) }),
+            ], status: .created)
+    }
+
+    func batchDelete(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let (tenant, _) = try await tenant(context, request, .usersWrite)
+        var fields = Fields(try await request.jsonObject(context: context))
+        let ids = fields.strings("users_ids", maxCount: 1000, maxLength: 128)
+        if ids == nil, fields.problems.isEmpty { fields.problem("users_ids", "Field required", type: "missing") }
+        try fields.check()
+        try await vault.database.withTransaction(logger: vault.logger) { connection in
+            try await connection.query(
+                "UPDATE sessions SET revoked_at = now() WHERE tenant_id = \(tenant.id) AND user_id = ANY(\(ids!)) AND revoked_at IS NULL",
+                logger: vault.logger)
+            try await connection.query(
+                "UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = \(tenant.id) AND user_id = ANY(\(ids!)) AND revoked_at IS NULL",
+                logger: vault.logger)
+            try await connection.query(
+                "DELETE FROM api_keys WHERE tenant_id = \(tenant.id) AND user_id = ANY(\(ids!))", logger: vault.logger)
+            try await connection.query(
+                "DELETE FROM users WHERE tenant_id = \(tenant.id) AND user_id = ANY(\(ids!))", logger: vault.logger)
+        }
+        return .json(bytes: Array("null".utf8), status: .created)
+    }
+
+    func byUsername(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let (tenant, _) = try await tenant(context, request, .usersRead)
+        let username = try context.parameters.require("username")
+        guard username.count <= 128, let user = try await vault.users.find(tenant: tenant.id, username: username) else {
+            throw Self.notFound
+        }
+        return .json(user.json)
+    }
+
+    func read(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let (tenant, _) = try await tenant(context, request, .usersRead)
+        guard let user = try await vault.users.find(tenant: tenant.id, id: try context.parameters.require("user_id")) else {
+            throw Self.notFound
+        }
+        return .json(user.json)
+    }
+
+    func update(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let (tenant, _) = try await tenant(context, request, .usersWrite)
+        let id = try context.parameters.require("user_id")
+        var fields = Fields(try await request.jsonObject(context: context))
+        let input = VaultUser.read(&fields, tenant: tenant.id)
+        if let input, input.id != id { fields.problem("user_id", "user_id must match the path", type: "value_error") }
+        try fields.check()
+        let user = input!
+        let rows: PostgresRowSequence
+        do {
+            rows = try await vault.database.query(
+                """
+                UPDATE users SET username = \(user.username), email = \(user.email), email_unique = \(tenant.hasUsernameAndEmail),
+                    is_disabled = \(user.isDisabled), is_verified = \(user.isVerified), locale = \(user.locale), roles = \(user.roles),
+                    external_id = \(user.externalID), updated_at = now()
+                WHERE tenant_id = \(tenant.id) AND user_id = \(id)
+                RETURNING \(unescaped: UserStore.columns)
+                """, logger: vault.logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            let which = error.serverInfo?[.constraintName] == "users_email" ? "Email" : "Username"
+            throw AppError(status: .conflict, code: "conflict", detail: "\(which) already exists")
+        }
+        for try await row in rows.decode(UserStore.Row.self) {
+            if user.isDisabled { try await vault.sessions.revokeAll(tenant: tenant.id, userID: id) }
+            return .json(UserStore.user(row).json)
+        }
+        throw Self.notFound
+    }
+
+    /// A new email needs a fresh proof from the user: a challenge of purpose `email`,
+    /// signed with the key their image unlocks.
+    func updateEmail(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        let tenantID = try context.parameters.require("tenant_id")
+        let id = try context.parameters.require("user_id")
+        let principal = try await vault.authenticator.principal(request, context: context)
+        let isSelf = principal.tenant == tenantID && principal.userID == id
+        if !isSelf { try principal.require(.usersWrite, tenant: tenantID) }
+        let tenant = try await vault.tenants.require(tenantID)
+        var fields = Fields(try await request.jsonObject(context: context))
+        let challengeID = fields.string("challenge_id", max: 64)
+        let signature = fields.string("challenge_data", max: 256)
+        let email = fields.email("email")
+        try fields.check()
+        guard let user = try await vault.users.find(tenant: tenant.id, id: id) else { throw Self.notFound }
+        try await vault.login.verifyChallenge(
+            tenant: tenant.id, user: user, challengeID: challengeID!, signature: signature!, authRequest: nil, purpose: .email)
+        do {
+            try await vault.database.query(
+                "UPDATE users SET email = \(email!), is_verified = false, updated_at = now() WHERE tenant_id = \(tenant.id) AND user_id = \(id)",
+                logger: vault.logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw AppError(status: .conflict, code: "conflict", detail: "Email already exists")
+        }
+        return .json(bytes: Array("null".utf8))
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SuiteCore
+
+/// A user of a tenant, as the admin API shows it.
+struct VaultUser: Sendable {
+    var tenant: String
+    var id: String
+    var username: String
+    var email: String
+    var isDisabled: Bool
+    var isVerified: Bool
+    var locale: String?
+    var roles: [String]
+    var externalID: String?
+    var createdAt: Date
+    var updatedAt: Date
+
+    var json: JSONValue {
+        [
+            "user_id": .string(id), "username": .string(username), "email": .string(email), "tenant_id": .string(tenant),
+            "is_disabled": .bool(isDisabled), "is_verified": .bool(isVerified),
+            "created_at": .string(Timestamp.millis(createdAt)), "updated_at": .string(Timestamp.millis(updatedAt)),
+            "locale": locale.map { .string($0) } ?? .null, "roles": .array(roles.map { .string($0) }),
+            "external_id": externalID.map { .string($0) } ?? .null,
+        ]
+    }
+
+    /// The writable fields of a create or update body.
+    static func read(_ fields: inout Fields, tenant: String) -> VaultUser? {
+        let id = fields.string("user_id", max: 128, pattern: .identifier)
+        let username = fields.string("username", max: 128, min: 1, pattern: .username)
+        let email = fields.email("email")
+        if let bodyTenant = fields.string("tenant_id", max: 64), bodyTenant != tenant {
+            fields.problem("tenant_id", "tenant_id must match the path", type: "value_error")
+        }
+        let disabled = fields.bool("is_disabled") ?? false
+        let verified = fields.bool("is_verified") ?? false
+        let locale = fields.string("locale", required: false, max: 35)
+        let roles = fields.strings("roles", maxCount: 50, maxLength: 64) ?? []
+        let external = fields.string("external_id", required: false, max: 256)
+        guard let id, let username, let email else { return nil }
+        return VaultUser(
+            tenant: tenant, id: id, username: username, email: email, isDisabled: disabled, isVerified: verified, locale: locale,
+            roles: roles, externalID: external, createdAt: Date(), updatedAt: Date())
+    }
+}
+
+struct UserStore: Sendable {
+    let database: PostgresClient
+    let logger: Logger
+
+    static let columns = "tenant_id, user_id, username, email, is_disabled, is_verified, locale, roles, external_id, created_at, updated_at"
+
+    typealias Row = (String, String, String, String, Bool, Bool, String?, [String], String?, Date, Date)
+
+    static func user(_ row: Row) -> VaultUser {
+        VaultUser(
+            tenant: row.0, id: row.1, username: row.2, email: row.3, isDisabled: row.4, isVerified: row.5, locale: row.6,
+            roles: row.7, externalID: row.8, createdAt: row.9, updatedAt: row.10)
+    }
+
+    func find(tenant: String, id: String) async throws -> VaultUser? {
+        try await first(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM users WHERE tenant_id = $1 AND user_id = $2", binds: binds(tenant, id)))
+    }
+
+    func find(tenant: String, username: String) async throws -> VaultUser? {
+        try await first(PostgresQuery(
+            unsafeSQL: "SELECT \(Self.columns) FROM users WHERE tenant_id = $1 AND lower(username) = lower($2)", binds: binds(tenant, username)))
+    }
+
+    private func binds(_ values: String...) -> PostgresBindings {
+        var bindings = PostgresBindings()
+        for value in values { bindings.append(value) }
+        return bindings
+    }
+
+    private func first(_ query: PostgresQuery) async throws -> VaultUser? {
+        let rows = try await database.query(query, logger: logger)
+        for try await row in rows.decode(Row.self) { return Self.user(row) }
+        return nil
+    }
+
+    enum InsertOutcome: Equatable {
+        case created, usernameTaken, emailTaken, idTaken
+    }
+
+    /// Inserts one user in one statement: all of it or none.
+    func insert(_ user: VaultUser, emailUnique: Bool, on connection: PostgresConnection? = nil) async throws -> InsertOutcome {
+        let query: PostgresQuery = """
+            INSERT INTO users (tenant_id, user_id, username, email, email_unique, is_disabled, is_verified, locale, roles, external_id)
+            VALUES (\(user.tenant), \(user.id), \(user.username), \(user.email), \(emailUnique), \(user.isDisabled), \(user.isVerified),
+                    \(user.locale), \(user.roles), \(user.externalID))
+            ON CONFLICT DO NOTHING RETURNING 1
+            """
+        let rows = if let connection { try await connection.query(query, logger: logger) } else { try await database.query(query, logger: logger) }
+        for try await _ in rows.decode(Int.self) { return .created }
+        // Which uniqueness was hit, for the caller's message.
+        let check = try await database.query(
+            """
+            SELECT bool_or(user_id = \(user.id)), bool_or(lower(username) = lower(\(user.username))),
+                   bool_or(email_unique AND lower(email) = lower(\(user.email)))
+            FROM users WHERE tenant_id = \(user.tenant)
+            """, logger: logger)
+        for try await (id, username, email) in check.decode((Bool?, Bool?, Bool?).self) {
+            if username == true { return .usernameTaken }
+            if id == true { return .idTaken }
+            if email == true { return .emailTaken }
+        }
+        return .usernameTaken
+    }
+}
