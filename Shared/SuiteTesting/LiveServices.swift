@@ -125,3 +125,19 @@ public func send(
     }
     return try await send(method, url, headers: all, body: body)
 }
+
+/// A GET that does not follow redirects, to see a 302 and its Location as a browser would.
+public func fetchWithoutRedirect(_ url: String) async throws -> TestResponse {
+    var configuration = HTTPClient.Configuration()
+    configuration.redirectConfiguration = .disallow
+    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    do {
+        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        try await client.shutdown()
+        return TestResponse(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: Array(buffer: body))
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+}

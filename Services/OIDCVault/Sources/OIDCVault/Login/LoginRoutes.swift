@@ -14,6 +14,9 @@ import VaultZKP
 struct LoginRoutes: Sendable {
     let vault: Vault
 
+    /// What a challenge was asked for: a login inside an authorization request, or a
+    /// proof outside one (authenticate without `auth_req_id`, an email change). The
+    /// binding that matters is to the request: a challenge of one never serves another.
     enum Purpose: String {
         case login, email
     }
@@ -247,7 +250,7 @@ struct LoginRoutes: Sendable {
         }
         do {
             try await verifyChallenge(
-                tenant: tenant.id, user: user, challengeID: challengeID!, signature: signature!, authRequest: authRequest, purpose: .login)
+                tenant: tenant.id, user: user, challengeID: challengeID!, signature: signature!, authRequest: authRequest)
         } catch let error as AppError where error.status == .unauthorized {
             try await vault.lockout.failed(tenant: tenant, ip: ip, userID: user.id)
             try await audit(tenant: tenant.id, userID: user.id, outcome: "failed", ip: ip, ber: berJSON, logData: logData)
@@ -276,14 +279,14 @@ struct LoginRoutes: Sendable {
     /// Consumes the challenge (once, atomically: of two parallel answers one finds it) and
     /// verifies the signature over the transcript. 401 for anything wrong.
     func verifyChallenge(
-        tenant: String, user: VaultUser, challengeID: String, signature: String, authRequest: AuthRequest?, purpose: Purpose
+        tenant: String, user: VaultUser, challengeID: String, signature: String, authRequest: AuthRequest?
     ) async throws {
         guard let id = UUID(uuidString: challengeID), let signatureBytes = Base64URL.decode(signature) else { throw Self.failed }
         let rows = try await vault.database.query(
             """
             UPDATE challenges SET consumed_at = now()
             WHERE challenge_id = \(id) AND tenant_id = \(tenant) AND user_id = \(user.id) AND consumed_at IS NULL AND expires_at > now()
-                AND auth_req_id IS NOT DISTINCT FROM \(authRequest?.id) AND purpose = \(purpose.rawValue)
+                AND auth_req_id IS NOT DISTINCT FROM \(authRequest?.id)
             RETURNING nonce
             """, logger: vault.logger)
         var nonce: [UInt8]?

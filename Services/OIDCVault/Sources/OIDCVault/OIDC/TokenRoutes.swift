@@ -194,7 +194,7 @@ struct TokenRoutes: Sendable {
         let rows = try await vault.database.query(
             """
             WITH claimed AS (
-                UPDATE refresh_tokens SET used_at = now(), successor = \(Base64URL.encode(sealedNext))::text::jsonb
+                UPDATE refresh_tokens SET used_at = now(), successor = to_jsonb(\(Base64URL.encode(sealedNext))::text)
                 WHERE token_hash = \(hash) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
                     AND tenant_id = \(client.tenant) AND client_id = \(client.id)
                 RETURNING family_id, user_id, session_id, scope, auth_time

@@ -226,7 +226,7 @@ struct UserRoutes: Sendable {
         try fields.check()
         guard let user = try await vault.users.find(tenant: tenant.id, id: id) else { throw Self.notFound }
         try await vault.login.verifyChallenge(
-            tenant: tenant.id, user: user, challengeID: challengeID!, signature: signature!, authRequest: nil, purpose: .email)
+            tenant: tenant.id, user: user, challengeID: challengeID!, signature: signature!, authRequest: nil)
         do {
             try await vault.database.query(
                 "UPDATE users SET email = \(email!), is_verified = false, updated_at = now() WHERE tenant_id = \(tenant.id) AND user_id = \(id)",
