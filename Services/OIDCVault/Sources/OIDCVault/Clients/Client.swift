@@ -42,7 +42,11 @@ struct Client: Sendable {
         for name in ["name", "logo_uri", "op_policy_url", "op_tos_url", "op_user_agreement_url", "client_uri", "client_logout_uri", "register_enable"] {
             members[name] = document[name] ?? .null
         }
-        members["tenant_name"] = document["tenant_name"].flatMap { $0 == .null ? nil : $0 } ?? tenantName.map { .string($0) } ?? .null
+        if let own = document["tenant_name"], own != .null {
+            members["tenant_name"] = own
+        } else {
+            members["tenant_name"] = tenantName.map { .string($0) } ?? .null
+        }
         members["has_profile"] = .bool(allowedScopes.contains("profile"))
         return .object(members)
     }
