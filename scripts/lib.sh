@@ -88,6 +88,9 @@ ensure_keys() {
         [ -s "$STATE/keys/$service.key" ] || "$BIN/$service" keys generate >"$STATE/keys/$service.key"
     done
     [ -s "$STATE/keys/postgres.password" ] || head -c 18 /dev/urandom | base64 >"$STATE/keys/postgres.password"
+    # The vault's operator key (X-API-Key with every scope) and its at-rest key.
+    [ -s "$STATE/keys/vault-admin.key" ] || { printf 'vk_'; head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='; } >"$STATE/keys/vault-admin.key"
+    [ -s "$STATE/keys/vault-encryption.key" ] || head -c 32 /dev/urandom | base64 >"$STATE/keys/vault-encryption.key"
     chmod 600 "$STATE/keys/"*
 }
 
@@ -133,6 +136,7 @@ service_env() {
         OIDC_VAULT_URL="http://127.0.0.1:$(service_port oidc-vault)"
         MAIL_TRANSPORT="${MAIL_TRANSPORT:-file}" MAIL_DIR="$STATE/mail"
         IS_SERVER_NAME="${IS_SERVER_NAME:-localhost}" IS_SMS_DIR="$STATE/sms"
+        VAULT_ADMIN_API_KEY_FILE="$STATE/keys/vault-admin.key" VAULT_ENCRYPTION_KEY_FILE="$STATE/keys/vault-encryption.key"
         LOG_LEVEL="${LOG_LEVEL:-info}" LOG_FORMAT="${LOG_FORMAT:-json}")
 }
 

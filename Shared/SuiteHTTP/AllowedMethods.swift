@@ -21,14 +21,39 @@ public final class AllowedMethods: Sendable {
         routes.withLock { $0 = table }
     }
 
-    /// The methods some route at `path` accepts, empty when no route has that path.
+    /// The methods the route at `path` accepts, empty when no route has that path. Where
+    /// patterns overlap (`/clients/public` and `/clients/:client_id`) the router walks to
+    /// the static segment first, so only the most specific patterns count.
     public func methods(for path: String) -> Set<String> {
         let segments = path.split(separator: "/")
         return routes.withLock { routes in
-            routes.reduce(into: Set<String>()) { found, route in
-                if Self.matches(route.segments, segments) { found.formUnion(route.methods) }
+            var best: [Bool]?
+            var found = Set<String>()
+            for route in routes where Self.matches(route.segments, segments) {
+                let key = route.segments.map { !Self.isParameter($0) }
+                if let current = best {
+                    if Self.isMoreSpecific(current, than: key) { continue }
+                    if Self.isMoreSpecific(key, than: current) {
+                        found = []
+                        best = key
+                    }
+                } else {
+                    best = key
+                }
+                found.formUnion(route.methods)
             }
+            return found
         }
+    }
+
+    /// At the first position where they differ, `a` has a static segment and `b` a parameter.
+    static func isMoreSpecific(_ a: [Bool], than b: [Bool]) -> Bool {
+        for (x, y) in zip(a, b) where x != y { return x }
+        return false
+    }
+
+    static func isParameter(_ part: Substring) -> Bool {
+        (part.hasPrefix("{") && part.hasSuffix("}")) || part == "*" || part.hasPrefix(":") || part == "**"
     }
 
     static func matches(_ pattern: [Substring], _ path: [Substring]) -> Bool {
@@ -36,8 +61,7 @@ public final class AllowedMethods: Sendable {
         for (position, part) in pattern.enumerated() {
             if part == "**" { return true }
             guard index < path.count else { return false }
-            let isParameter = (part.hasPrefix("{") && part.hasSuffix("}")) || part == "*" || part.hasPrefix(":")
-            if !isParameter && part != path[index] { return false }
+            if !Self.isParameter(part) && part != path[index] { return false }
             index += 1
             if position == pattern.count - 1 { return index == path.count }
         }

@@ -1,6 +1,8 @@
 import Foundation
 import SuiteCore
+import SuiteHTTP
 import SuiteTesting
+import Hummingbird
 import Testing
 
 @Suite struct ErrorHandlingTests {
@@ -34,6 +36,24 @@ import Testing
             #expect(try await send(.GET, echo.url + "/_matrix/thing").status == 404)
             #expect(try await send(.GET, echo.url + "/call/anyone/extra").status == 404)
         }
+    }
+
+    /// The router walks to a static segment before a parameter, so `Allow` names the
+    /// methods of the most specific pattern only.
+    @Test func allowNamesTheMostSpecificRoute() {
+        let router = Router()
+        router.put("clients/:id") { _, _ in "" }
+        router.get("clients/public") { _, _ in "" }
+        router.get("clients/public/tenant") { _, _ in "" }
+        router.post("users/:id/:part") { _, _ in "" }
+        router.get("users/batch/:part") { _, _ in "" }
+        let allowed = AllowedMethods()
+        allowed.load(from: router)
+        #expect(allowed.methods(for: "/clients/public") == ["GET", "HEAD"])
+        #expect(allowed.methods(for: "/clients/abc") == ["PUT"])
+        #expect(allowed.methods(for: "/users/batch/x") == ["GET", "HEAD"])
+        #expect(allowed.methods(for: "/users/other/x") == ["POST"])
+        #expect(allowed.methods(for: "/nothing") == [])
     }
 
     @Test func matrixPathsSpeakMatrixEvenWhenUnknown() async throws {

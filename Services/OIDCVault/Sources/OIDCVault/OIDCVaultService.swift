@@ -33,9 +33,12 @@ public enum OIDCVaultService: SuiteService {
 
     /// Token, introspection and revocation endpoints speak OAuth 2.0 errors (RFC 6749
     /// §5.2); everything else speaks FastAPI's `{"detail": …}`, as the seed does.
+    /// The suite's operational routes keep problem+json.
     public static func errorDialect(forPath path: String) -> ErrorDialect {
         let oauthEndpoints = ["/token", "/oauth2/token", "/introspect", "/revoke"]
-        return oauthEndpoints.contains(where: { path.hasSuffix($0) }) ? .oauth : .fastapi
+        if oauthEndpoints.contains(where: { path.hasSuffix($0) }) { return .oauth }
+        if path.hasPrefix("/internal/") || path.hasPrefix("/health/") || path == "/metrics" { return .problem() }
+        return .fastapi
     }
 
     public static func loadSettings(_ reader: ConfigReader) throws(ConfigurationError) -> VaultSettings {

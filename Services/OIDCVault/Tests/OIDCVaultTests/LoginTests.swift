@@ -31,7 +31,7 @@ import VaultZKP
 
             // A high reported BER asks for a second factor; the proof still decides.
             var risky = try await vault.answer(tenant: "acme", username: "alice", image: photo)
-            risky["ber"] = ["ber": ["count_bits": 255, "error_bits": 60, "BER_PERCENT": "23.53"], "image_dim": [160, 120], "algorithm_version": "x"]
+            risky["ber"] = ["ber": ["count_bits": 255, "error_bits": 60, "BER_PERCENT": "23.53"], "image_dim": [160, 120], "algorithm_version": "x\u{0}"]
             #expect(try await vault.authenticate(tenant: "acme", body: risky).json?["need_verify"] == true)
 
             // BER and log data are kept for audit.

@@ -24,6 +24,7 @@ struct BlockRoutes: Sendable {
         let tenant = try context.parameters.require("tenant_id")
         let principal = try await vault.authenticator.principal(request, context: context)
         try principal.require(.blocksRead, tenant: tenant)
+        _ = try await vault.tenants.require(tenant)
         let sql = """
             SELECT l.subject, l.blocked_at, l.block_seconds, u.username, u.email, count(*) OVER ()
             FROM lockouts l LEFT JOIN users u ON l.kind = 'user' AND u.tenant_id = l.tenant_id AND u.user_id = l.subject

@@ -77,18 +77,20 @@ struct Client: Sendable {
         out["allowed_scopes"] = .array((fields.strings("allowed_scopes", maxCount: 100, maxLength: 128) ?? ["openid", "profile", "email"]).map { .string($0) })
         out["token_endpoint_auth_method"] = .string((fields.choice("token_endpoint_auth_method", AuthMethod.self) ?? .clientSecretPost).rawValue)
         for name in ["logo_uri", "op_policy_url", "op_tos_url", "op_user_agreement_url", "client_uri", "client_logout_uri", "tenant_name"] {
-            out[name] = fields.string(name, required: false, max: 2048).map { .string($0) } ?? .null
+            out[name] = fields.string(name, required: false, nullable: true, max: 2048).map { .string($0) } ?? .null
         }
+        // Accepted for the seed's shape; the secret is always made here.
+        _ = fields.string("client_secret", required: false, nullable: true, max: 2048)
         out["register_enable"] = .bool(fields.bool("register_enable") ?? false)
         let type = fields.choice("client_type", ClientType.self) ?? .confidential
         out["client_type"] = .string(type.rawValue)
         if type == .public { out["token_endpoint_auth_method"] = "none" }
         out["is_lock"] = .bool(fields.bool("is_lock") ?? false)
         out["sing_alg"] = .string((fields.choice("sing_alg", SigningAlgorithm.self) ?? .eddsa).rawValue)
-        if let flow = fields.object("flow") {
+        if let flow = fields.object("flow", nullable: true) {
             var nested = Fields(flow)
             let type = nested.string("type", max: 64)
-            let issuer = nested.string("issuer", required: false, max: 2048)
+            let issuer = nested.string("issuer", required: false, nullable: true, max: 2048)
             for problem in nested.problems { fields.problem("flow", problem["msg"]?.stringValue ?? "invalid", type: problem["type"]?.stringValue ?? "value_error") }
             out["flow"] = ["type": type.map { .string($0) } ?? .null, "issuer": issuer.map { .string($0) } ?? .null]
         } else {

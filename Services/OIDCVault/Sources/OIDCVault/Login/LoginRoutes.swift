@@ -67,7 +67,7 @@ struct LoginRoutes: Sendable {
         let email = fields.email("email")
         let sealed = fields.string("encrypted_commitment", max: 65_536)
         let proto = fields.string("proto_version", max: 8)
-        let logData = fields.object("log_data")
+        let logData = fields.object("log_data", nullable: true)
         if let proto, proto != ZKP.protoVersion { fields.problem("proto_version", "Unsupported proto_version; this server speaks \"1\"", type: "value_error") }
         try fields.check()
         let commitment = try await open(sealed!)
@@ -236,8 +236,8 @@ struct LoginRoutes: Sendable {
         _ = fields.string("cipherKey", max: 128)
         let challengeID = fields.string("challenge_id", max: 64)
         let signature = fields.string("challenge_data", max: 256)
-        let ber = fields.object("ber")
-        let logData = fields.object("log_data")
+        let ber = fields.object("ber", nullable: true)
+        let logData = fields.object("log_data", nullable: true)
         try fields.check()
         let ip = request.clientAddress(context: context)
         let user = try await vault.users.find(tenant: tenant.id, username: username!)
@@ -299,12 +299,25 @@ struct LoginRoutes: Sendable {
     }
 
     func audit(tenant: String, userID: String?, outcome: String, ip: String, ber: JSONValue?, logData: [String: JSONValue]?) async throws {
+        // The client's own record, kept as it came but for NUL, which jsonb cannot hold.
+        let ber = ber.map(Self.withoutNUL)
+        let logData = logData.map { Self.withoutNUL(.object($0)).objectValue ?? [:] }
         try await vault.database.query(
             """
             INSERT INTO login_audit (tenant_id, user_id, outcome, ip, ber, log_data)
             VALUES (\(tenant), \(userID), \(outcome), \(ip), \(ber.map(CanonicalJSON.string))::jsonb,
                     \(logData.map { CanonicalJSON.string(.object($0)) })::jsonb)
             """, logger: vault.logger)
+    }
+
+    static func withoutNUL(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text): .string(text.replacingOccurrences(of: "\u{0}", with: ""))
+        case .array(let items): .array(items.map(withoutNUL))
+        case .object(let members):
+            .object(Dictionary(members.map { ($0.key.replacingOccurrences(of: "\u{0}", with: ""), withoutNUL($0.value)) }, uniquingKeysWith: { first, _ in first }))
+        default: value
+        }
     }
 
     // MARK: - Replacing the credential
@@ -350,6 +363,7 @@ struct LoginRoutes: Sendable {
         let username = fields.string("username", max: 128)
         let sealed = fields.string("encrypted_commitment", max: 65_536)
         let proto = fields.string("proto_version", max: 8)
+        _ = fields.object("log_data", nullable: true)
         if let proto, proto != ZKP.protoVersion { fields.problem("proto_version", "Unsupported proto_version; this server speaks \"1\"", type: "value_error") }
         try fields.check()
         let tenantID = try await scope(request).0.id
@@ -380,6 +394,7 @@ struct LoginRoutes: Sendable {
         var fields = Fields(try await request.jsonObject(context: context))
         let sealed = fields.string("encrypted_commitment", max: 65_536)
         let proto = fields.string("proto_version", max: 8)
+        _ = fields.object("log_data", nullable: true)
         if let proto, proto != ZKP.protoVersion { fields.problem("proto_version", "Unsupported proto_version; this server speaks \"1\"", type: "value_error") }
         try fields.check()
         try await store(try await open(sealed!), tenant: tenant, userID: userID)

@@ -33,9 +33,22 @@ struct Fields {
         if !problems.isEmpty { throw AppError.validation(problems) }
     }
 
-    mutating func string(_ field: String, required: Bool = true, max: Int? = nil, min: Int? = nil, pattern: Pattern? = nil) -> String? {
-        guard let value = values[field], value != .null else {
+    /// Whether the field may be absent; an explicit `null` is an error unless `nullable`
+    /// (pydantic's `X | None`), as the seed's framework validates.
+    private mutating func present(_ field: String, required: Bool, nullable: Bool, expected: String, type: String) -> JSONValue? {
+        guard let value = values[field] else {
             if required { problem(field, "Field required", type: "missing") }
+            return nil
+        }
+        if value == .null {
+            if !nullable { problem(field, expected, type: type) }
+            return nil
+        }
+        return value
+    }
+
+    mutating func string(_ field: String, required: Bool = true, nullable: Bool = false, max: Int? = nil, min: Int? = nil, pattern: Pattern? = nil) -> String? {
+        guard let value = present(field, required: required, nullable: nullable, expected: "Input should be a valid string", type: "string_type") else {
             return nil
         }
         guard case .string(let text) = value else {
@@ -61,6 +74,42 @@ struct Fields {
         return text
     }
 
+    /// An RFC 3339 date-time (a zone is optional, as pydantic reads it).
+    mutating func dateTime(_ field: String, nullable: Bool = false) -> String? {
+        guard let text = string(field, required: false, nullable: nullable, max: 64) else { return nil }
+        guard Self.isDateTime(text) else {
+            problem(field, "Input should be a valid datetime", type: "datetime_parsing")
+            return nil
+        }
+        return text
+    }
+
+    static func isDateTime(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= bytes.count, range.allSatisfy({ (0x30...0x39).contains(bytes[$0]) }) else { return nil }
+            return range.reduce(0) { $0 * 10 + Int(bytes[$1] - 0x30) }
+        }
+        guard bytes.count >= 19, let _ = number(0..<4), bytes[4] == 0x2D, let month = number(5..<7), bytes[7] == 0x2D,
+            let day = number(8..<10), [0x54, 0x74, 0x20].contains(bytes[10]), let hour = number(11..<13), bytes[13] == 0x3A,
+            let minute = number(14..<16), bytes[16] == 0x3A, let second = number(17..<19),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return false }
+        var index = 19
+        if index < bytes.count, bytes[index] == 0x2E {
+            index += 1
+            let start = index
+            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+            guard index > start else { return false }
+        }
+        if index == bytes.count { return true }
+        if bytes[index] == 0x5A || bytes[index] == 0x7A { return index + 1 == bytes.count }
+        guard bytes[index] == 0x2B || bytes[index] == 0x2D, bytes.count == index + 6, let zoneHour = number((index + 1)..<(index + 3)),
+            bytes[index + 3] == 0x3A, let zoneMinute = number((index + 4)..<(index + 6))
+        else { return false }
+        return zoneHour < 24 && zoneMinute < 60
+    }
+
     mutating func email(_ field: String, required: Bool = true) -> String? {
         guard let text = string(field, required: required, max: 254) else { return nil }
         guard Validate.isEmail(text) else {
@@ -70,8 +119,10 @@ struct Fields {
         return Validate.normalizedEmail(text)
     }
 
-    mutating func bool(_ field: String) -> Bool? {
-        guard let value = values[field], value != .null else { return nil }
+    mutating func bool(_ field: String, nullable: Bool = false) -> Bool? {
+        guard let value = present(field, required: false, nullable: nullable, expected: "Input should be a valid boolean", type: "bool_type") else {
+            return nil
+        }
         switch value {
         case .bool(let flag): return flag
         case .string(let text) where location == "query":
@@ -83,8 +134,10 @@ struct Fields {
         return nil
     }
 
-    mutating func int(_ field: String, range: ClosedRange<Int>? = nil) -> Int? {
-        guard let value = values[field], value != .null else { return nil }
+    mutating func int(_ field: String, range: ClosedRange<Int>? = nil, nullable: Bool = false) -> Int? {
+        guard let value = present(field, required: false, nullable: nullable, expected: "Input should be a valid integer", type: "int_type") else {
+            return nil
+        }
         var number: Int?
         switch value {
         case .number(let double): number = Int(exactly: double)
@@ -106,8 +159,10 @@ struct Fields {
         return number
     }
 
-    mutating func strings(_ field: String, maxCount: Int = 100, maxLength: Int = 2048) -> [String]? {
-        guard let value = values[field], value != .null else { return nil }
+    mutating func strings(_ field: String, maxCount: Int = 100, maxLength: Int = 2048, nullable: Bool = false) -> [String]? {
+        guard let value = present(field, required: false, nullable: nullable, expected: "Input should be a valid list", type: "list_type") else {
+            return nil
+        }
         guard case .array(let items) = value, items.count <= maxCount else {
             problem(field, "Input should be a valid list of at most \(maxCount) items", type: "list_type")
             return nil
@@ -134,8 +189,10 @@ struct Fields {
         return value
     }
 
-    mutating func object(_ field: String) -> [String: JSONValue]? {
-        guard let value = values[field], value != .null else { return nil }
+    mutating func object(_ field: String, nullable: Bool = false) -> [String: JSONValue]? {
+        guard let value = present(field, required: false, nullable: nullable, expected: "Input should be a valid dictionary", type: "dict_type") else {
+            return nil
+        }
         guard case .object(let members) = value else {
             problem(field, "Input should be a valid dictionary", type: "dict_type")
             return nil

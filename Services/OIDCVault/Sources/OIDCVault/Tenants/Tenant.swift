@@ -89,7 +89,7 @@ struct Tenant: Sendable {
         flag("has_username_and_email", true)
         out["display_name"] = .string(fields.string("display_name", required: previous != nil, max: 256) ?? "")
         var block = BlockConfig()
-        if let config = fields.object("block_config") {
+        if let config = fields.object("block_config", nullable: true) {
             var nested = Fields(config, location: "body")
             let limits: [(String, ClosedRange<Int>, WritableKeyPath<BlockConfig, Int>)] = [
                 ("ip_attempts_limit", 1...10_000, \.ipAttemptsLimit),
@@ -105,7 +105,7 @@ struct Tenant: Sendable {
             for problem in nested.problems { fields.problem("block_config", problem["msg"]?.stringValue ?? "invalid", type: problem["type"]?.stringValue ?? "value_error") }
         }
         out["block_config"] = block.json
-        if let order = fields.strings("login_order", maxCount: 2) {
+        if let order = fields.strings("login_order", maxCount: 2, nullable: true) {
             if order.allSatisfy({ LoginMethod(rawValue: $0) != nil }) {
                 out["login_order"] = .array(order.map { .string($0) })
             } else {
@@ -114,7 +114,7 @@ struct Tenant: Sendable {
         } else {
             out["login_order"] = ["PIN"]
         }
-        if let liveness = fields.object("liveness_config") {
+        if let liveness = fields.object("liveness_config", nullable: true) {
             var nested = Fields(liveness)
             var members = Tenant.defaultLiveness.objectValue!
             for name in ["number_steps_min", "number_steps_max", "duration_in_seconds", "number_of_allowed_failures", "number_blinks_max", "number_blinks_min"] {

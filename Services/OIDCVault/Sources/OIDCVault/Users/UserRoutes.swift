@@ -113,19 +113,28 @@ struct UserRoutes: Sendable {
             throw AppError.validation("users", body["users"] == nil ? "Field required" : "Input should be a valid list", type: body["users"] == nil ? "missing" : "list_type")
         }
         guard items.count <= 1000 else { throw AppError.validation("users", "List should have at most 1000 items", type: "too_long") }
+        // The whole body is validated first, as the seed's framework does: one malformed
+        // entry is a 422 naming it, and nothing is created.
+        var users: [VaultUser] = []
+        var problems: [JSONValue] = []
+        for (index, item) in items.enumerated() {
+            var fields = Fields(item.objectValue ?? [:])
+            if item.objectValue == nil { fields.problem("users", "Input should be a valid dictionary", type: "dict_type") }
+            let user = VaultUser.read(&fields, tenant: tenant.id)
+            for problem in fields.problems {
+                let field = problem["loc"]?.arrayValue?.last ?? "users"
+                problems.append(["loc": ["body", "users", .number(Double(index)), field], "msg": problem["msg"] ?? "", "type": problem["type"] ?? ""])
+            }
+            if let user, fields.problems.isEmpty { users.append(user) }
+        }
+        guard problems.isEmpty else { throw AppError.validation(problems) }
         var created = 0
         var failed: [String] = []
         var duplicates: [String] = []
         var seen = Set<String>()
-        // One statement per user: a user is created whole or not at all, and one bad entry
-        // does not undo the others.
-        for item in items {
-            var fields = Fields(item.objectValue ?? [:])
-            let name = item["username"]?.stringValue ?? ""
-            guard let user = VaultUser.read(&fields, tenant: tenant.id), fields.problems.isEmpty else {
-                failed.append(name)
-                continue
-            }
+        // One statement per user: a user is created whole or not at all, and one taken
+        // email does not undo the others.
+        for user in users {
             guard seen.insert(user.username.lowercased()).inserted else {
                 duplicates.append(user.username)
                 continue

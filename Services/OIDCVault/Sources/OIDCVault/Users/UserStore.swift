@@ -37,9 +37,12 @@ struct VaultUser: Sendable {
         }
         let disabled = fields.bool("is_disabled") ?? false
         let verified = fields.bool("is_verified") ?? false
-        let locale = fields.string("locale", required: false, max: 35)
-        let roles = fields.strings("roles", maxCount: 50, maxLength: 64) ?? []
-        let external = fields.string("external_id", required: false, max: 256)
+        let locale = fields.string("locale", required: false, nullable: true, max: 35)
+        let roles = fields.strings("roles", maxCount: 50, maxLength: 64, nullable: true) ?? []
+        let external = fields.string("external_id", required: false, nullable: true, max: 256)
+        // Read for their shape only: the server keeps its own timestamps.
+        _ = fields.dateTime("created_at")
+        _ = fields.dateTime("updated_at", nullable: true)
         guard let id, let username, let email else { return nil }
         return VaultUser(
             tenant: tenant, id: id, username: username, email: email, isDisabled: disabled, isVerified: verified, locale: locale,
