@@ -62,11 +62,17 @@ public struct ClientCommand: AsyncParsableCommand {
     public struct Enroll: AsyncParsableCommand {
         @OptionGroup var common: Common
         @Option(help: "The email of the new account.") var email: String
+        @Flag(help: "Print the commitment (unsealed JSON) instead of registering: for sealing it with another JOSE library.")
+        var printCommitment = false
 
         public init() {}
 
         public func run() async throws {
             let image = try common.readImage()
+            if printCommitment {
+                print(CanonicalJSON.string(ZKPClient(tenant: common.tenant, username: common.username).commitment(image: image).json))
+                return
+            }
             let jwks = try await call(.GET, common.url + "/tenants/\(common.tenant)/.well-known/jwks.json", body: nil)
             guard let key = jwks["keys"]?.arrayValue?.first(where: { $0["use"] == "enc" }), let x = key["x"]?.stringValue,
                 let raw = Base64URL.decode(x)

@@ -21,16 +21,20 @@ public struct ZKPClient: Sendable {
     /// Enrolment: the `encrypted_commitment` for `image`, sealed to the tenant's
     /// encryption key (`use: enc` in its JWKS).
     public func enroll(image: GrayImage, encryptionKey: Curve25519.KeyAgreement.PublicKey, kid: String?) throws -> String {
+        try JWE.encrypt(CanonicalJSON.bytes(commitment(image: image).json), to: encryptionKey, kid: kid)
+    }
+
+    /// The commitment before it is sealed: a new random key hidden under the image's bits.
+    public func commitment(image: GrayImage) -> ZKP.Commitment {
         let coefficients = ImageFeatures.coefficients(of: image)
         let code = RepetitionCode.version1
         let positions = ImageFeatures.reliablePositions(of: coefficients, blockLength: code.repetitions)
         let features = ImageFeatures.bits(of: coefficients, at: positions)
         let (key, offset) = FuzzyExtractor.enroll(features: features, code: code)
-        let commitment = ZKP.Commitment(
+        return ZKP.Commitment(
             publicKey: ZKP.signingKey(key: key, tenant: tenant, username: username).publicKey,
             helper: ZKP.Helper(positions: positions, offset: offset), code: code, algorithmVersion: ZKP.algorithmVersion,
             imageDim: [image.width, image.height])
-        return try JWE.encrypt(CanonicalJSON.bytes(commitment.json), to: encryptionKey, kid: kid)
     }
 
     /// A fresh key for one login: its public half is the `cipherKey` the challenge is

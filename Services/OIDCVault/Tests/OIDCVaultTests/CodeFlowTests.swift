@@ -171,6 +171,9 @@ import VaultZKP
             #expect(plain.header("Location")?.contains("error=invalid_request") == true)
             let scope = try await get("response_type=code&client_id=spa&redirect_uri=\(redirect)&code_challenge=\(challenge)&code_challenge_method=S256&scope=openid%20admin")
             #expect(scope.header("Location")?.contains("error=invalid_scope") == true)
+            // Form encoding, as OAuth libraries write it: `+` is a space.
+            let plus = try await get("response_type=code&client_id=spa&redirect_uri=\(redirect)&code_challenge=\(challenge)&code_challenge_method=S256&scope=openid+profile")
+            #expect(plus.header("Location")?.hasPrefix("https://login.example.com/") == true)
             let implicit = try await get("response_type=token&client_id=spa&redirect_uri=\(redirect)&code_challenge=\(challenge)&code_challenge_method=S256")
             #expect(implicit.header("Location")?.contains("error=unsupported_response_type") == true)
         }

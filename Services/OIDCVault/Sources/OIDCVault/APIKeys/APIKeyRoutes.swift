@@ -84,7 +84,7 @@ struct APIKeyRoutes: Sendable {
     }
 
     func list(_ request: Request, _ context: SuiteContext, admin: Bool) async throws -> Response {
-        var query = Fields(query: request)
+        var query = try Fields(query: request)
         let tenant = query.string("tenant_id", required: !admin, max: 64)
         try query.check()
         let principal = try await vault.authenticator.principal(request, context: context)

@@ -16,7 +16,7 @@ struct BlockRoutes: Sendable {
     }
 
     func list(_ request: Request, _ context: SuiteContext, kind: Lockout.Kind) async throws -> Response {
-        var query = Fields(query: request)
+        var query = try Fields(query: request)
         let page = query.int("page", range: 0...1_000_000) ?? 0
         let size = query.int("page_size", range: 1...500) ?? 100
         let direction = query.int("sort_direction", range: -1...1) ?? -1

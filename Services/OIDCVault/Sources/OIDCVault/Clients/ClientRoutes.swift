@@ -16,7 +16,7 @@ struct ClientRoutes: Sendable {
     }
 
     func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        var query = Fields(query: request)
+        var query = try Fields(query: request)
         let tenant = query.string("tenant_id", max: 64)
         let skip = query.int("skip", range: 0...1_000_000) ?? 0
         let limit = query.int("limit", range: 1...1000) ?? 100
@@ -82,7 +82,7 @@ struct ClientRoutes: Sendable {
     }
 
     func publicClient(_ request: Request, _ context: SuiteContext, withTenant: Bool) async throws -> Response {
-        var query = Fields(query: request)
+        var query = try Fields(query: request)
         let id = query.string("client_id", max: 128)
         let tenantID = query.string("tenant_id", max: 64)
         try query.check()

@@ -42,7 +42,7 @@ struct LoginRoutes: Sendable {
     /// The tenant (and pending authorization request) a login call is for: the request's
     /// when `auth_req_id` is given, else `tenant_id`, else the default tenant.
     func scope(_ request: Request) async throws -> (Tenant, AuthRequest?) {
-        var query = Fields(query: request)
+        var query = try Fields(query: request)
         let authReqID = query.string("auth_req_id", required: false, max: 64)
         let tenantID = query.string("tenant_id", required: false, max: 64)
         try query.check()
@@ -323,7 +323,7 @@ struct LoginRoutes: Sendable {
     // MARK: - Replacing the credential
 
     func resetRequest(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        var query = Fields(query: request)
+        var query = try Fields(query: request)
         _ = query.string("client_id", max: 128)
         let tenantID = query.string("tenant_id", max: 64)
         try query.check()

@@ -50,8 +50,8 @@ struct AuthorizeRoutes: Sendable {
     }
 
     func authorize(_ request: Request, _ context: SuiteContext, tenant tenantID: String) async throws -> Response {
-        let query = request.uri.queryParameters
-        func value(_ name: String) -> String? { query[name[...]].map(String.init) }
+        let query = try request.queryForm()
+        func value(_ name: String) -> String? { query[name] }
         // Until the client and its redirect URI are known to match, nothing is redirected.
         guard let tenant = try await vault.tenants.find(tenantID) else { throw AppError(status: .notFound, code: "not_found", detail: "Tenant not found") }
         guard let clientID = value("client_id"), let client = try await vault.clients.find(tenant: tenant.id, id: clientID) else {
@@ -93,7 +93,7 @@ struct AuthorizeRoutes: Sendable {
     /// After a successful authenticate: the single-use nonce turns the request into a
     /// code (60 s, single use) at the client's redirect URI.
     func resume(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        var query = Fields(query: request)
+        var query = try Fields(query: request)
         let authReqID = query.string("auth_req_id", max: 64)
         let nonce = query.string("nonce", max: 128)
         try query.check()

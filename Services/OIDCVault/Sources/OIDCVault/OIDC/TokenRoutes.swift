@@ -26,11 +26,7 @@ struct TokenRoutes: Sendable {
         router.post("userinfo") { request, context in try await userinfo(request, context) }
         router.post("introspect") { request, context in try await introspect(request, context) }
         router.post("revoke") { request, context in try await revoke(request, context) }
-        router.get("logout") { request, context in
-            var values: [String: String] = [:]
-            for (name, value) in request.uri.queryParameters where values[String(name)] == nil { values[String(name)] = String(value) }
-            return try await logout(values)
-        }
+        router.get("logout") { request, context in try await logout(try request.queryForm()) }
         router.post("logout") { request, context in try await logout(try await form(request, context)) }
     }
 

@@ -17,12 +17,8 @@ struct Fields {
     }
 
     /// A query string read as fields (all values are strings; numbers are parsed).
-    init(query request: Request) {
-        var values: [String: JSONValue] = [:]
-        for (name, value) in request.uri.queryParameters where values[String(name)] == nil {
-            values[String(name)] = .string(String(value))
-        }
-        self.init(values, location: "query")
+    init(query request: Request) throws(AppError) {
+        self.init(try request.queryForm().mapValues { .string($0) }, location: "query")
     }
 
     mutating func problem(_ field: String, _ message: String, type: String) {
@@ -236,6 +232,12 @@ extension AppError {
 }
 
 extension Request {
+    /// The query string with form rules (`+` is a space, as browsers and OAuth clients
+    /// write it); a name given twice keeps its first value.
+    func queryForm() throws(AppError) -> [String: String] {
+        try Request.parseForm(uri.query ?? "")
+    }
+
     /// The body as a JSON object. Another media type is a 415; a body that is not a JSON
     /// object is FastAPI's 422 `json_invalid`.
     func jsonObject(context: some SuiteRequestContext) async throws -> [String: JSONValue] {

@@ -41,7 +41,7 @@ struct UserRoutes: Sendable {
     }
 
     func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        var query = Fields(query: request)
+        var query = try Fields(query: request)
         let username = query.string("username", required: false, max: 128) ?? ""
         let email = query.string("email", required: false, max: 128) ?? ""
         let limit = query.int("limit", range: 1...500) ?? 10

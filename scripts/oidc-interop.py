@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""The OIDC vault seen by independent libraries (run by scripts/e2e, through the gateway).
+
+- joserfc seals an enrolment commitment to the tenant's X25519 key (ECDH-ES, A256GCM):
+  the vault must read a JWE it did not make; and joserfc opens a challenge the vault
+  sealed to a key joserfc made.
+- authlib drives the whole code flow with PKCE as a relying party: discovery, the
+  authorization URL, the token endpoint, the ID token checked against the JWKS (iss,
+  aud, exp, nonce, at_hash), userinfo, refresh, RP-initiated logout.
+The login itself is the reference client (`oidc-vault client login --image`).
+
+    oidc-interop.py VAULT_URL ADMIN_KEY OIDC_VAULT_BINARY WORKDIR
+"""
+import base64
+import json
+import math
+import random
+import secrets
+import subprocess
+import sys
+import urllib.parse
+
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.jose import JsonWebKey, jwt
+from authlib.oidc.core import CodeIDToken
+from joserfc import jwe
+from joserfc.jwk import OKPKey
+
+vault, admin_key, binary, workdir = sys.argv[1:5]
+failures = 0
+
+
+def check(description, condition, detail=""):
+    global failures
+    if condition:
+        print(f"  ok    interop: {description}")
+    else:
+        failures += 1
+        print(f"  FAIL  interop: {description} {detail}")
+    return condition
+
+
+def scene(seed, width=160, height=120, noise=0.0):
+    """A photo-like test image (soft light, objects with edges), as binary PGM."""
+    rng = random.Random(seed)
+    blobs = [(rng.random(), rng.random(), rng.uniform(0.08, 0.3), rng.uniform(-70, 70)) for _ in range(6)]
+    shapes = [(rng.uniform(0, 0.9), rng.uniform(0, 0.9), rng.uniform(0.04, 0.35), rng.uniform(0.04, 0.35),
+               rng.uniform(-60, 60), rng.random() < 0.5) for _ in range(14)]
+    gx, gy = rng.uniform(-50, 50), rng.uniform(-50, 50)
+    noise_rng = random.Random(seed * 31 + 7)
+    out = bytearray()
+    for y in range(height):
+        for x in range(width):
+            u, v = x / width, y / height
+            value = 128 + gx * (u - 0.5) + gy * (v - 0.5)
+            for bx, by, r, bv in blobs:
+                value += bv * math.exp(-((u - bx) ** 2 + (v - by) ** 2) / (r * r))
+            for x0, y0, w, h, sv, rnd in shapes:
+                dx, dy = (u - x0) / w, (v - y0) / h
+                inside = (dx - 0.5) ** 2 + (dy - 0.5) ** 2 <= 0.25 if rnd else (0 <= dx <= 1 and 0 <= dy <= 1)
+                if inside:
+                    value += sv
+            if noise:
+                value += noise_rng.gauss(0, noise)
+            out.append(max(0, min(255, int(round(value)))))
+    return b"P5\n%d %d\n255\n" % (width, height) + bytes(out)
+
+
+admin = {"X-API-Key": admin_key}
+tenant, client_id, username = "interop", "rp-authlib", "pyuser"
+redirect_uri, goodbye = "http://127.0.0.1:9/cb", "http://127.0.0.1:9/bye"
+status = requests.post(f"{vault}/tenants", headers=admin, json={"tenant_id": tenant, "register_enable": True, "display_name": "Interop"}).status_code
+check("tenant made", status in (201, 409), status)
+created = requests.post(f"{vault}/clients", headers=admin, json={
+    "client_id": client_id, "name": "authlib RP", "tenant_id": tenant, "redirect_uris": [redirect_uri],
+    "post_logout_redirect_uri": [goodbye], "allowed_scopes": ["openid", "profile", "email", "offline_access", "api"],
+    "client_type": "confidential", "sing_alg": "RS256", "register_enable": True})
+check("confidential RS256 client made", created.status_code == 200, created.text)
+client_secret = created.json()["client_secret"]
+
+discovery = requests.get(f"{vault}/tenants/{tenant}/.well-known/openid-configuration").json()
+issuer = discovery["issuer"]
+check("discovery names its issuer", issuer == f"{vault}/tenants/{tenant}", issuer)
+jwks_document = requests.get(discovery["jwks_uri"]).json()
+jwks = JsonWebKey.import_key_set({"keys": [k for k in jwks_document["keys"] if k.get("use") == "sig"]})
+
+# Enrolment sealed by joserfc.
+photo, second_photo = f"{workdir}/photo.pgm", f"{workdir}/photo-again.pgm"
+open(photo, "wb").write(scene(42))
+open(second_photo, "wb").write(scene(42, noise=8))
+commitment = subprocess.run(
+    [binary, "client", "enroll", "--print-commitment", "--image", photo, "--tenant", tenant, "--username", username,
+     "--email", "py@example.com", "--url", vault], check=True, capture_output=True, text=True).stdout.strip()
+enc = next(k for k in jwks_document["keys"] if k.get("use") == "enc")
+sealed = jwe.encrypt_compact({"alg": "ECDH-ES", "enc": "A256GCM", "kid": enc["kid"]}, commitment.encode(), OKPKey.import_key(enc))
+registered = requests.post(f"{vault}/auth/register?tenant_id={tenant}", json={
+    "username": username, "email": "py@example.com", "encrypted_commitment": sealed, "proto_version": "1"})
+check("the vault reads a commitment joserfc sealed", registered.status_code == 201, registered.text)
+
+# A challenge the vault sealed, opened by joserfc.
+mine = OKPKey.generate_key("X25519")
+cipher_key = mine.as_dict(private=False)["x"]
+challenge = requests.post(f"{vault}/auth/challenge?tenant_id={tenant}", json={"username": username, "cipherKey": cipher_key}).json()
+opened = json.loads(jwe.decrypt_compact(challenge["challenge_data"], mine).plaintext)
+check("joserfc opens the challenge the vault sealed", {"challenge_id", "nonce", "helper", "code"} <= set(opened), opened.keys())
+
+# The code flow, as authlib's relying party runs it.
+session = OAuth2Session(client_id, client_secret, scope="openid profile email offline_access", redirect_uri=redirect_uri,
+                        code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
+verifier, nonce = generate_token(48), generate_token(16)
+url, state = session.create_authorization_url(discovery["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
+to_login = requests.get(url, allow_redirects=False)
+login_query = urllib.parse.parse_qs(urllib.parse.urlparse(to_login.headers.get("Location", "")).query)
+if not check("authorize sends the browser to the login UI", to_login.status_code == 302 and "auth_req_id" in login_query, (to_login.status_code, to_login.headers.get("Location"), to_login.text)):
+    sys.exit(1)
+auth_req_id = login_query["auth_req_id"][0]
+login = subprocess.run(
+    [binary, "client", "login", "--image", second_photo, "--tenant", tenant, "--username", username, "--auth-req-id", auth_req_id,
+     "--client-id", client_id, "--url", vault], capture_output=True, text=True)
+check("the reference client logs in with another shot of the photo", login.returncode == 0, login.stderr)
+login_nonce = json.loads(login.stdout)["nonce"]
+back = requests.get(f"{vault}/authorize/continue", params={"auth_req_id": auth_req_id, "nonce": login_nonce}, allow_redirects=False)
+callback = back.headers.get("Location", "")
+check("continue redirects to the client with code, state and iss", back.status_code == 302 and callback.startswith(redirect_uri), back.text)
+callback_query = urllib.parse.parse_qs(urllib.parse.urlparse(callback).query)
+check("the iss parameter is the issuer (RFC 9207)", callback_query.get("iss") == [issuer], callback_query.get("iss"))
+token = session.fetch_token(discovery["token_endpoint"], authorization_response=callback, code_verifier=verifier, state=state)
+
+
+def validate(id_token, access_token, expected_nonce):
+    claims = jwt.decode(id_token, jwks, claims_cls=CodeIDToken,
+                        claims_options={"iss": {"essential": True, "value": issuer}, "aud": {"essential": True, "value": client_id}},
+                        claims_params={"nonce": expected_nonce, "client_id": client_id, "access_token": access_token})
+    claims.validate(leeway=5)
+    return claims
+
+
+try:
+    claims = validate(token["id_token"], token["access_token"], nonce)
+    check("authlib validates the ID token (signature, iss, aud, exp, nonce, at_hash)", True)
+except Exception as error:  # noqa: BLE001 - any failure is the finding
+    check("authlib validates the ID token", False, repr(error))
+    claims = {}
+userinfo = session.get(discovery["userinfo_endpoint"]).json()
+check("userinfo names the same subject", userinfo.get("sub") == claims.get("sub") and userinfo.get("preferred_username") == username, userinfo)
+
+refreshed = session.refresh_token(discovery["token_endpoint"], refresh_token=token["refresh_token"])
+check("refresh rotates the refresh token", refreshed.get("refresh_token") not in (None, token["refresh_token"]))
+try:
+    jwt.decode(refreshed["id_token"], jwks, claims_options={"iss": {"value": issuer}, "aud": {"value": client_id}}).validate(leeway=5)
+    check("the refreshed ID token validates", True)
+except Exception as error:  # noqa: BLE001
+    check("the refreshed ID token validates", False, repr(error))
+
+bye = requests.get(discovery["end_session_endpoint"], params={
+    "id_token_hint": token["id_token"], "post_logout_redirect_uri": goodbye, "state": "s-1", "client_id": client_id}, allow_redirects=False)
+check("logout returns to the registered URI with the state", bye.status_code == 302 and bye.headers.get("Location") == goodbye + "?state=s-1", bye.text)
+after = requests.post(discovery["token_endpoint"], auth=(client_id, client_secret),
+                      data={"grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]})
+check("the session's refresh token is dead after logout", after.status_code == 400 and after.json().get("error") == "invalid_grant", after.text)
+
+# An EdDSA client's client_credentials token, verified by authlib against the JWKS.
+machine_client = requests.post(f"{vault}/clients", headers=admin, json={
+    "client_id": "rp-eddsa", "name": "machine", "tenant_id": tenant, "allowed_scopes": ["api"], "sing_alg": "EdDSA"})
+if machine_client.status_code == 200:
+    machine = requests.post(discovery["token_endpoint"], auth=("rp-eddsa", machine_client.json()["client_secret"]),
+                            data={"grant_type": "client_credentials", "scope": "api"})
+    try:
+        verified = jwt.decode(machine.json()["access_token"], jwks)
+        verified.validate(leeway=5)
+        check("authlib verifies an EdDSA client_credentials token", verified.header.get("alg") == "EdDSA", verified.header)
+    except Exception as error:  # noqa: BLE001
+        check("authlib verifies an EdDSA client_credentials token", False, repr(error))
+else:
+    check("EdDSA client made", machine_client.status_code == 409, machine_client.text)
+
+print(f"interop: {failures} failed")
+sys.exit(1 if failures else 0)
