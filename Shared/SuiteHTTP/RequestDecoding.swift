@@ -40,18 +40,56 @@ extension Request {
 
     public static func parseForm(_ text: String) throws(AppError) -> [String: String] {
         var fields: [String: String] = [:]
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ part: Substring) throws(AppError) -> String {
-                guard let value = part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
-                    throw AppError.badRequest("The form body is not valid percent-encoded UTF-8.", code: "invalid_body")
+        for pair in text.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            let name = try decodeFormComponent(pair[..<(equals ?? pair.endIndex)])
+            if fields[name] == nil {
+                if let equals {
+                    fields[name] = try decodeFormComponent(pair[pair.index(after: equals)...])
+                } else {
+                    fields[name] = ""
                 }
-                return value
             }
-            let name = try decode(parts[0])
-            if fields[name] == nil { fields[name] = parts.count > 1 ? try decode(parts[1]) : "" }
         }
         return fields
+    }
+
+    private static var formError: AppError {
+        AppError.badRequest("The form body is not valid percent-encoded UTF-8.", code: "invalid_body")
+    }
+
+    /// One name or value: `+` is a space, `%XX` a byte; the bytes must be UTF-8.
+    private static func decodeFormComponent(_ part: Substring.UTF8View.SubSequence) throws(AppError) -> String {
+        if !part.contains(UInt8(ascii: "%")) && !part.contains(UInt8(ascii: "+")) { return String(Substring(part)) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(part.count)
+        var index = part.startIndex
+        func hex(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        while index < part.endIndex {
+            let byte = part[index]
+            if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%") {
+                let first = part.index(after: index)
+                guard first < part.endIndex, part.index(after: first) < part.endIndex, let high = hex(part[first]),
+                    let low = hex(part[part.index(after: first)])
+                else { throw formError }
+                bytes.append(high << 4 | low)
+                index = part.index(after: first)
+            } else {
+                bytes.append(byte)
+            }
+            index = part.index(after: index)
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw formError }
+        return text
     }
 
     /// Whether a Content-Type names JSON: compared as a media type, so parameters such as
@@ -61,8 +99,16 @@ extension Request {
         return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
     }
 
-    /// The media type of a Content-Type value, lowercased, without parameters.
+    /// The media type of a Content-Type value, lowercased, without parameters. Byte by
+    /// byte: every JSON or form request asks, and Foundation's trimming went through UTF-16.
     public static func mediaType(_ contentType: String) -> String {
-        String(contentType.split(separator: ";", maxSplits: 1).first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(40)
+        for byte in contentType.utf8 {
+            if byte == UInt8(ascii: ";") { break }
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { continue }
+            bytes.append((UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -255,3 +255,18 @@ extension Array where Element: Sendable {
         }
     }
 }
+
+@Suite struct FormDecodingTests {
+    @Test func readsFormsAsBrowsersAndOAuthClientsWriteThem() throws {
+        let fields = try Request.parseForm("scope=openid+profile&redirect_uri=https%3A%2F%2Fx.example%2Fcb%3Fa%3D1&empty=&bare&dup=1&dup=2&name=%C3%A9t%C3%A9")
+        #expect(fields["scope"] == "openid profile")
+        #expect(fields["redirect_uri"] == "https://x.example/cb?a=1")
+        #expect(fields["empty"] == "")
+        #expect(fields["bare"] == "")
+        #expect(fields["dup"] == "1")
+        #expect(fields["name"] == "été")
+        #expect(throws: AppError.self) { try Request.parseForm("a=%zz") }
+        #expect(throws: AppError.self) { try Request.parseForm("a=%4") }
+        #expect(throws: AppError.self) { try Request.parseForm("a=%ff%fe") }
+    }
+}

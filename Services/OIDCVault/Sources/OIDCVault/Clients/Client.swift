@@ -20,13 +20,26 @@ struct Client: Sendable {
     /// Everything the admin API shows but the secret.
     let document: [String: JSONValue]
     let secretHash: [UInt8]?
+    // Read from the document once: the token endpoint asks on every grant.
+    let type: ClientType
+    let isLocked: Bool
+    let signingAlgorithm: SigningAlgorithm
+    let redirectURIs: [String]
+    let postLogoutRedirectURIs: [String]
+    let allowedScopes: Set<String>
 
-    var type: ClientType { document["client_type"]?.stringValue.flatMap(ClientType.init) ?? .confidential }
-    var isLocked: Bool { document["is_lock"]?.boolValue ?? false }
-    var signingAlgorithm: SigningAlgorithm { document["sing_alg"]?.stringValue.flatMap(SigningAlgorithm.init) ?? .eddsa }
-    var redirectURIs: [String] { document["redirect_uris"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
-    var postLogoutRedirectURIs: [String] { document["post_logout_redirect_uri"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
-    var allowedScopes: Set<String> { Set(document["allowed_scopes"]?.arrayValue?.compactMap(\.stringValue) ?? []) }
+    init(id: String, tenant: String, document: [String: JSONValue], secretHash: [UInt8]?) {
+        self.id = id
+        self.tenant = tenant
+        self.document = document
+        self.secretHash = secretHash
+        type = document["client_type"]?.stringValue.flatMap(ClientType.init) ?? .confidential
+        isLocked = document["is_lock"]?.boolValue ?? false
+        signingAlgorithm = document["sing_alg"]?.stringValue.flatMap(SigningAlgorithm.init) ?? .eddsa
+        redirectURIs = document["redirect_uris"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        postLogoutRedirectURIs = document["post_logout_redirect_uri"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        allowedScopes = Set(document["allowed_scopes"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+    }
 
     func json(secret: String? = nil) -> JSONValue {
         var members = document

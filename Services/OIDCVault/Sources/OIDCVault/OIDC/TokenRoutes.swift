@@ -46,13 +46,11 @@ struct TokenRoutes: Sendable {
     func authenticateClient(_ request: Request, form: [String: String], tenant: String) async throws -> Client {
         var id = form["client_id"]
         var secret = form["client_secret"]
-        if let header = request.headers[.authorization], header.lowercased().hasPrefix("basic ") {
-            guard let decoded = Base64URL.decode(header.dropFirst(6).trimmingCharacters(in: .whitespaces)),
-                let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
-            else { throw Self.oauth("invalid_client", "Malformed Basic credentials", status: .unauthorized) }
-            // RFC 6749 §2.3.1: both halves are form-encoded.
-            id = String(text[..<colon]).removingPercentEncoding
-            secret = String(text[text.index(after: colon)...]).removingPercentEncoding
+        if let header = request.headers[.authorization], let credentials = Self.basicCredentials(header) {
+            guard let (basicID, basicSecret) = credentials else {
+                throw Self.oauth("invalid_client", "Malformed Basic credentials", status: .unauthorized)
+            }
+            (id, secret) = (basicID, basicSecret)
         }
         guard let id, !id.isEmpty, id.count <= 128 else { throw Self.oauth("invalid_client", "client_id is missing", status: .unauthorized) }
         guard let client = try await vault.clients.cached(tenant: tenant, id: id) else {
@@ -70,6 +68,25 @@ struct TokenRoutes: Sendable {
         return client
     }
 
+    /// `Authorization: Basic …`: nil when the scheme is another; `.some(nil)` when it is
+    /// Basic but unreadable. Both halves are form-encoded (RFC 6749 §2.3.1).
+    static func basicCredentials(_ header: String) -> (String, String)?? {
+        let utf8 = header.utf8
+        guard utf8.count > 6, utf8.prefix(5).map({ $0 | 0x20 }) == Array("basic".utf8), utf8.dropFirst(5).first == UInt8(ascii: " ") else {
+            return nil
+        }
+        let encoded = Substring(utf8.dropFirst(6)).drop { $0 == " " }
+        guard let decoded = Base64URL.decode(encoded), let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
+            let id = percentDecoded(decoded[..<colon]), let secret = percentDecoded(decoded[decoded.index(after: colon)...])
+        else { return .some(nil) }
+        return .some((id, secret))
+    }
+
+    private static func percentDecoded(_ bytes: Data) -> String? {
+        guard let text = String(validating: bytes, as: UTF8.self) else { return nil }
+        return text.contains("%") ? text.removingPercentEncoding : text
+    }
+
     func token(_ request: Request, _ context: SuiteContext, tenant pathTenant: String?) async throws -> Response {
         let form = try await form(request, context)
         guard let tenant = pathTenant ?? form["tenant_id"], !tenant.isEmpty else {
@@ -80,7 +97,7 @@ struct TokenRoutes: Sendable {
         switch form["grant_type"] {
         case "client_credentials": body = try await clientCredentials(client, form)
         case "authorization_code": body = try await authorizationCode(client, form, request, context)
-        case "refresh_token": body = try await refresh(client, form, request, context)
+        case "refresh_token": body = try await refresh(client, form)
         case Self.tokenExchange: body = try await exchange(client, form)
         case nil: throw Self.oauth("invalid_request", "grant_type is required")
         case let other?: throw Self.oauth("unsupported_grant_type", "grant_type \(other) is not supported")
@@ -181,32 +198,23 @@ struct TokenRoutes: Sendable {
     /// Rotation: each refresh token works once and names its successor. A second use within
     /// the grace (two tabs refreshing at once) gets the same successor; later, it is taken
     /// as a stolen token and the whole family is revoked.
-    func refresh(_ client: Client, _ form: [String: String], _ request: Request, _ context: SuiteContext) async throws -> JSONValue {
+    func refresh(_ client: Client, _ form: [String: String]) async throws -> JSONValue {
         guard let token = form["refresh_token"], token.count <= 128 else { throw Self.oauth("invalid_request", "refresh_token is required") }
         let hash = ByteBuffer(bytes: Array(SHA256.hash(data: Array(token.utf8))))
         let next = Base64URL.encode(SecureRandom.bytes(32))
         let sealedNext = try AES.GCM.seal(Array(next.utf8), using: vault.settings.atRestKey, authenticating: Array(token.utf8)).combined!
         // One statement claims the token: of two parallel uses, one rotates it.
-        let rows = try await vault.database.query(
-            """
-            WITH claimed AS (
-                UPDATE refresh_tokens SET used_at = now(), successor = to_jsonb(\(Base64URL.encode(sealedNext))::text)
-                WHERE token_hash = \(hash) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-                    AND tenant_id = \(client.tenant) AND client_id = \(client.id)
-                RETURNING family_id, user_id, session_id, scope, auth_time
-            ), inserted AS (
-                INSERT INTO refresh_tokens (token_hash, family_id, tenant_id, client_id, user_id, session_id, scope, auth_time, expires_at)
-                SELECT \(ByteBuffer(bytes: Array(SHA256.hash(data: Array(next.utf8))))), family_id, \(client.tenant), \(client.id), user_id,
-                       session_id, scope, auth_time, now() + make_interval(secs => \(Double(vault.settings.refreshTokenTTL)))
-                FROM claimed
-                WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = claimed.session_id AND s.revoked_at IS NOT NULL)
-                RETURNING 1
-            )
-            SELECT c.user_id, c.session_id, c.scope, c.auth_time, EXISTS (SELECT 1 FROM inserted) FROM claimed c
-            """, logger: vault.logger)
-        for try await (userID, session, scope, authTime, issued) in rows.decode((String?, UUID?, String, Date?, Bool).self) {
-            guard issued, let userID else { throw Self.oauth("invalid_grant", "The session has ended") }
-            return try await tokens(for: client, userID: userID, session: session, scope: scope, authTime: authTime, refresh: next, request: request, context: context)
+        let rotation = RotateRefreshToken(
+            tokenHash: Array(SHA256.hash(data: Array(token.utf8))), sealedSuccessor: Base64URL.encode(sealedNext),
+            successorHash: Array(SHA256.hash(data: Array(next.utf8))), tenant: client.tenant, client: client.id,
+            lifetimeSeconds: Double(vault.settings.refreshTokenTTL))
+        for try await row in try await vault.database.execute(rotation, logger: vault.logger) {
+            guard row.issued, let userID = row.userID else { throw Self.oauth("invalid_grant", "The session has ended") }
+            guard !row.userDisabled, let username = row.username, let email = row.email else {
+                throw Self.oauth("invalid_grant", "The user is disabled or gone")
+            }
+            let user = TokenUser(id: userID, username: username, email: email, emailVerified: row.emailVerified)
+            return try await tokens(for: client, user: user, session: row.sessionID, scope: row.scope, authTime: row.authTime, refresh: next)
         }
         // Not claimable: spent, revoked, expired or unknown.
         let spent = try await vault.database.query(
@@ -222,9 +230,12 @@ struct TokenRoutes: Sendable {
                 let box = try? AES.GCM.SealedBox(combined: sealed),
                 let raw = try? AES.GCM.open(box, using: vault.settings.atRestKey, authenticating: Array(token.utf8))
             {
+                guard let found = try await vault.users.find(tenant: client.tenant, id: userID), !found.isDisabled else {
+                    throw Self.oauth("invalid_grant", "The user is disabled or gone")
+                }
+                let user = TokenUser(id: found.id, username: found.username, email: found.email, emailVerified: found.isVerified)
                 return try await tokens(
-                    for: client, userID: userID, session: session, scope: scope, authTime: authTime, refresh: String(decoding: raw, as: UTF8.self),
-                    request: request, context: context)
+                    for: client, user: user, session: session, scope: scope, authTime: authTime, refresh: String(decoding: raw, as: UTF8.self))
             }
             try await vault.database.query(
                 "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = \(family) AND revoked_at IS NULL", logger: vault.logger)
@@ -233,15 +244,19 @@ struct TokenRoutes: Sendable {
         throw Self.oauth("invalid_grant", "The refresh token is invalid, expired or already used")
     }
 
+    struct TokenUser {
+        let id: String
+        let username: String
+        let email: String
+        let emailVerified: Bool
+    }
+
     private func tokens(
-        for client: Client, userID: String, session: UUID?, scope: String, authTime: Date?, refresh: String, request: Request, context: SuiteContext
+        for client: Client, user: TokenUser, session: UUID?, scope: String, authTime: Date?, refresh: String
     ) async throws -> JSONValue {
-        guard let user = try await vault.users.find(tenant: client.tenant, id: userID), !user.isDisabled else {
-            throw Self.oauth("invalid_grant", "The user is disabled or gone")
-        }
         let subject = TokenIssuer.Subject(
             tenant: client.tenant, client: client, userID: user.id, username: user.username, email: user.email,
-            emailVerified: user.isVerified, scope: scope, sessionID: session?.uuidString.lowercased(),
+            emailVerified: user.emailVerified, scope: scope, sessionID: session?.uuidString.lowercased(),
             authTime: authTime.map { Int($0.timeIntervalSince1970) })
         let (access, expiresIn) = try await vault.issuer.accessToken(subject)
         var body: [String: JSONValue] = [

@@ -107,7 +107,7 @@ struct TokenIssuer: Sendable {
             "iss": .string(issuers.issuer(subject.tenant)), "sub": .string(subject.userID ?? subject.client.id),
             "aud": .string(subject.client.id), "client_id": .string(subject.client.id), "tenant_id": .string(subject.tenant),
             "scope": .string(subject.scope), "iat": .number(Double(now)), "exp": .number(Double(now + settings.accessTokenTTL)),
-            "jti": .string(SecureRandom.string(count: 22)),
+            "jti": .string(Base64URL.encode(SecureRandom.bytes(16))),
         ]
         if let sid = subject.sessionID { claims["sid"] = .string(sid) }
         if let authTime = subject.authTime { claims["auth_time"] = .number(Double(authTime)) }
