@@ -4,6 +4,7 @@ import Foundation
 import SuiteCore
 import SuiteSigning
 import SuiteTesting
+import Synchronization
 import Testing
 import VaultZKP
 
@@ -186,14 +187,14 @@ import VaultZKP
             #expect(try await vault.register(tenant: "acme", username: "carol", email: "carol@example.com", image: photo).status == 201)
             let tokens = try await vault.codeFlow(spa, username: "carol", image: photo)
             let first = try #require(tokens["refresh_token"]?.stringValue)
-            func refresh(_ token: String) async throws -> TestResponse {
+            @Sendable func refreshing(_ token: String) async throws -> TestResponse {
                 try await vault.form("/tenants/acme/oauth2/token", [("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", "spa")])
             }
-            let second = try #require(try await refresh(first).json?["refresh_token"]?.stringValue)
+            let second = try #require(try await refreshing(first).json?["refresh_token"]?.stringValue)
             try await Task.sleep(for: .milliseconds(1100))
             // The spent token comes back: a thief or a bug. The family dies, the newest too.
-            #expect(try await refresh(first).status == 400)
-            #expect(try await refresh(second).json?["error"] == "invalid_grant")
+            #expect(try await refreshing(first).status == 400)
+            #expect(try await refreshing(second).json?["error"] == "invalid_grant")
         }
     }
 
@@ -214,6 +215,59 @@ import VaultZKP
             }
             #expect(answers.allSatisfy { $0 != nil })
             #expect(Set(answers.compactMap { $0 }).count == 1)
+        }
+    }
+
+    struct Kept: Sendable {
+        let secret: String
+        let alive: String
+        let revoked: String
+        let loggedOut: String
+        let sessionEnded: String
+        let jwks: String
+    }
+
+    @Test func aRestartLosesNothingAndRevivesNothing() async throws {
+        let database = try await TestPostgres.shared.makeDatabase(schema: "vault")
+        let atRest = SymmetricKey(size: .bits256)
+        let photo = self.photo
+        let kept = Mutex<Kept?>(nil)
+        try await VaultFixture.run(database: database, configure: { $0.atRestKey = atRest }) { vault in
+            try await vault.tenant("acme")
+            let web = try await vault.client("web", tenant: "acme")
+            #expect(try await vault.register(tenant: "acme", username: "alice", email: "alice@example.com", image: photo).status == 201)
+            var flows: [JSONValue] = []
+            for _ in 0..<4 { flows.append(try await vault.codeFlow(web, username: "alice", image: photo)) }
+            let refresh = flows.map { $0["refresh_token"]?.stringValue ?? "" }
+            // One revoked by the client, one session ended by the user, one by RP-initiated logout (form).
+            #expect(try await vault.form("/revoke", [("token", refresh[1]), ("tenant_id", "acme")], basic: ("web", web.secret!)).status == 200)
+            let access = try #require(flows[0]["access_token"]?.stringValue)
+            #expect(try await vault.call(.GET, "/sessions", as: .bearer(access)).json?["total"] == 4)
+            let thirdID = try #require(flows[2]["id_token"]?.stringValue)
+            let sid = try #require(VaultFixture.claims(thirdID)?["sid"]?.stringValue)
+            #expect(try await vault.call(.DELETE, "/sessions/\(sid)", as: .bearer(access)).status == 204)
+            #expect(try await vault.call(.DELETE, "/sessions/\(sid)", as: .bearer(access)).status == 404)
+            let fourthID = try #require(flows[3]["id_token"]?.stringValue)
+            let logout = try await vault.form("/logout", [("id_token_hint", fourthID), ("state", "z")])
+            #expect(logout.status == 200)
+            #expect(logout.text == "null")
+            let jwks = try await vault.call(.GET, "/tenants/acme/.well-known/jwks.json", as: .nobody).text
+            kept.withLock {
+                $0 = Kept(secret: web.secret!, alive: refresh[0], revoked: refresh[1], loggedOut: refresh[3], sessionEnded: refresh[2], jwks: jwks)
+            }
+        }
+        let saved = try #require(kept.withLock { $0 })
+        try await VaultFixture.run(database: database, configure: { $0.atRestKey = atRest }) { vault in
+            #expect(try await vault.call(.GET, "/tenants/acme/.well-known/jwks.json", as: .nobody).text == saved.jwks)
+            @Sendable func refreshing(_ token: String) async throws -> TestResponse {
+                try await vault.form("/tenants/acme/oauth2/token", [("grant_type", "refresh_token"), ("refresh_token", token)], basic: ("web", saved.secret))
+            }
+            let alive = try await refreshing(saved.alive)
+            #expect(alive.status == 200)
+            for dead in [saved.revoked, saved.sessionEnded, saved.loggedOut] {
+                let answer = try await refreshing(dead)
+                #expect(answer.json?["error"] == "invalid_grant")
+            }
         }
     }
 }

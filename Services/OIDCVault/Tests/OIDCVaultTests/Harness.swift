@@ -5,6 +5,7 @@ import PostgresNIO
 import SuiteCore
 import SuiteHTTP
 import SuiteMail
+import SuitePostgres
 import SuiteSigning
 import SuiteTesting
 import Testing
@@ -21,16 +22,20 @@ struct VaultFixture: Sendable {
     let settings: VaultSettings
     static let operatorKey = "operator-key-for-tests-0123456789"
 
+    /// A fresh database unless `database` is given: a second run on the same one is the
+    /// same vault restarted.
     static func run(
         rateLimits: RateLimitSettings = RateLimitSettings(enabled: false),
+        database: DatabaseConfiguration? = nil,
         configure: @escaping @Sendable (inout VaultSettings) -> Void = { _ in },
         _ body: @Sendable (VaultFixture) async throws -> Void
     ) async throws {
         let sink = try await SMTPSink.start()
         let port = try FreePort.next()
-        let schema = "vault_" + SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
+        var databaseConfiguration = database
+        if databaseConfiguration == nil { databaseConfiguration = try await TestPostgres.shared.makeDatabase(schema: "vault") }
         let configuration = ServiceConfiguration.forTesting(
-            service: "oidc-vault", port: port, database: try await TestPostgres.shared.makeDatabase(schema: schema), rateLimits: rateLimits)
+            service: "oidc-vault", port: port, database: databaseConfiguration!, rateLimits: rateLimits)
         var settings = VaultSettings(
             loginUIURL: "https://login.example.com/", adminAPIKey: operatorKey,
             mail: MailSettings(from: "vault@example.com", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))))

@@ -27,8 +27,9 @@ struct SessionStore: Sendable {
         try await database.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
-                UPDATE sessions SET revoked_at = COALESCE(revoked_at, now())
+                UPDATE sessions SET revoked_at = now()
                 WHERE session_id = \(id) AND tenant_id = \(tenant) AND (\(userID)::text IS NULL OR user_id = \(userID))
+                    AND revoked_at IS NULL
                 RETURNING 1
                 """, logger: logger)
             var found = false
