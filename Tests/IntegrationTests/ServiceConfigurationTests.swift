@@ -79,7 +79,9 @@ import UserIdentity
         #expect(UserIdentityService.errorDialect(forPath: "/users") == .problem(type: "http://www.w3.org/Protocols/rfc2616/rfc2616"))
         #expect(OIDCVaultService.errorDialect(forPath: "/tenants/t1/oauth2/token") == .oauth)
         #expect(OIDCVaultService.errorDialect(forPath: "/introspect") == .oauth)
-        #expect(OIDCVaultService.errorDialect(forPath: "/tenants") == .problem())
+        // The vault answers as the seed's FastAPI does; its operational routes keep problem+json.
+        #expect(OIDCVaultService.errorDialect(forPath: "/tenants") == .fastapi)
+        #expect(OIDCVaultService.errorDialect(forPath: "/internal/ping") == .problem())
         // The External API answers as Django REST framework does; operational routes keep problem+json.
         #expect(MeetRoomsService.errorDialect(forPath: "/external-api/v1.0/rooms") == .drf)
         #expect(MeetRoomsService.errorDialect(forPath: "/health/ready") == .problem())

@@ -74,6 +74,18 @@ import Testing
         #expect(try decode(ErrorDialect.oauth.render(.badRequest("x")))["error"] == "invalid_request")
     }
 
+    @Test func fastAPIIsDetailOrTheListOfProblems() throws {
+        let plain = ErrorDialect.fastapi.render(.notFound("Tenant not found"))
+        #expect(plain.contentType == "application/json")
+        #expect(String(decoding: plain.body, as: UTF8.self) == #"{"detail":"Tenant not found"}"#)
+        let problems: JSONValue = [["loc": ["body", "username"], "msg": "Field required", "type": "missing"]]
+        let validation = AppError(status: .unprocessableContent, code: "validation_error", detail: "x", members: ["detail": problems])
+        #expect(String(decoding: ErrorDialect.fastapi.render(validation).body, as: UTF8.self)
+            == #"{"detail":[{"loc":["body","username"],"msg":"Field required","type":"missing"}]}"#)
+        let limited = ErrorDialect.fastapi.render(.tooManyRequests(retryAfterSeconds: 3))
+        #expect(try decode(limited)["retry_after_ms"] == 3000)
+    }
+
     @Test func internalErrorRevealsNothing() throws {
         let body = try decode(ErrorDialect.problem().render(.internalError))
         #expect(body["status"] == 500)
