@@ -257,7 +257,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ])
         + service(
-            "OIDCVault", executable: "oidc-vault", migrations: ["0001_init.sql", "0002_vault.sql"],
+            "OIDCVault", executable: "oidc-vault", migrations: ["0001_init.sql", "0002_vault.sql", "0004_refresh_successor.sql"],
             dependencies: [
                 "SuiteMail", "VaultZKP",
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -9,20 +9,20 @@ struct RotateRefreshToken: PostgresPreparedStatement {
     static let name = "vault_rotate_refresh_token"
     static let sql = """
         WITH claimed AS (
-            UPDATE refresh_tokens SET used_at = now(), successor = to_jsonb($2::text)
+            UPDATE refresh_tokens SET used_at = now()
             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-                AND tenant_id = $4 AND client_id = $5
+                AND tenant_id = $3 AND client_id = $4
             RETURNING family_id, user_id, session_id, scope, auth_time
         ), inserted AS (
             INSERT INTO refresh_tokens (token_hash, family_id, tenant_id, client_id, user_id, session_id, scope, auth_time, expires_at)
-            SELECT $3, family_id, $4, $5, user_id, session_id, scope, auth_time, now() + make_interval(secs => $6)
+            SELECT $2, family_id, $3, $4, user_id, session_id, scope, auth_time, now() + make_interval(secs => $5)
             FROM claimed
             WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = claimed.session_id AND s.revoked_at IS NOT NULL)
             RETURNING 1
         )
         SELECT c.user_id, c.session_id, c.scope, c.auth_time, EXISTS (SELECT 1 FROM inserted),
                u.username, u.email, u.is_verified, u.is_disabled
-        FROM claimed c LEFT JOIN users u ON u.tenant_id = $4 AND u.user_id = c.user_id
+        FROM claimed c LEFT JOIN users u ON u.tenant_id = $3 AND u.user_id = c.user_id
         """
 
     struct Row {
@@ -38,16 +38,14 @@ struct RotateRefreshToken: PostgresPreparedStatement {
     }
 
     let tokenHash: [UInt8]
-    let sealedSuccessor: String
     let successorHash: [UInt8]
     let tenant: String
     let client: String
     let lifetimeSeconds: Double
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 6)
+        var bindings = PostgresBindings(capacity: 5)
         bindings.append(ByteBuffer(bytes: tokenHash))
-        bindings.append(sealedSuccessor)
         bindings.append(ByteBuffer(bytes: successorHash))
         bindings.append(tenant)
         bindings.append(client)

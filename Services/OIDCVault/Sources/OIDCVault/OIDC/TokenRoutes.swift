@@ -195,18 +195,23 @@ struct TokenRoutes: Sendable {
         return .object(body)
     }
 
+    /// The token that follows `token` in its family: HMAC of it under the at-rest key. The
+    /// first of a family is random; each next one is unpredictable without the server's key,
+    /// and a second use within the grace gets the same successor without storing it.
+    static func successor(of token: String, key: SymmetricKey) -> String {
+        Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(("oidc-vault refresh successor\u{0}" + token).utf8), using: key)))
+    }
+
     /// Rotation: each refresh token works once and names its successor. A second use within
     /// the grace (two tabs refreshing at once) gets the same successor; later, it is taken
     /// as a stolen token and the whole family is revoked.
     func refresh(_ client: Client, _ form: [String: String]) async throws -> JSONValue {
         guard let token = form["refresh_token"], token.count <= 128 else { throw Self.oauth("invalid_request", "refresh_token is required") }
-        let hash = ByteBuffer(bytes: Array(SHA256.hash(data: Array(token.utf8))))
-        let next = Base64URL.encode(SecureRandom.bytes(32))
-        let sealedNext = try AES.GCM.seal(Array(next.utf8), using: vault.settings.atRestKey, authenticating: Array(token.utf8)).combined!
+        let tokenHash = Array(SHA256.hash(data: Array(token.utf8)))
+        let next = Self.successor(of: token, key: vault.settings.atRestKey)
         // One statement claims the token: of two parallel uses, one rotates it.
         let rotation = RotateRefreshToken(
-            tokenHash: Array(SHA256.hash(data: Array(token.utf8))), sealedSuccessor: Base64URL.encode(sealedNext),
-            successorHash: Array(SHA256.hash(data: Array(next.utf8))), tenant: client.tenant, client: client.id,
+            tokenHash: tokenHash, successorHash: Array(SHA256.hash(data: Array(next.utf8))), tenant: client.tenant, client: client.id,
             lifetimeSeconds: Double(vault.settings.refreshTokenTTL))
         for try await row in try await vault.database.execute(rotation, logger: vault.logger) {
             guard row.issued, let userID = row.userID else { throw Self.oauth("invalid_grant", "The session has ended") }
@@ -219,23 +224,20 @@ struct TokenRoutes: Sendable {
         // Not claimable: spent, revoked, expired or unknown.
         let spent = try await vault.database.query(
             """
-            SELECT family_id, user_id, session_id, scope, auth_time, successor #>> '{}', used_at > now() - make_interval(secs => \(Double(vault.settings.refreshReuseGrace))),
+            SELECT family_id, user_id, session_id, scope, auth_time, used_at > now() - make_interval(secs => \(Double(vault.settings.refreshReuseGrace))),
                    revoked_at IS NULL AND expires_at > now()
-            FROM refresh_tokens WHERE token_hash = \(hash) AND tenant_id = \(client.tenant) AND client_id = \(client.id) AND used_at IS NOT NULL
+            FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: tokenHash)) AND tenant_id = \(client.tenant) AND client_id = \(client.id)
+                AND used_at IS NOT NULL
             """, logger: vault.logger)
-        for try await (family, userID, session, scope, authTime, successor, inGrace, alive) in spent.decode(
-            (UUID, String?, UUID?, String, Date?, String?, Bool, Bool).self)
+        for try await (family, userID, session, scope, authTime, inGrace, alive) in spent.decode(
+            (UUID, String?, UUID?, String, Date?, Bool, Bool).self)
         {
-            if inGrace, alive, let userID, let successor, let sealed = Base64URL.decode(successor),
-                let box = try? AES.GCM.SealedBox(combined: sealed),
-                let raw = try? AES.GCM.open(box, using: vault.settings.atRestKey, authenticating: Array(token.utf8))
-            {
+            if inGrace, alive, let userID {
                 guard let found = try await vault.users.find(tenant: client.tenant, id: userID), !found.isDisabled else {
                     throw Self.oauth("invalid_grant", "The user is disabled or gone")
                 }
                 let user = TokenUser(id: found.id, username: found.username, email: found.email, emailVerified: found.isVerified)
-                return try await tokens(
-                    for: client, user: user, session: session, scope: scope, authTime: authTime, refresh: String(decoding: raw, as: UTF8.self))
+                return try await tokens(for: client, user: user, session: session, scope: scope, authTime: authTime, refresh: next)
             }
             try await vault.database.query(
                 "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = \(family) AND revoked_at IS NULL", logger: vault.logger)
