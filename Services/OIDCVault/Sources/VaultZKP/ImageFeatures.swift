@@ -97,7 +97,7 @@ public enum ImageFeatures {
     public static let side = 32
     /// Coefficients considered: the low-frequency 24×24 corner, less DC.
     public static let poolSide = 24
-    public static let bitCount = 256
+    public static let bitCount = 248
 
     /// The DCT coefficients of the pool, in row-major order of the 24×24 corner, less DC.
     public static func coefficients(of image: GrayImage) -> [Double] {
@@ -135,20 +135,11 @@ public enum ImageFeatures {
     }
 
     /// At enrolment: the `bitCount` positions whose coefficients are farthest from the
-    /// median, the bits least likely to flip on the next photo, interleaved by rank for a
-    /// code of `blockLength`: block i reads ranks i, i + k, i + 2k…, so every block pairs
-    /// its shakiest bit with steadier ones. The positions are helper data (public); the
-    /// bits are not.
-    public static func reliablePositions(of coefficients: [Double], blockLength: Int = 3) -> [Int] {
+    /// median, most reliable first — the bits least likely to flip on the next photo, and
+    /// packed in that order, so the shaky ones share the last bytes of the codeword. The
+    /// positions are helper data (public); the bits are not.
+    public static func reliablePositions(of coefficients: [Double]) -> [Int] {
         let median = coefficients.sorted()[coefficients.count / 2]
-        let ranked = Array(coefficients.indices.sorted { abs(coefficients[$0] - median) > abs(coefficients[$1] - median) }.prefix(bitCount))
-        let blocks = bitCount / blockLength
-        var out: [Int] = []
-        out.reserveCapacity(bitCount)
-        for block in 0..<blocks {
-            for member in 0..<blockLength { out.append(ranked[block + member * blocks]) }
-        }
-        out.append(contentsOf: ranked[(blocks * blockLength)...])
-        return out
+        return Array(coefficients.indices.sorted { abs(coefficients[$0] - median) > abs(coefficients[$1] - median) }.prefix(bitCount))
     }
 }

@@ -8,17 +8,17 @@ import SuiteSigning
 /// and the helper data.
 public enum ZKP {
     public static let protoVersion = "1"
-    public static let algorithmVersion = "dct32-reliable256-rep3-v1"
+    public static let algorithmVersion = "dct32-reliable248-rs31-17-v1"
 
     /// What the client seals to the tenant's encryption key at enrolment.
     public struct Commitment: Sendable, Equatable {
         public var publicKey: Curve25519.Signing.PublicKey
         public var helper: Helper
-        public var code: RepetitionCode
+        public var code: ExtractorCode
         public var algorithmVersion: String
         public var imageDim: [Int]
 
-        public init(publicKey: Curve25519.Signing.PublicKey, helper: Helper, code: RepetitionCode, algorithmVersion: String, imageDim: [Int]) {
+        public init(publicKey: Curve25519.Signing.PublicKey, helper: Helper, code: ExtractorCode, algorithmVersion: String, imageDim: [Int]) {
             self.publicKey = publicKey
             self.helper = helper
             self.code = code
@@ -35,7 +35,7 @@ public enum ZKP {
             [
                 "public_key": .string(Base64URL.encode(publicKey.rawRepresentation)),
                 "helper": helper.json,
-                "code": ["n": .number(Double(code.n)), "k": .number(Double(code.k)), "t": .number(Double(code.t))],
+                "code": code.json,
                 "algorithm_version": .string(algorithmVersion),
                 "image_dim": .array(imageDim.map { .number(Double($0)) }),
             ]
@@ -46,11 +46,8 @@ public enum ZKP {
             guard let keyText = value["public_key"]?.stringValue, let keyBytes = Base64URL.decode(keyText),
                 let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: keyBytes)
             else { throw ParseError("public_key must be a base64url Ed25519 public key") }
-            guard let codeValue = value["code"], let n = codeValue["n"]?.intValue, let k = codeValue["k"]?.intValue,
-                let t = codeValue["t"]?.intValue
-            else { throw ParseError("code must give n, k and t") }
-            let code = RepetitionCode(n: n, k: k, t: t)
-            guard code.isValid else { throw ParseError("code parameters are not a supported repetition code") }
+            guard let codeValue = value["code"] else { throw ParseError("code is missing") }
+            let code = try ExtractorCode.parse(codeValue)
             guard let helperValue = value["helper"] else { throw ParseError("helper is missing") }
             let helper = try Helper.parse(helperValue, code: code)
             guard let algorithm = value["algorithm_version"]?.stringValue, algorithm == ZKP.algorithmVersion else {
@@ -86,7 +83,8 @@ public enum ZKP {
             ]
         }
 
-        public static func parse(_ value: JSONValue, code: RepetitionCode) throws(ParseError) -> Helper {
+        public static func parse(_ value: JSONValue, code: ExtractorCode) throws(ParseError) -> Helper {
+            let offsetBits = code.n * 8
             guard let positionsText = value["positions"]?.stringValue, let positionBytes = Base64URL.decode(positionsText),
                 positionBytes.count == ImageFeatures.bitCount * 2
             else { throw ParseError("helper.positions must hold \(ImageFeatures.bitCount) positions") }
@@ -97,9 +95,9 @@ public enum ZKP {
                 throw ParseError("helper.positions must be distinct coefficients of the pool")
             }
             guard let offsetText = value["offset"]?.stringValue, let offsetBytes = Base64URL.decode(offsetText),
-                offsetBytes.count == (code.n + 7) / 8
-            else { throw ParseError("helper.offset must hold n bits") }
-            return Helper(positions: positions, offset: FuzzyExtractor.unpack(Array(offsetBytes), count: code.n))
+                offsetBytes.count == code.n
+            else { throw ParseError("helper.offset must hold n bytes") }
+            return Helper(positions: positions, offset: FuzzyExtractor.unpack(Array(offsetBytes), count: offsetBits))
         }
     }
 
@@ -112,7 +110,7 @@ public enum ZKP {
     /// username so one image gives unrelated keys in two tenants.
     public static func signingKey(key: [UInt8], tenant: String, username: String) -> Curve25519.Signing.PrivateKey {
         let seed = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: FuzzyExtractor.pack(key)), salt: Array("oidc-vault zkp v1".utf8),
+            inputKeyMaterial: SymmetricKey(data: key), salt: Array("oidc-vault zkp v1".utf8),
             info: Array(tenant.utf8) + [0] + Array(username.utf8), outputByteCount: 32)
         return seed.withUnsafeBytes { try! Curve25519.Signing.PrivateKey(rawRepresentation: $0) }
     }
@@ -132,5 +130,19 @@ public enum ZKP {
             out.append(contentsOf: field)
         }
         return out
+    }
+}
+
+extension ExtractorCode {
+    public var json: JSONValue {
+        ["type": .string(Self.kind), "n": .number(Double(n)), "k": .number(Double(k)), "t": .number(Double(t))]
+    }
+
+    public static func parse(_ value: JSONValue) throws(ZKP.ParseError) -> ExtractorCode {
+        guard value["type"]?.stringValue == kind, let n = value["n"]?.intValue, let k = value["k"]?.intValue, let t = value["t"]?.intValue
+        else { throw ZKP.ParseError("code must be {type: \(kind), n, k, t}") }
+        let code = ExtractorCode(n: n, k: k, t: t)
+        guard code.isValid else { throw ZKP.ParseError("code parameters are not a supported Reed–Solomon code over the features") }
+        return code
     }
 }

@@ -27,8 +27,8 @@ public struct ZKPClient: Sendable {
     /// The commitment before it is sealed: a new random key hidden under the image's bits.
     public func commitment(image: GrayImage) -> ZKP.Commitment {
         let coefficients = ImageFeatures.coefficients(of: image)
-        let code = RepetitionCode.version1
-        let positions = ImageFeatures.reliablePositions(of: coefficients, blockLength: code.repetitions)
+        let code = ExtractorCode.version1
+        let positions = ImageFeatures.reliablePositions(of: coefficients)
         let features = ImageFeatures.bits(of: coefficients, at: positions)
         let (key, offset) = FuzzyExtractor.enroll(features: features, code: code)
         return ZKP.Commitment(
@@ -73,22 +73,24 @@ public struct ZKPClient: Sendable {
     ) throws -> Answer {
         let payload = try JSONParser.parse(Array(JWE.decrypt(challenge, with: loginKey)))
         guard let challengeID = payload["challenge_id"]?.stringValue, let nonceText = payload["nonce"]?.stringValue,
-            let nonce = Base64URL.decode(nonceText), let codeValue = payload["code"], let n = codeValue["n"]?.intValue,
-            let k = codeValue["k"]?.intValue, let t = codeValue["t"]?.intValue, let helperValue = payload["helper"],
+            let nonce = Base64URL.decode(nonceText), let codeValue = payload["code"], let helperValue = payload["helper"],
             let algorithm = payload["algorithm_version"]?.stringValue
         else { throw Failure.badChallenge("the challenge lacks challenge_id, nonce, code, helper or algorithm_version") }
-        let code = RepetitionCode(n: n, k: k, t: t)
+        let code = try ExtractorCode.parse(codeValue)
         let helper = try ZKP.Helper.parse(helperValue, code: code)
         let coefficients = ImageFeatures.coefficients(of: image)
         let features = ImageFeatures.bits(of: coefficients, at: helper.positions)
-        let (key, errors) = FuzzyExtractor.reproduce(features: features, helper: helper.offset, code: code)
+        let (extracted, errors) = FuzzyExtractor.reproduce(features: features, helper: helper.offset, code: code)
+        // Too far from the enrolled photo: the answer is made anyway (with a key that
+        // cannot be the user's), so the server, not the device, says no.
+        let key = extracted ?? [UInt8](repeating: 0, count: code.k)
         let signingKey = ZKP.signingKey(key: key, tenant: tenant, username: username)
         let transcript = ZKP.transcript(
             tenant: tenant, client: client, username: username, challengeID: challengeID, nonce: Array(nonce),
             algorithmVersion: algorithm, helper: helper)
         let signature = try signingKey.signature(for: transcript)
         return Answer(
-            challengeID: challengeID, challengeData: Base64URL.encode(signature), errorBits: errors, countBits: code.n,
+            challengeID: challengeID, challengeData: Base64URL.encode(signature), errorBits: errors, countBits: code.n * 8,
             algorithmVersion: algorithm, imageDim: [image.width, image.height])
     }
 }

@@ -19,7 +19,7 @@ import VaultZKP
         let nonce = SecureRandom.bytes(32)
         let payload: JSONValue = [
             "challenge_id": "c-1", "nonce": .string(Base64URL.encode(nonce)), "helper": commitment.helper.json,
-            "code": ["n": 255, "k": 85, "t": 1], "algorithm_version": .string(ZKP.algorithmVersion),
+            "code": ExtractorCode.version1.json, "algorithm_version": .string(ZKP.algorithmVersion),
         ]
         let recipient = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: Base64URL.decode(cipherKey)!)
         let challenge = try JWE.encrypt(CanonicalJSON.bytes(payload), to: recipient)
@@ -53,11 +53,44 @@ import VaultZKP
     }
 
     @Test func theKeyIsBoundToTenantAndUsername() {
-        let key = (0..<85).map { UInt8($0 % 2) }
+        let key = (0..<17).map { UInt8($0) }
         let a = ZKP.signingKey(key: key, tenant: "acme", username: "alice").publicKey.rawRepresentation
         #expect(a == ZKP.signingKey(key: key, tenant: "acme", username: "alice").publicKey.rawRepresentation)
         #expect(a != ZKP.signingKey(key: key, tenant: "other", username: "alice").publicKey.rawRepresentation)
         #expect(a != ZKP.signingKey(key: key, tenant: "acme", username: "alice2").publicKey.rawRepresentation)
+    }
+
+    @Test func reedSolomonCorrectsUpToTByteErrorsAnywhere() {
+        let code = ExtractorCode.version1
+        var generator = SystemRandomNumberGenerator()
+        for trial in 0..<300 {
+            let message = (0..<code.k).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var word = code.encode(bytes: message)
+            #expect(word.count == code.n)
+            #expect(Array(word.prefix(code.k)) == message, "systematic")
+            let errors = trial % (code.t + 1)
+            for position in Array(0..<code.n).shuffled(using: &generator).prefix(errors) {
+                word[position] ^= UInt8.random(in: 1...255, using: &generator)
+            }
+            #expect(code.decode(bytes: word) == message, "\(errors) errors")
+        }
+    }
+
+    @Test func reedSolomonNeverReturnsAWrongKeySilentlyForAFarWord() {
+        let code = ExtractorCode.version1
+        var generator = SystemRandomNumberGenerator()
+        var refused = 0
+        for _ in 0..<200 {
+            let message = (0..<code.k).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var word = code.encode(bytes: message)
+            for position in Array(0..<code.n).shuffled(using: &generator).prefix(12) { word[position] ^= UInt8.random(in: 1...255, using: &generator) }
+            let decoded = code.decode(bytes: word)
+            #expect(decoded != message)
+            if decoded == nil { refused += 1 }
+        }
+        // Beyond t, a decoder mostly detects it; when it lands on another codeword the key
+        // is simply wrong and the signature fails.
+        #expect(refused > 150)
     }
 
     @Test func readsBinaryPGMAndPPM() throws {

@@ -130,7 +130,7 @@ struct LoginRoutes: Sendable {
         let helper = CanonicalJSON.bytes(commitment.helper.json)
         let sealedHelper = try AES.GCM.seal(helper, using: vault.settings.atRestKey, authenticating: Array((tenant + "\u{0}" + userID).utf8)).combined!
         let credential: JSONValue = [
-            "code": ["n": .number(Double(commitment.code.n)), "k": .number(Double(commitment.code.k)), "t": .number(Double(commitment.code.t))],
+            "code": commitment.code.json,
             "algorithm_version": .string(commitment.algorithmVersion), "proto_version": .string(ZKP.protoVersion),
             "image_dim": .array(commitment.imageDim.map { .number(Double($0)) }),
         ]
@@ -150,7 +150,7 @@ struct LoginRoutes: Sendable {
     struct Credential {
         let publicKey: Curve25519.Signing.PublicKey
         let helper: ZKP.Helper
-        let code: RepetitionCode
+        let code: ExtractorCode
         let algorithmVersion: String
     }
 
@@ -160,8 +160,7 @@ struct LoginRoutes: Sendable {
             logger: vault.logger)
         for try await (key, sealed, text) in rows.decode((ByteBuffer, ByteBuffer, String).self) {
             let credential = try JSONParser.parse(Array(text.utf8))
-            let code = RepetitionCode(
-                n: credential["code"]?["n"]?.intValue ?? 0, k: credential["code"]?["k"]?.intValue ?? 0, t: credential["code"]?["t"]?.intValue ?? 0)
+            let code = try ExtractorCode.parse(credential["code"] ?? .null)
             let box = try AES.GCM.SealedBox(combined: Data(buffer: sealed))
             let helperBytes = try AES.GCM.open(box, using: vault.settings.atRestKey, authenticating: Array((tenant + "\u{0}" + userID).utf8))
             return Credential(
@@ -190,7 +189,7 @@ struct LoginRoutes: Sendable {
         let challengeID = UUID().uuidString.lowercased()
         let nonce = SecureRandom.bytes(32)
         let helper: ZKP.Helper
-        let code: RepetitionCode
+        let code: ExtractorCode
         let algorithm: String
         if let user = try await vault.users.find(tenant: tenant.id, username: username!), !user.isDisabled,
             let credential = try await credential(tenant: tenant.id, userID: user.id)
@@ -210,7 +209,7 @@ struct LoginRoutes: Sendable {
         }
         let payload: JSONValue = [
             "challenge_id": .string(challengeID), "nonce": .string(Base64URL.encode(nonce)), "helper": helper.json,
-            "code": ["n": .number(Double(code.n)), "k": .number(Double(code.k)), "t": .number(Double(code.t))],
+            "code": code.json,
             "algorithm_version": .string(algorithm), "expires_in": .number(Double(Self.challengeLifetime)),
         ]
         let sealed = try JWE.encrypt(CanonicalJSON.bytes(payload), to: recipient!)
@@ -226,7 +225,7 @@ struct LoginRoutes: Sendable {
         positions.shuffle(using: &generator)
         return ZKP.Helper(
             positions: Array(positions.prefix(ImageFeatures.bitCount)).sorted(),
-            offset: (0..<RepetitionCode.version1.n).map { _ in UInt8(generator.next() & 1) })
+            offset: (0..<(ExtractorCode.version1.n * 8)).map { _ in UInt8(generator.next() & 1) })
     }
 
     func authenticate(_ request: Request, _ context: SuiteContext) async throws -> Response {
