@@ -311,11 +311,17 @@ import Testing
             let response = try await identity.call(
                 .POST, Identity.v1 + "/validate/msisdn/requestToken", json: ["client_secret": "abc", "country": "FR", "phone_number": "0612345678"])
             #expect(response.status == 200)
-            try await Task.sleep(for: .seconds(1))
+            // Until the worker has tried (and failed) once: polled, not a fixed pause, as a
+            // loaded machine may take longer.
+            var triedAndFailed = false
+            for _ in 0..<200 where !triedAndFailed {
+                let rows = try await identity.database.query(
+                    "SELECT attempts, last_error IS NOT NULL FROM sms_outbox", logger: .init(label: "t"))
+                for try await (attempts, failed) in rows.decode((Int, Bool).self) { triedAndFailed = attempts >= 1 && failed }
+                if !triedAndFailed { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(triedAndFailed)
             #expect(identity.twilio.messages.withLock { $0.isEmpty })
-            let rows = try await identity.database.query(
-                "SELECT attempts, last_error IS NOT NULL FROM sms_outbox", logger: .init(label: "t"))
-            for try await (attempts, failed) in rows.decode((Int, Bool).self) { #expect(attempts >= 1 && failed) }
             identity.twilio.failing.withLock { $0 = false }
             try await identity.database.query("UPDATE sms_outbox SET next_attempt_at = now()", logger: .init(label: "t"))
             let message = try await identity.twilio.waitForMessage(count: 1)
