@@ -117,7 +117,7 @@ if not check("authorize sends the browser to the login UI", to_login.status_code
     sys.exit(1)
 auth_req_id = login_query["auth_req_id"][0]
 login = subprocess.run(
-    [binary, "client", "login", "--image", second_photo, "--tenant", tenant, "--username", username, "--auth-req-id", auth_req_id,
+    [binary, "client", "login", "--image", second_photo, "--tenant", tenant, "--username", username, f"--auth-req-id={auth_req_id}",
      "--client-id", client_id, "--url", vault], capture_output=True, text=True)
 check("the reference client logs in with another shot of the photo", login.returncode == 0, login.stderr)
 login_nonce = json.loads(login.stdout)["nonce"]

@@ -4,19 +4,8 @@ import VaultZKP
 /// Photos for the tests, drawn from a seed: soft blobs of light on a gradient, as a face
 /// or a scene is to a 32×32 DCT. Perturbations stand for a second photo of the same thing.
 enum TestImages {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func scene(seed: UInt64, width: Int = 160, height: Int = 120) -> GrayImage {
-        var random = Generator(state: seed)
+        var random = SplitMix64(seed: seed)
         let blobs = (0..<6).map { _ in
             (x: Double.random(in: 0...1, using: &random), y: Double.random(in: 0...1, using: &random),
              r: Double.random(in: 0.08...0.3, using: &random), v: Double.random(in: -70...70, using: &random))
@@ -50,7 +39,7 @@ enum TestImages {
 
     /// Gaussian noise of `sigma` grey levels (Box–Muller), clipped to 0…255.
     static func noisy(_ image: GrayImage, sigma: Double, seed: UInt64 = 7) -> GrayImage {
-        var random = Generator(state: seed)
+        var random = SplitMix64(seed: seed)
         var out = image
         for index in out.pixels.indices {
             let u1 = max(Double.random(in: 0..<1, using: &random), 1e-12), u2 = Double.random(in: 0..<1, using: &random)

@@ -219,7 +219,7 @@ struct LoginRoutes: Sendable {
     func decoyHelper(tenant: String, username: String) -> ZKP.Helper {
         let seed = HMAC<SHA256>.authenticationCode(
             for: Array((tenant + "\u{0}" + username.lowercased()).utf8), using: vault.settings.atRestKey)
-        var generator = SeededGenerator(seed: Array(seed))
+        var generator = SplitMix64(seed: Array(seed).prefix(8).reduce(0) { $0 << 8 | UInt64($1) })
         let pool = ImageFeatures.poolSide * ImageFeatures.poolSide - 1
         var positions = Array(0..<pool)
         positions.shuffle(using: &generator)
@@ -398,22 +398,5 @@ struct LoginRoutes: Sendable {
         try fields.check()
         try await store(try await open(sealed!), tenant: tenant, userID: userID)
         return .json(bytes: Array("null".utf8))
-    }
-}
-
-/// A deterministic generator (SplitMix64 over an HMAC seed) for decoy challenges.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: [UInt8]) {
-        state = seed.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

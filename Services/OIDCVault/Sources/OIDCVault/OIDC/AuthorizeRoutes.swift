@@ -79,7 +79,9 @@ struct AuthorizeRoutes: Sendable {
         }
         if let nonce = value("nonce"), nonce.count > 512 { return fail("invalid_request", "nonce is too long") }
         if let state, state.count > 2048 { return fail("invalid_request", "state is too long") }
-        let authReqID = Base64URL.encode(SecureRandom.bytes(24))
+        // Letters and digits only (190 bits): it travels in URLs and command lines, where a
+        // leading "-" reads as an option.
+        let authReqID = SecureRandom.string(count: 32)
         try await vault.database.query(
             """
             INSERT INTO auth_requests (auth_req_id, tenant_id, client_id, redirect_uri, scope, state, nonce, code_challenge, expires_at)

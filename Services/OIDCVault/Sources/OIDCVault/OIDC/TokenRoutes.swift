@@ -154,45 +154,23 @@ struct TokenRoutes: Sendable {
         } else if form["code_verifier"] != nil {
             throw Self.oauth("invalid_grant", "No code_challenge was sent with the authorization request")
         }
-        return try await issueUserTokens(
-            client: client, userID: userID, session: session, scope: scope, nonce: nonce, authTime: authTime, family: UUID(),
-            request: request, context: context, on: nil)
-    }
-
-    /// Access token, ID token (with `openid`) and a new refresh token of `family`.
-    func issueUserTokens(
-        client: Client, userID: String, session: UUID?, scope: String, nonce: String?, authTime: Date?, family: UUID,
-        request: Request, context: SuiteContext, on connection: PostgresConnection?
-    ) async throws -> JSONValue {
         guard let user = try await vault.users.find(tenant: client.tenant, id: userID), !user.isDisabled else {
             throw Self.oauth("invalid_grant", "The user is disabled or gone")
         }
-        let subject = TokenIssuer.Subject(
-            tenant: client.tenant, client: client, userID: user.id, username: user.username, email: user.email,
-            emailVerified: user.isVerified, scope: scope, sessionID: session?.uuidString.lowercased(),
-            authTime: authTime.map { Int($0.timeIntervalSince1970) }, nonce: nonce)
-        let (access, expiresIn) = try await vault.issuer.accessToken(subject)
+        // A new family: its first refresh token is random, the ones after it derived.
         let refresh = Base64URL.encode(SecureRandom.bytes(32))
-        let insert: PostgresQuery = """
-            INSERT INTO refresh_tokens (token_hash, family_id, tenant_id, client_id, user_id, session_id, scope, auth_time, expires_at)
-            VALUES (\(ByteBuffer(bytes: Array(SHA256.hash(data: Array(refresh.utf8))))), \(family), \(client.tenant), \(client.id), \(user.id),
-                    \(session), \(scope), \(authTime), now() + make_interval(secs => \(Double(vault.settings.refreshTokenTTL))))
+        try await vault.database.query(
             """
-        if let connection { try await connection.query(insert, logger: vault.logger) } else { try await vault.database.query(insert, logger: vault.logger) }
-        if let session {
-            let issue = CanonicalJSON.string(AccessInfo.block(request, context: context))
-            try await vault.database.query(
-                "UPDATE sessions SET token_issue = \(issue)::jsonb, last_access = \(issue)::jsonb WHERE session_id = \(session)",
-                logger: vault.logger)
-        }
-        var body: [String: JSONValue] = [
-            "access_token": .string(access), "token_type": "Bearer", "expires_in": .number(Double(expiresIn)),
-            "refresh_token": .string(refresh), "scope": .string(scope),
-        ]
-        if scope.split(separator: " ").contains("openid") {
-            body["id_token"] = .string(try await vault.issuer.idToken(subject, accessToken: access))
-        }
-        return .object(body)
+            INSERT INTO refresh_tokens (token_hash, family_id, tenant_id, client_id, user_id, session_id, scope, auth_time, expires_at)
+            VALUES (\(ByteBuffer(bytes: Array(SHA256.hash(data: Array(refresh.utf8))))), \(UUID()), \(client.tenant), \(client.id), \(user.id),
+                    \(session), \(scope), \(authTime), now() + make_interval(secs => \(Double(vault.settings.refreshTokenTTL))))
+            """, logger: vault.logger)
+        let issue = CanonicalJSON.string(AccessInfo.block(request, context: context))
+        try await vault.database.query(
+            "UPDATE sessions SET token_issue = \(issue)::jsonb, last_access = \(issue)::jsonb WHERE session_id = \(session)",
+            logger: vault.logger)
+        let tokenUser = TokenUser(id: user.id, username: user.username, email: user.email, emailVerified: user.isVerified)
+        return try await tokens(for: client, user: tokenUser, session: session, scope: scope, authTime: authTime, refresh: refresh, nonce: nonce)
     }
 
     /// The token that follows `token` in its family: HMAC of it under the at-rest key. The
@@ -253,13 +231,14 @@ struct TokenRoutes: Sendable {
         let emailVerified: Bool
     }
 
+    /// Access token, ID token (with `openid`) and the given refresh token.
     private func tokens(
-        for client: Client, user: TokenUser, session: UUID?, scope: String, authTime: Date?, refresh: String
+        for client: Client, user: TokenUser, session: UUID?, scope: String, authTime: Date?, refresh: String, nonce: String? = nil
     ) async throws -> JSONValue {
         let subject = TokenIssuer.Subject(
             tenant: client.tenant, client: client, userID: user.id, username: user.username, email: user.email,
             emailVerified: user.emailVerified, scope: scope, sessionID: session?.uuidString.lowercased(),
-            authTime: authTime.map { Int($0.timeIntervalSince1970) })
+            authTime: authTime.map { Int($0.timeIntervalSince1970) }, nonce: nonce)
         let (access, expiresIn) = try await vault.issuer.accessToken(subject)
         var body: [String: JSONValue] = [
             "access_token": .string(access), "token_type": "Bearer", "expires_in": .number(Double(expiresIn)),
