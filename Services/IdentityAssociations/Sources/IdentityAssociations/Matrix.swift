@@ -181,13 +181,3 @@ struct MatrixParameters: Sendable {
         return sid
     }
 }
-
-/// Constant-time comparison of two byte strings of any length.
-func constantTimeEquals(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
-    guard lhs.count == rhs.count else { return false }
-    var difference: UInt8 = 0
-    for (a, b) in zip(lhs, rhs) { difference |= a ^ b }
-    return difference == 0
-}
-
-func sha256(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }

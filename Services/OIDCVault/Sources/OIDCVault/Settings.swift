@@ -37,7 +37,7 @@ public struct VaultSettings: Sendable {
     ) {
         self.defaultTenant = defaultTenant
         self.loginUIURL = loginUIURL
-        self.adminKeyHash = adminAPIKey.map { Array(SHA256.hash(data: Array($0.utf8))) }
+        self.adminKeyHash = adminAPIKey.map { sha256($0) }
         self.atRestKey = atRestKey
         self.importedSigningKeys = importedSigningKeys
         self.accessTokenTTL = accessTokenTTL

@@ -6,6 +6,7 @@ import NIOCore
 import NIOSSL
 import PostgresNIO
 import SuiteCore
+import SuiteSigning
 import SuiteHTTP
 
 /// A v2 caller: the Matrix user a bearer token belongs to, and the terms they accepted.

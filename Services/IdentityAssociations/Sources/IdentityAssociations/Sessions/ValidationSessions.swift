@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import SuiteCore
+import SuiteSigning
 import SuiteHTTP
 import SuiteMail
 

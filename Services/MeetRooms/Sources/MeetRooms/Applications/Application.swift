@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import SuiteCore
+import SuiteSigning
 
 /// A client of the External API: an application that acts for users of some email
 /// domains, within some scopes.
@@ -32,7 +33,7 @@ enum Credentials {
     static func newClientID() -> String { SecureRandom.string(count: 40) }
     static func newSecret() -> String { SecureRandom.string(count: 128) }
 
-    static func hash(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Array(secret.utf8))) }
+    static func hash(_ secret: String) -> [UInt8] { sha256(secret) }
 
     /// Compares digests without an early exit, so the time taken says nothing about
     /// how much of a guessed secret was right.

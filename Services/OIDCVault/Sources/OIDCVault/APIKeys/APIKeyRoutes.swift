@@ -22,7 +22,7 @@ struct APIKeyRoutes: Sendable {
 
     static func newKey() -> String { "vk_" + Base64URL.encode(SecureRandom.bytes(32)) }
 
-    static func hash(_ key: String) -> [UInt8] { Array(SHA256.hash(data: Array(key.utf8))) }
+    static func hash(_ key: String) -> [UInt8] { sha256(key) }
 
     static let columns = "k.key_id, k.key_hash, k.user_id, k.tenant_id, k.created::text, k.name, k.scopes, k.last_use::text, k.is_active, u.username"
 

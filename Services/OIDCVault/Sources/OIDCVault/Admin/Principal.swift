@@ -96,7 +96,7 @@ struct Authenticator: Sendable {
     }
 
     private func apiKey(_ key: String, request: Request, context: some SuiteRequestContext) async throws -> Principal {
-        let hash = Array(SHA256.hash(data: Array(key.utf8)))
+        let hash = sha256(key)
         if let operatorHash = settings.adminKeyHash, constantTimeEquals(hash, operatorHash) {
             return Principal(kind: .operatorKey, tenant: nil, userID: nil, scopes: AdminScope.all, defaultTenant: settings.defaultTenant)
         }
@@ -113,11 +113,4 @@ struct Authenticator: Sendable {
         }
         throw AppError(status: .unauthorized, code: "unauthorized", detail: "Invalid API key")
     }
-}
-
-func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    guard a.count == b.count else { return false }
-    var difference: UInt8 = 0
-    for index in a.indices { difference |= a[index] ^ b[index] }
-    return difference == 0
 }

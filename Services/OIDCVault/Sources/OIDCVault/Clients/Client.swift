@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SuiteCore
+import SuiteSigning
 import Synchronization
 
 /// A relying party of a tenant.
@@ -67,12 +68,12 @@ struct Client: Sendable {
     /// Whether `secret` is this client's, in constant time.
     func verify(secret: String) -> Bool {
         guard let secretHash else { return false }
-        return constantTimeEquals(Array(SHA256.hash(data: Array(secret.utf8))), secretHash)
+        return constantTimeEquals(sha256(secret), secretHash)
     }
 
     static func newSecret() -> String { SecureRandom.string(count: 48) }
 
-    static func hash(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Array(secret.utf8))) }
+    static func hash(_ secret: String) -> [UInt8] { sha256(secret) }
 
     /// The document of a create or update, defaults as the seed gives them.
     static func document(from fields: inout Fields) -> [String: JSONValue] {

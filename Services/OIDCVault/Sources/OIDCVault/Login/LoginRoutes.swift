@@ -266,7 +266,7 @@ struct LoginRoutes: Sendable {
         if let authRequest {
             try await vault.database.query(
                 """
-                UPDATE auth_requests SET user_id = \(user.id), login_nonce_hash = \(ByteBuffer(bytes: Array(SHA256.hash(data: Array(nonce.utf8))))),
+                UPDATE auth_requests SET user_id = \(user.id), login_nonce_hash = \(ByteBuffer(bytes: sha256(nonce))),
                     authenticated_at = now(), need_verify = \(needVerify)
                 WHERE auth_req_id = \(authRequest.id) AND completed_at IS NULL
                 """, logger: vault.logger)
@@ -346,7 +346,7 @@ struct LoginRoutes: Sendable {
                 try await connection.query(
                     """
                     INSERT INTO password_resets (code_hash, tenant_id, user_id, expires_at)
-                    VALUES (\(ByteBuffer(bytes: Array(SHA256.hash(data: Array((tenant.id + "\u{0}" + code).utf8))))), \(tenant.id), \(user.id),
+                    VALUES (\(ByteBuffer(bytes: sha256((tenant.id + "\u{0}" + code)))), \(tenant.id), \(user.id),
                             now() + interval '15 minutes')
                     ON CONFLICT (code_hash) DO NOTHING
                     """, logger: vault.logger)
@@ -375,7 +375,7 @@ struct LoginRoutes: Sendable {
         let rows = try await vault.database.query(
             """
             UPDATE password_resets SET consumed_at = now()
-            WHERE code_hash = \(ByteBuffer(bytes: Array(SHA256.hash(data: Array((tenantID + "\u{0}" + code!).utf8)))))
+            WHERE code_hash = \(ByteBuffer(bytes: sha256((tenantID + "\u{0}" + code!))))
                 AND user_id = \(user.id) AND consumed_at IS NULL AND expires_at > now()
             RETURNING 1
             """, logger: vault.logger)

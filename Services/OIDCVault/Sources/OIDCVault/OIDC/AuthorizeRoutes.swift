@@ -99,7 +99,7 @@ struct AuthorizeRoutes: Sendable {
         let authReqID = query.string("auth_req_id", max: 64)
         let nonce = query.string("nonce", max: 128)
         try query.check()
-        let hash = ByteBuffer(bytes: Array(SHA256.hash(data: Array(nonce!.utf8))))
+        let hash = ByteBuffer(bytes: sha256(nonce!))
         let rows = try await vault.database.query(
             """
             UPDATE auth_requests SET completed_at = now()
@@ -123,7 +123,7 @@ struct AuthorizeRoutes: Sendable {
                     """
                     INSERT INTO authorization_codes (code_hash, auth_req_id, tenant_id, client_id, user_id, session_id, redirect_uri, scope,
                                                      nonce, code_challenge, auth_time, expires_at)
-                    VALUES (\(ByteBuffer(bytes: Array(SHA256.hash(data: Array(code.utf8))))), \(authReqID!), \(tenant), \(client), \(user),
+                    VALUES (\(ByteBuffer(bytes: sha256(code))), \(authReqID!), \(tenant), \(client), \(user),
                             \(session), \(redirectURI), \(scope), \(oidcNonce), \(challenge), \(authTime), now() + interval '60 seconds')
                     """, logger: vault.logger)
             }

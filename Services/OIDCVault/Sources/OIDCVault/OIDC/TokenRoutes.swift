@@ -124,7 +124,7 @@ struct TokenRoutes: Sendable {
 
     func authorizationCode(_ client: Client, _ form: [String: String], _ request: Request, _ context: SuiteContext) async throws -> JSONValue {
         guard let code = form["code"], code.count <= 128 else { throw Self.oauth("invalid_request", "code is required") }
-        let hash = ByteBuffer(bytes: Array(SHA256.hash(data: Array(code.utf8))))
+        let hash = ByteBuffer(bytes: sha256(code))
         let rows = try await vault.database.query(
             """
             UPDATE authorization_codes SET consumed_at = now()
@@ -147,7 +147,7 @@ struct TokenRoutes: Sendable {
             guard let verifier = form["code_verifier"], (43...128).contains(verifier.count) else {
                 throw Self.oauth("invalid_grant", "code_verifier is required")
             }
-            let computed = Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8))))
+            let computed = Base64URL.encode(sha256(verifier))
             guard constantTimeEquals(Array(computed.utf8), Array(challenge.utf8)) else {
                 throw Self.oauth("invalid_grant", "code_verifier does not match the code_challenge")
             }
@@ -162,7 +162,7 @@ struct TokenRoutes: Sendable {
         try await vault.database.query(
             """
             INSERT INTO refresh_tokens (token_hash, family_id, tenant_id, client_id, user_id, session_id, scope, auth_time, expires_at)
-            VALUES (\(ByteBuffer(bytes: Array(SHA256.hash(data: Array(refresh.utf8))))), \(UUID()), \(client.tenant), \(client.id), \(user.id),
+            VALUES (\(ByteBuffer(bytes: sha256(refresh))), \(UUID()), \(client.tenant), \(client.id), \(user.id),
                     \(session), \(scope), \(authTime), now() + make_interval(secs => \(Double(vault.settings.refreshTokenTTL))))
             """, logger: vault.logger)
         let issue = CanonicalJSON.string(AccessInfo.block(request, context: context))
@@ -185,11 +185,11 @@ struct TokenRoutes: Sendable {
     /// as a stolen token and the whole family is revoked.
     func refresh(_ client: Client, _ form: [String: String]) async throws -> JSONValue {
         guard let token = form["refresh_token"], token.count <= 128 else { throw Self.oauth("invalid_request", "refresh_token is required") }
-        let tokenHash = Array(SHA256.hash(data: Array(token.utf8)))
+        let tokenHash = sha256(token)
         let next = Self.successor(of: token, key: vault.settings.atRestKey)
         // One statement claims the token: of two parallel uses, one rotates it.
         let rotation = RotateRefreshToken(
-            tokenHash: tokenHash, successorHash: Array(SHA256.hash(data: Array(next.utf8))), tenant: client.tenant, client: client.id,
+            tokenHash: tokenHash, successorHash: sha256(next), tenant: client.tenant, client: client.id,
             lifetimeSeconds: Double(vault.settings.refreshTokenTTL))
         for try await row in try await vault.database.execute(rotation, logger: vault.logger) {
             guard row.issued, let userID = row.userID else { throw Self.oauth("invalid_grant", "The session has ended") }
@@ -344,7 +344,7 @@ struct TokenRoutes: Sendable {
         let rows = try await vault.database.query(
             """
             SELECT client_id, user_id, scope, extract(epoch FROM expires_at)::bigint, extract(epoch FROM created_at)::bigint
-            FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: Array(SHA256.hash(data: Array(token.utf8)))))
+            FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: sha256(token)))
                 AND tenant_id = \(client.tenant) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
             """, logger: vault.logger)
         for try await (clientID, userID, scope, exp, iat) in rows.decode((String, String?, String, Int, Int).self) {
@@ -373,7 +373,7 @@ struct TokenRoutes: Sendable {
             try await vault.database.query(
                 """
                 UPDATE refresh_tokens SET revoked_at = now()
-                WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: Array(SHA256.hash(data: Array(token.utf8)))))
+                WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: sha256(token)))
                                     AND tenant_id = \(client.tenant) AND client_id = \(client.id))
                     AND revoked_at IS NULL
                 """, logger: vault.logger)

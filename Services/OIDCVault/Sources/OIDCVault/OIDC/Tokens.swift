@@ -122,7 +122,7 @@ struct TokenIssuer: Sendable {
         guard let userID = subject.userID else { throw AppError.internalError }
         let digest: [UInt8]
         switch subject.client.signingAlgorithm {
-        case .rs256: digest = Array(SHA256.hash(data: Array(accessToken.utf8)))
+        case .rs256: digest = sha256(accessToken)
         // EdDSA with Ed25519 uses SHA-512 for at_hash (OpenID Connect, as implementations agree).
         case .eddsa: digest = Array(SHA512.hash(data: Array(accessToken.utf8)))
         }
