@@ -225,3 +225,43 @@ import VaultZKP
         }
     }
 }
+
+@Suite struct CredentialChangeTests {
+    let photo = TestImages.scene(seed: 42)
+
+    @Test func aLoggedInUserReplacesTheirImageAndNobodyElseCan() async throws {
+        try await VaultFixture.run { vault in
+            try await vault.tenant("acme")
+            let web = try await vault.client("web", tenant: "acme")
+            #expect(try await vault.register(tenant: "acme", username: "alice", email: "alice@example.com", image: photo).status == 201)
+            let access = try #require(try await vault.codeFlow(web, username: "alice", image: photo)["access_token"]?.stringValue)
+            let newPhoto = TestImages.scene(seed: 777)
+            let (key, kid) = try await vault.encryptionKey(tenant: "acme")
+            let sealed = try ZKPClient(tenant: "acme", username: "alice").enroll(image: newPhoto, encryptionKey: key, kid: kid)
+            let body: JSONValue = ["encrypted_commitment": .string(sealed), "proto_version": "1"]
+            #expect(try await vault.call(.POST, "/auth/password/change", json: body, as: .nobody).status == 401)
+            // The operator key is nobody's: it cannot change a user's image.
+            #expect(try await vault.call(.POST, "/auth/password/change", json: body).status == 403)
+            let garbage = try await vault.call(.POST, "/auth/password/change", json: ["encrypted_commitment": "x.y", "proto_version": "1"], as: .bearer(access))
+            #expect(garbage.status == 422)
+            #expect(try await vault.call(.POST, "/auth/password/change", json: body, as: .bearer(access)).status == 200)
+            #expect(try await vault.authenticate(tenant: "acme", body: try await vault.answer(tenant: "acme", username: "alice", image: photo)).status == 401)
+            #expect(try await vault.authenticate(tenant: "acme", body: try await vault.answer(tenant: "acme", username: "alice", image: newPhoto)).status == 200)
+        }
+    }
+
+    @Test func userinfoWantsAUsersOpenIDToken() async throws {
+        try await VaultFixture.run { vault in
+            try await vault.tenant("acme")
+            let api = try await vault.client("api", tenant: "acme")
+            let granted = try await vault.form("/tenants/acme/oauth2/token", [("grant_type", "client_credentials"), ("scope", "api")], basic: ("api", api.secret!))
+            let machine = try #require(granted.json?["access_token"]?.stringValue)
+            let answer = try await vault.call(.GET, "/userinfo", as: .bearer(machine))
+            #expect(answer.status == 403)
+            #expect(answer.header("WWW-Authenticate")?.contains("insufficient_scope") == true)
+            let none = try await vault.call(.GET, "/userinfo", as: .nobody)
+            #expect(none.status == 401)
+            #expect(try await vault.call(.GET, "/userinfo", as: .bearer(machine + "x")).status == 401)
+        }
+    }
+}

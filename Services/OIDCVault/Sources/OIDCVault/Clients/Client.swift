@@ -105,7 +105,7 @@ struct Client: Sendable {
             var nested = Fields(flow)
             let type = nested.string("type", max: 64)
             let issuer = nested.string("issuer", required: false, nullable: true, max: 2048)
-            for problem in nested.problems { fields.problem("flow", problem["msg"]?.stringValue ?? "invalid", type: problem["type"]?.stringValue ?? "value_error") }
+            fields.absorb(nested, under: "flow")
             out["flow"] = ["type": type.map { .string($0) } ?? .null, "issuer": issuer.map { .string($0) } ?? .null]
         } else {
             out["flow"] = .null
@@ -140,9 +140,7 @@ final class ClientStore: Sendable {
         let rows = try await database.query(
             "SELECT document::text, secret_hash FROM clients WHERE tenant_id = \(tenant) AND client_id = \(id)", logger: logger)
         for try await (document, hash) in rows.decode((String, ByteBuffer?).self) {
-            return Client(
-                id: id, tenant: tenant, document: (try? JSONParser.parse(Array(document.utf8)))?.objectValue ?? [:],
-                secretHash: hash.map { Array(buffer: $0) })
+            return Self.client(id: id, tenant: tenant, document: document, hash: hash)
         }
         return nil
     }
@@ -172,10 +170,15 @@ final class ClientStore: Sendable {
             """, logger: logger)
         var out: [Client] = []
         for try await (id, document, hash) in rows.decode((String, String, ByteBuffer?).self) {
-            out.append(Client(
-                id: id, tenant: tenant, document: (try? JSONParser.parse(Array(document.utf8)))?.objectValue ?? [:],
-                secretHash: hash.map { Array(buffer: $0) }))
+            out.append(Self.client(id: id, tenant: tenant, document: document, hash: hash))
         }
         return out
+    }
+
+    /// A row: the jsonb document as text, the secret's hash if any.
+    private static func client(id: String, tenant: String, document: String, hash: ByteBuffer?) -> Client {
+        Client(
+            id: id, tenant: tenant, document: (try? JSONParser.parse(Array(document.utf8)))?.objectValue ?? [:],
+            secretHash: hash.map { Array(buffer: $0) })
     }
 }

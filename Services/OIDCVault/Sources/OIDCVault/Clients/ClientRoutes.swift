@@ -78,7 +78,7 @@ struct ClientRoutes: Sendable {
             WHERE tenant_id = \(tenant!) AND client_id = \(id)
             """, logger: vault.logger)
         vault.clients.forget(tenant: tenant!, id: id)
-        return .json(bytes: Array("null".utf8))
+        return .null()
     }
 
     func publicClient(_ request: Request, _ context: SuiteContext, withTenant: Bool) async throws -> Response {

@@ -66,9 +66,8 @@ struct LoginRoutes: Sendable {
         let username = fields.string("username", max: 128, pattern: .username)
         let email = fields.email("email")
         let sealed = fields.string("encrypted_commitment", max: 65_536)
-        let proto = fields.string("proto_version", max: 8)
+        fields.protoVersion()
         let logData = fields.object("log_data", nullable: true)
-        if let proto, proto != ZKP.protoVersion { fields.problem("proto_version", "Unsupported proto_version; this server speaks \"1\"", type: "value_error") }
         try fields.check()
         let commitment = try await open(sealed!)
         try await vault.rateLimiter.enforce(
@@ -96,7 +95,7 @@ struct LoginRoutes: Sendable {
             }
         }
         try await audit(tenant: tenant.id, userID: nil, outcome: "register", ip: request.clientAddress(context: context), ber: nil, logData: logData)
-        return .json(bytes: Array("null".utf8), status: .created)
+        return .null(status: .created)
     }
 
     /// The commitment inside a JWE sealed to one of our encryption keys.
@@ -353,7 +352,7 @@ struct LoginRoutes: Sendable {
                 try await MailOutbox.enqueue(message.envelope(), on: connection, logger: vault.logger)
             }
         }
-        return .json(bytes: Array("null".utf8))
+        return .null()
     }
 
     func reset(_ request: Request, _ context: SuiteContext) async throws -> Response {
@@ -361,9 +360,8 @@ struct LoginRoutes: Sendable {
         let code = fields.string("code", max: 32)
         let username = fields.string("username", max: 128)
         let sealed = fields.string("encrypted_commitment", max: 65_536)
-        let proto = fields.string("proto_version", max: 8)
+        fields.protoVersion()
         _ = fields.object("log_data", nullable: true)
-        if let proto, proto != ZKP.protoVersion { fields.problem("proto_version", "Unsupported proto_version; this server speaks \"1\"", type: "value_error") }
         try fields.check()
         let tenantID = try await scope(request).0.id
         try await vault.rateLimiter.enforce([
@@ -384,7 +382,7 @@ struct LoginRoutes: Sendable {
         guard valid else { throw invalid }
         try await store(commitment, tenant: tenantID, userID: user.id)
         try await vault.sessions.revokeAll(tenant: tenantID, userID: user.id)
-        return .json(bytes: Array("null".utf8))
+        return .null()
     }
 
     func change(_ request: Request, _ context: SuiteContext) async throws -> Response {
@@ -392,11 +390,10 @@ struct LoginRoutes: Sendable {
         let (tenant, userID) = try principal.requireUser()
         var fields = Fields(try await request.jsonObject(context: context))
         let sealed = fields.string("encrypted_commitment", max: 65_536)
-        let proto = fields.string("proto_version", max: 8)
+        fields.protoVersion()
         _ = fields.object("log_data", nullable: true)
-        if let proto, proto != ZKP.protoVersion { fields.problem("proto_version", "Unsupported proto_version; this server speaks \"1\"", type: "value_error") }
         try fields.check()
         try await store(try await open(sealed!), tenant: tenant, userID: userID)
-        return .json(bytes: Array("null".utf8))
+        return .null()
     }
 }

@@ -408,6 +408,6 @@ struct TokenRoutes: Sendable {
             }
             return AuthorizeRoutes.redirect(target, [("state", values["state"])])
         }
-        return .json(bytes: Array("null".utf8))
+        return .null()
     }
 }

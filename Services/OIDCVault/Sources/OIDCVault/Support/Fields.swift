@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import SuiteCore
 import SuiteHTTP
+import VaultZKP
 
 /// Reads request fields the way the seed's framework (FastAPI/pydantic) validates them:
 /// every problem is collected, then one 422 lists them all as
@@ -217,6 +218,29 @@ enum Pattern: CustomStringConvertible {
         return text.utf8.allSatisfy { byte in
             (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || extra.contains(byte)
         }
+    }
+}
+
+extension Fields {
+    /// The problems of a nested object (`block_config`, `flow`, …), reported under `field`.
+    mutating func absorb(_ nested: Fields, under field: String) {
+        for problem in nested.problems {
+            self.problem(field, problem["msg"]?.stringValue ?? "invalid", type: problem["type"]?.stringValue ?? "value_error")
+        }
+    }
+
+    /// `proto_version`: required, and "1", the only version this server speaks.
+    mutating func protoVersion() {
+        if let proto = string("proto_version", max: 8), proto != ZKP.protoVersion {
+            problem("proto_version", "Unsupported proto_version; this server speaks \"1\"", type: "value_error")
+        }
+    }
+}
+
+extension Response {
+    /// The seed's `null` body, for operations that answer nothing.
+    static func null(status: HTTPResponse.Status = .ok) -> Response {
+        .json(bytes: Array("null".utf8), status: status)
     }
 }
 

@@ -7,6 +7,17 @@ struct Tenant: Sendable {
     let id: String
     var settings: [String: JSONValue]
 
+    /// A row's settings, as PostgreSQL gives the jsonb back as text.
+    init(id: String, settingsJSON: String) {
+        self.id = id
+        settings = (try? JSONParser.parse(Array(settingsJSON.utf8)))?.objectValue ?? [:]
+    }
+
+    init(id: String, settings: [String: JSONValue]) {
+        self.id = id
+        self.settings = settings
+    }
+
     static func isValidID(_ id: String) -> Bool {
         (1...64).contains(id.utf8.count) && Pattern.identifier.matches(id)
     }
@@ -102,7 +113,7 @@ struct Tenant: Sendable {
             for (name, range, path) in limits {
                 if let value = nested.int(name, range: range) { block[keyPath: path] = value }
             }
-            for problem in nested.problems { fields.problem("block_config", problem["msg"]?.stringValue ?? "invalid", type: problem["type"]?.stringValue ?? "value_error") }
+            fields.absorb(nested, under: "block_config")
         }
         out["block_config"] = block.json
         if let order = fields.strings("login_order", maxCount: 2, nullable: true) {
@@ -121,7 +132,7 @@ struct Tenant: Sendable {
                 if let value = nested.int(name, range: 0...100_000) { members[name] = .number(Double(value)) }
             }
             if let gestures = nested.strings("gesture_set", maxCount: 32, maxLength: 64) { members["gesture_set"] = .array(gestures.map { .string($0) }) }
-            for problem in nested.problems { fields.problem("liveness_config", problem["msg"]?.stringValue ?? "invalid", type: problem["type"]?.stringValue ?? "value_error") }
+            fields.absorb(nested, under: "liveness_config")
             out["liveness_config"] = .object(members)
         } else {
             out["liveness_config"] = .null

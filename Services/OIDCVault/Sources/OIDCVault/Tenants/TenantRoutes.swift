@@ -13,7 +13,7 @@ struct TenantStore: Sendable {
     func find(_ id: String) async throws -> Tenant? {
         let rows = try await database.query("SELECT settings::text FROM tenants WHERE tenant_id = \(id)", logger: logger)
         for try await text in rows.decode(String.self) {
-            return Tenant(id: id, settings: (try? JSONParser.parse(Array(text.utf8)))?.objectValue ?? [:])
+            return Tenant(id: id, settingsJSON: text)
         }
         return nil
     }
@@ -58,7 +58,7 @@ struct TenantRoutes: Sendable {
             """, logger: vault.logger)
         var tenants: [JSONValue] = []
         for try await (id, text) in rows.decode((String, String).self) {
-            tenants.append(Tenant(id: id, settings: (try? JSONParser.parse(Array(text.utf8)))?.objectValue ?? [:]).json)
+            tenants.append(Tenant(id: id, settingsJSON: text).json)
         }
         return .json(["tenants": .array(tenants)])
     }
@@ -74,7 +74,7 @@ struct TenantRoutes: Sendable {
             throw AppError(status: .conflict, code: "conflict", detail: "Tenant already exists")
         }
         vault.logger.notice("tenant created", metadata: ["tenant": "\(id!)"])
-        return .json(bytes: Array("null".utf8), status: .created)
+        return .null(status: .created)
     }
 
     func read(_ request: Request, _ context: SuiteContext) async throws -> Response {
@@ -95,6 +95,6 @@ struct TenantRoutes: Sendable {
         try await vault.database.query(
             "UPDATE tenants SET settings = \(CanonicalJSON.string(.object(settings)))::jsonb, updated_at = now() WHERE tenant_id = \(id)",
             logger: vault.logger)
-        return .json(bytes: Array("null".utf8))
+        return .null()
     }
 }

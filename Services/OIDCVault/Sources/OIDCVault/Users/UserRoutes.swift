@@ -170,7 +170,7 @@ struct UserRoutes: Sendable {
             try await connection.query(
                 "DELETE FROM users WHERE tenant_id = \(tenant.id) AND user_id = ANY(\(ids!))", logger: vault.logger)
         }
-        return .json(bytes: Array("null".utf8), status: .created)
+        return .null(status: .created)
     }
 
     func byUsername(_ request: Request, _ context: SuiteContext) async throws -> Response {
@@ -243,6 +243,6 @@ struct UserRoutes: Sendable {
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw AppError(status: .conflict, code: "conflict", detail: "Email already exists")
         }
-        return .json(bytes: Array("null".utf8))
+        return .null()
     }
 }
