@@ -94,6 +94,7 @@ let package = Package(
             dependencies: [
                 "SuiteCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Shared/SuitePostgres",
@@ -234,7 +235,7 @@ let package = Package(
             ])
         + service(
             "IdentityAssociations", executable: "identity-associations",
-            migrations: ["0001_init.sql", "0002_room_invites.sql", "0004_identity.sql"],
+            migrations: ["0001_init.sql", "0002_room_invites.sql", "0004_identity.sql", "0006_association_log.sql"],
             resources: ["Templates/room-invite.en.txt", "Templates/room-invite.en.html", "Templates/room-invite.fr.txt"]
                 + ["verification_template.eml", "invite_template.eml", "verify_response_template.html"].map { "Templates/default/\($0)" },
             dependencies: [

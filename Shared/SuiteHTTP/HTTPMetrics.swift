@@ -1,12 +1,14 @@
 public import Prometheus
-import Synchronization
+import SuiteCore
 
 /// Request count and latency by route and status, in Prometheus text at `/metrics`.
 /// Each service has its own registry, so several services can share a process (the
 /// integration tests) without mixing their numbers.
 public final class HTTPMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    private let series = Mutex<[SeriesKey: (Counter, DurationHistogram)]>([:])
+    /// Read by every request, written once per new (method, route, status): readers share
+    /// the lock.
+    private let series = ReadMostly<[SeriesKey: (Counter, DurationHistogram)]>([:])
 
     private struct SeriesKey: Hashable {
         var method: String
@@ -28,7 +30,7 @@ public final class HTTPMetrics: Sendable {
     /// the raw path, so the number of series stays bounded.
     public func record(method: String, route: String, status: Int, duration: Duration) {
         let key = SeriesKey(method: method, route: route, status: status)
-        let (counter, histogram) = series.withLock { series in
+        let (counter, histogram) = series.read({ $0[key] }) ?? series.write { series in
             if let known = series[key] { return known }
             let labels = [("method", method), ("route", route), ("status", String(status))]
             let requests = MetricNameDescriptor(

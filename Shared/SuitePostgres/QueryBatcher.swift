@@ -1,5 +1,5 @@
 public import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Coalesces concurrent reads of single keys into one query: while a batch is with
 /// PostgreSQL, new keys wait for the next one, so 64 concurrent requests cost a couple of
@@ -24,7 +24,9 @@ public final class QueryBatcher<Key: Hashable & Sendable, Value: Sendable>: Send
     private let fetch: Fetch
     private let maxInFlight: Int
     private let maxBatch: Int
-    private let state = Mutex(State())
+    /// A plain pthread mutex: on Linux a contended `Mutex` is a priority-inheriting futex,
+    /// much dearer when both event loops ask at once.
+    private let state = NIOLockedValueBox(State())
 
     /// - Parameters:
     ///   - maxInFlight: batches with the database at once (two keeps both cores busy).
@@ -38,7 +40,7 @@ public final class QueryBatcher<Key: Hashable & Sendable, Value: Sendable>: Send
     /// The value of `key`, or nil when the database has none.
     public func load(_ key: Key, logger: Logger) async throws -> Value? {
         try await withCheckedThrowingContinuation { continuation in
-            let start = state.withLock { state -> Bool in
+            let start = state.withLockedValue { state -> Bool in
                 state.waiting.append(Waiter(key: key, continuation: continuation))
                 guard state.inFlight < maxInFlight else { return false }
                 state.inFlight += 1
@@ -51,7 +53,7 @@ public final class QueryBatcher<Key: Hashable & Sendable, Value: Sendable>: Send
     /// Runs batches until nobody waits.
     private func drain(logger: Logger) async {
         while true {
-            let batch = state.withLock { state -> [Waiter] in
+            let batch = state.withLockedValue { state -> [Waiter] in
                 let batch = Array(state.waiting.prefix(maxBatch))
                 state.waiting.removeFirst(batch.count)
                 if batch.isEmpty { state.inFlight -= 1 }

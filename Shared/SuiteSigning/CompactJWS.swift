@@ -1,7 +1,6 @@
 public import Crypto
 import Foundation
 public import SuiteCore
-import Synchronization
 
 /// Signs and verifies compact JWS tokens (JWTs) with one algorithm fixed at start: the
 /// token's own `alg` is never trusted, only compared. EdDSA (Ed25519) by default; HS512
@@ -86,18 +85,18 @@ public struct CompactJWS: Sendable {
 /// it starts over: a busy service refills it with the tokens in use within a moment.
 public final class TokenMemo<Value: Sendable>: Sendable {
     public let capacity: Int
-    private let entries = Mutex<[String: Value]>([:])
+    private let entries = ReadMostly<[String: Value]>([:])
 
     public init(capacity: Int = 10_000) {
         self.capacity = capacity
     }
 
     public func get(_ token: String) -> Value? {
-        entries.withLock { $0[token] }
+        entries.read { $0[token] }
     }
 
     public func put(_ token: String, _ value: Value) {
-        entries.withLock { entries in
+        entries.write { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             entries[token] = value
         }

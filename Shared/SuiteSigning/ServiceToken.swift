@@ -2,7 +2,6 @@ import Crypto
 public import Foundation
 public import JWTKit
 import SuiteCore
-import Synchronization
 
 /// The claims of a service token: who calls (`iss`, `sub = service:<iss>`), whom
 /// (`aud`), for what (`scope`, space-separated), and for how long (`iat`, `exp`).
@@ -49,7 +48,7 @@ public final class ServiceTokenSigner: Sendable {
     public let signingKey: Ed25519SigningKey
     public let lifetime: Int
     private let keys: JWTKeyCollection
-    private let cache = Mutex<[String: (token: String, renewAt: Int)]>([:])
+    private let cache = ReadMostly<[String: (token: String, renewAt: Int)]>([:])
 
     public init(issuer: String, signingKey: Ed25519SigningKey, lifetimeSeconds: Int = 60) async {
         self.issuer = issuer
@@ -63,9 +62,9 @@ public final class ServiceTokenSigner: Sendable {
     public func token(audience: String, scope: String, now: Date = Date()) async throws -> String {
         let key = audience + " " + scope
         let seconds = Int(now.timeIntervalSince1970)
-        if let cached = cache.withLock({ $0[key] }), cached.renewAt > seconds { return cached.token }
+        if let cached = cache.read({ $0[key] }), cached.renewAt > seconds { return cached.token }
         let token = try await mint(audience: audience, scope: scope, issuedAt: seconds)
-        cache.withLock { $0[key] = (token, seconds + lifetime / 2) }
+        cache.write { $0[key] = (token, seconds + lifetime / 2) }
         return token
     }
 

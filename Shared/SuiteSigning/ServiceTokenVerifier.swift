@@ -1,7 +1,6 @@
 import Crypto
 public import Foundation
 public import SuiteCore
-import Synchronization
 
 /// Checks the service tokens that reach this service's `/internal/` routes.
 ///
@@ -20,7 +19,7 @@ public final class ServiceTokenVerifier: Sendable {
     public let maxLifetimeSeconds: Int
     private let trust: ServiceTrust
     private let fetchJWKS: JWKSFetcher
-    private let state: Mutex<State>
+    private let state: ReadMostly<State>
 
     private struct State {
         var keys: [String: [String: Curve25519.Signing.PublicKey]] = [:]
@@ -44,7 +43,7 @@ public final class ServiceTokenVerifier: Sendable {
         for (issuer, source) in trust.issuers {
             if case .keys(let keys) = source { initial.keys[issuer] = keys }
         }
-        self.state = Mutex(initial)
+        self.state = ReadMostly(initial)
     }
 
     public var trustedIssuers: [String] { trust.issuers.keys.sorted() }
@@ -52,7 +51,7 @@ public final class ServiceTokenVerifier: Sendable {
     /// Verifies `token`, returning the caller, or throws a 401 `AppError` that says why.
     public func verify(_ token: String, now: Date = Date()) async throws(AppError) -> ServiceCaller {
         let seconds = Int(now.timeIntervalSince1970)
-        if let known = state.withLock({ $0.verified[token] }) {
+        if let known = state.read({ $0.verified[token] }) {
             guard known.expiresAt + leewaySeconds > seconds else { throw Self.reject("The service token has expired.") }
             return known
         }
@@ -93,7 +92,7 @@ public final class ServiceTokenVerifier: Sendable {
         let caller = ServiceCaller(
             service: claims.iss, scopes: Set(claims.scope.split(separator: " ").map(String.init)),
             tokenID: claims.jti, expiresAt: claims.exp)
-        state.withLock { state in
+        state.write { state in
             if state.verified.count >= 4096 {
                 state.verified = state.verified.filter { $0.value.expiresAt + leewaySeconds > seconds }
                 if state.verified.count >= 4096 { state.verified.removeAll(keepingCapacity: true) }
@@ -107,16 +106,16 @@ public final class ServiceTokenVerifier: Sendable {
     /// again, at most once every 10 s, so a rotation is picked up without a restart and
     /// a flood of made-up `kid`s cannot turn this service into a load on its peer.
     private func key(issuer: String, kid: String, now: Date) async -> Curve25519.Signing.PublicKey? {
-        if let key = state.withLock({ $0.keys[issuer]?[kid] }) { return key }
+        if let key = state.read({ $0.keys[issuer]?[kid] }) { return key }
         guard case .jwks(let url) = trust.issuers[issuer] else { return nil }
-        let mayFetch = state.withLock { state -> Bool in
+        let mayFetch = state.write { state -> Bool in
             if let last = state.lastFetch[issuer], now.timeIntervalSince(last) < 10 { return false }
             state.lastFetch[issuer] = now
             return true
         }
         guard mayFetch, let jwks = try? await fetchJWKS(url) else { return nil }
         let keys = jwks.ed25519Keys()
-        state.withLock { $0.keys[issuer] = keys }
+        state.write { $0.keys[issuer] = keys }
         return keys[kid]
     }
 

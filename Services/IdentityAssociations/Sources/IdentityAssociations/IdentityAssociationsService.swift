@@ -23,6 +23,7 @@ public enum IdentityAssociationsService: SuiteService {
             Migration(fileName: "0003_outbox.sql", bytes: Array(MailOutbox.tableSQL.utf8)),
             Migration(fileName: "0004_identity.sql", bytes: PackageResources._004_identity_sql),
             Migration(fileName: "0005_sms_and_rate_limits.sql", bytes: Array((SMSOutbox.tableSQL + "\n" + RateLimiter.tableSQL).utf8)),
+            Migration(fileName: "0006_association_log.sql", bytes: PackageResources._006_association_log_sql),
         ]
     }
 
@@ -49,7 +50,7 @@ public enum IdentityAssociationsService: SuiteService {
             settings: settings, sessions: sessions,
             associations: Associations(
                 database: database, settings: settings, sessions: sessions, pepper: .init(database: database),
-                batcher: LookupBatcher(database: database)),
+                batcher: LookupBatcher(database: database), index: settings.lookupIndex ? AssociationIndex(database: database) : nil),
             invites: ThirdPartyInvites(database: database, settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter),
             accounts: Accounts(database: database, settings: settings, http: dependencies.peers.http, rateLimiter: dependencies.rateLimiter)
         ).add(to: router)
@@ -58,7 +59,7 @@ public enum IdentityAssociationsService: SuiteService {
             metadata: [
                 "server_name": "\(settings.serverName)", "public_base_url": "\(base)", "v1": "\(settings.enableV1)", "v2": "\(settings.enableV2)",
                 "brands": "\(settings.brands.names)", "default_brand": "\(settings.brands.defaultBrand)",
-                "terms_documents": "\(settings.terms.documents.count)", "mail": "\(settings.mail.summary)", "sms": "\(settings.sms.summary)",
+                "lookup_index": "\(settings.lookupIndex ? "memory" : "database")", "terms_documents": "\(settings.terms.documents.count)", "mail": "\(settings.mail.summary)", "sms": "\(settings.sms.summary)",
                 "public_key": "\(settings.publicKeyBase64)",
             ])
     }
@@ -84,7 +85,8 @@ public enum IdentityAssociationsService: SuiteService {
     }
 }
 
-/// Deletes long-expired validation sessions every ten minutes.
+/// Every ten minutes: deletes long-expired validation sessions, and association log rows
+/// older than an hour (replicas read the log within a request of each change).
 struct SessionJanitor: Service {
     let sessions: ValidationSessions
     let logger: Logger
@@ -93,8 +95,9 @@ struct SessionJanitor: Service {
         while !Task.isShuttingDownGracefully {
             do {
                 try await sessions.purge(logger: logger)
+                try await AssociationIndex.prune(database: sessions.database, retentionSeconds: 3600, logger: logger)
             } catch {
-                logger.warning("session purge failed", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning("purge failed", metadata: ["error": "\(String(reflecting: error))"])
             }
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(600)) }

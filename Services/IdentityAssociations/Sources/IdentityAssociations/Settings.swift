@@ -31,12 +31,17 @@ public struct IdentitySettings: Sendable {
     public var sessionLifetimeSeconds: Int
     /// What `web_client_location` is in invite mails.
     public var webClientLocation: String
+    /// Lookups answer from an in-memory copy of the associations kept current through
+    /// PostgreSQL (`IS_LOOKUP_INDEX=memory`, the default), or ask PostgreSQL every time
+    /// (`database`: for very large deployments short of memory).
+    public var lookupIndex: Bool
 
     public init(
         serverName: String = "localhost", publicBaseURL: String? = nil, signingKey: Ed25519SigningKey = .generate(),
         enableV1: Bool = true, enableV2: Bool = true, terms: TermsPolicy = TermsPolicy(), mail: MailSettings,
         templates: MailTemplates, brands: BrandTemplates? = nil, sms: SMSSettings = SMSSettings(), homeserverVerifyTLS: Bool = true,
-        homeserverBaseURL: String? = nil, sessionLifetimeSeconds: Int = 86_400, webClientLocation: String = "https://app.element.io"
+        homeserverBaseURL: String? = nil, sessionLifetimeSeconds: Int = 86_400, webClientLocation: String = "https://app.element.io",
+        lookupIndex: Bool = true
     ) {
         self.serverName = serverName
         self.publicBaseURL = publicBaseURL
@@ -53,6 +58,7 @@ public struct IdentitySettings: Sendable {
         self.homeserverBaseURL = homeserverBaseURL
         self.sessionLifetimeSeconds = sessionLifetimeSeconds
         self.webClientLocation = webClientLocation
+        self.lookupIndex = lookupIndex
     }
 
     static func load(_ reader: ConfigReader) throws(ConfigurationError) -> IdentitySettings {
@@ -82,6 +88,10 @@ public struct IdentitySettings: Sendable {
         if let homeserver, URLComponents(string: homeserver)?.host == nil {
             throw ConfigurationError("IS_HOMESERVER_BASE_URL", "must be an http(s) URL")
         }
+        let lookupIndex = try reader.string("IS_LOOKUP_INDEX", default: "memory")
+        guard ["memory", "database"].contains(lookupIndex) else {
+            throw ConfigurationError("IS_LOOKUP_INDEX", "must be memory or database")
+        }
         return IdentitySettings(
             serverName: serverName,
             publicBaseURL: base.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
@@ -97,7 +107,8 @@ public struct IdentitySettings: Sendable {
             homeserverVerifyTLS: try reader.bool("IS_HOMESERVER_VERIFY_TLS", default: true),
             homeserverBaseURL: homeserver,
             sessionLifetimeSeconds: try reader.int("IS_SESSION_LIFETIME_SECONDS", default: 86_400, range: 300...(30 * 86_400)),
-            webClientLocation: try reader.string("IS_WEB_CLIENT_LOCATION", default: "https://app.element.io"))
+            webClientLocation: try reader.string("IS_WEB_CLIENT_LOCATION", default: "https://app.element.io"),
+            lookupIndex: lookupIndex == "memory")
     }
 
     /// The key id every signature and `pubkey` route uses.

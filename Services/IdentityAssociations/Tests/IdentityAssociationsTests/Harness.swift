@@ -25,12 +25,14 @@ struct Identity: Sendable {
     let settings: IdentitySettings
     let homeserver: FakeHomeserver
     let twilio: FakeTwilio
+    /// Base URLs of the other replicas (`replicas:`), on the same database.
+    var replicas: [String] = []
 
     static let v1 = "/_matrix/identity/api/v1"
     static let v2 = "/_matrix/identity/v2"
 
     static func run(
-        rateLimits: RateLimitSettings = RateLimitSettings(enabled: false),
+        rateLimits: RateLimitSettings = RateLimitSettings(enabled: false), replicas: Int = 1,
         configure: @escaping @Sendable (inout IdentitySettings) throws -> Void = { _ in },
         _ body: @Sendable (Identity) async throws -> Void
     ) async throws {
@@ -39,9 +41,9 @@ struct Identity: Sendable {
         let homeserver = FakeHomeserver(port: homeserverPort)
         let twilio = FakeTwilio(port: twilioPort)
         let schema = "identity_" + SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
+        let database = try await TestPostgres.shared.makeDatabase(schema: schema)
         let configuration = ServiceConfiguration.forTesting(
-            service: "identity-associations", port: port, database: try await TestPostgres.shared.makeDatabase(schema: schema),
-            rateLimits: rateLimits)
+            service: "identity-associations", port: port, database: database, rateLimits: rateLimits)
         var settings = IdentitySettings(
             serverName: "id.example.org", publicBaseURL: "http://127.0.0.1:\(port)",
             mail: MailSettings(from: "identity@example.org", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))),
@@ -50,14 +52,23 @@ struct Identity: Sendable {
             homeserverBaseURL: "http://127.0.0.1:\(homeserverPort)")
         try configure(&settings)
         let built = try await SuiteApplication.build(IdentityAssociationsService.self, configuration: configuration, settings: settings)
-        let identity = Identity(
+        var identity = Identity(
             base: "http://127.0.0.1:\(port)", sink: sink, database: built.dependencies.database, settings: settings, homeserver: homeserver,
             twilio: twilio)
+        var others: [any Service] = []
+        for _ in 1..<max(replicas, 1) {
+            let port = try FreePort.next()
+            let configuration = ServiceConfiguration.forTesting(
+                service: "identity-associations", port: port, database: database, signingKey: configuration.signingKey, rateLimits: rateLimits)
+            others.append(try await SuiteApplication.build(IdentityAssociationsService.self, configuration: configuration, settings: settings).application)
+            identity.replicas.append("http://127.0.0.1:\(port)")
+        }
+        let ready = ["\(identity.base)/health/ready", "http://127.0.0.1:\(homeserverPort)/", "http://127.0.0.1:\(twilioPort)/"]
+            + identity.replicas.map { "\($0)/health/ready" }
         do {
-            try await LiveServices.run(
-                [built.application, homeserver.application, twilio.application],
-                readyURLs: ["\(identity.base)/health/ready", "http://127.0.0.1:\(homeserverPort)/", "http://127.0.0.1:\(twilioPort)/"]
-            ) { try await body(identity) }
+            try await LiveServices.run([built.application, homeserver.application, twilio.application] + others, readyURLs: ready) { [identity] in
+                try await body(identity)
+            }
         } catch {
             await sink.stop()
             throw error

@@ -8,6 +8,7 @@ import PostgresNIO
 import SuiteCore
 import SuiteSigning
 import SuiteHTTP
+import SuitePostgres
 
 /// A v2 caller: the Matrix user a bearer token belongs to, and the terms they accepted.
 struct Account: Sendable {
@@ -23,6 +24,21 @@ struct Accounts: Sendable {
     let settings: IdentitySettings
     let http: HTTPClient
     let rateLimiter: RateLimiter
+    /// Concurrent requests' tokens are looked up in one statement.
+    let tokens: QueryBatcher<[UInt8], (String, [String])>
+
+    init(database: PostgresClient, settings: IdentitySettings, http: HTTPClient, rateLimiter: RateLimiter) {
+        self.database = database
+        self.settings = settings
+        self.http = http
+        self.rateLimiter = rateLimiter
+        tokens = QueryBatcher { hashes, logger in
+            var found: [[UInt8]: (String, [String])] = [:]
+            let rows = try await database.execute(AccountsByTokens(hashes: hashes.map { ByteBuffer(bytes: $0) }), logger: logger)
+            for try await (hash, userID, accepted) in rows { found[Array(buffer: hash)] = (userID, accepted) }
+            return found
+        }
+    }
 
     static let registrationsPerIP = RateLimit(name: "is-register-ip", limit: 60, windowSeconds: 3600)
 
@@ -43,11 +59,8 @@ struct Accounts: Sendable {
         }
         guard !token.isEmpty, token.utf8.count <= 256 else { throw Self.unauthorized }
         let hash = sha256(token)
-        let rows = try await database.execute(AccountByToken(hash: ByteBuffer(bytes: hash)), logger: context.logger)
-        for try await (userID, accepted) in rows {
-            return Account(userID: userID, tokenHash: hash, acceptedTerms: accepted)
-        }
-        throw Self.unauthorized
+        guard let (userID, accepted) = try await tokens.load(hash, logger: context.logger) else { throw Self.unauthorized }
+        return Account(userID: userID, tokenHash: hash, acceptedTerms: accepted)
     }
 
     /// 403 `M_TERMS_NOT_SIGNED` until the account accepted every document.
@@ -190,19 +203,20 @@ struct Accounts: Sendable {
 }
 
 /// A prepared statement: the account of a token hash, with the terms it accepted.
-struct AccountByToken: PostgresPreparedStatement {
-    static let name = "identity_account_by_token"
+/// A prepared statement: the accounts (and accepted terms) behind many token hashes.
+struct AccountsByTokens: PostgresPreparedStatement {
+    static let name = "identity_accounts_by_tokens"
     static let sql = """
-        SELECT t.user_id, ARRAY(SELECT url FROM accepted_terms a WHERE a.user_id = t.user_id)
-        FROM account_tokens t WHERE t.token_hash = $1
+        SELECT t.token_hash, t.user_id, ARRAY(SELECT url FROM accepted_terms a WHERE a.user_id = t.user_id)
+        FROM account_tokens t WHERE t.token_hash = ANY($1)
         """
-    typealias Row = (String, [String])
+    typealias Row = (ByteBuffer, String, [String])
 
-    var hash: ByteBuffer
+    var hashes: [ByteBuffer]
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 1)
-        bindings.append(hash)
+        bindings.append(hashes)
         return bindings
     }
 

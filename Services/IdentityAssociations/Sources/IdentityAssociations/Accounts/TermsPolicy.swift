@@ -1,5 +1,5 @@
 import Foundation
-public import SuiteCore
+import SuiteCore
 
 /// The policies users must accept before using v2, read from a file in sydent's terms
 /// format, so operators keep theirs:

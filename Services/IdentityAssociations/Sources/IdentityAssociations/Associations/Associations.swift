@@ -4,7 +4,6 @@ import Hummingbird
 import Logging
 import NIOCore
 import PostgresNIO
-import Synchronization
 import SuiteCore
 import SuiteHTTP
 import SuiteSigning
@@ -17,6 +16,8 @@ struct Associations: Sendable {
     let sessions: ValidationSessions
     let pepper: Pepper
     let batcher: LookupBatcher
+    /// nil with `IS_LOOKUP_INDEX=database`: every lookup asks PostgreSQL.
+    let index: AssociationIndex?
 
     /// 100 years, as sydent publishes associations.
     static let validity: Int64 = 100 * 365 * 86_400 * 1000
@@ -25,17 +26,17 @@ struct Associations: Sendable {
     /// service runs; every replica reads the same row).
     final class Pepper: Sendable {
         let database: PostgresClient
-        private let cached = Mutex<String?>(nil)
+        private let cached = ReadMostly<String?>(nil)
 
         init(database: PostgresClient) {
             self.database = database
         }
 
         func value(logger: Logger) async throws -> String {
-            if let value = cached.withLock({ $0 }) { return value }
+            if let value = cached.read({ $0 }) { return value }
             let rows = try await database.query("SELECT lookup_pepper FROM hashing_metadata WHERE id = 1", logger: logger)
             for try await pepper in rows.decode(String.self) {
-                cached.withLock { $0 = pepper }
+                cached.write { $0 = pepper }
                 return pepper
             }
             throw AppError.internalError
@@ -147,11 +148,38 @@ struct Associations: Sendable {
         try query.require("medium", "address")
         let medium = try query.string("medium", maxBytes: 16)
         let address = Self.fold(medium: medium, address: try query.string("address", maxBytes: 512))
-        if let (mxid, ts, notBefore, notAfter) = try await batcher.lookup(medium: medium, address: address, logger: context.logger) {
-            let object = Self.object(medium: medium, address: address, mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter)
-            return Response.json(bytes: Matrix.signedBytes(object, server: settings.serverName, key: settings.signingKey.key))
+        let key = AssociationIndex.Key(medium: medium, address: address)
+        let found: LookupBatcher.Found?
+        if let index, let answer = try await index.read(logger: context.logger, { contents -> LookupBatcher.Found? in
+            contents.byAddress[key].map { ($0.mxid, $0.ts, $0.notBefore, $0.notAfter) }
+        }) {
+            found = answer
+        } else {
+            found = try await batcher.lookup(medium: medium, address: address, logger: context.logger)
         }
-        return Response.json([:])
+        guard let (mxid, ts, notBefore, notAfter) = found else { return Response.json([:]) }
+        return Response.json(bytes: signedAssociation(medium: medium, address: address, mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter))
+    }
+
+    private func signedAssociation(medium: String, address: String, mxid: String, ts: Int64, notBefore: Int64, notAfter: Int64) -> [UInt8] {
+        let object = Self.object(medium: medium, address: address, mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter)
+        return Matrix.signedBytes(object, server: settings.serverName, key: settings.signingKey.key)
+    }
+
+    /// The mxid of each bound (medium, address) pair among `keys`: from the index when it
+    /// is loaded, else one PostgreSQL statement.
+    private func mxids(of keys: [AssociationIndex.Key], logger: Logger) async throws -> [AssociationIndex.Key: String] {
+        if let index, let found = try await index.read(logger: logger, { contents -> [AssociationIndex.Key: String] in
+            var found: [AssociationIndex.Key: String] = [:]
+            for key in keys { if let entry = contents.byAddress[key] { found[key] = entry.mxid } }
+            return found
+        }) {
+            return found
+        }
+        var found: [AssociationIndex.Key: String] = [:]
+        let rows = try await database.execute(LookupMany(media: keys.map(\.medium), addresses: keys.map(\.address)), logger: logger)
+        for try await (medium, address, mxid, _, _, _) in rows { found[AssociationIndex.Key(medium: medium, address: address)] = mxid }
+        return found
     }
 
     /// Limits on lookups in one call.
@@ -165,20 +193,18 @@ struct Associations: Sendable {
         guard case .array(let list)? = parameters.values["threepids"], list.count <= Self.maxBulk else {
             throw Matrix.invalid("threepids must be a list of at most \(Self.maxBulk) [medium, address] pairs.")
         }
-        var media: [String] = [], addresses: [String] = [], originals: [String: String] = [:]
+        var keys: [AssociationIndex.Key] = [], originals: [AssociationIndex.Key: String] = [:]
         for item in list {
             guard case .array(let pair) = item, pair.count == 2, case .string(let medium) = pair[0], case .string(let address) = pair[1] else {
                 throw Matrix.invalid("threepids must be a list of [medium, address] pairs.")
             }
-            let folded = Self.fold(medium: medium, address: address)
-            media.append(medium)
-            addresses.append(folded)
-            originals[medium + "\u{1}" + folded] = address
+            let key = AssociationIndex.Key(medium: medium, address: Self.fold(medium: medium, address: address))
+            if originals.updateValue(address, forKey: key) == nil { keys.append(key) }
         }
-        let rows = try await database.execute(LookupMany(media: media, addresses: addresses), logger: context.logger)
+        let bound = try await mxids(of: keys, logger: context.logger)
         var found: [JSONValue] = []
-        for try await (medium, address, mxid, _, _, _) in rows {
-            found.append([.string(medium), .string(originals[medium + "\u{1}" + address] ?? address), .string(mxid)])
+        for key in keys {
+            if let mxid = bound[key] { found.append([.string(key.medium), .string(originals[key] ?? key.address), .string(mxid)]) }
         }
         return Response.json(["threepids": .array(found)])
     }
@@ -210,6 +236,24 @@ struct Associations: Sendable {
         }
         switch algorithm {
         case "sha256":
+            // Decoded outside the shared lock.
+            let keys = index == nil ? [] : addresses.map(AssociationIndex.HashKey.init)
+            if let index, let mappings = try await index.read(logger: context.logger, { contents -> [UInt8] in
+                var out = Array(#"{"mappings":{"#.utf8)
+                var first = true, emitted = Set<AssociationIndex.HashKey>()
+                for (hash, key) in zip(addresses, keys) {
+                    guard let key, let mxid = contents.byHash[key], emitted.insert(key).inserted else { continue }
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    CanonicalJSON.writeString(hash, into: &out)
+                    out.append(UInt8(ascii: ":"))
+                    CanonicalJSON.writeString(mxid, into: &out)
+                }
+                out.append(contentsOf: Array("}}".utf8))
+                return out
+            }) {
+                return Response.json(bytes: mappings)
+            }
             // PostgreSQL writes the mappings object itself: one row instead of one per match.
             let rows = try await database.execute(LookupHashes(hashes: addresses), logger: context.logger)
             var mappings = "{}"
@@ -217,19 +261,16 @@ struct Associations: Sendable {
             return Response.json(bytes: Array(#"{"mappings":"#.utf8) + Array(mappings.utf8) + [UInt8(ascii: "}")])
         case "none":
             // "address medium", the address possibly containing spaces.
-            var media: [String] = [], folded: [String] = [], keys: [String: String] = [:]
+            var keys: [AssociationIndex.Key] = [], asked: [AssociationIndex.Key: String] = [:]
             for text in addresses {
                 guard let space = text.lastIndex(of: " ") else { throw Matrix.invalid("With algorithm none, each address is \"address medium\".") }
                 let medium = String(text[text.index(after: space)...])
-                let address = Self.fold(medium: medium, address: String(text[..<space]))
-                guard keys.updateValue(text, forKey: medium + "\u{1}" + address) == nil else { continue }
-                media.append(medium)
-                folded.append(address)
+                let key = AssociationIndex.Key(medium: medium, address: Self.fold(medium: medium, address: String(text[..<space])))
+                if asked.updateValue(text, forKey: key) == nil { keys.append(key) }
             }
             var mappings: [String: JSONValue] = [:]
-            let rows = try await database.execute(LookupMany(media: media, addresses: folded), logger: context.logger)
-            for try await (medium, address, mxid, _, _, _) in rows {
-                if let key = keys[medium + "\u{1}" + address] { mappings[key] = .string(mxid) }
+            for (key, mxid) in try await mxids(of: keys, logger: context.logger) {
+                if let text = asked[key] { mappings[text] = .string(mxid) }
             }
             return Response.json(["mappings": .object(mappings)])
         default:

@@ -1,0 +1,256 @@
+import Logging
+import PostgresNIO
+import Synchronization
+import SuiteCore
+import SuitePostgres
+
+/// An in-memory copy of the associations, for lookups: v1 by address, v2 by hash.
+///
+/// PostgreSQL stays the source of truth. Triggers number every change to
+/// `associations` (`association_generation`, `association_log`); before answering, a
+/// lookup asks PostgreSQL for the current generation (concurrent lookups share that one
+/// small query) and, when this copy is behind, reads the changed rows first. So an
+/// answer is never older than its request, on any replica, and an association bound
+/// through another replica, or written by an operator's SQL, is seen at once.
+///
+/// While the first full copy loads (and after falling behind the log's pruning), the
+/// index answers `nil` and lookups ask PostgreSQL directly.
+final class AssociationIndex: Sendable {
+    struct Key: Hashable, Sendable {
+        var medium: String
+        var address: String
+    }
+
+    /// A v2 lookup hash (unpadded base64url of 32 bytes) as four words: hashing and
+    /// comparing it costs a few instructions, where a 43-character String costs a SipHash
+    /// and a memcmp.
+    struct HashKey: Hashable, Sendable {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+        /// nil for anything but 43 base64url characters (no stored hash looks like that).
+        init?(_ text: String) {
+            var text = text
+            guard text.utf8.count == 43, let words = text.withUTF8(Self.decode) else { return nil }
+            self.words = words
+        }
+
+        /// base64url digit values; 0xFF for anything else.
+        private static let digits: [UInt8] = {
+            var table = [UInt8](repeating: 0xFF, count: 256)
+            for (value, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8.enumerated() {
+                table[Int(character)] = UInt8(value)
+            }
+            return table
+        }()
+
+        private static func decode(_ characters: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64, UInt64)? {
+            var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            let complete = digits.withUnsafeBufferPointer { digits in
+                withUnsafeMutableBytes(of: &words) { bytes -> Bool in
+                    var bits: UInt32 = 0, count: UInt32 = 0, index = 0, invalid: UInt8 = 0
+                    for character in characters {
+                        let value = digits[Int(character)]
+                        invalid |= value & 0x80
+                        bits = (bits << 6 | UInt32(value & 0x3F)) & 0xFFFF
+                        count += 6
+                        if count >= 8, index < 32 {
+                            count -= 8
+                            bytes[index] = UInt8(truncatingIfNeeded: bits >> count)
+                            index += 1
+                        }
+                    }
+                    return invalid == 0 && index == 32
+                }
+            }
+            return complete ? words : nil
+        }
+
+        static func == (lhs: HashKey, rhs: HashKey) -> Bool {
+            lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1 && lhs.words.2 == rhs.words.2 && lhs.words.3 == rhs.words.3
+        }
+
+        /// The words are SHA-256 output already: one of them spreads as well as all four.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(words.0)
+        }
+    }
+
+    struct Entry: Sendable {
+        var mxid: String
+        var hash: HashKey?
+        var ts: Int64
+        var notBefore: Int64
+        var notAfter: Int64
+    }
+
+    struct Contents: Sendable {
+        var generation: Int64 = 0
+        var byAddress: [Key: Entry] = [:]
+        var byHash: [HashKey: String] = [:]
+
+        mutating func apply(_ key: Key, _ entry: Entry?) {
+            if let old = byAddress.removeValue(forKey: key), let hash = old.hash { byHash.removeValue(forKey: hash) }
+            if let entry {
+                byAddress[key] = entry
+                if let hash = entry.hash { byHash[hash] = entry.mxid }
+            }
+        }
+    }
+
+    /// Who is bringing the copy up to date.
+    private struct Work: Sendable {
+        var fullLoadRunning = false
+        var catchUp: Task<Void, any Error>?
+    }
+
+    private let database: PostgresClient
+    /// Lookups read this side by side; a catch-up or a load writes it briefly.
+    private let contents = ReadMostly<Contents?>(nil)
+    private let work = Mutex(Work())
+    /// Concurrent lookups share one read of the generation.
+    private let probe: QueryBatcher<Int, Generation>
+
+    struct Generation: Sendable {
+        var value: Int64
+        var prunedThrough: Int64
+    }
+
+    init(database: PostgresClient) {
+        self.database = database
+        probe = QueryBatcher(maxInFlight: 1) { _, logger in
+            let rows = try await database.query("SELECT value, pruned_through FROM association_generation WHERE id = 1", logger: logger)
+            for try await (value, pruned) in rows.decode((Int64, Int64).self) {
+                return [0: Generation(value: value, prunedThrough: pruned)]
+            }
+            return [:]
+        }
+    }
+
+    /// Runs `read` on contents at least as new as PostgreSQL was when this was called, or
+    /// returns nil when the index is not loaded yet (the caller asks PostgreSQL). `read`
+    /// runs under a shared lock, beside other lookups: keep it short.
+    func read<T: Sendable>(logger: Logger, _ read: (borrowing Contents) throws -> T) async throws -> T? {
+        guard let current = try await probe.load(0, logger: logger) else { throw AppError.internalError }
+        while true {
+            var generation: Int64?
+            let answer = try contents.read { contents throws -> T? in
+                generation = contents?.generation
+                guard let contents, contents.generation >= current.value else { return nil }
+                return try read(contents)
+            }
+            if let answer { return answer }
+            guard let generation, generation >= current.prunedThrough else {
+                startFullLoad(logger: logger)
+                return nil
+            }
+            // One catch-up at a time; everyone behind waits for it.
+            let task = work.withLock { work in
+                if let task = work.catchUp { return task }
+                let task = Task {
+                    defer { self.work.withLock { $0.catchUp = nil } }
+                    try await self.catchUp(from: generation, logger: logger)
+                }
+                work.catchUp = task
+                return task
+            }
+            try await task.value
+        }
+    }
+
+    /// Reads every association in one statement (one snapshot, with its generation), in
+    /// the background; lookups meanwhile go to PostgreSQL.
+    private func startFullLoad(logger: Logger) {
+        let start = work.withLock { work -> Bool in
+            guard !work.fullLoadRunning else { return false }
+            work.fullLoadRunning = true
+            return true
+        }
+        guard start else { return }
+        Task {
+            defer { work.withLock { $0.fullLoadRunning = false } }
+            do {
+                let clock = ContinuousClock.now
+                var contents = Contents()
+                let rows = try await database.query(
+                    """
+                    SELECT g.value, a.medium, a.address, a.mxid, a.lookup_hash, a.ts, a.not_before, a.not_after
+                    FROM association_generation g LEFT JOIN associations a ON true WHERE g.id = 1
+                    """, logger: logger)
+                for try await (generation, medium, address, mxid, hash, ts, notBefore, notAfter)
+                    in rows.decode((Int64, String?, String?, String?, String?, Int64?, Int64?, Int64?).self)
+                {
+                    contents.generation = generation
+                    guard let medium, let address, let mxid, let hash, let ts, let notBefore, let notAfter else { continue }
+                    contents.apply(
+                        Key(medium: medium, address: address),
+                        Entry(mxid: mxid, hash: HashKey(hash), ts: ts, notBefore: notBefore, notAfter: notAfter))
+                }
+                let count = contents.byAddress.count
+                let loaded = contents
+                self.contents.write { current in
+                    // A catch-up that finished meanwhile may already be newer.
+                    if (current?.generation ?? -1) < loaded.generation { current = loaded }
+                }
+                logger.info(
+                    "lookup index loaded",
+                    metadata: ["associations": "\(count)", "generation": "\(contents.generation)", "ms": "\((ContinuousClock.now - clock).milliseconds)"])
+            } catch {
+                logger.warning("lookup index load failed; lookups ask PostgreSQL", metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }
+    }
+
+    /// Applies the changes logged after `generation`.
+    private func catchUp(from generation: Int64, logger: Logger) async throws {
+        let rows = try await database.query(
+            """
+            SELECT g.value, g.pruned_through, c.medium, c.address, a.mxid, a.lookup_hash, a.ts, a.not_before, a.not_after
+            FROM association_generation g
+            LEFT JOIN (
+                (SELECT DISTINCT medium, address FROM association_log WHERE generation > \(generation)) c
+                LEFT JOIN associations a USING (medium, address)
+            ) ON true
+            WHERE g.id = 1
+            """, logger: logger)
+        var changes: [(Key, Entry?)] = []
+        var newest = generation, pruned: Int64 = 0
+        for try await (value, prunedThrough, medium, address, mxid, hash, ts, notBefore, notAfter)
+            in rows.decode((Int64, Int64, String?, String?, String?, String?, Int64?, Int64?, Int64?).self)
+        {
+            newest = value
+            pruned = prunedThrough
+            guard let medium, let address else { continue }
+            let key = Key(medium: medium, address: address)
+            if let mxid, let hash, let ts, let notBefore, let notAfter {
+                changes.append((key, Entry(mxid: mxid, hash: HashKey(hash), ts: ts, notBefore: notBefore, notAfter: notAfter)))
+            } else {
+                changes.append((key, nil))
+            }
+        }
+        contents.write { contents in
+            // A full load that finished meanwhile may have replaced this copy.
+            guard contents?.generation == generation else { return }
+            if pruned > generation {
+                // Rows this copy needed were pruned: start over (lookups ask PostgreSQL meanwhile).
+                contents = nil
+                return
+            }
+            for (key, entry) in changes { contents?.apply(key, entry) }
+            contents?.generation = newest
+        }
+    }
+
+    /// Deletes log rows older than `retention` (every replica caught up long before), and
+    /// records how far it pruned.
+    static func prune(database: PostgresClient, retentionSeconds: Int, logger: Logger) async throws {
+        try await database.query(
+            """
+            WITH pruned AS (
+                DELETE FROM association_log WHERE logged_at < now() - make_interval(secs => \(Double(retentionSeconds)))
+                RETURNING generation
+            )
+            UPDATE association_generation SET pruned_through = GREATEST(pruned_through, (SELECT max(generation) FROM pruned))
+            WHERE id = 1 AND EXISTS (SELECT 1 FROM pruned)
+            """, logger: logger)
+    }
+}
