@@ -127,15 +127,42 @@ public struct BrandTemplates: Sendable {
     /// Renders `file` of `brand` with `values` and their `_forhtml`/`_forurl` forms.
     func render(_ file: String, brand: String, values: [String: String]) -> String {
         let template = brands[brand]?[file] ?? brands[defaultBrand]![file]!
+        if let segments = template.simple {
+            // Only the forms the template names are made.
+            var out = ""
+            out.reserveCapacity(4096)
+            for segment in segments {
+                switch segment {
+                case .text(let text): out += text
+                case .variable(let name): out += Self.value(name, in: values)
+                }
+            }
+            return out
+        }
         var context: [String: String] = [:]
         context.reserveCapacity(values.count * 3)
         for (name, value) in values {
-            let line = value.contains(where: \.isNewline) ? value.split(whereSeparator: \.isNewline).joined(separator: " ") : value
+            let line = Self.oneLine(value)
             context[name] = line
             context[name + "_forhtml"] = Self.escapeHTML(line)
             context[name + "_forurl"] = Self.escapeURL(line)
         }
         return template.render(context)
+    }
+
+    /// `name`, `name_forhtml` or `name_forurl` of `values`; "" when there is none.
+    private static func value(_ name: String, in values: [String: String]) -> String {
+        if let value = values[name] { return oneLine(value) }
+        if name.hasSuffix("_forhtml"), let value = values[String(name.dropLast(8))] { return escapeHTML(oneLine(value)) }
+        if name.hasSuffix("_forurl"), let value = values[String(name.dropLast(7))] { return escapeURL(oneLine(value)) }
+        return ""
+    }
+
+    /// A value cannot add lines (and so headers) to a message.
+    private static func oneLine(_ value: String) -> String {
+        // Plain ASCII without \n, \v, \f, \r has no line break: skip the Character walk.
+        guard value.utf8.contains(where: { (10...13).contains($0) || $0 >= 0x80 }), value.contains(where: \.isNewline) else { return value }
+        return value.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 
     /// A whole message from an `.eml` template: the standard header values (`date`,
@@ -153,31 +180,40 @@ public struct BrandTemplates: Sendable {
     }
 
     static func escapeHTML(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
+        let special: (UInt8) -> Bool = { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }
+        guard text.utf8.contains(where: special) else { return text }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 16)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "&"): out += "&amp;".utf8
+            case UInt8(ascii: "<"): out += "&lt;".utf8
+            case UInt8(ascii: ">"): out += "&gt;".utf8
+            case UInt8(ascii: "\""): out += "&quot;".utf8
+            case UInt8(ascii: "'"): out += "&#39;".utf8
+            default: out.append(byte)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
+    /// RFC 3986's unreserved characters, by byte.
+    private static let unreserved: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8 { table[Int(byte)] = true }
+        return table
+    }()
 
     /// Percent-encodes everything but RFC 3986's unreserved characters (Python's
     /// `urllib.parse.quote(value, safe="")`).
     static func escapeURL(_ text: String) -> String {
+        let unreserved = Self.unreserved
+        guard text.utf8.contains(where: { !unreserved[Int($0)] }) else { return text }
         var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count)
+        out.reserveCapacity(text.utf8.count + 16)
         let hex = Array("0123456789ABCDEF".utf8)
         for byte in text.utf8 {
-            if unreserved.contains(byte) {
+            if unreserved[Int(byte)] {
                 out.append(byte)
             } else {
                 out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]

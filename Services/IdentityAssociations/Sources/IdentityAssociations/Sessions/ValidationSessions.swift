@@ -122,40 +122,14 @@ struct ValidationSessions: Sendable {
         case .mail(let envelope, let marker): mail = (envelope, marker)
         case .sms(let to, let body): sms = (to, body)
         }
-        let rows = try await database.query(
-            """
-            WITH session AS (
-                INSERT INTO validation_sessions AS s (medium, address, client_secret, token_hashes, last_send_attempt, next_link)
-                VALUES (\(medium.rawValue), \(address), \(secret), ARRAY[\(hash)::bytea], \(sendAttempt), \(nextLink))
-                ON CONFLICT (medium, address, client_secret) DO UPDATE SET
-                    token_hashes = CASE
-                        WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN EXCLUDED.token_hashes
-                        WHEN EXCLUDED.last_send_attempt IS NULL OR s.last_send_attempt IS NULL OR s.last_send_attempt < EXCLUDED.last_send_attempt
-                            THEN (s.token_hashes || EXCLUDED.token_hashes)[greatest(1, cardinality(s.token_hashes) - 2):]
-                        ELSE s.token_hashes END,
-                    failed_attempts = CASE
-                        WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime))
-                            OR EXCLUDED.last_send_attempt IS NULL OR s.last_send_attempt IS NULL OR s.last_send_attempt < EXCLUDED.last_send_attempt
-                            THEN 0
-                        ELSE s.failed_attempts END,
-                    last_send_attempt = CASE
-                        WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN EXCLUDED.last_send_attempt
-                        ELSE COALESCE(greatest(s.last_send_attempt, EXCLUDED.last_send_attempt), s.last_send_attempt) END,
-                    validated_at = CASE WHEN s.last_requested_at < now() - make_interval(secs => \(lifetime)) THEN NULL ELSE s.validated_at END,
-                    next_link = COALESCE(EXCLUDED.next_link, s.next_link),
-                    last_requested_at = now()
-                RETURNING s.id, s.token_hashes[cardinality(s.token_hashes)] = \(hash)::bytea AS due
-            ), mail AS (
-                INSERT INTO mail_outbox (sender, recipients, data)
-                SELECT \(mail?.envelope.sender), \(mail?.envelope.recipients),
-                    convert_to(replace(\(mail.map { String(decoding: $0.envelope.data, as: UTF8.self) }), \(mail?.marker), session.id::text), 'UTF8')
-                FROM session WHERE session.due AND \(mail != nil)
-            ), sms AS (
-                INSERT INTO sms_outbox (recipient, body) SELECT \(sms?.to), \(sms?.body) FROM session WHERE session.due AND \(sms != nil)
-            )
-            SELECT id FROM session
-            """, logger: logger)
-        for try await sid in rows.decode(Int64.self) { return sid }
+        let rows = try await database.execute(
+            OpenSession(
+                medium: medium.rawValue, address: address, secret: secret, tokenHash: hash, sendAttempt: sendAttempt, nextLink: nextLink,
+                lifetimeSeconds: lifetime, mailSender: mail?.envelope.sender, mailRecipients: mail?.envelope.recipients,
+                mailText: mail.map { String(decoding: $0.envelope.data, as: UTF8.self) }, sidMarker: mail?.marker,
+                smsRecipient: sms?.to, smsBody: sms?.body),
+            logger: logger)
+        for try await sid in rows { return sid }
         throw AppError.internalError
     }
 
@@ -286,4 +260,77 @@ struct ValidationSessions: Sendable {
             "DELETE FROM validation_sessions WHERE last_requested_at < now() - make_interval(secs => \(Double(settings.sessionLifetimeSeconds * 2)))",
             logger: logger)
     }
+}
+
+/// A prepared statement (planned once per connection, not per request): finds or
+/// creates a validation session and, when a message is due, records the token and
+/// queues the mail (its `sidMarker` replaced by the sid) or the text message.
+struct OpenSession: PostgresPreparedStatement {
+    static let name = "identity_open_session"
+    static let sql = """
+        WITH session AS (
+            INSERT INTO validation_sessions AS s (medium, address, client_secret, token_hashes, last_send_attempt, next_link)
+            VALUES ($1, $2, $3, ARRAY[$4::bytea], $5::bigint, $6::text)
+            ON CONFLICT (medium, address, client_secret) DO UPDATE SET
+                token_hashes = CASE
+                    WHEN s.last_requested_at < now() - make_interval(secs => $7) THEN EXCLUDED.token_hashes
+                    WHEN EXCLUDED.last_send_attempt IS NULL OR s.last_send_attempt IS NULL OR s.last_send_attempt < EXCLUDED.last_send_attempt
+                        THEN (s.token_hashes || EXCLUDED.token_hashes)[greatest(1, cardinality(s.token_hashes) - 2):]
+                    ELSE s.token_hashes END,
+                failed_attempts = CASE
+                    WHEN s.last_requested_at < now() - make_interval(secs => $7)
+                        OR EXCLUDED.last_send_attempt IS NULL OR s.last_send_attempt IS NULL OR s.last_send_attempt < EXCLUDED.last_send_attempt
+                        THEN 0
+                    ELSE s.failed_attempts END,
+                last_send_attempt = CASE
+                    WHEN s.last_requested_at < now() - make_interval(secs => $7) THEN EXCLUDED.last_send_attempt
+                    ELSE COALESCE(greatest(s.last_send_attempt, EXCLUDED.last_send_attempt), s.last_send_attempt) END,
+                validated_at = CASE WHEN s.last_requested_at < now() - make_interval(secs => $7) THEN NULL ELSE s.validated_at END,
+                next_link = COALESCE(EXCLUDED.next_link, s.next_link),
+                last_requested_at = now()
+            RETURNING s.id, s.token_hashes[cardinality(s.token_hashes)] = $4::bytea AS due
+        ), mail AS (
+            INSERT INTO mail_outbox (sender, recipients, data)
+            SELECT $8::text, $9::text[], convert_to(replace($10::text, $11::text, session.id::text), 'UTF8')
+            FROM session WHERE session.due AND $10::text IS NOT NULL
+        ), sms AS (
+            INSERT INTO sms_outbox (recipient, body) SELECT $12::text, $13::text FROM session WHERE session.due AND $12::text IS NOT NULL
+        )
+        SELECT id FROM session
+        """
+    typealias Row = Int64
+
+    var medium: String
+    var address: String
+    var secret: String
+    var tokenHash: ByteBuffer
+    var sendAttempt: Int64?
+    var nextLink: String?
+    var lifetimeSeconds: Double
+    var mailSender: String?
+    var mailRecipients: [String]?
+    var mailText: String?
+    var sidMarker: String?
+    var smsRecipient: String?
+    var smsBody: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 13)
+        bindings.append(medium)
+        bindings.append(address)
+        bindings.append(secret)
+        bindings.append(tokenHash)
+        bindings.append(sendAttempt)
+        bindings.append(nextLink)
+        bindings.append(lifetimeSeconds)
+        bindings.append(mailSender)
+        bindings.append(mailRecipients)
+        bindings.append(mailText)
+        bindings.append(sidMarker)
+        bindings.append(smsRecipient)
+        bindings.append(smsBody)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
