@@ -24,6 +24,7 @@ public enum IdentityAssociationsService: SuiteService {
             Migration(fileName: "0004_identity.sql", bytes: PackageResources._004_identity_sql),
             Migration(fileName: "0005_sms_and_rate_limits.sql", bytes: Array((SMSOutbox.tableSQL + "\n" + RateLimiter.tableSQL).utf8)),
             Migration(fileName: "0006_association_log.sql", bytes: PackageResources._006_association_log_sql),
+            Migration(fileName: "0007_onbind.sql", bytes: Array(OnBindOutbox.tableSQL.utf8)),
         ]
     }
 
@@ -71,6 +72,9 @@ public enum IdentityAssociationsService: SuiteService {
             OutboxWorker(database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger),
             SMSWorker(database: dependencies.database, settings: settings.sms, http: dependencies.peers.http, logger: dependencies.logger),
             SessionJanitor(sessions: sessions, logger: dependencies.logger),
+            OnBindWorker(
+                database: dependencies.database, resolver: HomeserverResolver(settings: settings, http: dependencies.peers.http),
+                logger: dependencies.logger),
         ]
     }
 

@@ -154,12 +154,15 @@ enum HarnessError: Error {
     case unexpected(String)
 }
 
-/// A homeserver's OpenID userinfo endpoint: tokens it issued name their user; anything
-/// else is 401, as Synapse answers.
+/// A homeserver's OpenID userinfo endpoint (tokens it issued name their user; anything
+/// else is 401, as Synapse answers) and its `3pid/onbind` endpoint, which records the
+/// notifications and answers 503 while `failingOnBinds` lasts.
 final class FakeHomeserver: Sendable {
     let port: Int
     let tokens = Mutex<[String: String]>([:])
     let calls = Mutex(0)
+    let onBinds = Mutex<[JSONValue]>([])
+    let failingOnBinds = Mutex(0)
 
     init(port: Int) {
         self.port = port
@@ -185,7 +188,30 @@ final class FakeHomeserver: Sendable {
             return Response(
                 status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"sub":"\#(user)"}"#)))
         }
+        router.post("/_matrix/federation/v1/3pid/onbind") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let failing = self.failingOnBinds.withLock { failing -> Bool in
+                guard failing > 0 else { return false }
+                failing -= 1
+                return true
+            }
+            if failing { return Response(status: .serviceUnavailable) }
+            let value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))
+            self.onBinds.withLock { $0.append(value) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
+        }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+    }
+
+    /// The onbind notifications received, once there are at least `count`.
+    func waitForOnBinds(_ count: Int, seconds: Double = 15) async throws -> [JSONValue] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let received = onBinds.withLock { $0 }
+            if received.count >= count { return received }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw HarnessError.unexpected("the homeserver got \(onBinds.withLock { $0.count }) onbind notifications, not \(count)")
     }
 }
 

@@ -70,6 +70,7 @@ import Testing
 
     @Test func bindingTheAddressDeliversThePendingInvitesOnce() async throws {
         try await Identity.run { identity in
+            identity.homeserver.failingOnBinds.withLock { $0 = 1 }
             let stored = try await identity.call(.POST, Self.v1 + "/store-invite", json: Self.invite)
             let token = try #require(stored.json?["token"]?.stringValue)
             let bound = try await identity.bind("invitee@example.org", to: "@invitee:example.org")
@@ -85,8 +86,15 @@ import Testing
             let boundObject = try #require(bound.json?.objectValue)
             #expect(Matrix.verify(boundObject, server: "id.example.org", keyID: "ed25519:0", publicKey: key))
 
+            // The homeserver heard of it through 3pid/onbind: the same signed association,
+            // invites included, even though it failed the first attempt.
+            let notified = try await identity.homeserver.waitForOnBinds(1)
+            #expect(notified.first == bound.json)
+
             let again = try await identity.bind("invitee@example.org", to: "@invitee:example.org", secret: "another")
             #expect(again.json?["invites"] == nil)
+            let both = try await identity.homeserver.waitForOnBinds(2)
+            #expect(both.count == 2 && both[1]["invites"] == nil && both[1]["mxid"] == "@invitee:example.org")
 
             // Now bound: another invite is refused with the owner.
             let inUse = try await identity.call(.POST, Self.v1 + "/store-invite", json: Self.invite)

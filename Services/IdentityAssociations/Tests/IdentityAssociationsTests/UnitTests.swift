@@ -1,5 +1,8 @@
 import Crypto
 import Foundation
+import Logging
+import NIOCore
+import Synchronization
 import SuiteCore
 import SuiteSigning
 import Testing
@@ -209,5 +212,46 @@ import Testing
         // Files the brand does not have come from the built-in brand.
         #expect(brands.render("verification_template.eml", brand: "acme", values: ["token": "T0K"]).contains("T0K"))
         #expect(throws: ConfigurationError.self) { try BrandTemplates(defaultBrand: "nobody", directory: directory) }
+    }
+}
+
+/// Server-name resolution as the Matrix server-server spec orders it. Homeservers are
+/// third parties; their `.well-known` answers are given by a fetch function here.
+@Suite struct HomeserverResolutionTests {
+    final class WellKnown: Sendable {
+        let answers: [String: String]
+        let asked = Mutex<[String]>([])
+        init(_ answers: [String: String]) { self.answers = answers }
+
+        var fetch: HomeserverResolver.Fetch {
+            { request in
+                self.asked.withLock { $0.append(request.url) }
+                guard let body = self.answers[request.url] else { return (404, ByteBuffer(string: "not here")) }
+                return (200, ByteBuffer(string: body))
+            }
+        }
+    }
+
+    @Test func portsAndIPLiteralsAreUsedAsTheyAreAndWellKnownDelegates() async {
+        let wellKnown = WellKnown([
+            "https://example.org/.well-known/matrix/server": #"{"m.server": "matrix.example.org:443"}"#,
+            "https://example.com/.well-known/matrix/server": #"{"m.server": "fed.example.com"}"#,
+            "https://bad.example/.well-known/matrix/server": #"{"m.server": "not a host!"}"#,
+        ])
+        let resolver = HomeserverResolver(override: nil, fetch: wellKnown.fetch)
+        let logger = Logger(label: "test")
+        #expect(await resolver.baseURL(for: "example.org", logger: logger) == "https://matrix.example.org:443")
+        #expect(await resolver.baseURL(for: "example.com", logger: logger) == "https://fed.example.com:8448")
+        #expect(await resolver.baseURL(for: "example.net", logger: logger) == "https://example.net:8448")
+        #expect(await resolver.baseURL(for: "bad.example", logger: logger) == "https://bad.example:8448")
+        #expect(await resolver.baseURL(for: "host.example:8000", logger: logger) == "https://host.example:8000")
+        #expect(await resolver.baseURL(for: "192.0.2.7", logger: logger) == "https://192.0.2.7:8448")
+        #expect(await resolver.baseURL(for: "[2001:db8::1]:99", logger: logger) == "https://[2001:db8::1]:99")
+        // Explicit ports and IP literals never ask; a delegation is remembered.
+        #expect(await resolver.baseURL(for: "example.org", logger: logger) == "https://matrix.example.org:443")
+        #expect(wellKnown.asked.withLock { $0 }.count == 4)
+
+        let pinned = HomeserverResolver(override: "http://127.0.0.1:9", fetch: wellKnown.fetch)
+        #expect(await pinned.baseURL(for: "example.org", logger: logger) == "http://127.0.0.1:9")
     }
 }

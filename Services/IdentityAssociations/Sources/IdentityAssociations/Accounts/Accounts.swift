@@ -24,6 +24,7 @@ struct Accounts: Sendable {
     let settings: IdentitySettings
     let http: HTTPClient
     let rateLimiter: RateLimiter
+    let resolver: HomeserverResolver
     /// Concurrent requests' tokens are looked up in one statement.
     let tokens: QueryBatcher<[UInt8], (String, [String])>
 
@@ -32,6 +33,7 @@ struct Accounts: Sendable {
         self.settings = settings
         self.http = http
         self.rateLimiter = rateLimiter
+        resolver = HomeserverResolver(settings: settings, http: http)
         tokens = QueryBatcher { hashes, logger in
             var found: [[UInt8]: (String, [String])] = [:]
             let rows = try await database.execute(AccountsByTokens(hashes: hashes.map { ByteBuffer(bytes: $0) }), logger: logger)
@@ -99,13 +101,13 @@ struct Accounts: Sendable {
 
     /// Asks `serverName` who the OpenID token belongs to; the user must live there.
     func verifyOpenID(token: String, serverName: String, logger: Logger) async throws -> String {
-        let base = settings.homeserverBaseURL ?? "https://\(serverName)"
+        let base = await resolver.baseURL(for: serverName, logger: logger)
         var request = HTTPClientRequest(url: "\(base)/_matrix/federation/v1/openid/userinfo?access_token=\(BrandTemplates.escapeURL(token))")
         request.method = .GET
         let status: UInt
         let body: ByteBuffer
         do {
-            (status, body) = try await fetch(request)
+            (status, body) = try await resolver.fetch(request)
         } catch {
             logger.warning("homeserver unreachable", metadata: ["server": "\(serverName)", "error": "\(String(reflecting: error))"])
             throw Matrix.error(.badGateway, "M_UNKNOWN", "Could not reach the homeserver \(serverName) to verify the OpenID token")
@@ -122,30 +124,6 @@ struct Accounts: Sendable {
             throw Matrix.error(.forbidden, "M_FORBIDDEN", "The homeserver vouched for a user of another server")
         }
         return sub
-    }
-
-    /// One GET to a homeserver; with `IS_HOMESERVER_VERIFY_TLS=false` through a client of
-    /// its own that accepts any certificate (registration is rare; the shared client
-    /// keeps verifying for everything else).
-    private func fetch(_ request: HTTPClientRequest) async throws -> (UInt, ByteBuffer) {
-        if settings.homeserverVerifyTLS {
-            let response = try await http.execute(request, timeout: .seconds(10))
-            return (response.status.code, try await response.body.collect(upTo: 64 * 1024))
-        }
-        var configuration = HTTPClient.Configuration()
-        configuration.tlsConfiguration = .makeClientConfiguration()
-        configuration.tlsConfiguration?.certificateVerification = .none
-        configuration.redirectConfiguration = .disallow
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        do {
-            let response = try await client.execute(request, timeout: .seconds(10))
-            let body = try await response.body.collect(upTo: 64 * 1024)
-            try await client.shutdown()
-            return (response.status.code, body)
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
     }
 
     /// A Matrix server name: a host name, IPv4 or bracketed IPv6, optional `:port`.

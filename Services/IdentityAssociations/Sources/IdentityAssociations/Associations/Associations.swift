@@ -76,7 +76,7 @@ struct Associations: Sendable {
         let now = Matrix.now()
         let pepper = try await pepper.value(logger: context.logger)
         let hash = Self.lookupHash(address: session.address, medium: session.medium, pepper: pepper)
-        let invites = try await database.withTransaction(logger: context.logger) { connection in
+        let body = try await database.withTransaction(logger: context.logger) { connection in
             try await connection.query(
                 """
                 INSERT INTO associations (medium, address, mxid, lookup_hash, ts, not_before, not_after)
@@ -100,13 +100,19 @@ struct Associations: Sendable {
                     "room_id": .string(room), "sender": .string(sender), "signed": .object(signedPart),
                 ])
             }
-            return invites
+            var body = Self.object(medium: session.medium, address: session.address, mxid: mxid, ts: now, notBefore: now, notAfter: now + Self.validity)
+            if !invites.isEmpty { body["invites"] = .array(invites) }
+            let signed = CanonicalJSON.bytes(.object(Matrix.sign(body, server: settings.serverName, key: settings.signingKey.key)))
+            // The user's homeserver hears of the binding (and its invites) as sydent tells
+            // it: `3pid/onbind`, sent from the outbox after this commits.
+            if let server = Matrix.serverName(ofUserID: mxid) {
+                try await connection.query(
+                    "INSERT INTO onbind_outbox (server, body) VALUES (\(server), \(String(decoding: signed, as: UTF8.self)))", logger: context.logger)
+            }
+            return signed
         }
         context.logger.info("association bound", metadata: ["medium": "\(session.medium)", "sid": "\(session.id)"])
-        var body = Self.object(medium: session.medium, address: session.address, mxid: mxid, ts: now, notBefore: now, notAfter: now + Self.validity)
-        if !invites.isEmpty { body["invites"] = .array(invites) }
-        body = Matrix.sign(body, server: settings.serverName, key: settings.signingKey.key)
-        return Response.json(.object(body))
+        return Response.json(bytes: body)
     }
 
     /// `POST …/3pid/unbind`, proven by the validated session (`sid`, `client_secret`)

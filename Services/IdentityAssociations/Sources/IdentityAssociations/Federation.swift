@@ -1,0 +1,174 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+import SuiteCore
+import SuitePostgres
+
+/// Where a homeserver's federation API lives, found as the Matrix server-server spec
+/// says ("Resolving server names"): an IP literal or an explicit port is used as it is;
+/// otherwise `https://<name>/.well-known/matrix/server` may delegate to another host and
+/// port; without delegation the port is 8448. (DNS SRV records, the spec's last step
+/// before 8448, are not looked up.) `IS_HOMESERVER_BASE_URL` replaces all of this for a
+/// single-homeserver deployment or a test's fake.
+///
+/// Delegations are remembered for an hour (a failed lookup for ten minutes), as the spec
+/// allows; this is a copy of public DNS-like facts, not shared state.
+final class HomeserverResolver: Sendable {
+    typealias Fetch = @Sendable (HTTPClientRequest) async throws -> (UInt, ByteBuffer)
+
+    let override: String?
+    /// One request to a homeserver: status and body (at most 64 KiB).
+    let fetch: Fetch
+    private let remembered = ReadMostly<[String: (base: String, until: Date)]>([:])
+
+    init(override: String?, fetch: @escaping Fetch) {
+        self.override = override
+        self.fetch = fetch
+    }
+
+    convenience init(settings: IdentitySettings, http: HTTPClient) {
+        self.init(override: settings.homeserverBaseURL, fetch: Self.fetcher(http: http, verifyTLS: settings.homeserverVerifyTLS))
+    }
+
+    /// Requests through the shared client; with `IS_HOMESERVER_VERIFY_TLS=false` through
+    /// a client of its own that accepts any certificate (homeserver calls are rare; the
+    /// shared client keeps verifying for everything else). Never follows redirects.
+    static func fetcher(http: HTTPClient, verifyTLS: Bool) -> Fetch {
+        { request in
+            if verifyTLS {
+                let response = try await http.execute(request, timeout: .seconds(10))
+                return (response.status.code, try await response.body.collect(upTo: 64 * 1024))
+            }
+            var configuration = HTTPClient.Configuration()
+            configuration.tlsConfiguration = .makeClientConfiguration()
+            configuration.tlsConfiguration?.certificateVerification = .none
+            configuration.redirectConfiguration = .disallow
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            do {
+                let response = try await client.execute(request, timeout: .seconds(10))
+                let body = try await response.body.collect(upTo: 64 * 1024)
+                try await client.shutdown()
+                return (response.status.code, body)
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+        }
+    }
+
+    /// The base URL (`https://host:port`) of `serverName`'s federation API.
+    func baseURL(for serverName: String, logger: Logger) async -> String {
+        if let override { return override }
+        let (host, port) = Self.split(serverName)
+        if port != nil || Self.isIPLiteral(host) { return "https://\(host):\(port ?? 8448)" }
+        let now = Date()
+        if let known = remembered.read({ $0[serverName] }), known.until > now { return known.base }
+        var base = "https://\(host):8448"
+        var lifetime: TimeInterval = 600
+        if let delegated = await wellKnown(serverName, logger: logger) {
+            let (delegatedHost, delegatedPort) = Self.split(delegated)
+            base = "https://\(delegatedHost):\(delegatedPort ?? 8448)"
+            lifetime = 3600
+        }
+        remembered.write { entries in
+            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[serverName] = (base, now.addingTimeInterval(lifetime))
+        }
+        return base
+    }
+
+    /// `m.server` of the name's `.well-known/matrix/server`, when it is a valid server name.
+    private func wellKnown(_ serverName: String, logger: Logger) async -> String? {
+        var request = HTTPClientRequest(url: "https://\(serverName)/.well-known/matrix/server")
+        request.headers.add(name: "Accept", value: "application/json")
+        guard let (status, body) = try? await fetch(request), status == 200,
+            let value = try? JSONParser.parse(Array(buffer: body)), case .string(let delegated)? = value["m.server"],
+            Accounts.isServerName(delegated)
+        else { return nil }
+        logger.debug("homeserver delegated", metadata: ["server": "\(serverName)", "to": "\(delegated)"])
+        return delegated
+    }
+
+    /// Host and port of a server name (`host`, `host:port`, `[v6]:port`).
+    static func split(_ name: String) -> (host: String, port: Int?) {
+        if name.hasPrefix("[") {
+            guard let close = name.firstIndex(of: "]") else { return (name, nil) }
+            let host = String(name[...close])
+            let rest = name[name.index(after: close)...]
+            return (host, rest.hasPrefix(":") ? Int(rest.dropFirst()) : nil)
+        }
+        guard let colon = name.lastIndex(of: ":") else { return (name, nil) }
+        return (String(name[..<colon]), Int(name[name.index(after: colon)...]))
+    }
+
+    static func isIPLiteral(_ host: String) -> Bool {
+        if host.hasPrefix("[") { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in UInt8(part) != nil }
+    }
+}
+
+/// Bind notifications (`3pid/onbind`) wait in `onbind_outbox`, written in the bind's
+/// transaction, and go out from `OnBindWorker`: the homeserver learns of the binding and
+/// its pending invites even if it is down at the moment, retried with backoff.
+enum OnBindOutbox {
+    static let tableSQL = LeasedOutbox.tableSQL("onbind_outbox", payload: ["server text NOT NULL", "body text NOT NULL"])
+}
+
+struct OnBindError: Error, CustomStringConvertible {
+    let description: String
+}
+
+struct OnBindWorker: Service {
+    let database: PostgresClient
+    let resolver: HomeserverResolver
+    let logger: Logger
+    var pollInterval: Duration = .milliseconds(500)
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await deliverDue()
+            } catch {
+                logger.warning("onbind outbox pass failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+            } catch {
+                return
+            }
+        }
+    }
+
+    @discardableResult
+    func deliverDue() async throws -> Int {
+        let outbox = LeasedOutbox(
+            table: "onbind_outbox", payload: "server, body", database: database, logger: logger, maxAttempts: 10, baseBackoffSeconds: 2)
+        let claimed = try await outbox.claimDue { columns in (try columns[0].decode(String.self), try columns[1].decode(String.self)) }
+        for (id, attempts, notice) in claimed {
+            do {
+                let base = await resolver.baseURL(for: notice.0, logger: logger)
+                var request = HTTPClientRequest(url: base + "/_matrix/federation/v1/3pid/onbind")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: notice.1))
+                let (status, _) = try await resolver.fetch(request)
+                // 4xx other than 429 will not get better by retrying: the homeserver refused it.
+                if status >= 500 || status == 429 {
+                    throw OnBindError(description: "homeserver answered \(status)")
+                }
+                if status >= 400 {
+                    logger.warning("homeserver refused onbind", metadata: ["server": "\(notice.0)", "status": "\(status)"])
+                }
+                try await outbox.markSent([id])
+            } catch {
+                let outcome = try await outbox.markFailed(id, attempts: attempts, error: error)
+                logger.warning("onbind delivery failed", metadata: ["onbind_id": "\(id)", "server": "\(notice.0)", "outcome": "\(outcome)"])
+            }
+        }
+        return claimed.count
+    }
+}
