@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
-import ServiceLifecycle
 import SuiteCore
 import SuitePostgres
 
@@ -122,26 +121,11 @@ struct OnBindError: Error, CustomStringConvertible {
     let description: String
 }
 
-struct OnBindWorker: Service {
+/// Delivers the due bind notifications; run every half second by a `Periodic`.
+struct OnBindWorker: Sendable {
     let database: PostgresClient
     let resolver: HomeserverResolver
     let logger: Logger
-    var pollInterval: Duration = .milliseconds(500)
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await deliverDue()
-            } catch {
-                logger.warning("onbind outbox pass failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
-            } catch {
-                return
-            }
-        }
-    }
 
     @discardableResult
     func deliverDue() async throws -> Int {

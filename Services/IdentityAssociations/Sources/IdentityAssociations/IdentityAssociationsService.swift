@@ -68,13 +68,19 @@ public enum IdentityAssociationsService: SuiteService {
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
         let sessions = ValidationSessions(
             database: dependencies.database, settings: settings, publicBaseURL: "", rateLimiter: dependencies.rateLimiter)
+        let database = dependencies.database, logger = dependencies.logger
+        let sms = SMSWorker(database: database, settings: settings.sms, http: dependencies.peers.http, logger: logger)
+        let onBind = OnBindWorker(database: database, resolver: HomeserverResolver(settings: settings, http: dependencies.peers.http), logger: logger)
         return [
-            OutboxWorker(database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger),
-            SMSWorker(database: dependencies.database, settings: settings.sms, http: dependencies.peers.http, logger: dependencies.logger),
-            SessionJanitor(sessions: sessions, logger: dependencies.logger),
-            OnBindWorker(
-                database: dependencies.database, resolver: HomeserverResolver(settings: settings, http: dependencies.peers.http),
-                logger: dependencies.logger),
+            OutboxWorker(database: database, transport: settings.mail.makeTransport(), logger: logger),
+            Periodic("sms outbox pass", every: .milliseconds(500), logger: logger) { try await sms.deliverDue() },
+            Periodic("onbind outbox pass", every: .milliseconds(500), logger: logger) { try await onBind.deliverDue() },
+            // Expired validation sessions, and association log rows older than an hour
+            // (replicas read the log within a request of each change).
+            Periodic("purge", every: .seconds(600), logger: logger) {
+                try await sessions.purge(logger: logger)
+                try await AssociationIndex.prune(database: database, retentionSeconds: 3600, logger: logger)
+            },
         ]
     }
 
@@ -86,28 +92,5 @@ public enum IdentityAssociationsService: SuiteService {
         if url.hasSuffix("/") { url.removeLast() }
         if url.hasSuffix(publicPath) { url.removeLast(publicPath.count) }
         return url
-    }
-}
-
-/// Every ten minutes: deletes long-expired validation sessions, and association log rows
-/// older than an hour (replicas read the log within a request of each change).
-struct SessionJanitor: Service {
-    let sessions: ValidationSessions
-    let logger: Logger
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await sessions.purge(logger: logger)
-                try await AssociationIndex.prune(database: sessions.database, retentionSeconds: 3600, logger: logger)
-            } catch {
-                logger.warning("purge failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(600)) }
-            } catch {
-                return
-            }
-        }
     }
 }

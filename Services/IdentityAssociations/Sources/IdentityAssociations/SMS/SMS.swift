@@ -69,27 +69,12 @@ struct SMSDeliveryError: Error, CustomStringConvertible {
     let description: String
 }
 
-struct SMSWorker: Service {
+/// Delivers the due text messages; run every half second by a `Periodic`.
+struct SMSWorker: Sendable {
     let database: PostgresClient
     let settings: SMSSettings
     let http: HTTPClient
     let logger: Logger
-    var pollInterval: Duration = .milliseconds(500)
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await deliverDue()
-            } catch {
-                logger.warning("sms outbox pass failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
-            } catch {
-                return
-            }
-        }
-    }
 
     @discardableResult
     func deliverDue() async throws -> Int {
