@@ -95,10 +95,12 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Starts the server of this cluster (again), waiting until it accepts connections.
+    /// Every test's services run at once, each with its own pool (four connections): 300
+    /// connections ran out once the suite passed 320 tests, so room for 1,000.
     public func startServer() throws {
         let options = [
             "-p \(port)", "-k \(directory)", "-c listen_addresses=127.0.0.1", "-c fsync=off",
-            "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=300",
+            "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=1000",
         ].joined(separator: " ")
         try run("pg_ctl", ["-D", dataDirectory, "-l", directory + "/server.log", "-o", options, "-w", "-t", "60", "start"])
     }

@@ -1,10 +1,13 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
+import Hummingbird
 import Logging
 import NIOCore
 import PostgresNIO
 import SuiteCore
 import SuitePostgres
+import SuiteSigning
 
 /// Where a homeserver's federation API lives, found as the Matrix server-server spec
 /// says ("Resolving server names"): an IP literal or an explicit port is used as it is;
@@ -154,5 +157,87 @@ struct OnBindWorker: Sendable {
             }
         }
         return claimed.count
+    }
+}
+
+/// Requests a homeserver signed (`Authorization: X-Matrix origin=…,key="…",sig="…"`), as
+/// Synapse signs the `3pid/unbind` it sends when a user removes an address: the JSON
+/// `{method, uri, origin, destination_is: <this server's name>, content}` signed with a
+/// key the origin publishes at `/_matrix/key/v2/server` (self-signed, fetched through
+/// the resolver and remembered until its `valid_until_ts`, an hour at most).
+final class ServerRequestVerifier: Sendable {
+    let resolver: HomeserverResolver
+    let serverName: String
+    private let keys = ReadMostly<[String: (key: Curve25519.Signing.PublicKey, until: Date)]>([:])
+
+    init(resolver: HomeserverResolver, serverName: String) {
+        self.resolver = resolver
+        self.serverName = serverName
+    }
+
+    static let unauthorized = Matrix.error(.unauthorized, "M_UNAUTHORIZED", "The homeserver's signature on this request does not verify")
+
+    /// Whether the request carries a homeserver's signature at all.
+    static func isSigned(_ request: Request) -> Bool {
+        request.headers[.authorization]?.hasPrefix("X-Matrix ") == true
+    }
+
+    /// The server that signed `request` with `content` as its body; 401 when the header is
+    /// malformed or the signature does not verify with the origin's published key.
+    func origin(of request: Request, content: JSONValue, logger: Logger) async throws -> String {
+        guard let header = request.headers[.authorization], header.hasPrefix("X-Matrix ") else { throw Self.unauthorized }
+        var fields: [String: String] = [:]
+        for part in header.dropFirst(9).split(separator: ",") {
+            guard let equals = part.firstIndex(of: "=") else { continue }
+            let name = part[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = part[part.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            fields[name] = value
+        }
+        guard let origin = fields["origin"], Accounts.isServerName(origin), let keyID = fields["key"], keyID.hasPrefix("ed25519:"),
+            let signature = fields["sig"]
+        else { throw Self.unauthorized }
+        if let destination = fields["destination"], destination != serverName { throw Self.unauthorized }
+        guard let key = await key(origin: origin, keyID: keyID, logger: logger) else {
+            throw Matrix.error(.unauthorized, "M_UNAUTHORIZED", "No key \(keyID.prefix(64)) of \(origin) could be fetched")
+        }
+        var signed: [String: JSONValue] = [
+            "method": .string(request.method.rawValue), "uri": .string(request.uri.description), "origin": .string(origin),
+            "signatures": [origin: [keyID: .string(signature)]],
+        ]
+        if content != .object([:]) { signed["content"] = content }
+        // Synapse names this server `destination_is`; the server-server spec's `destination`.
+        var asSynapse = signed
+        asSynapse["destination_is"] = .string(serverName)
+        var asSpec = signed
+        asSpec["destination"] = .string(serverName)
+        guard Matrix.verify(asSynapse, server: origin, keyID: keyID, publicKey: key)
+            || Matrix.verify(asSpec, server: origin, keyID: keyID, publicKey: key)
+        else { throw Self.unauthorized }
+        return origin
+    }
+
+    private func key(origin: String, keyID: String, logger: Logger) async -> Curve25519.Signing.PublicKey? {
+        let name = origin + " " + keyID
+        let now = Date()
+        if let known = keys.read({ $0[name] }), known.until > now { return known.key }
+        var request = HTTPClientRequest(url: await resolver.baseURL(for: origin, logger: logger) + "/_matrix/key/v2/server")
+        request.headers.add(name: "Accept", value: "application/json")
+        guard let (status, body) = try? await resolver.fetch(request), status == 200,
+            case .object(let document)? = try? JSONParser.parse(Array(buffer: body)), document["server_name"] == .string(origin),
+            let text = document["verify_keys"]?[keyID]?["key"]?.stringValue, let raw = Base64URL.decode(text),
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw),
+            Matrix.verify(document, server: origin, keyID: keyID, publicKey: key),
+            let validUntil = document["valid_until_ts"]?.intValue, Double(validUntil) / 1000 > now.timeIntervalSince1970
+        else {
+            logger.warning("homeserver key not fetched", metadata: ["origin": "\(origin)", "key": "\(keyID.prefix(64))"])
+            return nil
+        }
+        let until = min(Date(timeIntervalSince1970: Double(validUntil) / 1000), now.addingTimeInterval(3600))
+        keys.write { entries in
+            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[name] = (key, until)
+        }
+        return key
     }
 }

@@ -51,7 +51,9 @@ public enum IdentityAssociationsService: SuiteService {
             settings: settings, sessions: sessions,
             associations: Associations(
                 database: database, settings: settings, sessions: sessions, pepper: .init(database: database),
-                batcher: LookupBatcher(database: database), index: settings.lookupIndex ? AssociationIndex(database: database) : nil),
+                batcher: LookupBatcher(database: database), index: settings.lookupIndex ? AssociationIndex(database: database) : nil,
+                serverRequests: ServerRequestVerifier(
+                    resolver: HomeserverResolver(settings: settings, http: dependencies.peers.http), serverName: settings.serverName)),
             invites: ThirdPartyInvites(database: database, settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter),
             accounts: Accounts(database: database, settings: settings, http: dependencies.peers.http, rateLimiter: dependencies.rateLimiter)
         ).add(to: router)

@@ -70,7 +70,15 @@ struct IdentityRoutes: Sendable {
 
         // Associations.
         guarded(.post, "/3pid/bind", associations.bind)
-        guarded(.post, "/3pid/unbind", associations.unbind)
+        // A homeserver's signed unbind (X-Matrix) carries no v2 token; everyone else's does.
+        router.on(RouterPath(prefix + "/3pid/unbind"), method: .post) { request, context in
+            guard version == .v2, !ServerRequestVerifier.isSigned(request) else {
+                return try await associations.unbind(request, context: context, account: nil)
+            }
+            let account = try await accounts.authenticate(request, context: context)
+            try accounts.requireTerms(account)
+            return try await associations.unbind(request, context: context, account: account)
+        }
 
         // Invitations and keys.
         guarded(.post, "/store-invite") { request, context, account in

@@ -122,6 +122,35 @@ import Testing
         }
     }
 
+    @Test func theUsersHomeserverUnbindsWithItsSignature() async throws {
+        try await Identity.run { identity in
+            let mxid = "@dora:\(FakeHomeserver.name)"
+            try await identity.bind("Dora@example.org", to: mxid)
+            let body: JSONValue = ["mxid": .string(mxid), "threepid": ["medium": "email", "address": "dora@example.org"]]
+            for version in [Identity.v2, Self.v1] {
+                let uri = version + "/3pid/unbind"
+                let forged = identity.homeserver.xMatrix(
+                    method: "POST", uri: uri, destination: "id.example.org", content: body, key: Curve25519.Signing.PrivateKey())
+                let refused = try await identity.call(.POST, uri, json: body, headers: [("Authorization", forged)])
+                #expect(refused.status == 401 && refused.json?["errcode"] == "M_UNAUTHORIZED", "\(refused.text)")
+                let elsewhere = identity.homeserver.xMatrix(method: "POST", uri: uri, destination: "other.example.org", content: body)
+                #expect(try await identity.call(.POST, uri, json: body, headers: [("Authorization", elsewhere)]).status == 401)
+                let otherUser: JSONValue = ["mxid": "@dora:other.example.org", "threepid": ["medium": "email", "address": "dora@example.org"]]
+                let notTheirs = identity.homeserver.xMatrix(method: "POST", uri: uri, destination: "id.example.org", content: otherUser)
+                let foreign = try await identity.call(.POST, uri, json: otherUser, headers: [("Authorization", notTheirs)])
+                #expect(foreign.status == 403 && foreign.json?["errcode"] == "M_FORBIDDEN")
+            }
+            #expect(try await identity.call(.GET, Self.v1 + "/lookup?medium=email&address=dora%40example.org").json?["mxid"]?.stringValue == mxid)
+
+            // Synapse sends v2 with its signature and no bearer token.
+            let uri = Identity.v2 + "/3pid/unbind"
+            let signed = identity.homeserver.xMatrix(method: "POST", uri: uri, destination: "id.example.org", content: body)
+            let unbound = try await identity.call(.POST, uri, json: body, headers: [("Authorization", signed)])
+            #expect(unbound.status == 200 && unbound.json == [:], "\(unbound.text)")
+            #expect(try await identity.call(.GET, Self.v1 + "/lookup?medium=email&address=dora%40example.org").json == [:])
+        }
+    }
+
     @Test func unbindRefusesAnotherAddressesSessionOrNoProof() async throws {
         try await Identity.run { identity in
             try await identity.bind("victim@example.org", to: "@victim:example.org")

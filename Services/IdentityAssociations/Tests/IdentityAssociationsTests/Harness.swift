@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import Hummingbird
 import NIOHTTP1
@@ -163,6 +164,9 @@ final class FakeHomeserver: Sendable {
     let calls = Mutex(0)
     let onBinds = Mutex<[JSONValue]>([])
     let failingOnBinds = Mutex(0)
+    /// The homeserver's name and signing key, published at `/_matrix/key/v2/server`.
+    static let name = "hs.example.org"
+    let key = Curve25519.Signing.PrivateKey()
 
     init(port: Int) {
         self.port = port
@@ -188,6 +192,15 @@ final class FakeHomeserver: Sendable {
             return Response(
                 status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"sub":"\#(user)"}"#)))
         }
+        router.get("/_matrix/key/v2/server") { _, _ -> Response in
+            let document: [String: JSONValue] = [
+                "server_name": .string(Self.name),
+                "verify_keys": ["ed25519:hs1": ["key": .string(Matrix.unpaddedBase64(self.key.publicKey.rawRepresentation))]],
+                "old_verify_keys": [:], "valid_until_ts": .number(Double(Matrix.now() + 3_600_000)),
+            ]
+            let signed = Matrix.sign(document, server: Self.name, keyID: "ed25519:hs1", key: self.key)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: CanonicalJSON.bytes(.object(signed)))))
+        }
         router.post("/_matrix/federation/v1/3pid/onbind") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
             let failing = self.failingOnBinds.withLock { failing -> Bool in
@@ -201,6 +214,16 @@ final class FakeHomeserver: Sendable {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
         }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+    }
+
+    /// The `Authorization` header Synapse sends with a request it signs for `destination`.
+    func xMatrix(method: String, uri: String, destination: String, content: JSONValue, key: Curve25519.Signing.PrivateKey? = nil) -> String {
+        let request: [String: JSONValue] = [
+            "method": .string(method), "uri": .string(uri), "origin": .string(Self.name), "destination_is": .string(destination), "content": content,
+        ]
+        let signed = Matrix.sign(request, server: Self.name, keyID: "ed25519:hs1", key: key ?? self.key)
+        let signature = signed["signatures"]?[Self.name]?["ed25519:hs1"]?.stringValue ?? ""
+        return "X-Matrix origin=\(Self.name),key=\"ed25519:hs1\",sig=\"\(signature)\""
     }
 
     /// The onbind notifications received, once there are at least `count`.

@@ -18,6 +18,8 @@ struct Associations: Sendable {
     let batcher: LookupBatcher
     /// nil with `IS_LOOKUP_INDEX=database`: every lookup asks PostgreSQL.
     let index: AssociationIndex?
+    /// Homeserver-signed unbind requests.
+    let serverRequests: ServerRequestVerifier
 
     /// 100 years, as sydent publishes associations.
     static let validity: Int64 = 100 * 365 * 86_400 * 1000
@@ -125,9 +127,18 @@ struct Associations: Sendable {
             case .string(let address)? = threepid["address"]
         else { throw Matrix.invalid("threepid must be an object with medium and address.") }
         guard parameters.values["sid"] != nil, parameters.values["client_secret"] != nil else {
-            // A homeserver's signed request (X-Matrix) would be the other proof; this
-            // service accepts only the user's own session.
-            throw Matrix.error(.forbidden, "M_FORBIDDEN", "Unbinding needs the sid and client_secret of a validated session for this address")
+            // The other proof: the user's homeserver signed the request (X-Matrix), as
+            // Synapse does when a user removes the address from their account.
+            guard ServerRequestVerifier.isSigned(request) else {
+                throw Matrix.error(.forbidden, "M_FORBIDDEN", "Unbinding needs the sid and client_secret of a validated session, or the homeserver's signature")
+            }
+            let origin = try await serverRequests.origin(of: request, content: .object(parameters.values), logger: context.logger)
+            guard Matrix.serverName(ofUserID: mxid) == origin else {
+                throw Matrix.error(.forbidden, "M_FORBIDDEN", "Origin server name does not match mxid")
+            }
+            try await remove(medium: medium, address: Self.fold(medium: medium, address: address), mxid: mxid, logger: context.logger)
+            context.logger.info("association removed by the homeserver", metadata: ["medium": "\(medium)", "origin": "\(origin)"])
+            return Response.json([:])
         }
         let session = try await sessions.validatedSession(sid: try parameters.sid(), secret: try parameters.clientSecret(), logger: context.logger)
         let folded = Self.fold(medium: medium, address: address)
@@ -137,13 +148,17 @@ struct Associations: Sendable {
         if let account, account.userID != mxid {
             throw Matrix.error(.forbidden, "M_UNAUTHORIZED", "This user is prohibited from changing this mxid")
         }
+        try await remove(medium: medium, address: folded, mxid: mxid, logger: context.logger)
+        context.logger.info("association removed", metadata: ["medium": "\(medium)", "sid": "\(session.id)"])
+        return Response.json([:])
+    }
+
+    private func remove(medium: String, address: String, mxid: String, logger: Logger) async throws {
         let rows = try await database.query(
-            "DELETE FROM associations WHERE medium = \(medium) AND address = \(folded) AND mxid = \(mxid) RETURNING 1", logger: context.logger)
+            "DELETE FROM associations WHERE medium = \(medium) AND address = \(address) AND mxid = \(mxid) RETURNING 1", logger: logger)
         var removed = false
         for try await _ in rows { removed = true }
         guard removed else { throw Matrix.error(.notFound, "M_NOT_FOUND", "No binding of that address to that mxid") }
-        context.logger.info("association removed", metadata: ["medium": "\(medium)", "sid": "\(session.id)"])
-        return Response.json([:])
     }
 
     // MARK: Lookups
