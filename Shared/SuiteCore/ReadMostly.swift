@@ -11,10 +11,11 @@ import Darwin
 /// `Mutex` makes readers queue behind each other, and on Linux a contended `Mutex` is a
 /// priority-inheriting futex, a trip through the kernel; here readers share the lock and
 /// only writers wait. Writers are preferred, so a steady stream of readers cannot starve
-/// them. Keep the closures short and never `await` in them.
+/// them. Keep the closures short and never `await` in them. `read` and `write` are
+/// inlinable, so callers get them specialized (no generic metadata lookups per call).
 public final class ReadMostly<Value>: @unchecked Sendable {
-    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
-    private var value: Value
+    @usableFromInline let lock: UnsafeMutablePointer<pthread_rwlock_t>
+    @usableFromInline var value: Value
 
     public init(_ value: Value) {
         lock = .allocate(capacity: 1)
@@ -34,6 +35,7 @@ public final class ReadMostly<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` while no writer holds the value; other readers may run at the same time.
+    @inlinable
     public func read<T>(_ body: (borrowing Value) throws -> T) rethrows -> T {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
@@ -41,6 +43,7 @@ public final class ReadMostly<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` alone with the value.
+    @inlinable
     public func write<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         pthread_rwlock_wrlock(lock)
         defer { pthread_rwlock_unlock(lock) }

@@ -15,6 +15,9 @@ struct Account: Sendable {
     var userID: String
     var tokenHash: [UInt8]
     var acceptedTerms: [String]
+    /// The associations' generation, read in the same statement as the token: lookups
+    /// need not ask again.
+    var generation: AssociationIndex.Generation?
 }
 
 /// v2 accounts: registration with an OpenID token from the user's homeserver, the
@@ -26,7 +29,7 @@ struct Accounts: Sendable {
     let rateLimiter: RateLimiter
     let resolver: HomeserverResolver
     /// Concurrent requests' tokens are looked up in one statement.
-    let tokens: QueryBatcher<[UInt8], (String, [String])>
+    let tokens: QueryBatcher<[UInt8], (userID: String, accepted: [String], generation: AssociationIndex.Generation)>
 
     init(database: PostgresClient, settings: IdentitySettings, http: HTTPClient, rateLimiter: RateLimiter) {
         self.database = database
@@ -35,9 +38,11 @@ struct Accounts: Sendable {
         self.rateLimiter = rateLimiter
         resolver = HomeserverResolver(settings: settings, http: http)
         tokens = QueryBatcher { hashes, logger in
-            var found: [[UInt8]: (String, [String])] = [:]
+            var found: [[UInt8]: (userID: String, accepted: [String], generation: AssociationIndex.Generation)] = [:]
             let rows = try await database.execute(AccountsByTokens(hashes: hashes.map { ByteBuffer(bytes: $0) }), logger: logger)
-            for try await (hash, userID, accepted) in rows { found[Array(buffer: hash)] = (userID, accepted) }
+            for try await (hash, userID, accepted, generation, pruned) in rows {
+                found[Array(buffer: hash)] = (userID, accepted, AssociationIndex.Generation(value: generation, prunedThrough: pruned))
+            }
             return found
         }
     }
@@ -61,8 +66,8 @@ struct Accounts: Sendable {
         }
         guard !token.isEmpty, token.utf8.count <= 256 else { throw Self.unauthorized }
         let hash = sha256(token)
-        guard let (userID, accepted) = try await tokens.load(hash, logger: context.logger) else { throw Self.unauthorized }
-        return Account(userID: userID, tokenHash: hash, acceptedTerms: accepted)
+        guard let found = try await tokens.load(hash, logger: context.logger) else { throw Self.unauthorized }
+        return Account(userID: found.userID, tokenHash: hash, acceptedTerms: found.accepted, generation: found.generation)
     }
 
     /// 403 `M_TERMS_NOT_SIGNED` until the account accepted every document.
@@ -185,10 +190,10 @@ struct Accounts: Sendable {
 struct AccountsByTokens: PostgresPreparedStatement {
     static let name = "identity_accounts_by_tokens"
     static let sql = """
-        SELECT t.token_hash, t.user_id, ARRAY(SELECT url FROM accepted_terms a WHERE a.user_id = t.user_id)
-        FROM account_tokens t WHERE t.token_hash = ANY($1)
+        SELECT t.token_hash, t.user_id, ARRAY(SELECT url FROM accepted_terms a WHERE a.user_id = t.user_id), g.value, g.pruned_through
+        FROM account_tokens t, association_generation g WHERE t.token_hash = ANY($1) AND g.id = 1
         """
-    typealias Row = (ByteBuffer, String, [String])
+    typealias Row = (ByteBuffer, String, [String], Int64, Int64)
 
     var hashes: [ByteBuffer]
 

@@ -128,9 +128,11 @@ final class AssociationIndex: Sendable {
 
     /// Runs `read` on contents at least as new as PostgreSQL was when this was called, or
     /// returns nil when the index is not loaded yet (the caller asks PostgreSQL). `read`
-    /// runs under a shared lock, beside other lookups: keep it short.
-    func read<T: Sendable>(logger: Logger, _ read: (borrowing Contents) throws -> T) async throws -> T? {
-        guard let current = try await probe.load(0, logger: logger) else { throw AppError.internalError }
+    /// runs under a shared lock, beside other lookups: keep it short. `known` is a
+    /// generation the request already read from PostgreSQL (with its v2 token).
+    func read<T: Sendable>(logger: Logger, known: Generation? = nil, _ read: (borrowing Contents) throws -> T) async throws -> T? {
+        let probed = known == nil ? try await probe.load(0, logger: logger) : known
+        guard let current = probed else { throw AppError.internalError }
         while true {
             var generation: Int64?
             let answer = try contents.read { contents throws -> T? in

@@ -189,8 +189,10 @@ struct Associations: Sendable {
 
     /// The mxid of each bound (medium, address) pair among `keys`: from the index when it
     /// is loaded, else one PostgreSQL statement.
-    private func mxids(of keys: [AssociationIndex.Key], logger: Logger) async throws -> [AssociationIndex.Key: String] {
-        if let index, let found = try await index.read(logger: logger, { contents -> [AssociationIndex.Key: String] in
+    private func mxids(
+        of keys: [AssociationIndex.Key], known: AssociationIndex.Generation? = nil, logger: Logger
+    ) async throws -> [AssociationIndex.Key: String] {
+        if let index, let found = try await index.read(logger: logger, known: known, { contents -> [AssociationIndex.Key: String] in
             var found: [AssociationIndex.Key: String] = [:]
             for key in keys { if let entry = contents.byAddress[key] { found[key] = entry.mxid } }
             return found
@@ -259,7 +261,7 @@ struct Associations: Sendable {
         case "sha256":
             // Decoded outside the shared lock.
             let keys = index == nil ? [] : addresses.map(AssociationIndex.HashKey.init)
-            if let index, let mappings = try await index.read(logger: context.logger, { contents -> [UInt8] in
+            if let index, let mappings = try await index.read(logger: context.logger, known: account?.generation, { contents -> [UInt8] in
                 var out = Array(#"{"mappings":{"#.utf8)
                 var first = true, emitted = Set<AssociationIndex.HashKey>()
                 for (hash, key) in zip(addresses, keys) {
@@ -290,7 +292,7 @@ struct Associations: Sendable {
                 if asked.updateValue(text, forKey: key) == nil { keys.append(key) }
             }
             var mappings: [String: JSONValue] = [:]
-            for (key, mxid) in try await mxids(of: keys, logger: context.logger) {
+            for (key, mxid) in try await mxids(of: keys, known: account?.generation, logger: context.logger) {
                 if let text = asked[key] { mappings[text] = .string(mxid) }
             }
             return Response.json(["mappings": .object(mappings)])
