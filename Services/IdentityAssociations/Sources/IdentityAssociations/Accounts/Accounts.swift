@@ -18,6 +18,8 @@ struct Account: Sendable {
     /// The associations' generation, read in the same statement as the token: lookups
     /// need not ask again.
     var generation: AssociationIndex.Generation?
+    /// The v2 lookup pepper, read in the same statement.
+    var pepper: String?
 }
 
 /// v2 accounts: registration with an OpenID token from the user's homeserver, the
@@ -29,7 +31,7 @@ struct Accounts: Sendable {
     let rateLimiter: RateLimiter
     let resolver: HomeserverResolver
     /// Concurrent requests' tokens are looked up in one statement.
-    let tokens: QueryBatcher<[UInt8], (userID: String, accepted: [String], generation: AssociationIndex.Generation)>
+    let tokens: QueryBatcher<[UInt8], (userID: String, accepted: [String], generation: AssociationIndex.Generation, pepper: String)>
 
     init(database: PostgresClient, settings: IdentitySettings, http: HTTPClient, rateLimiter: RateLimiter) {
         self.database = database
@@ -38,10 +40,10 @@ struct Accounts: Sendable {
         self.rateLimiter = rateLimiter
         resolver = HomeserverResolver(settings: settings, http: http)
         tokens = QueryBatcher { hashes, logger in
-            var found: [[UInt8]: (userID: String, accepted: [String], generation: AssociationIndex.Generation)] = [:]
+            var found: [[UInt8]: (userID: String, accepted: [String], generation: AssociationIndex.Generation, pepper: String)] = [:]
             let rows = try await database.execute(AccountsByTokens(hashes: hashes.map { ByteBuffer(bytes: $0) }), logger: logger)
-            for try await (hash, userID, accepted, generation, pruned) in rows {
-                found[Array(buffer: hash)] = (userID, accepted, AssociationIndex.Generation(value: generation, prunedThrough: pruned))
+            for try await (hash, userID, accepted, generation, pruned, pepper) in rows {
+                found[Array(buffer: hash)] = (userID, accepted, AssociationIndex.Generation(value: generation, prunedThrough: pruned), pepper)
             }
             return found
         }
@@ -67,7 +69,7 @@ struct Accounts: Sendable {
         guard !token.isEmpty, token.utf8.count <= 256 else { throw Self.unauthorized }
         let hash = sha256(token)
         guard let found = try await tokens.load(hash, logger: context.logger) else { throw Self.unauthorized }
-        return Account(userID: found.userID, tokenHash: hash, acceptedTerms: found.accepted, generation: found.generation)
+        return Account(userID: found.userID, tokenHash: hash, acceptedTerms: found.accepted, generation: found.generation, pepper: found.pepper)
     }
 
     /// 403 `M_TERMS_NOT_SIGNED` until the account accepted every document.
@@ -190,10 +192,11 @@ struct Accounts: Sendable {
 struct AccountsByTokens: PostgresPreparedStatement {
     static let name = "identity_accounts_by_tokens"
     static let sql = """
-        SELECT t.token_hash, t.user_id, ARRAY(SELECT url FROM accepted_terms a WHERE a.user_id = t.user_id), g.value, g.pruned_through
-        FROM account_tokens t, association_generation g WHERE t.token_hash = ANY($1) AND g.id = 1
+        SELECT t.token_hash, t.user_id, ARRAY(SELECT url FROM accepted_terms a WHERE a.user_id = t.user_id),
+            g.value, g.pruned_through, m.lookup_pepper
+        FROM account_tokens t, association_generation g, hashing_metadata m WHERE t.token_hash = ANY($1) AND g.id = 1 AND m.id = 1
         """
-    typealias Row = (ByteBuffer, String, [String], Int64, Int64)
+    typealias Row = (ByteBuffer, String, [String], Int64, Int64, String)
 
     var hashes: [ByteBuffer]
 

@@ -24,23 +24,15 @@ struct Associations: Sendable {
     /// 100 years, as sydent publishes associations.
     static let validity: Int64 = 100 * 365 * 86_400 * 1000
 
-    /// The v2 lookup pepper, read once from the database (it never changes while the
-    /// service runs; every replica reads the same row).
-    final class Pepper: Sendable {
+    /// The v2 lookup pepper, read where it is used: it lives in PostgreSQL alone, so a
+    /// pepper an import or an operator changed holds on every replica at once (a v2
+    /// lookup gets it with its token, in the same statement).
+    struct Pepper: Sendable {
         let database: PostgresClient
-        private let cached = ReadMostly<String?>(nil)
-
-        init(database: PostgresClient) {
-            self.database = database
-        }
 
         func value(logger: Logger) async throws -> String {
-            if let value = cached.read({ $0 }) { return value }
             let rows = try await database.query("SELECT lookup_pepper FROM hashing_metadata WHERE id = 1", logger: logger)
-            for try await pepper in rows.decode(String.self) {
-                cached.write { $0 = pepper }
-                return pepper
-            }
+            for try await pepper in rows.decode(String.self) { return pepper }
             throw AppError.internalError
         }
     }
@@ -252,7 +244,8 @@ struct Associations: Sendable {
             guard case .string(let text) = item, text.utf8.count <= 512 else { throw Matrix.invalid("addresses must be strings.") }
             addresses.append(text)
         }
-        let pepper = try await pepper.value(logger: context.logger)
+        let pepper: String
+        if let known = account?.pepper { pepper = known } else { pepper = try await self.pepper.value(logger: context.logger) }
         guard constantTimeEquals(given.utf8, pepper.utf8) else {
             throw Matrix.error(.badRequest, "M_INVALID_PEPPER", "Unknown or invalid pepper - has it been rotated?")
                 .with("algorithm", .string(algorithm)).with("lookup_pepper", .string(pepper))
