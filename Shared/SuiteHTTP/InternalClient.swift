@@ -127,7 +127,7 @@ public final class InternalClient: Sendable {
     public func fetchJWKS(url: String) async throws -> JWKS {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Accept", value: "application/json")
-        let response = try await http.execute(request, timeout: .seconds(2))
+        let response = try await http.execute(request, timeout: .seconds(5))
         guard response.status == .ok else { throw AppError.badGateway("JWKS at \(url) answered \(response.status.code)") }
         let bytes = try await response.body.collect(upTo: 1 << 20)
         return try JSONDecoder().decode(JWKS.self, from: Data(buffer: bytes))

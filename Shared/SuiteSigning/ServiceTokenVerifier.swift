@@ -24,6 +24,10 @@ public final class ServiceTokenVerifier: Sendable {
     private struct State {
         var keys: [String: [String: Curve25519.Signing.PublicKey]] = [:]
         var lastFetch: [String: Date] = [:]
+        /// Issuers whose last fetch failed: tried again after 1 s, not 10.
+        var failedFetch: Set<String> = []
+        /// The fetch under way per issuer: concurrent callers wait for it.
+        var fetching: [String: Task<[String: Curve25519.Signing.PublicKey]?, Never>] = [:]
         var verified: [String: ServiceCaller] = [:]
     }
 
@@ -103,20 +107,34 @@ public final class ServiceTokenVerifier: Sendable {
     }
 
     /// The issuer's key named `kid`. For a JWKS issuer an unknown `kid` fetches the set
-    /// again, at most once every 10 s, so a rotation is picked up without a restart and
-    /// a flood of made-up `kid`s cannot turn this service into a load on its peer.
+    /// again, at most once every 10 s (1 s after a failed fetch), so a rotation is picked
+    /// up without a restart and a flood of made-up `kid`s cannot turn this service into a
+    /// load on its peer. Callers that arrive while a fetch is under way wait for it.
     private func key(issuer: String, kid: String, now: Date) async -> Curve25519.Signing.PublicKey? {
         if let key = state.read({ $0.keys[issuer]?[kid] }) { return key }
         guard case .jwks(let url) = trust.issuers[issuer] else { return nil }
-        let mayFetch = state.write { state -> Bool in
-            if let last = state.lastFetch[issuer], now.timeIntervalSince(last) < 10 { return false }
+        let fetchJWKS = self.fetchJWKS
+        let fetch = state.write { state -> Task<[String: Curve25519.Signing.PublicKey]?, Never>? in
+            if let running = state.fetching[issuer] { return running }
+            let pause: TimeInterval = state.failedFetch.contains(issuer) ? 1 : 10
+            if let last = state.lastFetch[issuer], now.timeIntervalSince(last) < pause { return nil }
             state.lastFetch[issuer] = now
-            return true
+            let task = Task { (try? await fetchJWKS(url))?.ed25519Keys() }
+            state.fetching[issuer] = task
+            return task
         }
-        guard mayFetch, let jwks = try? await fetchJWKS(url) else { return nil }
-        let keys = jwks.ed25519Keys()
-        state.write { $0.keys[issuer] = keys }
-        return keys[kid]
+        guard let fetch else { return nil }
+        let keys = await fetch.value
+        state.write { state in
+            state.fetching[issuer] = nil
+            if let keys {
+                state.keys[issuer] = keys
+                state.failedFetch.remove(issuer)
+            } else {
+                state.failedFetch.insert(issuer)
+            }
+        }
+        return keys?[kid]
     }
 
     private static func reject(_ detail: String) -> AppError {

@@ -194,7 +194,7 @@ struct TokenForge {
         let published = Published(JWKS(keys: [JWKS.publicJWK(ofEd25519: first.publicKey, kid: first.kid)]))
         let verifier = ServiceTokenVerifier(
             audience: "user-identity", trust: ServiceTrust(issuers: ["meet-rooms": .jwks(url: "http://peer/internal/jwks.json")]),
-            fetchJWKS: { _ in await published.fetch() })
+            fetchJWKS: { _ in try await published.fetch() })
 
         _ = try await verifier.verify(try TokenForge(key: first).signed())
         #expect(await published.fetches == 1)
@@ -214,15 +214,60 @@ struct TokenForge {
         _ = try? await verifier.verify(try TokenForge(key: .generate(kid: "later")).signed(), now: Date().addingTimeInterval(25))
         #expect(await published.fetches == 3)
     }
+
+    @Test func concurrentFirstTokensShareOneFetchAndAllPass() async throws {
+        let published = Published(JWKS(keys: [JWKS.publicJWK(ofEd25519: key.publicKey, kid: key.kid)]), delay: .milliseconds(200))
+        let verifier = ServiceTokenVerifier(
+            audience: "user-identity", trust: ServiceTrust(issuers: ["meet-rooms": .jwks(url: "http://peer/internal/jwks.json")]),
+            fetchJWKS: { _ in try await published.fetch() })
+        let token = try TokenForge(key: key).signed()
+        let passed = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<8 {
+                let token = index == 0 ? token : try! TokenForge(key: key, now: Int(Date().timeIntervalSince1970) - index).signed()
+                group.addTask { (try? await verifier.verify(token)) != nil }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(passed == 8)
+        #expect(await published.fetches == 1)
+    }
+
+    @Test func aFailedFetchIsTriedAgainAfterASecondNotTen() async throws {
+        let published = Published(JWKS(keys: [JWKS.publicJWK(ofEd25519: key.publicKey, kid: key.kid)]), failures: 1)
+        let verifier = ServiceTokenVerifier(
+            audience: "user-identity", trust: ServiceTrust(issuers: ["meet-rooms": .jwks(url: "http://peer/internal/jwks.json")]),
+            fetchJWKS: { _ in try await published.fetch() })
+        let now = Date()
+        await expectRejected(try TokenForge(key: key).signed(), verifier: verifier, because: "does not publish")
+        _ = try? await verifier.verify(try TokenForge(key: key).signed(), now: now.addingTimeInterval(0.5))
+        #expect(await published.fetches == 1)
+        let caller = try await verifier.verify(try TokenForge(key: key).signed(), now: now.addingTimeInterval(1.5))
+        #expect(caller.service == "meet-rooms")
+        #expect(await published.fetches == 2)
+    }
 }
 
 actor Published {
     var jwks: JWKS
     var fetches = 0
-    init(_ jwks: JWKS) { self.jwks = jwks }
+    let delay: Duration
+    var failures: Int
+
+    init(_ jwks: JWKS, delay: Duration = .zero, failures: Int = 0) {
+        self.jwks = jwks
+        self.delay = delay
+        self.failures = failures
+    }
+
     func set(_ jwks: JWKS) { self.jwks = jwks }
-    func fetch() -> JWKS {
+
+    func fetch() async throws -> JWKS {
         fetches += 1
+        if delay > .zero { try await Task.sleep(for: delay) }
+        if failures > 0 {
+            failures -= 1
+            throw CancellationError()
+        }
         return jwks
     }
 }
