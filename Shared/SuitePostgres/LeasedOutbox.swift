@@ -85,6 +85,28 @@ public struct LeasedOutbox: Sendable {
         return claimed.sorted { $0.id < $1.id }
     }
 
+    /// Claims the due rows and hands each payload to `deliver`, one at a time: marked sent
+    /// when it returns, retried after the backoff (or given up) when it throws. Returns
+    /// how many rows were claimed.
+    @discardableResult
+    public func deliverEach<Payload>(
+        _ decode: (PostgresRandomAccessRow) throws -> Payload, _ deliver: (Payload) async throws -> Void
+    ) async throws -> Int {
+        let claimed = try await claimDue(decode)
+        for (id, attempts, payload) in claimed {
+            do {
+                try await deliver(payload)
+                try await markSent([id])
+            } catch {
+                let outcome = try await markFailed(id, attempts: attempts, error: error)
+                logger.warning(
+                    "outbox delivery failed",
+                    metadata: ["outbox": "\(table)", "id": "\(id)", "outcome": "\(outcome)", "error": "\(String(describing: error).prefix(300))"])
+            }
+        }
+        return claimed.count
+    }
+
     /// Marks rows delivered in one statement: a worker's whole batch, or one row in
     /// the caller's transaction when it gives one.
     public func markSent(_ ids: [Int64], on connection: PostgresConnection? = nil) async throws {

@@ -120,10 +120,6 @@ enum OnBindOutbox {
     static let tableSQL = LeasedOutbox.tableSQL("onbind_outbox", payload: ["server text NOT NULL", "body text NOT NULL"])
 }
 
-struct OnBindError: Error, CustomStringConvertible {
-    let description: String
-}
-
 /// Delivers the due bind notifications; run every half second by a `Periodic`.
 struct OnBindWorker: Sendable {
     let database: PostgresClient
@@ -134,29 +130,22 @@ struct OnBindWorker: Sendable {
     func deliverDue() async throws -> Int {
         let outbox = LeasedOutbox(
             table: "onbind_outbox", payload: "server, body", database: database, logger: logger, maxAttempts: 10, baseBackoffSeconds: 2)
-        let claimed = try await outbox.claimDue { columns in (try columns[0].decode(String.self), try columns[1].decode(String.self)) }
-        for (id, attempts, notice) in claimed {
-            do {
-                let base = await resolver.baseURL(for: notice.0, logger: logger)
-                var request = HTTPClientRequest(url: base + "/_matrix/federation/v1/3pid/onbind")
-                request.method = .POST
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(ByteBuffer(string: notice.1))
-                let (status, _) = try await resolver.fetch(request)
-                // 4xx other than 429 will not get better by retrying: the homeserver refused it.
-                if status >= 500 || status == 429 {
-                    throw OnBindError(description: "homeserver answered \(status)")
-                }
-                if status >= 400 {
-                    logger.warning("homeserver refused onbind", metadata: ["server": "\(notice.0)", "status": "\(status)"])
-                }
-                try await outbox.markSent([id])
-            } catch {
-                let outcome = try await outbox.markFailed(id, attempts: attempts, error: error)
-                logger.warning("onbind delivery failed", metadata: ["onbind_id": "\(id)", "server": "\(notice.0)", "outcome": "\(outcome)"])
-            }
+        return try await outbox.deliverEach({ (try $0[0].decode(String.self), try $0[1].decode(String.self)) }) { notice in
+            try await notify(server: notice.0, body: notice.1)
         }
-        return claimed.count
+    }
+
+    /// POSTs one notification. 4xx other than 429 will not get better by retrying: the
+    /// homeserver refused it, which is logged and not retried.
+    private func notify(server: String, body: String) async throws {
+        let base = await resolver.baseURL(for: server, logger: logger)
+        var request = HTTPClientRequest(url: base + "/_matrix/federation/v1/3pid/onbind")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
+        let (status, _) = try await resolver.fetch(request)
+        if status >= 500 || status == 429 { throw DeliveryError(description: "homeserver answered \(status)") }
+        if status >= 400 { logger.warning("homeserver refused onbind", metadata: ["server": "\(server)", "status": "\(status)"]) }
     }
 }
 

@@ -65,7 +65,8 @@ enum SMSOutbox {
     static let tableSQL = LeasedOutbox.tableSQL("sms_outbox", payload: ["recipient text NOT NULL", "body text NOT NULL"])
 }
 
-struct SMSDeliveryError: Error, CustomStringConvertible {
+/// Why a text message or a bind notification did not go out (kept in `last_error`).
+struct DeliveryError: Error, CustomStringConvertible {
     let description: String
 }
 
@@ -79,17 +80,9 @@ struct SMSWorker: Sendable {
     @discardableResult
     func deliverDue() async throws -> Int {
         let outbox = LeasedOutbox(table: "sms_outbox", payload: "recipient, body", database: database, logger: logger)
-        let claimed = try await outbox.claimDue { columns in (try columns[0].decode(String.self), try columns[1].decode(String.self)) }
-        for (id, attempts, message) in claimed {
-            do {
-                try await send(to: message.0, body: message.1)
-                try await outbox.markSent([id])
-            } catch {
-                let outcome = try await outbox.markFailed(id, attempts: attempts, error: error)
-                logger.warning("sms delivery failed", metadata: ["sms_id": "\(id)", "outcome": "\(outcome)"])
-            }
+        return try await outbox.deliverEach({ (try $0[0].decode(String.self), try $0[1].decode(String.self)) }) { message in
+            try await send(to: message.0, body: message.1)
         }
-        return claimed.count
     }
 
     func send(to msisdn: String, body: String) async throws {
@@ -99,7 +92,7 @@ struct SMSWorker: Sendable {
             let name = "\(Int(Date().timeIntervalSince1970 * 1000))-\(SecureRandom.hex(byteCount: 4)).txt"
             let text = "To: +\(msisdn)\n\n\(body)\n"
             guard FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(text.utf8)) else {
-                throw SMSDeliveryError(description: "cannot write to \(directory)")
+                throw DeliveryError(description: "cannot write to \(directory)")
             }
         case .twilio(let base, let sid, let token, let from):
             var request = HTTPClientRequest(url: "\(base)/2010-04-01/Accounts/\(BrandTemplates.escapeURL(sid))/Messages.json")
@@ -112,7 +105,7 @@ struct SMSWorker: Sendable {
             let response = try await http.execute(request, timeout: .seconds(15))
             let answer = try await response.body.collect(upTo: 64 * 1024)
             guard (200..<300).contains(response.status.code) else {
-                throw SMSDeliveryError(description: "provider answered \(response.status.code): \(String(buffer: answer).prefix(200))")
+                throw DeliveryError(description: "provider answered \(response.status.code): \(String(buffer: answer).prefix(200))")
             }
         }
     }
