@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 public import Logging
 public import PostgresNIO
-public import ServiceLifecycle
 public import SuiteCore
 
 /// One limit: at most `limit` hits per `windowSeconds` for each key (an IP, an email, a
@@ -129,7 +128,7 @@ public struct RateLimiter: Sendable {
         }
     }
 
-    /// Deletes windows that ended: run from `RateLimitJanitor`.
+    /// Deletes windows that ended: run every five minutes by a `Periodic`.
     @discardableResult
     public func purge(olderThanSeconds seconds: Int = 86_400) async throws -> Int {
         let rows = try await database.query(
@@ -141,32 +140,5 @@ public struct RateLimiter: Sendable {
             """, logger: logger)
         for try await count in rows.decode(Int.self) { return count }
         return 0
-    }
-}
-
-/// Purges old rate-limit windows every few minutes until the service stops.
-public struct RateLimitJanitor: Service {
-    let limiter: RateLimiter
-    let every: Duration
-
-    public init(limiter: RateLimiter, every: Duration = .seconds(300)) {
-        self.limiter = limiter
-        self.every = every
-    }
-
-    public func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            // Wakes at once on shutdown, so the janitor never holds the service up.
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: every) }
-            } catch {
-                return
-            }
-            do {
-                try await limiter.purge()
-            } catch {
-                limiter.logger.warning("rate-limit purge failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
-        }
     }
 }

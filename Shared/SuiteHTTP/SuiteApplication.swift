@@ -59,7 +59,9 @@ public enum SuiteApplication {
 
         var services: [any Service] = [database]
         if ownsHTTPClient { services.append(HTTPClientService(client: http)) }
-        if S.usesRateLimits { services.append(RateLimitJanitor(limiter: rateLimiter)) }
+        if S.usesRateLimits {
+            services.append(Periodic("rate-limit purge", every: .seconds(300), logger: logger, waitFirst: true) { _ = try await rateLimiter.purge() })
+        }
         // Background work touches the service's tables: it starts once they exist.
         let schemaReady = SchemaGate(open: !configuration.migrateOnStart)
         services += S.backgroundServices(dependencies: dependencies, settings: settings).map {

@@ -63,7 +63,7 @@ public enum OIDCVaultService: SuiteService {
         [
             DefaultTenant(tenants: TenantStore(database: dependencies.database, logger: dependencies.logger), id: settings.defaultTenant),
             OutboxWorker(database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger),
-            VaultJanitor(database: dependencies.database, logger: dependencies.logger),
+            VaultJanitor.service(database: dependencies.database, logger: dependencies.logger),
         ]
     }
 
@@ -201,18 +201,11 @@ struct DefaultTenant: Service {
 }
 
 /// Deletes what has expired: challenges, authorization requests and codes, revocations
-/// past their token's life, spent refresh tokens past the grace.
-struct VaultJanitor: Service {
-    let database: PostgresClient
-    let logger: Logger
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(300)) }
-            } catch {
-                return
-            }
+/// past their token's life, spent refresh tokens past the grace. Each statement on its
+/// own: one failing does not keep the others from running.
+enum VaultJanitor {
+    static func service(database: PostgresClient, logger: Logger) -> Periodic {
+        Periodic("purge", every: .seconds(300), logger: logger, waitFirst: true) {
             for statement: PostgresQuery in [
                 "DELETE FROM challenges WHERE expires_at < now() - interval '1 hour'",
                 "DELETE FROM auth_requests WHERE expires_at < now() - interval '1 hour'",

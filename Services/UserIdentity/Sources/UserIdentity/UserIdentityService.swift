@@ -66,7 +66,7 @@ public enum UserIdentityService: SuiteService {
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
         [
             OutboxWorker(database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger),
-            AccountJanitor(database: dependencies.database, logger: dependencies.logger),
+            AccountJanitor.service(database: dependencies.database, logger: dependencies.logger),
         ]
     }
 
@@ -75,28 +75,20 @@ public enum UserIdentityService: SuiteService {
 
 /// Deletes what can no longer be used: expired or spent secrets and refresh tokens,
 /// and delivered mail older than a month.
-struct AccountJanitor: Service {
-    let database: PostgresClient
-    let logger: Logger
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await database.withTransaction(logger: logger) { connection in
-                    try await connection.query("DELETE FROM activations WHERE expires_at < now()", logger: logger)
-                    try await connection.query("DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'", logger: logger)
-                    try await connection.query("DELETE FROM email_changes WHERE expires_at < now() - interval '1 day'", logger: logger)
-                    try await connection.query("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'", logger: logger)
-                    try await connection.query(
-                        """
-                        DELETE FROM mail_outbox WHERE sent_at < now() - interval '30 days'
-                          AND id NOT IN (SELECT mail_id FROM invitations WHERE mail_id IS NOT NULL)
-                        """, logger: logger)
-                }
-            } catch {
-                logger.warning("account purge failed", metadata: ["error": "\(String(reflecting: error))"])
+enum AccountJanitor {
+    static func service(database: PostgresClient, logger: Logger) -> Periodic {
+        Periodic("account purge", every: .seconds(600), logger: logger) {
+            try await database.withTransaction(logger: logger) { connection in
+                try await connection.query("DELETE FROM activations WHERE expires_at < now()", logger: logger)
+                try await connection.query("DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'", logger: logger)
+                try await connection.query("DELETE FROM email_changes WHERE expires_at < now() - interval '1 day'", logger: logger)
+                try await connection.query("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'", logger: logger)
+                try await connection.query(
+                    """
+                    DELETE FROM mail_outbox WHERE sent_at < now() - interval '30 days'
+                      AND id NOT IN (SELECT mail_id FROM invitations WHERE mail_id IS NOT NULL)
+                    """, logger: logger)
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(600)) }
         }
     }
 }
