@@ -47,15 +47,17 @@ public enum IdentityAssociationsService: SuiteService {
         let database = dependencies.database
         let base = publicBaseURL(settings: settings, configuration: dependencies.configuration)
         let sessions = ValidationSessions(database: database, settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter)
+        // One resolver (and its memory of delegations and keys' homes) for registration and
+        // signed unbinds alike.
+        let homeservers = HomeserverResolver(settings: settings, http: dependencies.peers.http)
         IdentityRoutes(
             settings: settings, sessions: sessions,
             associations: Associations(
                 database: database, settings: settings, sessions: sessions, pepper: .init(database: database),
                 batcher: LookupBatcher(database: database), index: settings.lookupIndex ? AssociationIndex(database: database) : nil,
-                serverRequests: ServerRequestVerifier(
-                    resolver: HomeserverResolver(settings: settings, http: dependencies.peers.http), serverName: settings.serverName)),
+                serverRequests: ServerRequestVerifier(resolver: homeservers, serverName: settings.serverName)),
             invites: ThirdPartyInvites(database: database, settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter),
-            accounts: Accounts(database: database, settings: settings, http: dependencies.peers.http, rateLimiter: dependencies.rateLimiter)
+            accounts: Accounts(database: database, settings: settings, rateLimiter: dependencies.rateLimiter, resolver: homeservers)
         ).add(to: router)
         dependencies.logger.info(
             "identity server",

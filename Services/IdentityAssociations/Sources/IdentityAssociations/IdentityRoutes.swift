@@ -42,10 +42,16 @@ struct IdentityRoutes: Sendable {
         func open(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Open) {
             router.on(RouterPath(prefix + path), method: method) { request, context in try await handler(request, context) }
         }
-        func guarded(_ method: HTTPRequest.Method, _ path: String, terms: Bool = true, _ handler: @escaping Guarded) {
+        /// v2 needs an account token (and accepted terms); `homeserverMaySign` lets a
+        /// homeserver's X-Matrix signature stand in for it (the handler checks it).
+        func guarded(
+            _ method: HTTPRequest.Method, _ path: String, terms: Bool = true, homeserverMaySign: Bool = false, _ handler: @escaping Guarded
+        ) {
             let accounts = self.accounts
             router.on(RouterPath(prefix + path), method: method) { request, context in
-                guard version == .v2 else { return try await handler(request, context, nil) }
+                guard version == .v2, !(homeserverMaySign && ServerRequestVerifier.isSigned(request)) else {
+                    return try await handler(request, context, nil)
+                }
                 let account = try await accounts.authenticate(request, context: context)
                 if terms { try accounts.requireTerms(account) }
                 return try await handler(request, context, account)
@@ -71,14 +77,7 @@ struct IdentityRoutes: Sendable {
         // Associations.
         guarded(.post, "/3pid/bind", associations.bind)
         // A homeserver's signed unbind (X-Matrix) carries no v2 token; everyone else's does.
-        router.on(RouterPath(prefix + "/3pid/unbind"), method: .post) { request, context in
-            guard version == .v2, !ServerRequestVerifier.isSigned(request) else {
-                return try await associations.unbind(request, context: context, account: nil)
-            }
-            let account = try await accounts.authenticate(request, context: context)
-            try accounts.requireTerms(account)
-            return try await associations.unbind(request, context: context, account: account)
-        }
+        guarded(.post, "/3pid/unbind", homeserverMaySign: true, associations.unbind)
 
         // Invitations and keys.
         guarded(.post, "/store-invite") { request, context, account in

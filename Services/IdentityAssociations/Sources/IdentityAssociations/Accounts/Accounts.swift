@@ -27,18 +27,16 @@ struct Account: Sendable {
 struct Accounts: Sendable {
     let database: PostgresClient
     let settings: IdentitySettings
-    let http: HTTPClient
     let rateLimiter: RateLimiter
     let resolver: HomeserverResolver
     /// Concurrent requests' tokens are looked up in one statement.
     let tokens: QueryBatcher<[UInt8], (userID: String, accepted: [String], generation: AssociationIndex.Generation, pepper: String)>
 
-    init(database: PostgresClient, settings: IdentitySettings, http: HTTPClient, rateLimiter: RateLimiter) {
+    init(database: PostgresClient, settings: IdentitySettings, rateLimiter: RateLimiter, resolver: HomeserverResolver) {
         self.database = database
         self.settings = settings
-        self.http = http
         self.rateLimiter = rateLimiter
-        resolver = HomeserverResolver(settings: settings, http: http)
+        self.resolver = resolver
         tokens = QueryBatcher { hashes, logger in
             var found: [[UInt8]: (userID: String, accepted: [String], generation: AssociationIndex.Generation, pepper: String)] = [:]
             let rows = try await database.execute(AccountsByTokens(hashes: hashes.map { ByteBuffer(bytes: $0) }), logger: logger)
