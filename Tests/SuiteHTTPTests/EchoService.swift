@@ -109,7 +109,7 @@ struct RunningEcho {
     let built: BuiltService<EchoService>
 
     static func make(
-        database: DatabaseConfiguration? = nil, bodyLimit: Int = 1 << 20, internalTimeout: Duration = .seconds(3),
+        database: DatabaseConfiguration? = nil, bodyLimit: Int = 1 << 20, internalTimeout: Duration = .seconds(10),
         extraPeers: [String: String] = [:], rateLimits: RateLimitSettings = RateLimitSettings()
     ) async throws -> RunningEcho {
         let port = try FreePort.next()

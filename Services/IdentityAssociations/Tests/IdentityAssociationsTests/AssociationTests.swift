@@ -151,6 +151,50 @@ import Testing
         }
     }
 
+    @Test func aSignatureTheHomeserversKeyDocumentCannotBackIsRefused() async throws {
+        try await Identity.run { identity in
+            let mxid = "@eve:\(FakeHomeserver.name)"
+            try await identity.bind("eve@example.org", to: mxid)
+            let body: JSONValue = ["mxid": .string(mxid), "threepid": ["medium": "email", "address": "eve@example.org"]]
+            let uri = Self.v1 + "/3pid/unbind"
+            let signed = identity.homeserver.xMatrix(method: "POST", uri: uri, destination: "id.example.org", content: body)
+            // Key documents that must not be believed: another key's self-signature,
+            // past their valid_until_ts, or none at all. Failures are not remembered.
+            for fault in [FakeHomeserver.KeyDocumentFault.signedByAnotherKey, .expired, .notFound] {
+                identity.homeserver.keyDocumentFault.withLock { $0 = fault }
+                let refused = try await identity.call(.POST, uri, json: body, headers: [("Authorization", signed)])
+                #expect(refused.status == 401 && refused.json?["errcode"] == "M_UNAUTHORIZED", "\(fault): \(refused.text)")
+            }
+            // Headers that are not a signature at all.
+            for header in ["X-Matrix key=\"ed25519:hs1\"", "X-Matrix origin=hs.example.org", #"X-Matrix origin=hs.example.org,key="rsa:1",sig="x""#] {
+                let refused = try await identity.call(.POST, uri, json: body, headers: [("Authorization", header)])
+                #expect(refused.status == 401, "\(header): \(refused.text)")
+            }
+            #expect(try await identity.call(.GET, Self.v1 + "/lookup?medium=email&address=eve%40example.org").json?["mxid"]?.stringValue == mxid)
+            identity.homeserver.keyDocumentFault.withLock { $0 = nil }
+            #expect(try await identity.call(.POST, uri, json: body, headers: [("Authorization", signed)]).status == 200)
+        }
+    }
+
+    @Test func aHomeserverThatRefusesOnbindIsNotAskedAgain() async throws {
+        try await Identity.run { identity in
+            identity.homeserver.onBindAnswer.withLock { $0 = .badRequest }
+            try await identity.bind("fay@example.org", to: "@fay:example.org")
+            // Delivered (refused) once, then never retried: a 4xx will not get better.
+            var row: (Int, Bool)?
+            for _ in 0..<100 {
+                let rows = try await identity.database.query(
+                    "SELECT attempts, sent_at IS NOT NULL FROM onbind_outbox", logger: Logger(label: "test"))
+                for try await found in rows.decode((Int, Bool).self) { row = found }
+                if row?.1 == true { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(row?.0 == 1 && row?.1 == true)
+            try await Task.sleep(for: .milliseconds(1200))
+            #expect(identity.homeserver.onBindCalls.withLock { $0 } == 1)
+        }
+    }
+
     @Test func unbindRefusesAnotherAddressesSessionOrNoProof() async throws {
         try await Identity.run { identity in
             try await identity.bind("victim@example.org", to: "@victim:example.org")

@@ -164,6 +164,12 @@ final class FakeHomeserver: Sendable {
     let calls = Mutex(0)
     let onBinds = Mutex<[JSONValue]>([])
     let failingOnBinds = Mutex(0)
+    /// Answer onbind with this status instead (a homeserver refusing it), when set.
+    let onBindAnswer = Mutex<HTTPResponse.Status?>(nil)
+    let onBindCalls = Mutex(0)
+    /// How the published key document goes wrong, when it does.
+    enum KeyDocumentFault: Sendable { case signedByAnotherKey, expired, notFound }
+    let keyDocumentFault = Mutex<KeyDocumentFault?>(nil)
     /// The homeserver's name and signing key, published at `/_matrix/key/v2/server`.
     static let name = "hs.example.org"
     let key = Curve25519.Signing.PrivateKey()
@@ -193,16 +199,21 @@ final class FakeHomeserver: Sendable {
                 status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"sub":"\#(user)"}"#)))
         }
         router.get("/_matrix/key/v2/server") { _, _ -> Response in
+            let fault = self.keyDocumentFault.withLock { $0 }
+            if fault == .notFound { return Response(status: .notFound) }
             let document: [String: JSONValue] = [
                 "server_name": .string(Self.name),
                 "verify_keys": ["ed25519:hs1": ["key": .string(Matrix.unpaddedBase64(self.key.publicKey.rawRepresentation))]],
-                "old_verify_keys": [:], "valid_until_ts": .number(Double(Matrix.now() + 3_600_000)),
+                "old_verify_keys": [:], "valid_until_ts": .number(Double(Matrix.now() + (fault == .expired ? -1000 : 3_600_000))),
             ]
-            let signed = Matrix.sign(document, server: Self.name, keyID: "ed25519:hs1", key: self.key)
+            let signer = fault == .signedByAnotherKey ? Curve25519.Signing.PrivateKey() : self.key
+            let signed = Matrix.sign(document, server: Self.name, keyID: "ed25519:hs1", key: signer)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: CanonicalJSON.bytes(.object(signed)))))
         }
         router.post("/_matrix/federation/v1/3pid/onbind") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
+            self.onBindCalls.withLock { $0 += 1 }
+            if let status = self.onBindAnswer.withLock({ $0 }) { return Response(status: status) }
             let failing = self.failingOnBinds.withLock { failing -> Bool in
                 guard failing > 0 else { return false }
                 failing -= 1
