@@ -37,6 +37,9 @@ import Testing
 
     @Test func refusesInvalidUTF8AndDeepNesting() {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
+        // After ASCII bytes, a byte that is no UTF-8 anywhere still fails the string.
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0x61, 0x62, 0xFF, 0x22]) }
+        #expect(try JSONParser.parse([0x22, 0x61, 0x62, 0x22]) == .string("ab"))
         let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
         #expect(throws: JSONParser.Failure.self) { try parse(deep) }
         let fine = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)

@@ -255,13 +255,20 @@ struct Associations: Sendable {
             // Decoded outside the shared lock.
             let keys = index == nil ? [] : addresses.map(AssociationIndex.HashKey.init)
             if let index, let mappings = try await index.read(logger: context.logger, known: account?.generation, { contents -> [UInt8] in
-                var out = Array(#"{"mappings":{"#.utf8)
-                var first = true, emitted = Set<AssociationIndex.HashKey>()
-                for (hash, key) in zip(addresses, keys) {
-                    guard let key, let mxid = contents.byHash[key], emitted.insert(key).inserted else { continue }
+                var out: [UInt8] = []
+                out.reserveCapacity(16 + addresses.count * 80)
+                out.append(contentsOf: #"{"mappings":{"#.utf8)
+                // One reference to the shared table for the whole loop: a retain per
+                // probe would be an atomic both cores fight over.
+                let byHash = contents.byHash
+                var first = true, emitted = Set<AssociationIndex.HashKey>(minimumCapacity: keys.count)
+                // Indices, not zip: zip over these element types is not specialised and
+                // looks up tuple metadata for every pair.
+                for position in keys.indices {
+                    guard let key = keys[position], let mxid = byHash[key], emitted.insert(key).inserted else { continue }
                     if !first { out.append(UInt8(ascii: ",")) }
                     first = false
-                    CanonicalJSON.writeString(hash, into: &out)
+                    CanonicalJSON.writeString(addresses[position], into: &out)
                     out.append(UInt8(ascii: ":"))
                     CanonicalJSON.writeString(mxid, into: &out)
                 }
