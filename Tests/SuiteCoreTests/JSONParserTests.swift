@@ -35,7 +35,7 @@ import Testing
         #expect(throws: JSONParser.Failure.self) { try parse(text) }
     }
 
-    @Test func refusesInvalidUTF8AndDeepNesting() {
+    @Test func refusesInvalidUTF8AndDeepNesting() throws {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
         // After ASCII bytes, a byte that is no UTF-8 anywhere still fails the string.
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0x61, 0x62, 0xFF, 0x22]) }
