@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "SuiteMail",
             dependencies: [
-                "SuiteCore", "SuitePostgres",
+                "SuiteCore", "SuitePostgres", "SuiteHTTP",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import PostgresNIO
 public import ServiceLifecycle
+import SuiteHTTP
 import SuitePostgres
 
 /// The transactional outbox: a message is a row written in the same transaction as the
@@ -59,22 +60,7 @@ public struct OutboxWorker: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            var delivered = 0
-            do {
-                delivered = try await deliverDue()
-            } catch {
-                logger.warning("outbox pass failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            // A full batch means there is more waiting: go on at once.
-            if delivered < batchSize {
-                do {
-                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
-                } catch {
-                    return
-                }
-            }
-        }
+        try await Periodic.draining("mail outbox pass", every: pollInterval, logger: logger, pass: { try await deliverDue() >= batchSize }).run()
     }
 
     /// One pass: claims due rows, delivers them, records each outcome. Returns how many

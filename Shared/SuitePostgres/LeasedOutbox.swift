@@ -44,8 +44,13 @@ public struct LeasedOutbox: Sendable {
     let maxAttempts: Int
     let baseBackoffSeconds: Double
 
+    /// Rows one pass claims unless told otherwise; a pass that claimed this many
+    /// leaves more waiting.
+    public static let defaultBatchSize = 20
+
     public init(
-        table: String, payload: String, database: PostgresClient, logger: Logger, leaseSeconds: Int = 120, batchSize: Int = 20,
+        table: String, payload: String, database: PostgresClient, logger: Logger, leaseSeconds: Int = 120,
+        batchSize: Int = LeasedOutbox.defaultBatchSize,
         maxAttempts: Int = 12, baseBackoffSeconds: Double = 5
     ) {
         self.table = table

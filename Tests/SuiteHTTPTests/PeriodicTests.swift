@@ -30,4 +30,21 @@ import Testing
         #expect(ContinuousClock.now - start < .seconds(5))
         #expect(passes.withLock { $0 } == 0)
     }
+
+    @Test func aDrainGoesOnAtOnceWhileMoreIsWaiting() async throws {
+        // Three full passes, then an empty one: all four come well before one hourly interval.
+        let passes = Mutex(0)
+        let periodic = Periodic.draining("hourly outbox", every: .seconds(3600), logger: Logger(label: "test")) {
+            passes.withLock { count -> Bool in
+                count += 1
+                return count < 4
+            }
+        }
+        try await LiveServices.run([periodic], readyURLs: []) {
+            for _ in 0..<250 where passes.withLock({ $0 }) < 4 { try await Task.sleep(for: .milliseconds(20)) }
+            // The empty pass ends the run of passes: the next waits the interval.
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(passes.withLock { $0 } == 4)
+    }
 }

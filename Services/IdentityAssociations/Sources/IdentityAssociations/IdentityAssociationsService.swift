@@ -77,8 +77,13 @@ public enum IdentityAssociationsService: SuiteService {
         let onBind = OnBindWorker(database: database, resolver: HomeserverResolver(settings: settings, http: dependencies.peers.http), logger: logger)
         return [
             OutboxWorker(database: database, transport: settings.mail.makeTransport(), logger: logger),
-            Periodic("sms outbox pass", every: .milliseconds(500), logger: logger) { try await sms.deliverDue() },
-            Periodic("onbind outbox pass", every: .milliseconds(500), logger: logger) { try await onBind.deliverDue() },
+            // A full batch means more is waiting: the next pass comes at once.
+            Periodic.draining("sms outbox pass", every: .milliseconds(500), logger: logger) {
+                try await sms.deliverDue() >= LeasedOutbox.defaultBatchSize
+            },
+            Periodic.draining("onbind outbox pass", every: .milliseconds(500), logger: logger) {
+                try await onBind.deliverDue() >= LeasedOutbox.defaultBatchSize
+            },
             // Expired validation sessions, and association log rows older than an hour
             // (replicas read the log within a request of each change).
             Periodic("purge", every: .seconds(600), logger: logger) {
