@@ -11,6 +11,9 @@ public import SuiteCore
 /// - keeps the caller's `traceparent` for internal calls;
 /// - refuses a body larger than the limit from its `Content-Length` (413) before reading it;
 /// - turns any error into a response in the route's dialect (nothing escapes as a bare 500);
+/// - says `Connection: close` on the response when the request asked for it, because
+///   Hummingbird then closes the connection without saying so, and a proxy that keeps
+///   the connection (nginx with upstream keepalive) could send the next request into it;
 /// - writes one access-log line and records the request count and latency.
 public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware {
     let metrics: HTTPMetrics
@@ -61,6 +64,10 @@ public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware 
             response = Self.response(for: appError, dialect: dialect(request.uri.path))
         }
         response.headers[.xRequestID] = requestID
+        if request.headers[.connection] == "close" {
+            // The very test Hummingbird's connection loop makes before it stops reading.
+            response.headers[.connection] = "close"
+        }
 
         let elapsed = ContinuousClock.now - start
         let route = Self.isRoute(context.endpointPath) ? context.endpointPath! : "unmatched"

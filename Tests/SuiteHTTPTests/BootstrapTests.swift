@@ -46,6 +46,24 @@ import Testing
         }
     }
 
+    /// nginx keeps upstream connections alive even when it sent `Connection: close`, so the
+    /// response must say the connection ends, or the next request can go into a closed one.
+    @Test func aRequestAskingToCloseIsAnsweredWithConnectionClose() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let port = try #require(echo.url.split(separator: ":").last.flatMap { Int($0) })
+            // Both in one write: the first keeps the connection, the second ends it.
+            let answer = try await rawHTTPExchange(port: port, "GET /health/live HTTP/1.1\r\nHost: a\r\n\r\n"
+                + "GET /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").lowercased()
+            let responses = answer.components(separatedBy: "http/1.1 ").dropFirst()
+            #expect(responses.count == 2)
+            #expect(responses.first?.hasPrefix("200") == true)
+            #expect(responses.first?.contains("connection: close") == false)
+            #expect(responses.last?.hasPrefix("404") == true)
+            #expect(responses.last?.contains("connection: close") == true)
+        }
+    }
+
     @Test func metricsCountRequestsByRouteAndStatus() async throws {
         let echo = try await RunningEcho.make()
         try await echo.run {
