@@ -255,3 +255,34 @@ import Testing
         #expect(await pinned.baseURL(for: "example.org", logger: logger) == "http://127.0.0.1:9")
     }
 }
+
+@Suite struct SignedAnswersTests {
+    @Test func anAnswerIsSignedOnceAndAgainWhenTheAssociationChanges() {
+        let answers = SignedAnswers(capacity: 64)
+        let key = AssociationIndex.Key(medium: "email", address: "ann@example.org")
+        let signs = Mutex(0)
+        func answer(_ mxid: String, ts: Int64 = 1, notAfter: Int64 = 9) -> String {
+            String(decoding: answers.answer(for: key, mxid: mxid, ts: ts, notBefore: 1, notAfter: notAfter) {
+                signs.withLock { $0 += 1 }
+                return Array("\(mxid) \(ts) \(notAfter)".utf8)
+            }, as: UTF8.self)
+        }
+        #expect(answer("@ann:a") == "@ann:a 1 9")
+        #expect(answer("@ann:a") == "@ann:a 1 9")
+        #expect(signs.withLock { $0 } == 1)
+        // Rebound to someone else, bound again later, or its validity changed: signed anew.
+        #expect(answer("@bob:b") == "@bob:b 1 9")
+        #expect(answer("@bob:b", ts: 2) == "@bob:b 2 9")
+        #expect(answer("@bob:b", ts: 2, notAfter: 10) == "@bob:b 2 10")
+        #expect(signs.withLock { $0 } == 4)
+    }
+
+    @Test func theMemoStaysWithinItsCapacity() {
+        let answers = SignedAnswers(capacity: 32)
+        for n in 0..<1_000 {
+            _ = answers.answer(for: AssociationIndex.Key(medium: "email", address: "u\(n)@example.org"), mxid: "@u:a", ts: 1, notBefore: 1, notAfter: 2) { [1] }
+        }
+        #expect(answers.count <= 32)
+        #expect(answers.count > 0)
+    }
+}

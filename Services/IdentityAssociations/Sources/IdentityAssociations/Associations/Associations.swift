@@ -20,6 +20,8 @@ struct Associations: Sendable {
     let index: AssociationIndex?
     /// Homeserver-signed unbind requests.
     let serverRequests: ServerRequestVerifier
+    /// v1 lookup answers already signed.
+    let signed = SignedAnswers()
 
     /// 100 years, as sydent publishes associations.
     static let validity: Int64 = 100 * 365 * 86_400 * 1000
@@ -171,7 +173,9 @@ struct Associations: Sendable {
             found = try await batcher.lookup(medium: medium, address: address, logger: context.logger)
         }
         guard let (mxid, ts, notBefore, notAfter) = found else { return Response.json([:]) }
-        return Response.json(bytes: signedAssociation(medium: medium, address: address, mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter))
+        return Response.json(bytes: signed.answer(for: key, mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter) {
+            signedAssociation(medium: medium, address: address, mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter)
+        })
     }
 
     private func signedAssociation(medium: String, address: String, mxid: String, ts: Int64, notBefore: Int64, notAfter: Int64) -> [UInt8] {
