@@ -81,24 +81,5 @@ public struct CompactJWS: Sendable {
 /// What a service learnt from tokens it verified, by their full text: a client sends the
 /// same token for its whole life, and the signature check is the dearest part of an
 /// authenticated read. Only a memo of a pure function (same token, same answer on every
-/// replica); anything that changes with time (`exp`) is checked on every use. When full
-/// it starts over: a busy service refills it with the tokens in use within a moment.
-public final class TokenMemo<Value: Sendable>: Sendable {
-    public let capacity: Int
-    private let entries = ReadMostly<[String: Value]>([:])
-
-    public init(capacity: Int = 10_000) {
-        self.capacity = capacity
-    }
-
-    public func get(_ token: String) -> Value? {
-        entries.read { $0[token] }
-    }
-
-    public func put(_ token: String, _ value: Value) {
-        entries.write { entries in
-            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[token] = value
-        }
-    }
-}
+/// replica); anything that changes with time (`exp`) is checked on every use.
+public typealias TokenMemo<Value: Sendable> = Memo<String, Value>
