@@ -2,6 +2,9 @@ import Crypto
 import Foundation
 
 /// Constant-time comparison of two byte strings of any length (the length is not secret).
+/// Inlinable, so each caller gets a copy specialised for its collections: the generic
+/// form looks up type metadata for every byte.
+@inlinable
 public func constantTimeEquals(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
     guard lhs.count == rhs.count else { return false }
     var difference: UInt8 = 0

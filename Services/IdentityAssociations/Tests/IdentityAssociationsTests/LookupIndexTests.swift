@@ -123,9 +123,29 @@ import Testing
         var bytes = [UInt8](repeating: 0, count: 32)
         withUnsafeBytes(of: key.words) { for index in 0..<32 { bytes[index] = $0[index] } }
         #expect(Base64URL.encode(bytes) == hash)
+        var text: [UInt8] = []
+        key.appendText(to: &text)
+        #expect(String(decoding: text, as: UTF8.self) == hash)
         #expect(AssociationIndex.HashKey(Associations.lookupHash(address: "bob@example.com", medium: "email", pepper: "matrixrocks")) != key)
-        for bad in ["", "hash7", String(hash.dropLast()), hash + "A", String(hash.dropLast()) + "=", String(hash.dropLast()) + "+"] {
+        // The last character carries 4 bits and two spare ones: only its canonical
+        // form (spare bits clear) is a key, so every key has one text.
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let offset = try #require(alphabet.firstIndex(of: hash.last!))
+        #expect(offset & 3 == 0)
+        let nonCanonical = String(hash.dropLast()) + String(alphabet[offset | 1])
+        for bad in ["", "hash7", String(hash.dropLast()), hash + "A", String(hash.dropLast()) + "=", String(hash.dropLast()) + "+", nonCanonical] {
             #expect(AssociationIndex.HashKey(bad) == nil, "\(bad)")
+        }
+        // Every 32 bytes read back from their text.
+        for _ in 0..<200 {
+            let random = (0..<32).map { _ in UInt8.random(in: 0...255) }
+            let decoded = try #require(AssociationIndex.HashKey(Base64URL.encode(random)))
+            var bytes = [UInt8](repeating: 0, count: 32)
+            withUnsafeBytes(of: decoded.words) { for index in 0..<32 { bytes[index] = $0[index] } }
+            #expect(bytes == random)
+            var text: [UInt8] = []
+            decoded.appendText(to: &text)
+            #expect(String(decoding: text, as: UTF8.self) == Base64URL.encode(random))
         }
     }
 

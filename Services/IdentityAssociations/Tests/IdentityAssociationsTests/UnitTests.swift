@@ -286,3 +286,82 @@ import Testing
         #expect(answers.memo.count > 0)
     }
 }
+
+@Suite struct HashedMXIDsTests {
+    /// A key whose first word is chosen, so keys can be made to share home slots.
+    func key(_ first: UInt64, _ n: UInt64) -> AssociationIndex.HashKey {
+        AssociationIndex.HashKey(words: (first, n, ~n, n &* 31))
+    }
+
+    func answer(_ table: HashedMXIDs, _ key: AssociationIndex.HashKey) -> String? {
+        var out: [UInt8] = []
+        return table.appendMXID(key, to: &out) ? String(decoding: out, as: UTF8.self) : nil
+    }
+
+    @Test func aHitAppendsTheMXIDAsAJSONString() {
+        var table = HashedMXIDs(capacity: 8)
+        let long = "@" + String(repeating: "x", count: 40) + ":example.org"
+        table.set(key(1, 1), mxid: "@ann:example.org")
+        table.set(key(2, 2), mxid: long)
+        table.set(key(3, 3), mxid: "@q\"u\\o:example.org")
+        #expect(answer(table, key(1, 1)) == #""@ann:example.org""#)
+        #expect(answer(table, key(2, 2)) == "\"\(long)\"")
+        #expect(answer(table, key(3, 3)) == #""@q\"u\\o:example.org""#)
+        #expect(table[key(3, 3)] == "@q\"u\\o:example.org")
+        #expect(answer(table, key(1, 2)) == nil)
+        // Replacing a long mxid with a short one and back.
+        table.set(key(2, 2), mxid: "@b:c")
+        #expect(answer(table, key(2, 2)) == #""@b:c""#)
+        table.set(key(2, 2), mxid: long)
+        #expect(table[key(2, 2)] == long)
+        #expect(table.count == 3)
+    }
+
+    /// Random sets and removes, many of them on keys that share home slots, against a
+    /// Dictionary: after every step both hold the same.
+    @Test func itAgreesWithADictionaryThroughGrowthAndRemovals() {
+        var table = HashedMXIDs(capacity: 8)
+        var model: [AssociationIndex.HashKey: String] = [:]
+        var generator = SystemRandomNumberGenerator()
+        // Few distinct first words: long probe runs that wrap and removals that shift.
+        let keys = (0..<600).map { n in key(UInt64.random(in: 0..<40, using: &generator), UInt64(n)) }
+        for step in 0..<6_000 {
+            let key = keys.randomElement(using: &generator)!
+            if Bool.random(using: &generator) {
+                let mxid = step % 7 == 0 ? "@\(step)" + String(repeating: "l", count: 40) + ":a" : "@u\(step):a"
+                table.set(key, mxid: mxid)
+                model[key] = mxid
+            } else {
+                table.remove(key)
+                model[key] = nil
+            }
+            if step % 500 == 0 || step == 5_999 {
+                #expect(table.count == model.count)
+                for key in keys { #expect(table[key] == model[key]) }
+            }
+        }
+        for key in keys { table.remove(key) }
+        #expect(table.count == 0)
+        #expect(keys.allSatisfy { table[$0] == nil })
+    }
+
+    @Test func aCopyIsNotChangedByTheOriginal() {
+        var table = HashedMXIDs(capacity: 8)
+        table.set(key(1, 1), mxid: "@a:b")
+        let copy = table
+        table.set(key(1, 1), mxid: "@c:d")
+        table.set(key(2, 2), mxid: "@e:f")
+        table.remove(key(1, 1))
+        #expect(copy[key(1, 1)] == "@a:b")
+        #expect(copy[key(2, 2)] == nil)
+        #expect(copy.count == 1)
+        #expect(table[key(2, 2)] == "@e:f")
+    }
+
+    @Test func warmingTellsNothingButReadsEveryHome() {
+        var table = HashedMXIDs()
+        #expect(table.warm([key(1, 1), nil]) == 0)
+        table.set(key(1, 1), mxid: "@a:b")
+        #expect(table.warm([key(1, 1), nil]) == 1)
+    }
+}

@@ -185,7 +185,6 @@ struct Accounts: Sendable {
     }
 }
 
-/// A prepared statement: the account of a token hash, with the terms it accepted.
 /// A prepared statement: the accounts (and accepted terms) behind many token hashes.
 struct AccountsByTokens: PostgresPreparedStatement {
     static let name = "identity_accounts_by_tokens"

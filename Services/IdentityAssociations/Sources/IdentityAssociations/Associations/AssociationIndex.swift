@@ -27,42 +27,75 @@ final class AssociationIndex: Sendable {
     struct HashKey: Hashable, Sendable {
         var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
-        /// nil for anything but 43 base64url characters (no stored hash looks like that).
+        init(words: (UInt64, UInt64, UInt64, UInt64)) { self.words = words }
+
+        /// nil for anything but the 43 base64url characters of 32 bytes, in their one
+        /// canonical form (the last character's two spare bits clear), so a key has
+        /// exactly one text and the answer can repeat the text it was asked.
         init?(_ text: String) {
             var text = text
-            guard text.utf8.count == 43, let words = text.withUTF8(Self.decode) else { return nil }
+            guard let words = text.withUTF8(Self.decode) else { return nil }
             self.words = words
         }
 
         /// base64url digit values; 0xFF for anything else.
         private static let digits: [UInt8] = {
             var table = [UInt8](repeating: 0xFF, count: 256)
-            for (value, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8.enumerated() {
+            for (value, character) in alphabet.enumerated() {
                 table[Int(character)] = UInt8(value)
             }
             return table
         }()
 
-        private static func decode(_ characters: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64, UInt64)? {
-            var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-            let complete = digits.withUnsafeBufferPointer { digits in
-                withUnsafeMutableBytes(of: &words) { bytes -> Bool in
-                    var bits: UInt32 = 0, count: UInt32 = 0, index = 0, invalid: UInt8 = 0
-                    for character in characters {
-                        let value = digits[Int(character)]
-                        invalid |= value & 0x80
-                        bits = (bits << 6 | UInt32(value & 0x3F)) & 0xFFFF
-                        count += 6
-                        if count >= 8, index < 32 {
-                            count -= 8
-                            bytes[index] = UInt8(truncatingIfNeeded: bits >> count)
-                            index += 1
-                        }
+        private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+        /// Appends the key's text: the 43 characters it was read from.
+        func appendText(to out: inout [UInt8]) {
+            withUnsafeBytes(of: words) { bytes in
+                Self.alphabet.withUnsafeBufferPointer { alphabet in
+                    for group in 0..<10 {
+                        let at = group &* 3
+                        let bits = UInt32(bytes[at]) << 16 | UInt32(bytes[at &+ 1]) << 8 | UInt32(bytes[at &+ 2])
+                        out.append(alphabet[Int(bits >> 18)])
+                        out.append(alphabet[Int(bits >> 12 & 0x3F)])
+                        out.append(alphabet[Int(bits >> 6 & 0x3F)])
+                        out.append(alphabet[Int(bits & 0x3F)])
                     }
-                    return invalid == 0 && index == 32
+                    let bits = UInt32(bytes[30]) << 8 | UInt32(bytes[31])
+                    out.append(alphabet[Int(bits >> 10)])
+                    out.append(alphabet[Int(bits >> 4 & 0x3F)])
+                    out.append(alphabet[Int(bits << 2 & 0x3F)])
                 }
             }
-            return complete ? words : nil
+        }
+
+        /// Four characters at a time into three bytes, big-endian as the text reads.
+        static func decode(_ characters: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64, UInt64)? {
+            guard characters.count == 43 else { return nil }
+            var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            let valid = digits.withUnsafeBufferPointer { digits in
+                withUnsafeMutableBytes(of: &words) { bytes -> Bool in
+                    var invalid: UInt32 = 0
+                    @inline(__always) func digit(_ position: Int) -> UInt32 {
+                        let value = UInt32(digits[Int(characters[position])])
+                        invalid |= value
+                        return value
+                    }
+                    for group in 0..<10 {
+                        let at = group &* 4
+                        let bits = digit(at) << 18 | digit(at &+ 1) << 12 | digit(at &+ 2) << 6 | digit(at &+ 3)
+                        bytes[group &* 3] = UInt8(truncatingIfNeeded: bits >> 16)
+                        bytes[group &* 3 &+ 1] = UInt8(truncatingIfNeeded: bits >> 8)
+                        bytes[group &* 3 &+ 2] = UInt8(truncatingIfNeeded: bits)
+                    }
+                    let last = digit(42)
+                    let bits = digit(40) << 10 | digit(41) << 4 | last >> 2
+                    bytes[30] = UInt8(truncatingIfNeeded: bits >> 8)
+                    bytes[31] = UInt8(truncatingIfNeeded: bits)
+                    return invalid & 0x80 == 0 && last & 0x3 == 0
+                }
+            }
+            return valid ? words : nil
         }
 
         static func == (lhs: HashKey, rhs: HashKey) -> Bool {
@@ -86,13 +119,13 @@ final class AssociationIndex: Sendable {
     struct Contents: Sendable {
         var generation: Int64 = 0
         var byAddress: [Key: Entry] = [:]
-        var byHash: [HashKey: String] = [:]
+        var byHash = HashedMXIDs()
 
         mutating func apply(_ key: Key, _ entry: Entry?) {
-            if let old = byAddress.removeValue(forKey: key), let hash = old.hash { byHash.removeValue(forKey: hash) }
+            if let old = byAddress.removeValue(forKey: key), let hash = old.hash { byHash.remove(hash) }
             if let entry {
                 byAddress[key] = entry
-                if let hash = entry.hash { byHash[hash] = entry.mxid }
+                if let hash = entry.hash { byHash.set(hash, mxid: entry.mxid) }
             }
         }
     }

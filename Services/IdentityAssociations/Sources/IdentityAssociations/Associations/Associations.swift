@@ -259,24 +259,26 @@ struct Associations: Sendable {
             // Decoded outside the shared lock.
             let keys = index == nil ? [] : addresses.map(AssociationIndex.HashKey.init)
             if let index, let mappings = try await index.read(logger: context.logger, known: account?.generation, { contents -> [UInt8] in
-                var out: [UInt8] = []
-                out.reserveCapacity(16 + addresses.count * 80)
-                out.append(contentsOf: #"{"mappings":{"#.utf8)
                 // One reference to the shared table for the whole loop: a retain per
                 // probe would be an atomic both cores fight over.
                 let byHash = contents.byHash
-                var first = true, emitted = Set<AssociationIndex.HashKey>(minimumCapacity: keys.count)
-                // Indices, not zip: zip over these element types is not specialised and
-                // looks up tuple metadata for every pair.
-                for position in keys.indices {
-                    guard let key = keys[position], let mxid = byHash[key], emitted.insert(key).inserted else { continue }
+                var out: [UInt8] = []
+                out.reserveCapacity(16 + addresses.count * 80 + byHash.warm(keys))
+                out.append(contentsOf: #"{"mappings":{"#.utf8)
+                var first = true, answered = AnsweredSlots(expected: keys.count)
+                for case let key? in keys {
+                    guard let slot = byHash.slot(of: key), answered.insert(slot) else { continue }
                     if !first { out.append(UInt8(ascii: ",")) }
                     first = false
-                    CanonicalJSON.writeString(addresses[position], into: &out)
+                    out.append(UInt8(ascii: "\""))
+                    // The key's text is what was asked: a key has one text (canonical
+                    // base64url, nothing to escape), so it is written from the key.
+                    key.appendText(to: &out)
+                    out.append(UInt8(ascii: "\""))
                     out.append(UInt8(ascii: ":"))
-                    CanonicalJSON.writeString(mxid, into: &out)
+                    byHash.appendMXID(at: slot, key: key, to: &out)
                 }
-                out.append(contentsOf: Array("}}".utf8))
+                out.append(contentsOf: "}}".utf8)
                 return out
             }) {
                 return Response.json(bytes: mappings)
