@@ -75,14 +75,13 @@ public struct OutboxWorker: Service {
                 sender: try columns[0].decode(String.self), recipients: try columns[1].decode([String].self),
                 data: Array(buffer: try columns[2].decode(ByteBuffer.self)))
         }
-        // Delivered rows are marked together at the end of the batch; a crash in between
-        // means those few go out again after the lease (at least once, never lost).
+        // The batch goes to the transport at once (SMTP sends it over one connection).
+        // Delivered rows are marked together at the end; a crash in between means those
+        // few go out again after the lease (at least once, never lost).
+        let outcomes = await transport.deliver(batch: claimed.map(\.payload))
         var sent: [Int64] = []
-        for (id, attempts, envelope) in claimed {
-            do {
-                try await transport.deliver(envelope)
-                sent.append(id)
-            } catch {
+        for ((id, attempts, _), failure) in zip(claimed, outcomes) {
+            if let error = failure {
                 let outcome: LeasedOutbox.Outcome
                 do {
                     outcome = try await outbox.markFailed(id, attempts: attempts, error: error)
@@ -95,6 +94,8 @@ public struct OutboxWorker: Service {
                 case .retryIn(let seconds):
                     logger.warning("mail delivery failed; will retry", metadata: ["outbox_id": "\(id)", "retry_in_s": "\(seconds)"])
                 }
+            } else {
+                sent.append(id)
             }
         }
         try await outbox.markSent(sent)

@@ -4,6 +4,24 @@ import NIOPosix
 /// Delivers one envelope, or throws so the outbox tries again later.
 public protocol MailTransport: Sendable {
     func deliver(_ envelope: MailEnvelope) async throws
+    /// Delivers several (a transport may share a connection among them) and tells each
+    /// one's outcome, in order: nil when delivered.
+    func deliver(batch envelopes: [MailEnvelope]) async -> [(any Error)?]
+}
+
+extension MailTransport {
+    public func deliver(batch envelopes: [MailEnvelope]) async -> [(any Error)?] {
+        var outcomes: [(any Error)?] = []
+        for envelope in envelopes {
+            do {
+                try await deliver(envelope)
+                outcomes.append(nil)
+            } catch {
+                outcomes.append(error)
+            }
+        }
+        return outcomes
+    }
 }
 
 /// Writes each message as one `.eml` file in a folder: what `make run` uses when no SMTP

@@ -47,9 +47,11 @@ public struct SMTPError: Error, CustomStringConvertible, Sendable {
     public var description: String { "SMTP \(stage): \(reply)" }
 }
 
-/// Delivers over SMTP: EHLO, STARTTLS or implicit TLS, AUTH PLAIN or LOGIN, one
-/// transaction per envelope with dot-stuffing, then QUIT. A connection per message keeps
-/// it simple and robust; the outbox worker is the one that batches.
+/// Delivers over SMTP: EHLO, STARTTLS or implicit TLS, AUTH PLAIN or LOGIN, then one
+/// transaction per envelope with dot-stuffing, and QUIT. A batch shares one connection
+/// (one handshake, one TLS negotiation, one login), as any mail client does: after a
+/// message the server refuses, `RSET` and go on; if the connection is lost, the rest go
+/// over a new one.
 public struct SMTPTransport: MailTransport {
     public let configuration: SMTPConfiguration
 
@@ -58,7 +60,79 @@ public struct SMTPTransport: MailTransport {
     }
 
     public func deliver(_ envelope: MailEnvelope) async throws {
-        let configuration = self.configuration
+        if let failure = await deliver(batch: [envelope]).first ?? nil { throw failure }
+    }
+
+    public func deliver(batch envelopes: [MailEnvelope]) async -> [(any Error)?] {
+        guard !envelopes.isEmpty else { return [] }
+        let session: SMTPSession
+        do {
+            session = try await SMTPSession.open(configuration)
+        } catch {
+            return envelopes.map { _ in error }
+        }
+        defer { session.close() }
+        var outcomes: [(any Error)?] = []
+        for (position, envelope) in envelopes.enumerated() {
+            do {
+                try await session.send(envelope)
+                outcomes.append(nil)
+            } catch SMTPSession.Failure.hungUp(let error) {
+                // The server hung up between messages (some limit messages per
+                // connection): this one was never started, so it goes again with the
+                // rest over a new connection, unless this connection had not carried any.
+                guard position > 0 else { return outcomes + [error] + (await deliver(batch: Array(envelopes.dropFirst()))) }
+                return outcomes + (await deliver(batch: Array(envelopes[position...])))
+            } catch {
+                outcomes.append(error)
+                guard position < envelopes.count - 1 else { break }
+                do {
+                    try await session.reset()
+                } catch {
+                    // This connection is done for: the rest go over a new one.
+                    return outcomes + (await deliver(batch: Array(envelopes[(position + 1)...])))
+                }
+            }
+        }
+        await session.quit()
+        return outcomes
+    }
+
+    /// The message as DATA carries it: a leading "." doubled on every line, CRLF at the
+    /// end, then the terminating "." line (RFC 5321 §4.5.2).
+    static func dotStuffed(_ data: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(data.count + 16)
+        var atLineStart = true
+        for byte in data {
+            if atLineStart && byte == UInt8(ascii: ".") { out.append(UInt8(ascii: ".")) }
+            out.append(byte)
+            atLineStart = byte == 0x0A
+        }
+        if !(out.count >= 2 && out[out.count - 2] == 0x0D && out[out.count - 1] == 0x0A) {
+            out.append(contentsOf: [0x0D, 0x0A])
+        }
+        out.append(contentsOf: Array(".\r\n".utf8))
+        return out
+    }
+}
+
+/// One SMTP connection, greeted, secured and logged in, for a batch of transactions.
+/// Each step has the configuration's timeout: closing the channel ends any wait.
+final class SMTPSession {
+    let configuration: SMTPConfiguration
+    let channel: any Channel
+    var replies: AsyncThrowingStream<String, any Error>.AsyncIterator
+    var deadline: Scheduled<Void>?
+
+    private init(configuration: SMTPConfiguration, channel: any Channel, replies: AsyncThrowingStream<String, any Error>) {
+        self.configuration = configuration
+        self.channel = channel
+        self.replies = replies.makeAsyncIterator()
+        restartDeadline()
+    }
+
+    static func open(_ configuration: SMTPConfiguration) async throws -> SMTPSession {
         let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
         var tls: NIOSSLContext?
         if configuration.security != .none {
@@ -84,34 +158,17 @@ public struct SMTPTransport: MailTransport {
                 }
             }
             .connect(host: configuration.host, port: configuration.port).get()
-        // The whole conversation has one deadline: closing the channel ends any wait.
-        let deadline = channel.eventLoop.scheduleTask(in: configuration.timeout) { channel.close(promise: nil) }
-        defer {
-            deadline.cancel()
-            channel.close(promise: nil)
+        let session = SMTPSession(configuration: configuration, channel: channel, replies: stream)
+        do {
+            try await session.greet(tls: tls, serverName: serverName)
+        } catch {
+            session.close()
+            throw error
         }
-        var replies = stream.makeAsyncIterator()
+        return session
+    }
 
-        func reply(_ stage: String, expecting codes: ClosedRange<Int>) async throws -> [String] {
-            var lines: [String] = []
-            while true {
-                guard let line = try await replies.next() else {
-                    throw SMTPError(stage: stage, reply: "connection closed")
-                }
-                lines.append(line)
-                let bytes = Array(line.utf8)
-                if bytes.count < 4 || bytes[3] != UInt8(ascii: "-") { break }
-            }
-            guard let last = lines.last, let code = Int(last.prefix(3)), codes.contains(code) else {
-                throw SMTPError(stage: stage, reply: lines.joined(separator: " | "))
-            }
-            return lines
-        }
-
-        func send(_ line: String) async throws {
-            try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n")).get()
-        }
-
+    private func greet(tls: NIOSSLContext?, serverName: String?) async throws {
         _ = try await reply("greeting", expecting: 220...220)
         try await send("EHLO \(configuration.heloName)")
         var capabilities = try await reply("EHLO", expecting: 250...250)
@@ -122,6 +179,7 @@ public struct SMTPTransport: MailTransport {
             try await send("STARTTLS")
             _ = try await reply("STARTTLS", expecting: 220...220)
             let context = tls!
+            let channel = self.channel
             try await channel.eventLoop.submit {
                 try channel.pipeline.syncOperations.addHandler(
                     try NIOSSLClientHandler(context: context, serverHostname: serverName), position: .first)
@@ -144,35 +202,77 @@ public struct SMTPTransport: MailTransport {
                 _ = try await reply("AUTH", expecting: 235...235)
             }
         }
-        try await send("MAIL FROM:<\(envelope.sender)>")
-        _ = try await reply("MAIL FROM", expecting: 250...250)
+    }
+
+    enum Failure: Error {
+        /// The connection was gone before the transaction's first reply: the server
+        /// accepted nothing of it.
+        case hungUp(any Error)
+    }
+
+    /// One mail transaction.
+    func send(_ envelope: MailEnvelope) async throws {
+        restartDeadline()
+        do {
+            try await send("MAIL FROM:<\(envelope.sender)>")
+            _ = try await reply("MAIL FROM", expecting: 250...250)
+        } catch let error as SMTPError where error.reply != Self.closed {
+            throw error
+        } catch {
+            throw Failure.hungUp(error)
+        }
         for recipient in envelope.recipients {
             try await send("RCPT TO:<\(recipient)>")
             _ = try await reply("RCPT TO \(recipient)", expecting: 250...251)
         }
         try await send("DATA")
         _ = try await reply("DATA", expecting: 354...354)
-        try await channel.writeAndFlush(ByteBuffer(bytes: Self.dotStuffed(envelope.data))).get()
+        try await channel.writeAndFlush(ByteBuffer(bytes: SMTPTransport.dotStuffed(envelope.data))).get()
         _ = try await reply("message", expecting: 250...250)
+    }
+
+    /// Abandons a refused transaction so the next can start.
+    func reset() async throws {
+        restartDeadline()
+        try await send("RSET")
+        _ = try await reply("RSET", expecting: 250...250)
+    }
+
+    static let closed = "connection closed"
+
+    func quit() async {
         try? await send("QUIT")
     }
 
-    /// The message as DATA carries it: a leading "." doubled on every line, CRLF at the
-    /// end, then the terminating "." line (RFC 5321 §4.5.2).
-    static func dotStuffed(_ data: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(data.count + 16)
-        var atLineStart = true
-        for byte in data {
-            if atLineStart && byte == UInt8(ascii: ".") { out.append(UInt8(ascii: ".")) }
-            out.append(byte)
-            atLineStart = byte == 0x0A
+    func close() {
+        deadline?.cancel()
+        channel.close(promise: nil)
+    }
+
+    private func restartDeadline() {
+        deadline?.cancel()
+        let channel = self.channel
+        deadline = channel.eventLoop.scheduleTask(in: configuration.timeout) { channel.close(promise: nil) }
+    }
+
+    private func reply(_ stage: String, expecting codes: ClosedRange<Int>) async throws -> [String] {
+        var lines: [String] = []
+        while true {
+            guard let line = try await replies.next() else {
+                throw SMTPError(stage: stage, reply: Self.closed)
+            }
+            lines.append(line)
+            let bytes = Array(line.utf8)
+            if bytes.count < 4 || bytes[3] != UInt8(ascii: "-") { break }
         }
-        if !(out.count >= 2 && out[out.count - 2] == 0x0D && out[out.count - 1] == 0x0A) {
-            out.append(contentsOf: [0x0D, 0x0A])
+        guard let last = lines.last, let code = Int(last.prefix(3)), codes.contains(code) else {
+            throw SMTPError(stage: stage, reply: lines.joined(separator: " | "))
         }
-        out.append(contentsOf: Array(".\r\n".utf8))
-        return out
+        return lines
+    }
+
+    private func send(_ line: String) async throws {
+        try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n")).get()
     }
 }
 

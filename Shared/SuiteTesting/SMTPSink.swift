@@ -84,11 +84,13 @@ public final class SMTPSink: Sendable {
     let box: SinkBox
 
     /// Starts a sink on a free loopback port. `credentials` makes AUTH required;
-    /// `rejectRecipient` answers 550 for the addresses it matches.
+    /// `rejectRecipient` answers 550 for the addresses it matches;
+    /// `messagesPerConnection` hangs up at the next message after that many on a connection.
     public static func start(
         credentials: (user: String, password: String)? = nil,
         tls: SinkTLS? = nil,
-        rejectRecipient: @escaping @Sendable (String) -> Bool = { _ in false }
+        rejectRecipient: @escaping @Sendable (String) -> Bool = { _ in false },
+        messagesPerConnection: Int? = nil
     ) async throws -> SMTPSink {
         var starttls: NIOSSLContext?
         var implicit: NIOSSLContext?
@@ -97,7 +99,7 @@ public final class SMTPSink: Sendable {
         case .implicit(let certificate): implicit = try certificate.serverContext()
         case nil: break
         }
-        let box = SinkBox(credentials: credentials, rejects: rejectRecipient, starttls: starttls)
+        let box = SinkBox(credentials: credentials, rejects: rejectRecipient, starttls: starttls, messagesPerConnection: messagesPerConnection)
         let implicitContext = implicit
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -120,6 +122,8 @@ public final class SMTPSink: Sendable {
     }
 
     public var messages: [ReceivedMail] { box.received.withLock { $0 } }
+    /// How many connections clients opened.
+    public var connections: Int { box.connections.withLock { $0 } }
 
     /// Waits until a mail for `recipient` has arrived, for up to `seconds`.
     public func waitForMail(to recipient: String, seconds: Double = 10) async throws -> ReceivedMail {
@@ -146,12 +150,18 @@ final class SinkBox: Sendable {
     let credentials: (user: String, password: String)?
     let rejects: @Sendable (String) -> Bool
     let starttls: NIOSSLContext?
+    /// Connections accepted so far.
+    let connections = Mutex(0)
+    /// Hang up at the next MAIL FROM after this many messages on one connection (a
+    /// server that limits them).
+    let messagesPerConnection: Int?
 
     init(
         credentials: (user: String, password: String)?, rejects: @escaping @Sendable (String) -> Bool,
-        starttls: NIOSSLContext?
+        starttls: NIOSSLContext?, messagesPerConnection: Int? = nil
     ) {
         self.starttls = starttls
+        self.messagesPerConnection = messagesPerConnection
         self.credentials = credentials
         self.rejects = rejects
     }
@@ -177,7 +187,10 @@ final class SMTPSinkHandler: ChannelInboundHandler {
         self.box = box
     }
 
+    var messagesHere = 0
+
     func channelActive(context: ChannelHandlerContext) {
+        box.connections.withLock { $0 += 1 }
         reply(context, "220 sink.test ESMTP ready")
     }
 
@@ -218,6 +231,7 @@ final class SMTPSinkHandler: ChannelInboundHandler {
                 recipients = []
                 dataLines = []
                 reply(context, "250 2.0.0 Ok: queued")
+                messagesHere += 1
             } else {
                 dataLines.append(line.hasPrefix(".") ? String(line.dropFirst()) : line)
             }
@@ -257,6 +271,8 @@ final class SMTPSinkHandler: ChannelInboundHandler {
         } else if upper == "AUTH LOGIN" {
             mode = .authLoginUser
             reply(context, "334 VXNlcm5hbWU6")
+        } else if upper.hasPrefix("MAIL FROM:"), let limit = box.messagesPerConnection, messagesHere >= limit {
+            context.close(promise: nil)
         } else if upper.hasPrefix("MAIL FROM:") {
             if needsAuth { return reply(context, "530 5.7.0 Authentication required") }
             sender = Self.address(line.dropFirst(10))

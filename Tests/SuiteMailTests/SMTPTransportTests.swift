@@ -56,6 +56,68 @@ import Testing
         #expect(error?.reply.hasPrefix("550") == true)
     }
 
+    func mail(to recipient: String) -> MailEnvelope {
+        MailEnvelope(sender: "suite@example.org", recipients: [recipient], data: Array("Subject: \(recipient)\r\n\r\nhello\r\n".utf8))
+    }
+
+    @Test func aBatchGoesOverOneConnection() async throws {
+        let sink = try await SMTPSink.start(credentials: ("mailer", "s3cret"))
+        defer { Task { await sink.stop() } }
+        let batch = (1...5).map { mail(to: "user\($0)@example.org") }
+        let outcomes = await transport(sink, username: "mailer", password: "s3cret").deliver(batch: batch)
+        #expect(outcomes.count == 5)
+        #expect(outcomes.allSatisfy { $0 == nil })
+        #expect(sink.messages.map(\.recipients) == (1...5).map { ["user\($0)@example.org"] })
+        #expect(sink.messages.map { $0.header("Subject") } == (1...5).map { "user\($0)@example.org" })
+        #expect(sink.connections == 1)
+    }
+
+    @Test func aRefusedMessageFailsAloneAndTheRestGoOn() async throws {
+        let sink = try await SMTPSink.start(rejectRecipient: { $0.hasPrefix("nobody") })
+        defer { Task { await sink.stop() } }
+        let batch = [mail(to: "a@example.org"), mail(to: "nobody@example.org"), mail(to: "b@example.org")]
+        let outcomes = await transport(sink).deliver(batch: batch)
+        #expect(outcomes[0] == nil)
+        #expect((outcomes[1] as? SMTPError)?.reply.hasPrefix("550") == true)
+        #expect(outcomes[2] == nil)
+        // The refused transaction was reset: b's mail carries only b.
+        #expect(sink.messages.map(\.recipients) == [["a@example.org"], ["b@example.org"]])
+        #expect(sink.connections == 1)
+    }
+
+    @Test func whenTheServerHangsUpTheRestGoOverANewConnection() async throws {
+        let sink = try await SMTPSink.start(messagesPerConnection: 2)
+        defer { Task { await sink.stop() } }
+        let batch = (1...5).map { mail(to: "user\($0)@example.org") }
+        let outcomes = await transport(sink).deliver(batch: batch)
+        // The third message meets the closed connection before anything of it was
+        // accepted: it goes again, with the rest, over a new connection.
+        #expect(outcomes.count == 5)
+        #expect(outcomes.allSatisfy { $0 == nil })
+        #expect(sink.messages.map(\.recipients) == (1...5).map { ["user\($0)@example.org"] })
+        #expect(sink.connections == 3)
+    }
+
+    @Test func aServerThatHangsUpAtEveryMessageFailsEachOnceAndTheBatchEnds() async throws {
+        let sink = try await SMTPSink.start(messagesPerConnection: 0)
+        defer { Task { await sink.stop() } }
+        let outcomes = await transport(sink).deliver(batch: (1...3).map { mail(to: "user\($0)@example.org") })
+        #expect(outcomes.count == 3)
+        #expect(outcomes.allSatisfy { $0 != nil })
+        #expect(sink.messages.isEmpty)
+        #expect(sink.connections == 3)
+    }
+
+    @Test func anUnreachableServerFailsEveryMessageOfTheBatch() async throws {
+        let sink = try await SMTPSink.start()
+        let port = sink.port
+        await sink.stop()
+        let transport = SMTPTransport(configuration: SMTPConfiguration(host: "127.0.0.1", port: port, timeout: .seconds(5)))
+        let outcomes = await transport.deliver(batch: [mail(to: "a@example.org"), mail(to: "b@example.org")])
+        #expect(outcomes.count == 2)
+        #expect(outcomes.allSatisfy { $0 != nil })
+    }
+
     @Test func starttlsIsRequiredWhenConfigured() async throws {
         let sink = try await SMTPSink.start()
         defer { Task { await sink.stop() } }
