@@ -124,8 +124,9 @@ import Testing
         withUnsafeBytes(of: key.words) { for index in 0..<32 { bytes[index] = $0[index] } }
         #expect(Base64URL.encode(bytes) == hash)
         var text: [UInt8] = []
-        key.appendText(to: &text)
-        #expect(String(decoding: text, as: UTF8.self) == hash)
+        key.appendMember(prefix: false, to: &text)
+        key.appendMember(prefix: true, to: &text)
+        #expect(String(decoding: text, as: UTF8.self) == "\"\(hash)\":,\"\(hash)\":")
         #expect(AssociationIndex.HashKey(Associations.lookupHash(address: "bob@example.com", medium: "email", pepper: "matrixrocks")) != key)
         // The last character carries 4 bits and two spare ones: only its canonical
         // form (spare bits clear) is a key, so every key has one text.
@@ -144,8 +145,8 @@ import Testing
             withUnsafeBytes(of: decoded.words) { for index in 0..<32 { bytes[index] = $0[index] } }
             #expect(bytes == random)
             var text: [UInt8] = []
-            decoded.appendText(to: &text)
-            #expect(String(decoding: text, as: UTF8.self) == Base64URL.encode(random))
+            decoded.appendMember(prefix: false, to: &text)
+            #expect(String(decoding: text, as: UTF8.self) == "\"\(Base64URL.encode(random))\":")
         }
     }
 

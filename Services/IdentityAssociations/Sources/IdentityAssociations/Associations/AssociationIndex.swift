@@ -49,23 +49,40 @@ final class AssociationIndex: Sendable {
 
         private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-        /// Appends the key's text: the 43 characters it was read from.
-        func appendText(to out: inout [UInt8]) {
-            withUnsafeBytes(of: words) { bytes in
-                Self.alphabet.withUnsafeBufferPointer { alphabet in
-                    for group in 0..<10 {
-                        let at = group &* 3
-                        let bits = UInt32(bytes[at]) << 16 | UInt32(bytes[at &+ 1]) << 8 | UInt32(bytes[at &+ 2])
-                        out.append(alphabet[Int(bits >> 18)])
-                        out.append(alphabet[Int(bits >> 12 & 0x3F)])
-                        out.append(alphabet[Int(bits >> 6 & 0x3F)])
-                        out.append(alphabet[Int(bits & 0x3F)])
-                    }
-                    let bits = UInt32(bytes[30]) << 8 | UInt32(bytes[31])
-                    out.append(alphabet[Int(bits >> 10)])
-                    out.append(alphabet[Int(bits >> 4 & 0x3F)])
-                    out.append(alphabet[Int(bits << 2 & 0x3F)])
+        /// Appends the key's text, the 43 characters it was read from, as a JSON object
+        /// key: `"…":`, after a comma when `prefix` is true. Written in one append
+        /// from a buffer on the stack: one append per character checks the array's
+        /// uniqueness and capacity 47 times.
+        func appendMember(prefix comma: Bool, to out: inout [UInt8]) {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { text in
+                var at = 0
+                if comma {
+                    text[0] = UInt8(ascii: ",")
+                    at = 1
                 }
+                text[at] = UInt8(ascii: "\"")
+                at &+= 1
+                withUnsafeBytes(of: words) { bytes in
+                    Self.alphabet.withUnsafeBufferPointer { alphabet in
+                        for group in 0..<10 {
+                            let from = group &* 3
+                            let bits = UInt32(bytes[from]) << 16 | UInt32(bytes[from &+ 1]) << 8 | UInt32(bytes[from &+ 2])
+                            text[at] = alphabet[Int(bits >> 18)]
+                            text[at &+ 1] = alphabet[Int(bits >> 12 & 0x3F)]
+                            text[at &+ 2] = alphabet[Int(bits >> 6 & 0x3F)]
+                            text[at &+ 3] = alphabet[Int(bits & 0x3F)]
+                            at &+= 4
+                        }
+                        let bits = UInt32(bytes[30]) << 8 | UInt32(bytes[31])
+                        text[at] = alphabet[Int(bits >> 10)]
+                        text[at &+ 1] = alphabet[Int(bits >> 4 & 0x3F)]
+                        text[at &+ 2] = alphabet[Int(bits << 2 & 0x3F)]
+                        at &+= 3
+                    }
+                }
+                text[at] = UInt8(ascii: "\"")
+                text[at &+ 1] = UInt8(ascii: ":")
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: text[..<(at &+ 2)]))
             }
         }
 

@@ -268,14 +268,10 @@ struct Associations: Sendable {
                 var first = true, answered = AnsweredSlots(expected: keys.count)
                 for case let key? in keys {
                     guard let slot = byHash.slot(of: key), answered.insert(slot) else { continue }
-                    if !first { out.append(UInt8(ascii: ",")) }
-                    first = false
-                    out.append(UInt8(ascii: "\""))
                     // The key's text is what was asked: a key has one text (canonical
                     // base64url, nothing to escape), so it is written from the key.
-                    key.appendText(to: &out)
-                    out.append(UInt8(ascii: "\""))
-                    out.append(UInt8(ascii: ":"))
+                    key.appendMember(prefix: !first, to: &out)
+                    first = false
                     byHash.appendMXID(at: slot, key: key, to: &out)
                 }
                 out.append(contentsOf: "}}".utf8)
