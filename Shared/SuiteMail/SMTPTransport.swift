@@ -64,7 +64,16 @@ public struct SMTPTransport: MailTransport {
     }
 
     public func deliver(batch envelopes: [MailEnvelope]) async -> [(any Error)?] {
-        guard !envelopes.isEmpty else { return [] }
+        var outcomes: [(any Error)?] = []
+        while outcomes.count < envelopes.count {
+            outcomes += await deliverOverOneConnection(envelopes[outcomes.count...])
+        }
+        return outcomes
+    }
+
+    /// Delivers from the front of `envelopes` until the connection is lost, and returns
+    /// the outcomes of those it got to: at least one, so a batch always moves on.
+    private func deliverOverOneConnection(_ envelopes: ArraySlice<MailEnvelope>) async -> [(any Error)?] {
         let session: SMTPSession
         do {
             session = try await SMTPSession.open(configuration)
@@ -73,24 +82,22 @@ public struct SMTPTransport: MailTransport {
         }
         defer { session.close() }
         var outcomes: [(any Error)?] = []
-        for (position, envelope) in envelopes.enumerated() {
+        for envelope in envelopes {
             do {
                 try await session.send(envelope)
                 outcomes.append(nil)
             } catch SMTPSession.Failure.hungUp(let error) {
                 // The server hung up between messages (some limit messages per
-                // connection): this one was never started, so it goes again with the
-                // rest over a new connection, unless this connection had not carried any.
-                guard position > 0 else { return outcomes + [error] + (await deliver(batch: Array(envelopes.dropFirst()))) }
-                return outcomes + (await deliver(batch: Array(envelopes[position...])))
+                // connection) and accepted nothing of this one: it goes again over a new
+                // connection, unless this connection had carried none.
+                return outcomes.isEmpty ? [error] : outcomes
             } catch {
                 outcomes.append(error)
-                guard position < envelopes.count - 1 else { break }
+                guard outcomes.count < envelopes.count else { break }
                 do {
                     try await session.reset()
                 } catch {
-                    // This connection is done for: the rest go over a new one.
-                    return outcomes + (await deliver(batch: Array(envelopes[(position + 1)...])))
+                    return outcomes
                 }
             }
         }

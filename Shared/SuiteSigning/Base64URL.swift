@@ -4,7 +4,8 @@ public import Foundation
 /// services sign or read goes through here, and Foundation's base64 plus string
 /// replacements was a tenth of a token grant's CPU.
 public enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    /// The url alphabet's 64 characters, in value order.
+    public static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// Each byte's value in either alphabet (`+/` or `-_`); 0xFF for anything else.
     private static let values: [UInt8] = {
@@ -17,8 +18,18 @@ public enum Base64URL {
 
     public static func encode(_ bytes: some DataProtocol) -> String {
         let input = Array(bytes)
-        let count = (input.count * 4 + 2) / 3
-        return String(unsafeUninitializedCapacity: count) { out in
+        return input.withUnsafeBytes { input in
+            String(unsafeUninitializedCapacity: encodedCount(input.count)) { encode(input, into: $0) }
+        }
+    }
+
+    /// The length of `count` bytes' unpadded text.
+    public static func encodedCount(_ count: Int) -> Int { (count * 4 + 2) / 3 }
+
+    /// Writes `input`'s unpadded text into `out` (at least `encodedCount` long) and
+    /// returns how much it wrote: for callers that build a larger text around it.
+    public static func encode(_ input: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        alphabet.withUnsafeBufferPointer { alphabet in
             var written = 0
             var index = 0
             while index + 3 <= input.count {

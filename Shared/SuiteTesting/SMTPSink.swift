@@ -85,12 +85,14 @@ public final class SMTPSink: Sendable {
 
     /// Starts a sink on a free loopback port. `credentials` makes AUTH required;
     /// `rejectRecipient` answers 550 for the addresses it matches;
-    /// `messagesPerConnection` hangs up at the next message after that many on a connection.
+    /// `messagesPerConnection` hangs up at the next message after that many on a connection;
+    /// `hangUpAtRecipient` hangs up in the middle of a message to the addresses it matches.
     public static func start(
         credentials: (user: String, password: String)? = nil,
         tls: SinkTLS? = nil,
         rejectRecipient: @escaping @Sendable (String) -> Bool = { _ in false },
-        messagesPerConnection: Int? = nil
+        messagesPerConnection: Int? = nil,
+        hangUpAtRecipient: @escaping @Sendable (String) -> Bool = { _ in false }
     ) async throws -> SMTPSink {
         var starttls: NIOSSLContext?
         var implicit: NIOSSLContext?
@@ -99,7 +101,9 @@ public final class SMTPSink: Sendable {
         case .implicit(let certificate): implicit = try certificate.serverContext()
         case nil: break
         }
-        let box = SinkBox(credentials: credentials, rejects: rejectRecipient, starttls: starttls, messagesPerConnection: messagesPerConnection)
+        let box = SinkBox(
+            credentials: credentials, rejects: rejectRecipient, starttls: starttls, messagesPerConnection: messagesPerConnection,
+            hangsUp: hangUpAtRecipient)
         let implicitContext = implicit
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -155,13 +159,15 @@ final class SinkBox: Sendable {
     /// Hang up at the next MAIL FROM after this many messages on one connection (a
     /// server that limits them).
     let messagesPerConnection: Int?
+    let hangsUp: @Sendable (String) -> Bool
 
     init(
         credentials: (user: String, password: String)?, rejects: @escaping @Sendable (String) -> Bool,
-        starttls: NIOSSLContext?, messagesPerConnection: Int? = nil
+        starttls: NIOSSLContext?, messagesPerConnection: Int? = nil, hangsUp: @escaping @Sendable (String) -> Bool = { _ in false }
     ) {
         self.starttls = starttls
         self.messagesPerConnection = messagesPerConnection
+        self.hangsUp = hangsUp
         self.credentials = credentials
         self.rejects = rejects
     }
@@ -282,6 +288,7 @@ final class SMTPSinkHandler: ChannelInboundHandler {
             guard sender != nil else { return reply(context, "503 5.5.1 MAIL first") }
             let recipient = Self.address(line.dropFirst(8))
             if box.rejects(recipient) { return reply(context, "550 5.1.1 No such user") }
+            if box.hangsUp(recipient) { return context.close(promise: nil) }
             recipients.append(recipient)
             reply(context, "250 2.1.5 Ok")
         } else if upper == "DATA" {

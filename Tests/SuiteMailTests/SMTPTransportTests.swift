@@ -98,6 +98,20 @@ import Testing
         #expect(sink.connections == 3)
     }
 
+    @Test func aConnectionLostInTheMiddleOfAMessageFailsItAndTheRestGoOverANewOne() async throws {
+        let sink = try await SMTPSink.start(hangUpAtRecipient: { $0.hasPrefix("drop") })
+        defer { Task { await sink.stop() } }
+        let batch = [mail(to: "a@example.org"), mail(to: "drop@example.org"), mail(to: "b@example.org")]
+        let outcomes = await transport(sink).deliver(batch: batch)
+        // The server may have seen part of the dropped one: it fails, and the outbox
+        // tries it again later.
+        #expect(outcomes[0] == nil)
+        #expect(outcomes[1] != nil)
+        #expect(outcomes[2] == nil)
+        #expect(sink.messages.map(\.recipients) == [["a@example.org"], ["b@example.org"]])
+        #expect(sink.connections == 2)
+    }
+
     @Test func aServerThatHangsUpAtEveryMessageFailsEachOnceAndTheBatchEnds() async throws {
         let sink = try await SMTPSink.start(messagesPerConnection: 0)
         defer { Task { await sink.stop() } }

@@ -294,8 +294,10 @@ import Testing
     }
 
     func answer(_ table: HashedMXIDs, _ key: AssociationIndex.HashKey) -> String? {
+        guard let slot = table.slot(of: key) else { return nil }
         var out: [UInt8] = []
-        return table.appendMXID(key, to: &out) ? String(decoding: out, as: UTF8.self) : nil
+        table.appendMXID(at: slot, key: key, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     @Test func aHitAppendsTheMXIDAsAJSONString() {

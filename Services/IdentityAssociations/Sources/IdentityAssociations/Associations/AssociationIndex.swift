@@ -3,6 +3,7 @@ import PostgresNIO
 import Synchronization
 import SuiteCore
 import SuitePostgres
+import SuiteSigning
 
 /// An in-memory copy of the associations, for lookups: v1 by address, v2 by hash.
 ///
@@ -41,13 +42,11 @@ final class AssociationIndex: Sendable {
         /// base64url digit values; 0xFF for anything else.
         private static let digits: [UInt8] = {
             var table = [UInt8](repeating: 0xFF, count: 256)
-            for (value, character) in alphabet.enumerated() {
+            for (value, character) in Base64URL.alphabet.enumerated() {
                 table[Int(character)] = UInt8(value)
             }
             return table
         }()
-
-        private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
         /// Appends the key's text, the 43 characters it was read from, as a JSON object
         /// key: `"…":`, after a comma when `prefix` is true. Written in one append
@@ -57,32 +56,15 @@ final class AssociationIndex: Sendable {
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { text in
                 var at = 0
                 if comma {
-                    text[0] = UInt8(ascii: ",")
-                    at = 1
+                    text[at] = UInt8(ascii: ",")
+                    at += 1
                 }
                 text[at] = UInt8(ascii: "\"")
-                at &+= 1
-                withUnsafeBytes(of: words) { bytes in
-                    Self.alphabet.withUnsafeBufferPointer { alphabet in
-                        for group in 0..<10 {
-                            let from = group &* 3
-                            let bits = UInt32(bytes[from]) << 16 | UInt32(bytes[from &+ 1]) << 8 | UInt32(bytes[from &+ 2])
-                            text[at] = alphabet[Int(bits >> 18)]
-                            text[at &+ 1] = alphabet[Int(bits >> 12 & 0x3F)]
-                            text[at &+ 2] = alphabet[Int(bits >> 6 & 0x3F)]
-                            text[at &+ 3] = alphabet[Int(bits & 0x3F)]
-                            at &+= 4
-                        }
-                        let bits = UInt32(bytes[30]) << 8 | UInt32(bytes[31])
-                        text[at] = alphabet[Int(bits >> 10)]
-                        text[at &+ 1] = alphabet[Int(bits >> 4 & 0x3F)]
-                        text[at &+ 2] = alphabet[Int(bits << 2 & 0x3F)]
-                        at &+= 3
-                    }
-                }
+                at += 1
+                at += withUnsafeBytes(of: words) { Base64URL.encode($0, into: UnsafeMutableBufferPointer(rebasing: text[at...])) }
                 text[at] = UInt8(ascii: "\"")
-                text[at &+ 1] = UInt8(ascii: ":")
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: text[..<(at &+ 2)]))
+                text[at + 1] = UInt8(ascii: ":")
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: text[..<(at + 2)]))
             }
         }
 

@@ -17,7 +17,7 @@ struct HashedMXIDs: Sendable {
     /// Slot layout: key words at 0, 8, 16, 24; at 32 the state byte (`empty`, `spilled` or
     /// the inline text's length); the inline text from 33 on.
     private static let slotSize = 64, stateOffset = 32, textOffset = 33
-    static let inlineCapacity = slotSize - textOffset
+    private static let inlineCapacity = slotSize - textOffset
     private static let empty: UInt8 = 0, spilled: UInt8 = 0xFF
 
     private final class Storage: @unchecked Sendable {
@@ -99,13 +99,6 @@ struct HashedMXIDs: Sendable {
         }
     }
 
-    /// Appends the mxid bound to `key` as a JSON string; false when none is.
-    func appendMXID(_ key: AssociationIndex.HashKey, to out: inout [UInt8]) -> Bool {
-        guard let slot = slot(of: key) else { return false }
-        appendMXID(at: slot, key: key, to: &out)
-        return true
-    }
-
     /// Reads the home slot of every key, in a loop with nothing else in it, so the
     /// processor has many of these cache misses in flight at once; the probes that follow
     /// then find their slots in cache. Returns a byte the caller must use (so the reads
@@ -121,14 +114,20 @@ struct HashedMXIDs: Sendable {
 
     /// The mxid bound to `key` (for tests and diagnostics; lookups use `appendMXID`).
     subscript(key: AssociationIndex.HashKey) -> String? {
+        guard let slot = slot(of: key) else { return nil }
         var text: [UInt8] = []
-        guard appendMXID(key, to: &text), case .string(let mxid)? = try? JSONParser.parse(text) else { return nil }
+        appendMXID(at: slot, key: key, to: &text)
+        guard case .string(let mxid)? = try? JSONParser.parse(text) else { return nil }
         return mxid
     }
 
     mutating func set(_ key: AssociationIndex.HashKey, mxid: String) {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
-        if (count + 1) * 10 > storage.capacity * 7 { grow() }
+        // Growing makes new storage anyway; otherwise copy it if it is shared.
+        if (count + 1) * 10 > storage.capacity * 7 {
+            grow()
+        } else if !isKnownUniquelyReferenced(&storage) {
+            storage = storage.copy()
+        }
         var text: [UInt8] = []
         text.reserveCapacity(mxid.utf8.count + 2)
         CanonicalJSON.writeString(mxid, into: &text)
