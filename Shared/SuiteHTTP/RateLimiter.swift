@@ -97,31 +97,44 @@ public struct RateLimiter: Sendable {
 
     /// Counts one hit for `key` and says whether it is within the limit.
     public func hit(_ limit: RateLimit, key: String) async throws -> Decision {
-        let limit = settings.effective(limit)
-        let bucket = limit.name + ":" + SecureRandom.hexString(SHA256.hash(data: Array(key.utf8)))
-        let window = limit.windowSeconds
+        try await hits([(limit, key)])[0]
+    }
+
+    /// Counts one hit for each key, all in one statement and one commit, and says for
+    /// each whether it is within its limit.
+    public func hits(_ checks: [(RateLimit, String)]) async throws -> [Decision] {
+        let limits = checks.map { settings.effective($0.0) }
+        let buckets = zip(limits, checks).map { limit, check in
+            limit.name + ":" + SecureRandom.hexString(SHA256.hash(data: Array(check.1.utf8)))
+        }
+        // One row per bucket (an upsert touches a row once per statement), in sorted
+        // order, so concurrent requests lock their buckets in the same order.
+        var windows: [String: Int] = [:]
+        for (bucket, limit) in zip(buckets, limits) { windows[bucket] = limit.windowSeconds }
+        let unique = windows.keys.sorted()
         let rows = try await database.query(
             """
             INSERT INTO rate_limit_hits AS h (bucket, window_start, hits)
-            VALUES (\(bucket), to_timestamp(floor(extract(epoch FROM clock_timestamp()) / \(window)) * \(window)), 1)
+            SELECT q.bucket, to_timestamp(floor(extract(epoch FROM clock_timestamp()) / q.secs) * q.secs), 1
+            FROM unnest(\(unique)::text[], \(unique.map { windows[$0]! })::integer[]) WITH ORDINALITY AS q(bucket, secs, n)
+            ORDER BY q.n
             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = h.hits + 1
-            RETURNING h.hits, ceil(extract(epoch FROM h.window_start - clock_timestamp()) + \(window))::integer
+            RETURNING h.bucket, h.hits, extract(epoch FROM h.window_start - clock_timestamp())::float8
             """, logger: logger)
-        for try await (hits, retryAfter) in rows.decode((Int, Int).self) {
-            return Decision(allowed: hits <= limit.limit, hits: hits, retryAfterSeconds: max(1, retryAfter))
+        var counted: [String: (hits: Int, startsIn: Double)] = [:]
+        for try await (bucket, hits, startsIn) in rows.decode((String, Int, Double).self) { counted[bucket] = (hits, startsIn) }
+        return zip(buckets, limits).map { bucket, limit in
+            guard let count = counted[bucket] else { return Decision(allowed: true, hits: 0, retryAfterSeconds: 0) }
+            let retryAfter = Int((count.startsIn + Double(limit.windowSeconds)).rounded(.up))
+            return Decision(allowed: count.hits <= limit.limit, hits: count.hits, retryAfterSeconds: max(1, retryAfter))
         }
-        return Decision(allowed: true, hits: 0, retryAfterSeconds: 0)
     }
 
     /// Counts one hit for each key and throws 429 with `Retry-After` when any is over its
     /// limit. Does nothing when rate limits are off.
     public func enforce(_ checks: [(RateLimit, String)]) async throws {
         guard settings.enabled else { return }
-        var retryAfter = 0
-        for (limit, key) in checks {
-            let decision = try await hit(limit, key: key)
-            if !decision.allowed { retryAfter = max(retryAfter, decision.retryAfterSeconds) }
-        }
+        let retryAfter = try await hits(checks).filter { !$0.allowed }.map(\.retryAfterSeconds).max() ?? 0
         if retryAfter > 0 {
             logger.notice("rate limited", metadata: ["limits": "\(checks.map(\.0.name))"])
             throw AppError.tooManyRequests(retryAfterSeconds: retryAfter)

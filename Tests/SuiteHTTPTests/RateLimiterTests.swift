@@ -63,6 +63,38 @@ import Testing
         }
     }
 
+    @Test func severalLimitsCountInOneStatementWhateverTheirOrderAndRepeats() async throws {
+        let echo = try await RunningEcho.make()
+        try await echo.run {
+            let limiter = echo.built.dependencies.rateLimiter
+            let perIP = RateLimit(name: "multi-ip", limit: 30, windowSeconds: 3600)
+            let perEmail = RateLimit(name: "multi-email", limit: 1000, windowSeconds: 60)
+            // Concurrent callers name the same two buckets in both orders: counted, no deadlock.
+            let answers = try await withThrowingTaskGroup(of: (Bool, [RateLimiter.Decision]).self) { group in
+                for index in 0..<40 {
+                    let ipFirst = index.isMultiple(of: 2)
+                    let checks = [(perIP, "10.9.0.1"), (perEmail, "eve@example.org")]
+                    group.addTask { (ipFirst, try await limiter.hits(ipFirst ? checks : checks.reversed())) }
+                }
+                var all: [(ipFirst: Bool, decisions: [RateLimiter.Decision])] = []
+                for try await answer in group { all.append(answer) }
+                return all
+            }
+            #expect(answers.count == 40)
+            // Answers come in the order asked (the hour's window ends later than the minute's).
+            let byIP = answers.map { $0.ipFirst ? $0.decisions[0] : $0.decisions[1] }
+            let byEmail = answers.map { $0.ipFirst ? $0.decisions[1] : $0.decisions[0] }
+            #expect(byIP.allSatisfy { $0.retryAfterSeconds > 60 })
+            #expect(byEmail.allSatisfy { $0.retryAfterSeconds <= 60 && $0.allowed })
+            #expect(byIP.map(\.hits).sorted() == Array(1...40))
+            #expect(byIP.filter(\.allowed).count == 30)
+            // One key asked twice in one call counts once and answers both.
+            let twice = try await limiter.hits([(perEmail, "bob@example.org"), (perEmail, "bob@example.org")])
+            #expect(twice.map(\.hits) == [1, 1])
+            #expect(twice.allSatisfy { (1...60).contains($0.retryAfterSeconds) })
+        }
+    }
+
     @Test func aNewWindowStartsAfresh() async throws {
         let echo = try await RunningEcho.make()
         try await echo.run {

@@ -7,6 +7,7 @@ import SuiteCore
 import SuiteSigning
 import SuiteHTTP
 import SuiteMail
+import SuitePostgres
 
 /// Proof of ownership of an email address or phone number: `requestToken` opens (or
 /// finds) a session and sends a token, `submitToken` checks it, `getValidated3pid` says
@@ -16,11 +17,28 @@ struct ValidationSessions: Sendable {
     let settings: IdentitySettings
     let publicBaseURL: String
     let rateLimiter: RateLimiter
+    /// requestToken's writes, committed together when requests arrive together.
+    private let opener: WriteBatcher<OpenSessions.Input, String, Int64>
 
     static let requestsPerIP = RateLimit(name: "is-requesttoken-ip", limit: 60, windowSeconds: 3600)
     static let requestsPerAddress = RateLimit(name: "is-requesttoken-address", limit: 10, windowSeconds: 3600)
     /// Wrong tokens a session survives (six-digit SMS codes must not be guessable).
     static let maxFailedAttempts = 10
+
+    init(database: PostgresClient, settings: IdentitySettings, publicBaseURL: String, rateLimiter: RateLimiter) {
+        self.database = database
+        self.settings = settings
+        self.publicBaseURL = publicBaseURL
+        self.rateLimiter = rateLimiter
+        let lifetime = Double(settings.sessionLifetimeSeconds)
+        opener = WriteBatcher(key: \.key) { inputs, logger in
+            let rows = try await database.execute(OpenSessions(inputs: inputs, lifetimeSeconds: lifetime), logger: logger)
+            var sids: [Int64] = []
+            sids.reserveCapacity(inputs.count)
+            for try await sid in rows { sids.append(sid) }
+            return sids
+        }
+    }
 
     enum Medium: String {
         case email, msisdn
@@ -107,30 +125,22 @@ struct ValidationSessions: Sendable {
 
     /// Finds or creates the session for (medium, address, secret) and, when a message is
     /// due (`send_attempt` absent, or greater than the last one seen), records the new
-    /// token and queues the message: one statement, one commit. The upsert locks the
-    /// row, so concurrent retries of one `send_attempt` take turns and only the first
-    /// finds a message due. An expired session starts over under the same sid.
+    /// token and queues the message: one statement, one commit, shared with the requests
+    /// that arrive meanwhile (`opener`). The upsert locks the row, so concurrent retries
+    /// of one `send_attempt` take turns and only the first finds a message due. An
+    /// expired session starts over under the same sid.
     private func openSession(
         medium: Medium, address: String, secret: String, sendAttempt: Int64?, nextLink: String?, token: String, outgoing: Outgoing,
         logger: Logger
     ) async throws -> Int64 {
-        let lifetime = Double(settings.sessionLifetimeSeconds)
-        let hash = ByteBuffer(bytes: sha256(token))
-        var mail: (envelope: MailEnvelope, marker: String)?
-        var sms: (to: String, body: String)?
+        var input = OpenSessions.Input(
+            medium: medium.rawValue, address: address, secret: secret, tokenHash: ByteBuffer(bytes: sha256(token)), sendAttempt: sendAttempt,
+            nextLink: nextLink)
         switch outgoing {
-        case .mail(let envelope, let marker): mail = (envelope, marker)
-        case .sms(let to, let body): sms = (to, body)
+        case .mail(let envelope, let marker): input.mail = (envelope, marker)
+        case .sms(let to, let body): input.sms = (to, body)
         }
-        let rows = try await database.execute(
-            OpenSession(
-                medium: medium.rawValue, address: address, secret: secret, tokenHash: hash, sendAttempt: sendAttempt, nextLink: nextLink,
-                lifetimeSeconds: lifetime, mailSender: mail?.envelope.sender, mailRecipients: mail?.envelope.recipients,
-                mailText: mail.map { String(decoding: $0.envelope.data, as: UTF8.self) }, sidMarker: mail?.marker,
-                smsRecipient: sms?.to, smsBody: sms?.body),
-            logger: logger)
-        for try await sid in rows { return sid }
-        throw AppError.internalError
+        return try await opener.submit(input, logger: logger)
     }
 
     // MARK: Reading sessions
@@ -263,14 +273,23 @@ struct ValidationSessions: Sendable {
 }
 
 /// A prepared statement (planned once per connection, not per request): finds or
-/// creates a validation session and, when a message is due, records the token and
-/// queues the mail (its `sidMarker` replaced by the sid) or the text message.
-struct OpenSession: PostgresPreparedStatement {
-    static let name = "identity_open_session"
+/// creates the validation sessions of a batch of requests and, for each one with a
+/// message due, records the token and queues the mail (its `sidMarker` replaced by the
+/// sid) or the text message; one row of sids per request, in order. The batch's
+/// (medium, address, client secret) are distinct (`WriteBatcher` sees to it): an upsert
+/// touches each row once. Optional texts travel as '' (PostgresNIO sends no NULL inside
+/// an array).
+struct OpenSessions: PostgresPreparedStatement {
+    static let name = "identity_open_sessions"
     static let sql = """
-        WITH session AS (
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $8::text[], $9::text[], $10::text[],
+                $11::text[], $12::text[], $13::text[])
+                WITH ORDINALITY AS i(medium, address, secret, token_hash, send_attempt, next_link, mail_sender, mail_recipients, mail_text,
+                    sid_marker, sms_recipient, sms_body, n)
+        ), session AS (
             INSERT INTO validation_sessions AS s (medium, address, client_secret, token_hashes, last_send_attempt, next_link)
-            VALUES ($1, $2, $3, ARRAY[$4::bytea], $5::bigint, $6::text)
+            SELECT medium, address, secret, ARRAY[token_hash], NULLIF(send_attempt, '')::bigint, NULLIF(next_link, '') FROM input ORDER BY n
             ON CONFLICT (medium, address, client_secret) DO UPDATE SET
                 token_hashes = CASE
                     WHEN s.last_requested_at < now() - make_interval(secs => $7) THEN EXCLUDED.token_hashes
@@ -288,47 +307,54 @@ struct OpenSession: PostgresPreparedStatement {
                 validated_at = CASE WHEN s.last_requested_at < now() - make_interval(secs => $7) THEN NULL ELSE s.validated_at END,
                 next_link = COALESCE(EXCLUDED.next_link, s.next_link),
                 last_requested_at = now()
-            RETURNING s.id, s.token_hashes[cardinality(s.token_hashes)] = $4::bytea AS due
+            RETURNING s.id, s.medium, s.address, s.client_secret, s.token_hashes[cardinality(s.token_hashes)] AS last_hash
+        ), opened AS (
+            SELECT input.*, session.id, session.last_hash = input.token_hash AS due
+            FROM input JOIN session ON session.medium = input.medium AND session.address = input.address AND session.client_secret = input.secret
         ), mail AS (
             INSERT INTO mail_outbox (sender, recipients, data)
-            SELECT $8::text, $9::text[], convert_to(replace($10::text, $11::text, session.id::text), 'UTF8')
-            FROM session WHERE session.due AND $10::text IS NOT NULL
+            SELECT mail_sender, string_to_array(mail_recipients, E'\\n'), convert_to(replace(mail_text, sid_marker, id::text), 'UTF8')
+            FROM opened WHERE due AND mail_text <> '' ORDER BY n
         ), sms AS (
-            INSERT INTO sms_outbox (recipient, body) SELECT $12::text, $13::text FROM session WHERE session.due AND $12::text IS NOT NULL
+            INSERT INTO sms_outbox (recipient, body) SELECT sms_recipient, sms_body FROM opened WHERE due AND sms_recipient <> '' ORDER BY n
         )
-        SELECT id FROM session
+        SELECT id FROM opened ORDER BY n
         """
     typealias Row = Int64
 
-    var medium: String
-    var address: String
-    var secret: String
-    var tokenHash: ByteBuffer
-    var sendAttempt: Int64?
-    var nextLink: String?
+    /// One request's session and message.
+    struct Input: Sendable {
+        var medium: String
+        var address: String
+        var secret: String
+        var tokenHash: ByteBuffer
+        var sendAttempt: Int64?
+        var nextLink: String?
+        var mail: (envelope: MailEnvelope, sidMarker: String)?
+        var sms: (to: String, body: String)?
+
+        /// What one statement must not hold twice.
+        var key: String { medium + "\u{0}" + address + "\u{0}" + secret }
+    }
+
+    var inputs: [Input]
     var lifetimeSeconds: Double
-    var mailSender: String?
-    var mailRecipients: [String]?
-    var mailText: String?
-    var sidMarker: String?
-    var smsRecipient: String?
-    var smsBody: String?
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 13)
-        bindings.append(medium)
-        bindings.append(address)
-        bindings.append(secret)
-        bindings.append(tokenHash)
-        bindings.append(sendAttempt)
-        bindings.append(nextLink)
+        bindings.append(inputs.map(\.medium))
+        bindings.append(inputs.map(\.address))
+        bindings.append(inputs.map(\.secret))
+        bindings.append(inputs.map(\.tokenHash))
+        bindings.append(inputs.map { $0.sendAttempt.map(String.init) ?? "" })
+        bindings.append(inputs.map { $0.nextLink ?? "" })
         bindings.append(lifetimeSeconds)
-        bindings.append(mailSender)
-        bindings.append(mailRecipients)
-        bindings.append(mailText)
-        bindings.append(sidMarker)
-        bindings.append(smsRecipient)
-        bindings.append(smsBody)
+        bindings.append(inputs.map { $0.mail?.envelope.sender ?? "" })
+        bindings.append(inputs.map { $0.mail?.envelope.recipients.joined(separator: "\n") ?? "" })
+        bindings.append(inputs.map { $0.mail.map { String(decoding: $0.envelope.data, as: UTF8.self) } ?? "" })
+        bindings.append(inputs.map { $0.mail?.sidMarker ?? "" })
+        bindings.append(inputs.map { $0.sms?.to ?? "" })
+        bindings.append(inputs.map { $0.sms?.body ?? "" })
         return bindings
     }
 
