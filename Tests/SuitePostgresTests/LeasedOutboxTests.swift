@@ -1,0 +1,42 @@
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import SuitePostgres
+
+@Suite struct LeasedOutboxTests {
+    @Test func pickingDueRowsReadsTheWaitingRowsNotEverythingEverSent() async throws {
+        try await withDatabase { database, _ in
+            let logger = Logger(label: "t")
+            try await database.query("CREATE SCHEMA svc", logger: logger)
+            for statement in LeasedOutbox.tableSQL("notes_outbox", payload: ["body text NOT NULL"]).split(separator: ";")
+            where !statement.allSatisfy(\.isWhitespace) {
+                try await database.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
+            }
+            // A long-lived outbox after a burst: 20,000 rows sent, 2,000 waiting.
+            try await database.query(
+                """
+                INSERT INTO notes_outbox (body, sent_at, next_attempt_at)
+                SELECT 'sent ' || g, now() - interval '1 day', now() - interval '1 day' FROM generate_series(1, 20000) g
+                """, logger: logger)
+            try await database.query(
+                "INSERT INTO notes_outbox (body) SELECT 'waiting ' || g FROM generate_series(1, 2000) g", logger: logger)
+            try await database.query("ANALYZE notes_outbox", logger: logger)
+
+            let plan = try await database.query(
+                PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, FORMAT JSON) " + LeasedOutbox.dueRowsSQL("notes_outbox", batchSize: 20)),
+                logger: logger)
+            var text = ""
+            for try await line in plan.decode(String.self) { text += line }
+            // The pick walks the index of waiting rows and looks at no sent row.
+            #expect(text.contains("\"Index Name\": \"notes_outbox_due\""), "\(text)")
+            let removed = text.matches(of: /"Rows Removed by Filter": (\d+)/).compactMap { Int($0.output.1) }
+            #expect(removed.allSatisfy { $0 < 100 }, "\(text)")
+
+            let outbox = LeasedOutbox(table: "notes_outbox", payload: "body", database: database, logger: logger)
+            let claimed = try await outbox.claimDue { try $0[0].decode(String.self) }
+            #expect(claimed.count == 20)
+            #expect(claimed.allSatisfy { $0.payload.hasPrefix("waiting ") })
+        }
+    }
+}
