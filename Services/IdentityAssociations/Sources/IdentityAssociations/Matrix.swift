@@ -78,6 +78,16 @@ enum Matrix {
         return publicKey.isValidSignature(signature, for: CanonicalJSON.bytes(.object(unsigned)))
     }
 
+    /// An email address as sydent stores and compares it: Unicode case folding (Python's
+    /// `str.casefold`), so `Straße@Example.org` is `strasse@example.org` and a final `ς`
+    /// is `σ`, where `lowercased()` keeps both. Imported sydent data and addresses
+    /// validated here meet. ASCII, nearly every address, folds without Foundation.
+    static func foldedEmail(_ raw: String) -> String {
+        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.utf8.allSatisfy({ $0 < 0x80 }) { return trimmed.lowercased() }
+        return trimmed.folding(options: .caseInsensitive, locale: nil)
+    }
+
     static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
     /// A `client_secret` as the spec allows it: `[0-9a-zA-Z.=_-]{1,255}`.

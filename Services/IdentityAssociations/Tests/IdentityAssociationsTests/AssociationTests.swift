@@ -122,6 +122,20 @@ import Testing
         }
     }
 
+    @Test func addressesAreCaseFoldedAsSydentFoldsThem() async throws {
+        try await Identity.run { identity in
+            // Full case folding, not just lower case: ß is ss and a final ς is σ (Python's
+            // casefold, which sydent uses and its exported data holds).
+            let bound = try await identity.bind("Straße.ΟΔΥΣΣΕΥΣ@Example.org", to: "@odysseus:example.org")
+            #expect(bound.json?["address"] == "strasse.οδυσσευσ@example.org", "\(bound.text)")
+            for typed in ["STRASSE.οδυσσευς@example.org", "strasse.ΟΔΥΣΣΕΥΣ@EXAMPLE.ORG", "Straße.Οδυσσευς@example.org"] {
+                let query = typed.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                let lookup = try await identity.call(.GET, Self.v1 + "/lookup?medium=email&address=\(query)")
+                #expect(lookup.json?["mxid"] == "@odysseus:example.org", "\(typed): \(lookup.text)")
+            }
+        }
+    }
+
     @Test func theUsersHomeserverUnbindsWithItsSignature() async throws {
         try await Identity.run { identity in
             let mxid = "@dora:\(FakeHomeserver.name)"

@@ -99,7 +99,7 @@ struct Identity: Sendable {
             json: ["email": .string(email), "client_secret": .string(secret), "send_attempt": .number(Double(attempt))], token: token)
         #expect(response.status == 200, "\(response.text)")
         guard let sid = response.json?["sid"]?.stringValue else { throw HarnessError.unexpected(response.text) }
-        let mail = try await waitForNewMail(to: Validate.normalizedEmail(email), after: before, containing: "the code is ")
+        let mail = try await waitForNewMail(to: Matrix.foldedEmail(email), after: before, containing: "the code is ")
         guard let code = Self.value(after: "the code is ", in: mail.data) else { throw HarnessError.unexpected(mail.data) }
         return (sid, code)
     }

@@ -367,3 +367,15 @@ import Testing
         #expect(table.warm([key(1, 1), nil]) == 1)
     }
 }
+
+@Suite struct EmailFoldingTests {
+    /// Python's `str.casefold` on each (what sydent stores), worked out with CPython.
+    @Test(arguments: [
+        ("Alice@Example.ORG", "alice@example.org"), ("  Bob@example.org\n", "bob@example.org"),
+        ("Straße@X.org", "strasse@x.org"), ("ẞ@x.org", "ss@x.org"), ("ΣΑΣ@x.org", "σασ@x.org"), ("ς@x.org", "σ@x.org"),
+        ("ﬁ@x.org", "fi@x.org"), ("ſ@x.org", "s@x.org"), ("K@x.org", "k@x.org"), ("Ω@x.org", "ω@x.org"),
+    ])
+    func foldsAsSydentDoes(_ typed: String, _ stored: String) {
+        #expect(Matrix.foldedEmail(typed) == stored)
+    }
+}

@@ -46,7 +46,7 @@ struct Associations: Sendable {
 
     /// The folded form addresses are stored and compared in.
     static func fold(medium: String, address: String) -> String {
-        medium == "email" ? Validate.normalizedEmail(address) : address.trimmingCharacters(in: .whitespaces)
+        medium == "email" ? Matrix.foldedEmail(address) : address.trimmingCharacters(in: .whitespaces)
     }
 
     /// The association object bind and lookup sign.

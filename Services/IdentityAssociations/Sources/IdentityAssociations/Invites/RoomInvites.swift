@@ -40,7 +40,7 @@ struct RoomInvites: Sendable {
                 guard input.emails.count <= 200, input.emails.allSatisfy(Validate.isEmail) else {
                     throw AppError.badRequest("emails must be at most 200 email addresses.")
                 }
-                let emails = Array(Set(input.emails.map(Validate.normalizedEmail))).sorted()
+                let emails = Array(Set(input.emails.map(Matrix.foldedEmail))).sorted()
                 let name = String(input.room_name.prefix(200))
                 let output = try await database.withTransaction(logger: context.logger) { connection in
                     var result = Output(invited: [], already_invited: [])

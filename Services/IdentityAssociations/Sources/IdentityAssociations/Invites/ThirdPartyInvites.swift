@@ -33,7 +33,7 @@ struct ThirdPartyInvites: Sendable {
         guard medium == "email" else {
             throw Matrix.error(.badRequest, "M_UNRECOGNIZED", "Didn't understand medium '\(medium.prefix(16))'")
         }
-        let email = Validate.normalizedEmail(try parameters.string("address", maxBytes: 512))
+        let email = Matrix.foldedEmail(try parameters.string("address", maxBytes: 512))
         guard Validate.isEmail(email) else { throw Matrix.error(.badRequest, "M_INVALID_EMAIL", "Invalid email address") }
         let roomID = try parameters.string("room_id", maxBytes: 255)
         let sender = try parameters.string("sender", maxBytes: 255)

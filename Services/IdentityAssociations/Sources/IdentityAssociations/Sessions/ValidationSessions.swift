@@ -64,7 +64,7 @@ struct ValidationSessions: Sendable {
         try parameters.require("client_secret", "email")
         let secret = try parameters.clientSecret()
         let raw = try parameters.string("email", maxBytes: 512)
-        let email = Validate.normalizedEmail(raw)
+        let email = Matrix.foldedEmail(raw)
         guard Validate.isEmail(email) else { throw Matrix.error(.badRequest, "M_INVALID_EMAIL", "Invalid email address") }
         let sendAttempt = try parameters.optionalInt("send_attempt")
         let nextLink = try nextLinkParameter(parameters)
