@@ -10,44 +10,59 @@ import SuitePostgres
 import SuiteSigning
 
 /// Where a homeserver's federation API lives, found as the Matrix server-server spec
-/// says ("Resolving server names"): an IP literal or an explicit port is used as it is;
-/// otherwise `https://<name>/.well-known/matrix/server` may delegate to another host and
-/// port; without delegation the port is 8448. (DNS SRV records, the spec's last step
-/// before 8448, are not looked up.) `IS_HOMESERVER_BASE_URL` replaces all of this for a
-/// single-homeserver deployment or a test's fake.
+/// says ("Resolving server names"), as sydent's federation agent finds it:
+/// 1. an IP literal or an explicit port is used as it is;
+/// 2. else `https://<name>/.well-known/matrix/server` may delegate to another host (and
+///    port: used as it is);
+/// 3. else the DNS SRV records `_matrix-fed._tcp.<host>`, then the deprecated
+///    `_matrix._tcp.<host>`, of the delegated host (or of the name without delegation)
+///    say which machine and port to connect to, while the `Host` header and the TLS
+///    certificate stay the host's;
+/// 4. else port 8448.
+/// `IS_HOMESERVER_BASE_URL` replaces all of this for a single-homeserver deployment or a
+/// test's fake.
 ///
-/// Delegations are remembered for an hour (a failed lookup for ten minutes), as the spec
-/// allows; this is a copy of public DNS-like facts, not shared state.
+/// Resolutions are remembered for an hour (a failed delegation for ten minutes), as the
+/// spec allows; this is a copy of public DNS-like facts, not shared state.
 final class HomeserverResolver: Sendable {
-    typealias Fetch = @Sendable (HTTPClientRequest) async throws -> (UInt, ByteBuffer)
+    /// One request to a homeserver: status and body (at most 64 KiB). `connectTo`, when
+    /// set, is the machine to connect to in place of the URL's host (an SRV target).
+    typealias Fetch = @Sendable (_ request: HTTPClientRequest, _ connectTo: String?) async throws -> (UInt, ByteBuffer)
+    typealias ServiceLookup = @Sendable (String) async -> [ServiceRecord]
 
     let override: String?
-    /// One request to a homeserver: status and body (at most 64 KiB).
-    let fetch: Fetch
+    let transport: Fetch
+    let serviceRecords: ServiceLookup
     private let remembered = ReadMostly<[String: (base: String, until: Date)]>([:])
+    /// SRV targets by the base URL they stand behind (`https://host:port`).
+    private let targets = ReadMostly<[String: String]>([:])
 
-    init(override: String?, fetch: @escaping Fetch) {
+    init(override: String?, fetch: @escaping Fetch, serviceRecords: @escaping ServiceLookup = { await DNSServiceRecords.lookup($0) }) {
         self.override = override
-        self.fetch = fetch
+        self.transport = fetch
+        self.serviceRecords = serviceRecords
     }
 
     convenience init(settings: IdentitySettings, http: HTTPClient) {
         self.init(override: settings.homeserverBaseURL, fetch: Self.fetcher(http: http, verifyTLS: settings.homeserverVerifyTLS))
     }
 
-    /// Requests through the shared client; with `IS_HOMESERVER_VERIFY_TLS=false` through
-    /// a client of its own that accepts any certificate (homeserver calls are rare; the
-    /// shared client keeps verifying for everything else). Never follows redirects.
+    /// Requests through the shared client. With `IS_HOMESERVER_VERIFY_TLS=false`, or to
+    /// reach an SRV target, through a client of its own for the one request (homeserver
+    /// calls are rare): one that accepts any certificate, or one that connects to the
+    /// target while asking for and checking the host's certificate. Never follows
+    /// redirects.
     static func fetcher(http: HTTPClient, verifyTLS: Bool) -> Fetch {
-        { request in
-            if verifyTLS {
+        { request, connectTo in
+            if verifyTLS, connectTo == nil {
                 let response = try await http.execute(request, timeout: .seconds(10))
                 return (response.status.code, try await response.body.collect(upTo: 64 * 1024))
             }
             var configuration = HTTPClient.Configuration()
             configuration.tlsConfiguration = .makeClientConfiguration()
-            configuration.tlsConfiguration?.certificateVerification = .none
+            if !verifyTLS { configuration.tlsConfiguration?.certificateVerification = .none }
             configuration.redirectConfiguration = .disallow
+            if let connectTo, let host = URLComponents(string: request.url)?.host { configuration.dnsOverride = [host: connectTo] }
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             do {
                 let response = try await client.execute(request, timeout: .seconds(10))
@@ -61,6 +76,17 @@ final class HomeserverResolver: Sendable {
         }
     }
 
+    /// Sends `request` to the homeserver its URL names, by way of the SRV target that
+    /// resolution found for it, if any (with the host, without port, as `Host`).
+    func fetch(_ request: HTTPClientRequest) async throws -> (UInt, ByteBuffer) {
+        guard let url = URLComponents(string: request.url), let host = url.host, let port = url.port,
+            let target = targets.read({ $0["https://\(host):\(port)"] })
+        else { return try await transport(request, nil) }
+        var request = request
+        request.headers.replaceOrAdd(name: "Host", value: host)
+        return try await transport(request, target)
+    }
+
     /// The base URL (`https://host:port`) of `serverName`'s federation API.
     func baseURL(for serverName: String, logger: Logger) async -> String {
         if let override { return override }
@@ -68,16 +94,36 @@ final class HomeserverResolver: Sendable {
         if port != nil || Self.isIPLiteral(host) { return "https://\(host):\(port ?? 8448)" }
         let now = Date()
         if let known = remembered.read({ $0[serverName] }), known.until > now { return known.base }
-        var base = "https://\(host):8448"
         var lifetime: TimeInterval = 600
+        var named = host
         if let delegated = await wellKnown(serverName, logger: logger) {
-            let (delegatedHost, delegatedPort) = Self.split(delegated)
-            base = "https://\(delegatedHost):\(delegatedPort ?? 8448)"
             lifetime = 3600
+            let (delegatedHost, delegatedPort) = Self.split(delegated)
+            named = delegatedHost
+            if delegatedPort != nil || Self.isIPLiteral(delegatedHost) {
+                return remember(serverName, base: "https://\(delegatedHost):\(delegatedPort ?? 8448)", target: nil, until: now + lifetime)
+            }
         }
+        // Both questions at once: a slow name server costs its timeout once.
+        async let current = serviceRecords("_matrix-fed._tcp." + named)
+        async let deprecated = serviceRecords("_matrix._tcp." + named)
+        for records in [await current, await deprecated] {
+            if let record = DNSServiceRecords.ordered(records).first {
+                logger.debug("homeserver SRV", metadata: ["server": "\(serverName)", "target": "\(record.target):\(record.port)"])
+                return remember(serverName, base: "https://\(named):\(record.port)", target: record.target, until: now + 3600)
+            }
+        }
+        return remember(serverName, base: "https://\(named):8448", target: nil, until: now + lifetime)
+    }
+
+    private func remember(_ serverName: String, base: String, target: String?, until: Date) -> String {
         remembered.write { entries in
             if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
-            entries[serverName] = (base, now.addingTimeInterval(lifetime))
+            entries[serverName] = (base, until)
+        }
+        targets.write { targets in
+            if targets.count >= 10_000 { targets.removeAll(keepingCapacity: true) }
+            targets[base] = target
         }
         return base
     }
@@ -86,7 +132,7 @@ final class HomeserverResolver: Sendable {
     private func wellKnown(_ serverName: String, logger: Logger) async -> String? {
         var request = HTTPClientRequest(url: "https://\(serverName)/.well-known/matrix/server")
         request.headers.add(name: "Accept", value: "application/json")
-        guard let (status, body) = try? await fetch(request), status == 200,
+        guard let (status, body) = try? await transport(request, nil), status == 200,
             let value = try? JSONParser.parse(Array(buffer: body)), case .string(let delegated)? = value["m.server"],
             Accounts.isServerName(delegated)
         else { return nil }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import Logging
@@ -6,6 +7,10 @@ import Synchronization
 import SuiteCore
 import SuiteSigning
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @testable import IdentityAssociations
 
@@ -224,7 +229,7 @@ import Testing
         init(_ answers: [String: String]) { self.answers = answers }
 
         var fetch: HomeserverResolver.Fetch {
-            { request in
+            { request, _ in
                 self.asked.withLock { $0.append(request.url) }
                 guard let body = self.answers[request.url] else { return (404, ByteBuffer(string: "not here")) }
                 return (200, ByteBuffer(string: body))
@@ -238,7 +243,7 @@ import Testing
             "https://example.com/.well-known/matrix/server": #"{"m.server": "fed.example.com"}"#,
             "https://bad.example/.well-known/matrix/server": #"{"m.server": "not a host!"}"#,
         ])
-        let resolver = HomeserverResolver(override: nil, fetch: wellKnown.fetch)
+        let resolver = HomeserverResolver(override: nil, fetch: wellKnown.fetch, serviceRecords: { _ in [] })
         let logger = Logger(label: "test")
         #expect(await resolver.baseURL(for: "example.org", logger: logger) == "https://matrix.example.org:443")
         #expect(await resolver.baseURL(for: "example.com", logger: logger) == "https://fed.example.com:8448")
@@ -253,6 +258,153 @@ import Testing
 
         let pinned = HomeserverResolver(override: "http://127.0.0.1:9", fetch: wellKnown.fetch)
         #expect(await pinned.baseURL(for: "example.org", logger: logger) == "http://127.0.0.1:9")
+    }
+
+    @Test func srvRecordsNameTheMachineWhileHostAndCertificateStayTheServers() async throws {
+        let wellKnown = WellKnown(["https://example.com/.well-known/matrix/server": #"{"m.server": "fed.example.com"}"#])
+        let records: [String: [ServiceRecord]] = [
+            "_matrix-fed._tcp.fed.example.com": [ServiceRecord(priority: 10, weight: 0, port: 8443, target: "fed1.hosting.example")],
+            // Only the deprecated record: still followed.
+            "_matrix._tcp.old.example": [ServiceRecord(priority: 0, weight: 5, port: 8009, target: "box.old.example")],
+            // Both: the current one wins.
+            "_matrix-fed._tcp.both.example": [ServiceRecord(priority: 0, weight: 0, port: 1111, target: "new.both.example")],
+            "_matrix._tcp.both.example": [ServiceRecord(priority: 0, weight: 0, port: 2222, target: "old.both.example")],
+            // Never asked: an explicit port in the delegation is used as it is.
+            "_matrix-fed._tcp.example.org": [ServiceRecord(priority: 0, weight: 0, port: 3333, target: "wrong.example")],
+        ]
+        let asked = Mutex<[String]>([])
+        let sent = Mutex<[(url: String, host: String?, connectTo: String?)]>([])
+        let resolver = HomeserverResolver(
+            override: nil,
+            fetch: { request, connectTo in
+                if request.url.hasSuffix("/.well-known/matrix/server") { return try await wellKnown.fetch(request, connectTo) }
+                sent.withLock { $0.append((request.url, request.headers.first(name: "Host"), connectTo)) }
+                return (200, ByteBuffer(string: "{}"))
+            },
+            serviceRecords: { name in
+                asked.withLock { $0.append(name) }
+                return records[name] ?? []
+            })
+        let logger = Logger(label: "test")
+        #expect(await resolver.baseURL(for: "example.com", logger: logger) == "https://fed.example.com:8443")
+        #expect(await resolver.baseURL(for: "old.example", logger: logger) == "https://old.example:8009")
+        #expect(await resolver.baseURL(for: "both.example", logger: logger) == "https://both.example:1111")
+        #expect(await resolver.baseURL(for: "plain.example", logger: logger) == "https://plain.example:8448")
+        #expect(await resolver.baseURL(for: "example.org:8448", logger: logger) == "https://example.org:8448")
+        #expect(!asked.withLock { $0 }.contains("_matrix-fed._tcp.example.org"))
+        #expect(asked.withLock { $0 }.contains("_matrix._tcp.plain.example"))
+
+        // A request to a base found by SRV connects to the target, as the host.
+        _ = try await resolver.fetch(HTTPClientRequest(url: "https://fed.example.com:8443/_matrix/key/v2/server"))
+        _ = try await resolver.fetch(HTTPClientRequest(url: "https://plain.example:8448/_matrix/key/v2/server"))
+        let requests = sent.withLock { $0 }
+        #expect(requests.count == 2)
+        #expect(requests.first?.connectTo == "fed1.hosting.example")
+        #expect(requests.first?.host == "fed.example.com")
+        #expect(requests.last?.connectTo == nil)
+        #expect(requests.last?.host == nil)
+    }
+}
+
+/// DNS SRV over real UDP, against a name server in the test process.
+@Suite struct DNSServiceRecordsTests {
+    /// A one-shot DNS server on 127.0.0.1: answers the first query with `records`
+    /// (the answer names compressed, as servers write them), or never when `records` is nil.
+    final class FakeNameServer: Sendable {
+        let port: Int
+        private let socket: Int32
+
+        init(records: [ServiceRecord]?, rcode: UInt8 = 0) throws {
+            let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            self.socket = socket
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+            port = Int(UInt16(bigEndian: address.sin_port))
+            Thread.detachNewThread {
+                var buffer = [UInt8](repeating: 0, count: 512)
+                var peer = sockaddr_storage()
+                var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let count = withUnsafeMutablePointer(to: &peer) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(socket, &buffer, 512, 0, $0, &peerLength) }
+                }
+                guard count > 12, let records else { return }
+                let question = Array(buffer[12..<count])
+                var answer: [UInt8] = [buffer[0], buffer[1], 0x81, 0x80 | rcode, 0, 1, 0, UInt8(records.count), 0, 0, 0, 0]
+                answer += question
+                for record in records {
+                    var data: [UInt8] = [UInt8(record.priority >> 8), UInt8(record.priority & 0xff), UInt8(record.weight >> 8),
+                                         UInt8(record.weight & 0xff), UInt8(record.port >> 8), UInt8(record.port & 0xff)]
+                    for label in record.target.split(separator: ".") { data += [UInt8(label.utf8.count)] + Array(label.utf8) }
+                    data.append(0)
+                    answer += [0xc0, 0x0c, 0, 33, 0, 1, 0, 0, 0x0e, 0x10, UInt8(data.count >> 8), UInt8(data.count & 0xff)] + data
+                }
+                _ = withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(socket, answer, answer.count, 0, $0, peerLength) } }
+            }
+        }
+
+        deinit { close(socket) }
+    }
+
+    @Test func recordsComeBackFromARealExchange() async throws {
+        let records = [
+            ServiceRecord(priority: 10, weight: 60, port: 8448, target: "fed1.example.org"),
+            ServiceRecord(priority: 10, weight: 40, port: 8449, target: "fed2.example.org"),
+        ]
+        let server = try FakeNameServer(records: records)
+        let found = await DNSServiceRecords.lookup("_matrix-fed._tcp.example.org", nameservers: ["127.0.0.1:\(server.port)"])
+        #expect(found == records)
+    }
+
+    @Test func aSilentNameServerMeansNoRecordsAfterTheTimeout() async throws {
+        let server = try FakeNameServer(records: nil)
+        let found = await DNSServiceRecords.lookup("_matrix-fed._tcp.example.org", nameservers: ["127.0.0.1:\(server.port)"], timeout: .milliseconds(200))
+        #expect(found.isEmpty)
+    }
+
+    @Test func noSuchNameAndServiceAbsentAreNoRecordsAndOtherAnswersAreRefused() throws {
+        let query = try #require(DNSServiceRecords.query(for: "_matrix-fed._tcp.example.org", id: 0x1234))
+        #expect(Array(query.bytes.prefix(4)) == [0x12, 0x34, 0x01, 0x00])
+        func answer(flags: [UInt8], target: [UInt8]) -> [UInt8] {
+            [0x12, 0x34] + flags + [0, 1, 0, 1, 0, 0, 0, 0] + Array(query.bytes[12...])
+                + [0xc0, 0x0c, 0, 33, 0, 1, 0, 0, 0, 60, 0, UInt8(6 + target.count), 0, 0, 0, 0, 0x20, 0xfb] + target
+        }
+        // target "." (the root): the service is decidedly absent.
+        #expect(DNSServiceRecords.parse(answer(flags: [0x81, 0x80], target: [0]), id: 0x1234) == [])
+        // A target written as a pointer back to the question's name.
+        #expect(DNSServiceRecords.parse(answer(flags: [0x81, 0x80], target: [0xc0, 0x0c]), id: 0x1234)
+            == [ServiceRecord(priority: 0, weight: 0, port: 8443, target: "_matrix-fed._tcp.example.org")])
+        #expect(DNSServiceRecords.parse(answer(flags: [0x81, 0x83], target: [0]), id: 0x1234) == [])  // NXDOMAIN
+        #expect(DNSServiceRecords.parse(answer(flags: [0x81, 0x82], target: [0]), id: 0x1234) == nil)  // SERVFAIL
+        #expect(DNSServiceRecords.parse(answer(flags: [0x83, 0x80], target: [0]), id: 0x1234) == nil)  // truncated
+        #expect(DNSServiceRecords.parse(answer(flags: [0x81, 0x80], target: [0]), id: 0x9999) == nil)  // another id
+        #expect(DNSServiceRecords.parse(Array(answer(flags: [0x81, 0x80], target: [0xc0, 0x0c]).dropLast(3)), id: 0x1234) == nil)
+        // A pointer loop ends.
+        #expect(DNSServiceRecords.parse(answer(flags: [0x81, 0x80], target: [0xc0, UInt8(12 + query.bytes.count - 12 + 12 + 6)]), id: 0x1234) == nil)
+    }
+
+    @Test func lowerPriorityFirstAndWeightsShareTheRest() {
+        let records = [
+            ServiceRecord(priority: 20, weight: 0, port: 1, target: "backup"),
+            ServiceRecord(priority: 10, weight: 1, port: 2, target: "light"),
+            ServiceRecord(priority: 10, weight: 99, port: 3, target: "heavy"),
+        ]
+        var firsts: [String: Int] = [:]
+        for _ in 0..<2_000 {
+            let ordered = DNSServiceRecords.ordered(records)
+            #expect(ordered.last?.target == "backup")
+            firsts[ordered[0].target, default: 0] += 1
+        }
+        #expect(firsts["heavy", default: 0] > 1_800)
+        #expect(firsts["light", default: 0] > 0)
+    }
+
+    @Test func nameServersComeFromResolvConf() {
+        #expect(DNSServiceRecords.systemNameservers("# comment\nnameserver 10.0.0.53\nsearch x\nnameserver fe80::1%eth0\n") == ["10.0.0.53", "fe80::1"])
+        #expect(DNSServiceRecords.systemNameservers("") == ["127.0.0.1"])
     }
 }
 
