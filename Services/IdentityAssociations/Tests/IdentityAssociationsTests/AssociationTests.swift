@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import PostgresNIO
@@ -119,6 +120,29 @@ import Testing
             #expect(unbind.json == [:])
             let lookup = try await identity.call(.GET, Self.v1 + "/lookup?medium=email&address=alice%40example.org")
             #expect(lookup.json == [:])
+        }
+    }
+
+    @Test func aRequestToAnSRVTargetConnectsThereWhileHostStaysTheServers() async throws {
+        try await Identity.run { identity in
+            let real = HomeserverResolver.fetcher(http: HTTPClient.shared, verifyTLS: true)
+            let resolver = HomeserverResolver(
+                override: nil,
+                fetch: { request, connectTo in
+                    // No .well-known (the name has no address to ask); the rest goes out for real.
+                    if request.url.hasSuffix("/.well-known/matrix/server") { return (404, ByteBuffer()) }
+                    return try await real(request, connectTo)
+                },
+                serviceRecords: { name in
+                    name == "_matrix-fed._tcp.fed.invalid" ? [ServiceRecord(priority: 0, weight: 0, port: UInt16(identity.homeserver.port), target: "127.0.0.1")] : []
+                })
+            // fed.invalid has no address at all (RFC 6761): only the SRV target is reachable.
+            let base = await resolver.baseURL(for: "fed.invalid", logger: Logger(label: "t"))
+            #expect(base == "https://fed.invalid:\(identity.homeserver.port)")
+            let (status, body) = try await resolver.fetch(
+                HTTPClientRequest(url: base.replacingOccurrences(of: "https://", with: "http://") + "/_test/host"))
+            #expect(status == 200)
+            #expect(String(buffer: body) == "fed.invalid")
         }
     }
 

@@ -187,6 +187,8 @@ final class FakeHomeserver: Sendable {
     var application: some Service {
         let router = Router()
         router.get("/") { _, _ in "homeserver" }
+        // The Host a request arrived with (SRV connections keep the server's).
+        router.get("/_test/host") { request, _ in request.head.authority ?? "" }
         router.get("/_matrix/federation/v1/openid/userinfo") { request, _ -> Response in
             self.calls.withLock { $0 += 1 }
             let token = request.uri.queryParameters["access_token"].map(String.init) ?? ""
