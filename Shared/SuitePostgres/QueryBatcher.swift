@@ -1,5 +1,4 @@
 public import Logging
-import NIOConcurrencyHelpers
 
 /// Coalesces concurrent reads of single keys into one query: while a batch is with
 /// PostgreSQL, new keys wait for the next one, so 64 concurrent requests cost a couple of
@@ -16,47 +15,32 @@ public final class QueryBatcher<Key: Hashable & Sendable, Value: Sendable>: Send
         var continuation: CheckedContinuation<Value?, any Error>
     }
 
-    private struct State {
-        var waiting: [Waiter] = []
-        var inFlight = 0
-    }
-
     private let fetch: Fetch
-    private let maxInFlight: Int
     private let maxBatch: Int
-    /// A plain pthread mutex: on Linux a contended `Mutex` is a priority-inheriting futex,
-    /// much dearer when both event loops ask at once.
-    private let state = NIOLockedValueBox(State())
+    private let queue: BatchQueue<Waiter>
 
     /// - Parameters:
     ///   - maxInFlight: batches with the database at once (two keeps both cores busy).
     ///   - maxBatch: keys per statement at most.
     public init(maxInFlight: Int = 2, maxBatch: Int = 256, fetch: @escaping Fetch) {
         self.fetch = fetch
-        self.maxInFlight = maxInFlight
         self.maxBatch = maxBatch
+        queue = BatchQueue(maxInFlight: maxInFlight)
     }
 
     /// The value of `key`, or nil when the database has none.
     public func load(_ key: Key, logger: Logger) async throws -> Value? {
         try await withCheckedThrowingContinuation { continuation in
-            let start = state.withLockedValue { state -> Bool in
-                state.waiting.append(Waiter(key: key, continuation: continuation))
-                guard state.inFlight < maxInFlight else { return false }
-                state.inFlight += 1
-                return true
-            }
-            if start { Task { await self.drain(logger: logger) } }
+            if queue.enqueue(Waiter(key: key, continuation: continuation)) { Task { await self.drain(logger: logger) } }
         }
     }
 
     /// Runs batches until nobody waits.
     private func drain(logger: Logger) async {
         while true {
-            let batch = state.withLockedValue { state -> [Waiter] in
-                let batch = Array(state.waiting.prefix(maxBatch))
-                state.waiting.removeFirst(batch.count)
-                if batch.isEmpty { state.inFlight -= 1 }
+            let batch = queue.next { waiting in
+                let batch = Array(waiting.prefix(maxBatch))
+                waiting.removeFirst(batch.count)
                 return batch
             }
             if batch.isEmpty { return }

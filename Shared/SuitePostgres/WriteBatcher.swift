@@ -1,5 +1,4 @@
 public import Logging
-import NIOConcurrencyHelpers
 import PostgresNIO
 
 /// Group commit: concurrent writes that would each be one statement and one commit go
@@ -25,11 +24,6 @@ public final class WriteBatcher<Input: Sendable, Key: Hashable & Comparable & Se
         var continuation: CheckedContinuation<Output, any Error>
     }
 
-    private struct State {
-        var waiting: [Waiter] = []
-        var inFlight = 0
-    }
-
     /// The write's outputs did not match its inputs: a bug in `write`.
     public struct OutputCountMismatch: Error {
         public let inputs: Int
@@ -38,9 +32,8 @@ public final class WriteBatcher<Input: Sendable, Key: Hashable & Comparable & Se
 
     private let write: Write
     private let key: @Sendable (Input) -> Key
-    private let maxInFlight: Int
     private let maxBatch: Int
-    private let state = NIOLockedValueBox(State())
+    private let queue: BatchQueue<Waiter>
 
     /// - Parameters:
     ///   - maxInFlight: batches with the database at once (two keep both cores busy).
@@ -51,8 +44,8 @@ public final class WriteBatcher<Input: Sendable, Key: Hashable & Comparable & Se
     ) {
         self.write = write
         self.key = key
-        self.maxInFlight = maxInFlight
         self.maxBatch = maxBatch
+        queue = BatchQueue(maxInFlight: maxInFlight)
     }
 
     /// Writes `input` with whatever else is waiting, and returns its output once the
@@ -60,24 +53,14 @@ public final class WriteBatcher<Input: Sendable, Key: Hashable & Comparable & Se
     public func submit(_ input: Input, logger: Logger) async throws -> Output {
         let key = key(input)
         return try await withCheckedThrowingContinuation { continuation in
-            let start = state.withLockedValue { state -> Bool in
-                state.waiting.append(Waiter(input: input, key: key, continuation: continuation))
-                guard state.inFlight < maxInFlight else { return false }
-                state.inFlight += 1
-                return true
-            }
-            if start { Task { await self.drain(logger: logger) } }
+            if queue.enqueue(Waiter(input: input, key: key, continuation: continuation)) { Task { await self.drain(logger: logger) } }
         }
     }
 
     /// Runs batches until nobody waits.
     private func drain(logger: Logger) async {
         while true {
-            var batch = state.withLockedValue { state -> [Waiter] in
-                let batch = Self.take(from: &state.waiting, max: maxBatch)
-                if batch.isEmpty { state.inFlight -= 1 }
-                return batch
-            }
+            var batch = queue.next { Self.take(from: &$0, max: maxBatch) }
             if batch.isEmpty { return }
             batch.sort { $0.key < $1.key }
             do {
