@@ -385,6 +385,11 @@ import Testing
 
             let filtered = try await uai.call(.GET, "/event-store/1/100?typeName=Sah%5CDomain%5CUser%5CUserRoleWasAdded", token: admin)
             #expect(filtered.json?["events"]?.arrayValue?.count == 2)
+            // A name no event can have (a NUL byte, control characters) matches nothing; beside a real one, it is ignored.
+            let impossible = try await uai.call(.GET, "/event-store/1/100?typeName=%00%1Fb%C2%92", token: admin)
+            #expect(impossible.status == 200 && impossible.json?["events"] == [], "\(impossible.text)")
+            let mixed = try await uai.call(.GET, "/event-store/1/100?typeName=UserWasCreated,x%00y", token: admin)
+            #expect(mixed.json?["events"]?.arrayValue?.count == 2, "\(mixed.text)")
             let window = try await uai.call(.GET, "/event-store/2/3", token: admin)
             #expect(window.json?["events"]?.arrayValue?.map { $0["id"]?.stringValue } == ["2", "3"])
             let empty = try await uai.call(.GET, "/event-store/5/1", token: admin)

@@ -26,7 +26,11 @@ struct EventRoutes {
                 .flatMap { $0.split(separator: ",") }
                 .map { String($0.split(separator: "\\").last ?? "").trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }
-            let events = try await EventStore.events(from: from, to: to, types: types, database: core.database, logger: core.logger)
+            // A name with a NUL byte names no event (PostgreSQL text cannot hold one): it
+            // matches nothing rather than failing the query.
+            let storable = types.filter { !$0.utf8.contains(0) }
+            if storable.isEmpty, !types.isEmpty { return try Response.json(Page(events: [])) }
+            let events = try await EventStore.events(from: from, to: to, types: storable, database: core.database, logger: core.logger)
             return try Response.json(Page(events: events))
         }
     }
