@@ -39,4 +39,32 @@ import Testing
             #expect(claimed.allSatisfy { $0.payload.hasPrefix("waiting ") })
         }
     }
+
+    @Test func purgingDeletesOnlyWhatWasDeliveredLongEnoughAgo() async throws {
+        try await withDatabase { database, _ in
+            let logger = Logger(label: "t")
+            try await database.query("CREATE SCHEMA svc", logger: logger)
+            for statement in LeasedOutbox.tableSQL("notes_outbox", payload: ["body text NOT NULL"]).split(separator: ";")
+            where !statement.allSatisfy(\.isWhitespace) {
+                try await database.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
+            }
+            // More old rows than one slice holds, then one of each kind that must stay.
+            try await database.query(
+                "INSERT INTO notes_outbox (body, sent_at) SELECT 'old ' || g, now() - interval '2 days' FROM generate_series(1, 12000) g",
+                logger: logger)
+            try await database.query(
+                """
+                INSERT INTO notes_outbox (body, sent_at, failed_at) VALUES
+                    ('sent an hour ago', now() - interval '1 hour', NULL), ('waiting', NULL, NULL),
+                    ('given up long ago', NULL, now() - interval '30 days')
+                """, logger: logger)
+            let purged = try await LeasedOutbox.purgeDelivered("notes_outbox", olderThanSeconds: 86_400, database: database, logger: logger)
+            #expect(purged == 12_000)
+            var left: [String] = []
+            for try await body in try await database.query("SELECT body FROM notes_outbox ORDER BY id", logger: logger).decode(String.self) {
+                left.append(body)
+            }
+            #expect(left == ["sent an hour ago", "waiting", "given up long ago"])
+        }
+    }
 }

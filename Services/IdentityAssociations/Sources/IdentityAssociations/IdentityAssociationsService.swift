@@ -86,9 +86,14 @@ public enum IdentityAssociationsService: SuiteService {
             },
             // Expired validation sessions, and association log rows older than an hour
             // (replicas read the log within a request of each change).
+            // Sent mail and text messages a day on (they carry validation tokens), bind
+            // notifications a week on.
             Periodic("purge", every: .seconds(600), logger: logger) {
                 try await sessions.purge(logger: logger)
                 try await AssociationIndex.prune(database: database, retentionSeconds: 3600, logger: logger)
+                try await LeasedOutbox.purgeDelivered("mail_outbox", olderThanSeconds: 86_400, database: database, logger: logger)
+                try await LeasedOutbox.purgeDelivered("sms_outbox", olderThanSeconds: 86_400, database: database, logger: logger)
+                try await LeasedOutbox.purgeDelivered("onbind_outbox", olderThanSeconds: 7 * 86_400, database: database, logger: logger)
             },
         ]
     }

@@ -65,7 +65,14 @@ public enum MeetRoomsService: SuiteService {
     }
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
-        [InviteRelay(database: dependencies.database, peers: dependencies.peers, logger: dependencies.logger)]
+        let database = dependencies.database, logger = dependencies.logger
+        return [
+            InviteRelay(database: database, peers: dependencies.peers, logger: logger),
+            // Relayed invitations a week on: the identity service has them by then.
+            Periodic("purge", every: .seconds(600), logger: logger, waitFirst: true) {
+                try await LeasedOutbox.purgeDelivered("invite_outbox", olderThanSeconds: 7 * 86_400, database: database, logger: logger)
+            },
+        ]
     }
 
     public static var commands: [any ParsableCommand.Type] { [ApplicationsCommand.self] }

@@ -201,7 +201,7 @@ struct DefaultTenant: Service {
 }
 
 /// Deletes what has expired: challenges, authorization requests and codes, revocations
-/// past their token's life, spent refresh tokens past the grace. Each statement on its
+/// past their token's life, spent refresh tokens past the grace, mail sent a week ago. Each statement on its
 /// own: one failing does not keep the others from running.
 enum VaultJanitor {
     static func service(database: PostgresClient, logger: Logger) -> Periodic {
@@ -220,6 +220,12 @@ enum VaultJanitor {
                 } catch {
                     logger.warning("purge failed", metadata: ["error": "\(String(reflecting: error))"])
                 }
+            }
+            // Mail a week after it went (reset and verification links expire long before).
+            do {
+                try await LeasedOutbox.purgeDelivered("mail_outbox", olderThanSeconds: 7 * 86_400, database: database, logger: logger)
+            } catch {
+                logger.warning("purge failed", metadata: ["error": "\(String(reflecting: error))"])
             }
         }
     }
