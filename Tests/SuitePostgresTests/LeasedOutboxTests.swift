@@ -5,7 +5,8 @@ import Testing
 @testable import SuitePostgres
 
 @Suite struct LeasedOutboxTests {
-    @Test func pickingDueRowsReadsTheWaitingRowsNotEverythingEverSent() async throws {
+    /// A fresh database holding an outbox table `notes_outbox` with a `body` payload.
+    func withOutbox(_ body: @Sendable (PostgresClient, Logger) async throws -> Void) async throws {
         try await withDatabase { database, _ in
             let logger = Logger(label: "t")
             try await database.query("CREATE SCHEMA svc", logger: logger)
@@ -13,6 +14,12 @@ import Testing
             where !statement.allSatisfy(\.isWhitespace) {
                 try await database.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
             }
+            try await body(database, logger)
+        }
+    }
+
+    @Test func pickingDueRowsReadsTheWaitingRowsNotEverythingEverSent() async throws {
+        try await withOutbox { database, logger in
             // A long-lived outbox after a burst: 20,000 rows sent, 2,000 waiting.
             try await database.query(
                 """
@@ -41,13 +48,7 @@ import Testing
     }
 
     @Test func purgingDeletesOnlyWhatWasDeliveredLongEnoughAgo() async throws {
-        try await withDatabase { database, _ in
-            let logger = Logger(label: "t")
-            try await database.query("CREATE SCHEMA svc", logger: logger)
-            for statement in LeasedOutbox.tableSQL("notes_outbox", payload: ["body text NOT NULL"]).split(separator: ";")
-            where !statement.allSatisfy(\.isWhitespace) {
-                try await database.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
-            }
+        try await withOutbox { database, logger in
             // More old rows than one slice holds, then one of each kind that must stay.
             try await database.query(
                 "INSERT INTO notes_outbox (body, sent_at) SELECT 'old ' || g, now() - interval '2 days' FROM generate_series(1, 12000) g",
