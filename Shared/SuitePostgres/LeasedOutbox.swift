@@ -42,20 +42,21 @@ public struct LeasedOutbox: Sendable {
     public static func purgeDelivered(
         _ table: String, olderThanSeconds seconds: Double, database: PostgresClient, logger: Logger
     ) async throws -> Int {
+        let slice = 5_000
         var total = 0
         while true {
             let rows = try await database.query(
                 """
                 WITH gone AS (
                     DELETE FROM \(unescaped: table) WHERE id IN (
-                        SELECT id FROM \(unescaped: table) WHERE sent_at < now() - make_interval(secs => \(seconds)) LIMIT 5000)
+                        SELECT id FROM \(unescaped: table) WHERE sent_at < now() - make_interval(secs => \(seconds)) LIMIT \(slice))
                     RETURNING 1
                 ) SELECT count(*)::integer FROM gone
                 """, logger: logger)
             var deleted = 0
             for try await count in rows.decode(Int.self) { deleted = count }
             total += deleted
-            if deleted < 5000 { return total }
+            if deleted < slice { return total }
         }
     }
 

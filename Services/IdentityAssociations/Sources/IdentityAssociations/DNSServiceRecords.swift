@@ -118,7 +118,8 @@ enum DNSServiceRecords {
             return true
         }
 
-        /// A domain name, following compression pointers (at most 32, so a loop ends).
+        /// A domain name, following compression pointers (128 steps at most, so a
+        /// pointer loop ends).
         mutating func name() -> String? {
             var labels: [String] = []
             var position = offset
@@ -131,7 +132,7 @@ enum DNSServiceRecords {
                     return labels.joined(separator: ".")
                 }
                 if length & 0xc0 == 0xc0 {
-                    guard position + 1 < bytes.count, labels.count < 128 else { return nil }
+                    guard position + 1 < bytes.count else { return nil }
                     if !jumped { offset = position + 2 }
                     jumped = true
                     position = (length & 0x3f) << 8 | Int(bytes[position + 1])

@@ -206,6 +206,13 @@ struct DefaultTenant: Service {
 enum VaultJanitor {
     static func service(database: PostgresClient, logger: Logger) -> Periodic {
         Periodic("purge", every: .seconds(300), logger: logger, waitFirst: true) {
+            func attempt(_ step: () async throws -> Void) async {
+                do {
+                    try await step()
+                } catch {
+                    logger.warning("purge failed", metadata: ["error": "\(String(reflecting: error))"])
+                }
+            }
             for statement: PostgresQuery in [
                 "DELETE FROM challenges WHERE expires_at < now() - interval '1 hour'",
                 "DELETE FROM auth_requests WHERE expires_at < now() - interval '1 hour'",
@@ -215,18 +222,10 @@ enum VaultJanitor {
                 "DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'",
                 "DELETE FROM sessions WHERE expires_at < now() - interval '1 day'",
             ] {
-                do {
-                    try await database.query(statement, logger: logger)
-                } catch {
-                    logger.warning("purge failed", metadata: ["error": "\(String(reflecting: error))"])
-                }
+                await attempt { try await database.query(statement, logger: logger) }
             }
             // Mail a week after it went (reset and verification links expire long before).
-            do {
-                try await LeasedOutbox.purgeDelivered("mail_outbox", olderThanSeconds: 7 * 86_400, database: database, logger: logger)
-            } catch {
-                logger.warning("purge failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
+            await attempt { try await LeasedOutbox.purgeDelivered("mail_outbox", olderThanSeconds: 7 * 86_400, database: database, logger: logger) }
         }
     }
 }

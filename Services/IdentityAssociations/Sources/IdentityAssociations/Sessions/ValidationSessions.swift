@@ -118,7 +118,7 @@ struct ValidationSessions: Sendable {
 
     /// What a due session sends: a mail (whose text holds `sidMarker` where the sid
     /// goes) or a text message.
-    enum Outgoing {
+    enum Outgoing: Sendable {
         case mail(MailEnvelope, sidMarker: String)
         case sms(to: String, body: String)
     }
@@ -133,13 +133,9 @@ struct ValidationSessions: Sendable {
         medium: Medium, address: String, secret: String, sendAttempt: Int64?, nextLink: String?, token: String, outgoing: Outgoing,
         logger: Logger
     ) async throws -> Int64 {
-        var input = OpenSessions.Input(
+        let input = OpenSessions.Input(
             medium: medium.rawValue, address: address, secret: secret, tokenHash: ByteBuffer(bytes: sha256(token)), sendAttempt: sendAttempt,
-            nextLink: nextLink)
-        switch outgoing {
-        case .mail(let envelope, let marker): input.mail = (envelope, marker)
-        case .sms(let to, let body): input.sms = (to, body)
-        }
+            nextLink: nextLink, outgoing: outgoing)
         return try await opener.submit(input, logger: logger)
     }
 
@@ -330,8 +326,17 @@ struct OpenSessions: PostgresPreparedStatement {
         var tokenHash: ByteBuffer
         var sendAttempt: Int64?
         var nextLink: String?
-        var mail: (envelope: MailEnvelope, sidMarker: String)?
-        var sms: (to: String, body: String)?
+        var outgoing: ValidationSessions.Outgoing
+
+        var mail: (envelope: MailEnvelope, sidMarker: String)? {
+            if case .mail(let envelope, let marker) = outgoing { return (envelope, marker) }
+            return nil
+        }
+
+        var sms: (to: String, body: String)? {
+            if case .sms(let to, let body) = outgoing { return (to, body) }
+            return nil
+        }
 
         /// What one statement must not hold twice.
         var key: String { medium + "\u{0}" + address + "\u{0}" + secret }
