@@ -105,6 +105,7 @@ let package = Package(
             dependencies: [
                 "SuiteCore", "SuiteSigning", "SuitePostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 public import Logging
 import PostgresNIO
+import _ConnectionPoolModule
 public import SuiteCore
 
 extension AppError {
@@ -17,6 +18,11 @@ extension AppError {
             return from(error.beginError ?? error.commitError ?? error.rollbackError ?? AppError.internalError, logger: logger)
         case let error as PSQLError:
             return fromDatabase(error, logger: logger)
+        case is ConnectionPoolError:
+            // PostgresClient's pool gave up on a request: PostgreSQL has refused
+            // connections for a while (its circuit breaker), or the pool is closing.
+            logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))"])
+            return .unavailable("The database is unavailable. Try again shortly.", retryAfterSeconds: 1)
         case let error as DecodingError:
             return AppError(status: .badRequest, code: "invalid_body", detail: describe(error))
         case is TimeoutError:

@@ -3,10 +3,21 @@ import SuiteCore
 import SuiteHTTP
 import SuiteTesting
 import Hummingbird
+import Logging
 import Testing
+import _ConnectionPoolModule
 
 @Suite struct ErrorHandlingTests {
     let json = [("Content-Type", "application/json")]
+
+    @Test func aDatabaseThatKeepsRefusingConnectionsIsA503NotA500() {
+        // What PostgresClient throws once PostgreSQL has refused connections for a while.
+        for error in [ConnectionPoolError.connectionCreationCircuitBreakerTripped, .poolShutdown] {
+            let mapped = AppError.from(error, logger: Logger(label: "t"))
+            #expect(mapped.status == .serviceUnavailable)
+            #expect(mapped.headers[.retryAfter] == "1")
+        }
+    }
 
     @Test func unknownPathsAreProblemJSON() async throws {
         let echo = try await RunningEcho.make()

@@ -33,7 +33,7 @@ struct Identity: Sendable {
     static let v2 = "/_matrix/identity/v2"
 
     static func run(
-        rateLimits: RateLimitSettings = RateLimitSettings(enabled: false), replicas: Int = 1,
+        rateLimits: RateLimitSettings = RateLimitSettings(enabled: false), replicas: Int = 1, database ownDatabase: DatabaseConfiguration? = nil,
         configure: @escaping @Sendable (inout IdentitySettings) throws -> Void = { _ in },
         _ body: @Sendable (Identity) async throws -> Void
     ) async throws {
@@ -42,7 +42,8 @@ struct Identity: Sendable {
         let homeserver = FakeHomeserver(port: homeserverPort)
         let twilio = FakeTwilio(port: twilioPort)
         let schema = "identity_" + SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
-        let database = try await TestPostgres.shared.makeDatabase(schema: schema)
+        let database: DatabaseConfiguration
+        if let ownDatabase { database = ownDatabase } else { database = try await TestPostgres.shared.makeDatabase(schema: schema) }
         let configuration = ServiceConfiguration.forTesting(
             service: "identity-associations", port: port, database: database, rateLimits: rateLimits)
         var settings = IdentitySettings(

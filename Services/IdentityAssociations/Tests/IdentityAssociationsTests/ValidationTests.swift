@@ -12,6 +12,45 @@ import Testing
 @Suite struct EmailValidationTests {
     static let v1 = Identity.v1
 
+    @Test func requestTokenWithTheDatabaseDownIsA503InMatrixJSONAndWorksOnceItIsBack() async throws {
+        let cluster = try await PostgresCluster.start()
+        defer { try? cluster.stopServer() }
+        try await Identity.run(database: cluster.configuration(database: "postgres", schema: "identity")) { identity in
+            func request(_ email: String) async throws -> TestResponse {
+                try await identity.call(
+                    .POST, Self.v1 + "/validate/email/requestToken", json: ["email": .string(email), "client_secret": "s3cret", "send_attempt": 1])
+            }
+            #expect(try await request("before@example.org").status == 200)
+            // The test cluster commits without waiting for the WAL and stops like a crash:
+            // give its WAL writer a moment so the schema survives the restart.
+            try await Task.sleep(for: .seconds(1))
+            try cluster.stopServer()
+            // PostgreSQL's client keeps trying to connect, with growing pauses, before it
+            // gives up on waiting requests (a client here gives up after 10 s); from then
+            // on every request, batched or not, is a 503 in the Matrix dialect, never a 500.
+            var answered: [TestResponse] = []
+            let deadline = ContinuousClock.now + .seconds(120)
+            while answered.count < 2, ContinuousClock.now < deadline {
+                async let batched = try? request("down@example.org")
+                async let plain = try? identity.call(.GET, Self.v1 + "/3pid/getValidated3pid?sid=1&client_secret=abc")
+                answered += [await batched, await plain].compactMap { $0 }
+            }
+            #expect(answered.count >= 2)
+            for response in answered {
+                #expect(response.status == 503, "\(response.text)")
+                #expect(response.json?["errcode"] != nil, "\(response.text)")
+            }
+            try cluster.startServer()
+            var status = 0
+            for _ in 0..<100 where status != 200 {
+                status = (try? await request("after@example.org").status) ?? 0
+                if status != 200 { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(status == 200)
+            _ = try await identity.sink.waitForMail(to: "after@example.org")
+        }
+    }
+
     @Test func theSameEmailAndSecretGetTheSameSidAndSendAttemptStopsDuplicates() async throws {
         try await Identity.run { identity in
             let request: JSONValue = ["email": "Alice@Example.org", "client_secret": "s3cret", "send_attempt": 1]
