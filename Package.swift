@@ -38,7 +38,7 @@ func service(
 }
 
 /// User&Identity's built-in mail templates (`TEMPLATES_DIR` overrides them file by file).
-let userIdentityTemplates = ["activation", "invitation", "email-change", "email-changed", "forgotten-password"]
+let userIdentityTemplates = ["activation", "invitation", "email-change", "email-changed", "email-changed-notice", "forgotten-password"]
     .flatMap { name in ["en", "es"].flatMap { locale in ["\(name).\(locale).txt", "\(name).\(locale).html"] } }
 
 let package = Package(
@@ -259,9 +259,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ])
         + service(
-            "OIDCVault", executable: "oidc-vault", migrations: ["0001_init.sql", "0002_vault.sql", "0004_refresh_successor.sql"],
+            "OIDCVault", executable: "oidc-vault", migrations: ["0001_init.sql", "0002_vault.sql", "0004_refresh_successor.sql", "0005_step_up_and_root_issuer.sql"],
             dependencies: [
                 "SuiteMail", "VaultZKP",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

@@ -27,6 +27,7 @@ public enum OIDCVaultService: SuiteService {
             Migration(fileName: "0002_vault.sql", bytes: PackageResources._002_vault_sql),
             Migration(fileName: "0003_outbox_limits.sql", bytes: Array((MailOutbox.tableSQL + "\n" + RateLimiter.tableSQL).utf8)),
             Migration(fileName: "0004_refresh_successor.sql", bytes: PackageResources._004_refresh_successor_sql),
+            Migration(fileName: "0005_step_up_and_root_issuer.sql", bytes: PackageResources._005_step_up_and_root_issuer_sql),
         ]
     }
 
@@ -54,6 +55,7 @@ public enum OIDCVaultService: SuiteService {
         APIKeyRoutes(vault: vault).add(to: router)
         BlockRoutes(vault: vault).add(to: router)
         LoginRoutes(vault: vault).add(to: router)
+        StepUpRoutes(vault: vault).add(to: router)
         AuthorizeRoutes(vault: vault).add(to: router)
         TokenRoutes(vault: vault).add(to: router)
         SessionRoutes(vault: vault).add(to: router)
@@ -94,7 +96,7 @@ struct Vault: Sendable {
         logger = dependencies.logger
         self.settings = settings
         publicURL = dependencies.configuration.publicURL
-        issuers = Issuers(publicURL: publicURL)
+        issuers = Issuers(publicURL: publicURL, defaultTenant: settings.defaultTenant)
         keys = KeyRing(database: database, logger: logger, atRestKey: settings.atRestKey, imported: settings.importedSigningKeys)
         tokens = TokenVerifier(keys: keys, issuers: issuers, database: database, logger: logger)
         issuer = TokenIssuer(keys: keys, issuers: issuers, settings: settings)
@@ -119,18 +121,23 @@ struct Vault: Sendable {
         return exists
     }
 
-    func discoveryDocument(_ tenant: String) -> [UInt8] {
-        if let cached = knownTenants.document(tenant) { return cached }
-        let issuer = issuers.issuer(tenant)
+    /// The discovery document of `tenant` under its own path, or (`atRoot`) of the default
+    /// tenant at the root. Each names the issuer it is served under and endpoints that
+    /// speak as that issuer, so a client of any tenant calls them as RFC 7662/7009 say,
+    /// with nothing but its own credentials.
+    func discoveryDocument(_ tenant: String, atRoot: Bool = false) -> [UInt8] {
+        let cacheKey = atRoot ? "\u{0}root" : tenant
+        if let cached = knownTenants.document(cacheKey) { return cached }
+        let issuer = issuers.issuer(tenant, atRoot: atRoot)
         let document: JSONValue = [
             "issuer": .string(issuer),
             "authorization_endpoint": .string(issuer + "/authorize"),
-            "token_endpoint": .string(issuer + "/oauth2/token"),
-            "userinfo_endpoint": .string(publicURL + "/userinfo"),
+            "token_endpoint": .string(issuer + (atRoot ? "/token" : "/oauth2/token")),
+            "userinfo_endpoint": .string(issuer + "/userinfo"),
             "jwks_uri": .string(issuer + "/.well-known/jwks.json"),
             "end_session_endpoint": .string(publicURL + "/logout"),
-            "introspection_endpoint": .string(publicURL + "/introspect"),
-            "revocation_endpoint": .string(publicURL + "/revoke"),
+            "introspection_endpoint": .string(issuer + "/introspect"),
+            "revocation_endpoint": .string(issuer + "/revoke"),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", .string(TokenRoutes.tokenExchange)],
@@ -146,7 +153,7 @@ struct Vault: Sendable {
             "frontchannel_logout_supported": false,
         ]
         let bytes = CanonicalJSON.bytes(document)
-        knownTenants.putDocument(tenant, bytes)
+        knownTenants.putDocument(cacheKey, bytes)
         return bytes
     }
 }

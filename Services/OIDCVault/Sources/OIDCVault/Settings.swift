@@ -27,13 +27,15 @@ public struct VaultSettings: Sendable {
     /// A client-reported bit error rate (percent) above which authenticate asks for a
     /// second factor (`need_verify`).
     public var berSoftLimitPercent: Double
+    /// bcrypt cost of the step-up PINs and patterns (`VAULT_BCRYPT_COST`).
+    public var bcryptCost: Int
     public var mail: MailSettings
 
     public init(
         defaultTenant: String = "default", loginUIURL: String? = nil, adminAPIKey: String? = nil,
         atRestKey: SymmetricKey = SymmetricKey(size: .bits256), importedSigningKeys: [Ed25519SigningKey] = [],
         accessTokenTTL: Int = 900, idTokenTTL: Int = 3600, refreshTokenTTL: Int = 30 * 86_400, refreshReuseGrace: Int = 10,
-        sessionTTL: Int = 30 * 86_400, berSoftLimitPercent: Double = 10, mail: MailSettings = MailSettings(from: "vault@localhost", transport: .file(directory: "/tmp/oidc-vault-mail"))
+        sessionTTL: Int = 30 * 86_400, berSoftLimitPercent: Double = 10, bcryptCost: Int = 10, mail: MailSettings = MailSettings(from: "vault@localhost", transport: .file(directory: "/tmp/oidc-vault-mail"))
     ) {
         self.defaultTenant = defaultTenant
         self.loginUIURL = loginUIURL
@@ -46,6 +48,7 @@ public struct VaultSettings: Sendable {
         self.refreshReuseGrace = refreshReuseGrace
         self.sessionTTL = sessionTTL
         self.berSoftLimitPercent = berSoftLimitPercent
+        self.bcryptCost = bcryptCost
         self.mail = mail
     }
 
@@ -89,6 +92,7 @@ public struct VaultSettings: Sendable {
             refreshReuseGrace: try reader.int("VAULT_REFRESH_REUSE_GRACE_SECONDS", default: 10, range: 0...300),
             sessionTTL: try reader.int("VAULT_SESSION_TTL_SECONDS", default: 30 * 86_400, range: 300...(365 * 86_400)),
             berSoftLimitPercent: Double(try reader.int("VAULT_BER_SOFT_LIMIT_PERCENT", default: 10, range: 0...100)),
+            bcryptCost: try reader.int("VAULT_BCRYPT_COST", default: 12, range: 4...16),
             mail: try MailSettings.load(reader))
     }
 }

@@ -65,7 +65,7 @@ import VaultZKP
             #expect(claims["at_hash"]?.stringValue == Base64URL.encode(digest.prefix(32)))
             #expect(VaultFixture.header(access)?["typ"] == "at+jwt")
 
-            let userinfo = try await vault.call(.GET, "/userinfo", as: .bearer(access))
+            let userinfo = try await vault.call(.GET, "/tenants/acme/userinfo", as: .bearer(access))
             #expect(userinfo.status == 200)
             #expect(userinfo.json?["sub"] == claims["sub"])
             #expect(userinfo.json?["email"] == "alice@example.com")
@@ -92,7 +92,7 @@ import VaultZKP
             let after = try await vault.form("/tenants/acme/oauth2/token", [("grant_type", "refresh_token"), ("refresh_token", next), ("client_id", "spa")])
             #expect(after.status == 400)
             #expect(after.json?["error"] == "invalid_grant")
-            #expect(try await vault.call(.GET, "/userinfo", as: .bearer(access)).status == 401)
+            #expect(try await vault.call(.GET, "/tenants/acme/userinfo", as: .bearer(access)).status == 401)
             // An unregistered place to go after logout is refused.
             let evil = try await fetchWithoutRedirect(vault.base + "/logout?id_token_hint=\(idToken)&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")
             #expect(evil.status == 400)

@@ -256,12 +256,12 @@ import VaultZKP
             let api = try await vault.client("api", tenant: "acme")
             let granted = try await vault.form("/tenants/acme/oauth2/token", [("grant_type", "client_credentials"), ("scope", "api")], basic: ("api", api.secret!))
             let machine = try #require(granted.json?["access_token"]?.stringValue)
-            let answer = try await vault.call(.GET, "/userinfo", as: .bearer(machine))
+            let answer = try await vault.call(.GET, "/tenants/acme/userinfo", as: .bearer(machine))
             #expect(answer.status == 403)
             #expect(answer.header("WWW-Authenticate")?.contains("insufficient_scope") == true)
-            let none = try await vault.call(.GET, "/userinfo", as: .nobody)
+            let none = try await vault.call(.GET, "/tenants/acme/userinfo", as: .nobody)
             #expect(none.status == 401)
-            #expect(try await vault.call(.GET, "/userinfo", as: .bearer(machine + "x")).status == 401)
+            #expect(try await vault.call(.GET, "/tenants/acme/userinfo", as: .bearer(machine + "x")).status == 401)
         }
     }
 }

@@ -56,14 +56,9 @@ struct APIKeyRoutes: Sendable {
             try principal.require(.apiKeysAdmin, tenant: tenant)
             userID = owner ?? (principal.tenant == tenant ? principal.userID : nil)
         } else {
-            let me = try principal.requireUser()
-            guard me.tenant == tenant else { throw AppError.forbidden("A key can only be made in your own tenant.") }
-            // Nobody hands out more than they hold.
-            guard Set(scopes!).isSubset(of: principal.scopes) else {
-                throw AppError.forbidden("A key cannot hold scopes its owner does not have.")
-            }
-            userID = me.userID
+            userID = try principal.requireUser().userID
         }
+        try principal.requireGrantable(scopes!, tenant: tenant!)
         _ = try await vault.tenants.require(tenant!)
         if let userID, try await vault.users.find(tenant: tenant!, id: userID) == nil { throw UserRoutes.notFound }
         let key = Self.newKey()
@@ -119,10 +114,10 @@ struct APIKeyRoutes: Sendable {
         }
         let principal = try await vault.authenticator.principal(request, context: context)
         let rows = try await vault.database.query(
-            "SELECT tenant_id, user_id FROM api_keys WHERE key_id = \(id)", logger: vault.logger)
-        var found: (String, String?)?
-        for try await row in rows.decode((String, String?).self) { found = row }
-        guard let (tenant, owner) = found else { throw AppError(status: .notFound, code: "not_found", detail: "API key not found") }
+            "SELECT tenant_id, user_id, scopes FROM api_keys WHERE key_id = \(id)", logger: vault.logger)
+        var found: (String, String?, [String])?
+        for try await row in rows.decode((String, String?, [String]).self) { found = row }
+        guard let (tenant, owner, scopes) = found else { throw AppError(status: .notFound, code: "not_found", detail: "API key not found") }
         if admin {
             try principal.require(.apiKeysAdmin, tenant: tenant)
         } else {
@@ -132,6 +127,8 @@ struct APIKeyRoutes: Sendable {
                 throw AppError(status: .notFound, code: "not_found", detail: "API key not found")
             }
         }
+        // A regenerated key keeps its scopes: whoever regenerates it must hold them all.
+        try principal.requireGrantable(scopes, tenant: tenant)
         let key = Self.newKey()
         let updated = try await vault.database.query(
             """

@@ -28,6 +28,7 @@ struct Client: Sendable {
     let redirectURIs: [String]
     let postLogoutRedirectURIs: [String]
     let allowedScopes: Set<String>
+    let authMethod: AuthMethod
 
     init(id: String, tenant: String, document: [String: JSONValue], secretHash: [UInt8]?) {
         self.id = id
@@ -40,6 +41,7 @@ struct Client: Sendable {
         redirectURIs = document["redirect_uris"]?.arrayValue?.compactMap(\.stringValue) ?? []
         postLogoutRedirectURIs = document["post_logout_redirect_uri"]?.arrayValue?.compactMap(\.stringValue) ?? []
         allowedScopes = Set(document["allowed_scopes"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        authMethod = document["token_endpoint_auth_method"]?.stringValue.flatMap(AuthMethod.init) ?? .clientSecretPost
     }
 
     func json(secret: String? = nil) -> JSONValue {

@@ -33,37 +33,47 @@ struct Lockout: Sendable {
     }
 
     /// Counts an attempt; throws 429 with `Retry-After` when a subject is blocked or has
-    /// no attempts left, in which case nothing is verified.
+    /// no attempts left, in which case nothing is verified. The IP is asked first, and an
+    /// attempt it refuses is not counted against the user: only attempts that may be
+    /// verified count, so a user is only ever refused by a block the admin API lists (or,
+    /// for the moment its last attempts are being verified, until they are).
     func reserve(tenant: Tenant, ip: String, userID: String?) async throws {
-        let config = tenant.blockConfig
-        var retryAfter = 0
-        for subject in Self.subjects(config, ip: ip, userID: userID) {
-            let rows = try await database.query(
-                """
-                INSERT INTO lockouts AS l (tenant_id, kind, subject, failures, window_start)
-                VALUES (\(tenant.id), \(subject.kind.rawValue), \(subject.value), 1, now())
-                ON CONFLICT (tenant_id, kind, subject) DO UPDATE SET
-                    failures = CASE WHEN l.blocked_until > now() THEN l.failures
-                        WHEN l.window_start < now() - make_interval(secs => \(Double(subject.windowSeconds))) THEN 1
-                        ELSE l.failures + 1 END,
-                    window_start = CASE WHEN l.blocked_until > now() THEN l.window_start
-                        WHEN l.window_start < now() - make_interval(secs => \(Double(subject.windowSeconds))) THEN now()
-                        ELSE l.window_start END
-                RETURNING failures, COALESCE(ceil(extract(epoch FROM l.blocked_until - now())), 0)::integer
-                """, logger: logger)
-            for try await (attempts, blockedFor) in rows.decode((Int, Int).self) {
-                if blockedFor > 0 {
-                    retryAfter = max(retryAfter, blockedFor)
-                } else if attempts > subject.limit {
-                    retryAfter = max(retryAfter, config.initialBlockSeconds)
-                }
+        for subject in Self.subjects(tenant.blockConfig, ip: ip, userID: userID) {
+            if let retryAfter = try await reserve(subject, tenant: tenant.id) {
+                throw AppError(
+                    status: .tooManyRequests, code: "too_many_requests", detail: "Too many failed attempts. Try again later.",
+                    headers: [.retryAfter: String(retryAfter)])
             }
         }
-        if retryAfter > 0 {
-            throw AppError(
-                status: .tooManyRequests, code: "too_many_requests", detail: "Too many failed attempts. Try again later.",
-                headers: [.retryAfter: String(retryAfter)])
+    }
+
+    /// One subject's attempt: counted unless the subject is blocked or its window is full.
+    /// Nil when granted, else the exact seconds until it may try again: the block's end, or
+    /// the window's end while attempts in flight are still being verified.
+    private func reserve(_ subject: Subject, tenant: String) async throws -> Int? {
+        let window = Double(subject.windowSeconds)
+        let rows = try await database.query(
+            """
+            INSERT INTO lockouts AS l (tenant_id, kind, subject, failures, window_start, refused)
+            VALUES (\(tenant), \(subject.kind.rawValue), \(subject.value), 1, now(), false)
+            ON CONFLICT (tenant_id, kind, subject) DO UPDATE SET
+                failures = CASE WHEN l.blocked_until > now() THEN l.failures
+                    WHEN l.window_start < now() - make_interval(secs => \(window)) THEN 1
+                    WHEN l.failures >= \(subject.limit) THEN l.failures
+                    ELSE l.failures + 1 END,
+                window_start = CASE WHEN l.blocked_until > now() THEN l.window_start
+                    WHEN l.window_start < now() - make_interval(secs => \(window)) THEN now()
+                    ELSE l.window_start END,
+                refused = COALESCE(l.blocked_until > now(), false)
+                    OR (l.window_start >= now() - make_interval(secs => \(window)) AND l.failures >= \(subject.limit))
+            RETURNING COALESCE(ceil(extract(epoch FROM l.blocked_until - now())), 0)::integer, l.refused,
+                GREATEST(1, ceil(extract(epoch FROM l.window_start + make_interval(secs => \(window)) - now())))::integer
+            """, logger: logger)
+        for try await (blockedFor, refused, windowLeft) in rows.decode((Int, Bool, Int).self) {
+            if blockedFor > 0 { return blockedFor }
+            if refused { return windowLeft }
         }
+        return nil
     }
 
     /// A failed verification: blocks every subject whose attempts reached the limit.

@@ -11,24 +11,26 @@ struct AuthorizeRoutes: Sendable {
     let vault: Vault
 
     func add(to router: Router<SuiteContext>) {
-        router.get(".well-known/openid-configuration") { _, _ in try await discovery(vault.settings.defaultTenant) }
+        router.get(".well-known/openid-configuration") { _, _ in try await discovery(vault.settings.defaultTenant, atRoot: true) }
         router.get("tenants/:tenant_id/.well-known/openid-configuration") { _, context in
             try await discovery(try context.parameters.require("tenant_id"))
         }
         router.get(".well-known/jwks.json") { _, _ in try await jwks(vault.settings.defaultTenant) }
         router.get("tenants/:tenant_id/.well-known/jwks.json") { _, context in try await jwks(try context.parameters.require("tenant_id")) }
-        router.get("authorize") { request, context in try await authorize(request, context, tenant: vault.settings.defaultTenant) }
+        router.get("authorize") { request, context in
+            try await authorize(request, context, tenant: vault.settings.defaultTenant, atRoot: true)
+        }
         router.get("tenants/:tenant_id/authorize") { request, context in
             try await authorize(request, context, tenant: try context.parameters.require("tenant_id"))
         }
         router.get("authorize/continue") { request, context in try await resume(request, context) }
     }
 
-    func discovery(_ tenant: String) async throws -> Response {
+    func discovery(_ tenant: String, atRoot: Bool = false) async throws -> Response {
         guard try await vault.tenantExists(tenant) else { throw AppError(status: .notFound, code: "not_found", detail: "Tenant not found") }
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
-            body: .init(byteBuffer: ByteBuffer(bytes: vault.discoveryDocument(tenant))))
+            body: .init(byteBuffer: ByteBuffer(bytes: vault.discoveryDocument(tenant, atRoot: atRoot))))
     }
 
     func jwks(_ tenant: String) async throws -> Response {
@@ -49,7 +51,7 @@ struct AuthorizeRoutes: Sendable {
         return Response(status: .found, headers: [.location: components.string!, .cacheControl: "no-store"])
     }
 
-    func authorize(_ request: Request, _ context: SuiteContext, tenant tenantID: String) async throws -> Response {
+    func authorize(_ request: Request, _ context: SuiteContext, tenant tenantID: String, atRoot: Bool = false) async throws -> Response {
         let query = try request.queryForm()
         func value(_ name: String) -> String? { query[name] }
         // Until the client and its redirect URI are known to match, nothing is redirected.
@@ -61,7 +63,7 @@ struct AuthorizeRoutes: Sendable {
             throw AppError(status: .badRequest, code: "invalid_request", detail: "redirect_uri is not registered for this client")
         }
         let state = value("state")
-        let issuer = vault.issuers.issuer(tenant.id)
+        let issuer = vault.issuers.issuer(tenant.id, atRoot: atRoot)
         func fail(_ error: String, _ description: String) -> Response {
             Self.redirect(redirectURI, [("error", error), ("error_description", description), ("state", state), ("iss", issuer)])
         }
@@ -84,9 +86,9 @@ struct AuthorizeRoutes: Sendable {
         let authReqID = SecureRandom.string(count: 32)
         try await vault.database.query(
             """
-            INSERT INTO auth_requests (auth_req_id, tenant_id, client_id, redirect_uri, scope, state, nonce, code_challenge, expires_at)
+            INSERT INTO auth_requests (auth_req_id, tenant_id, client_id, redirect_uri, scope, state, nonce, code_challenge, expires_at, issuer)
             VALUES (\(authReqID), \(tenant.id), \(client.id), \(redirectURI), \(scopes.joined(separator: " ")), \(state), \(value("nonce")),
-                    \(challenge), now() + interval '10 minutes')
+                    \(challenge), now() + interval '10 minutes', \(issuer))
             """, logger: vault.logger)
         let login = vault.settings.loginUIURL ?? (vault.publicURL + "/login")
         return Self.redirect(login, [("auth_req_id", authReqID), ("client_id", client.id), ("tenant_id", tenant.id)])
@@ -100,15 +102,34 @@ struct AuthorizeRoutes: Sendable {
         let nonce = query.string("nonce", max: 128)
         try query.check()
         let hash = ByteBuffer(bytes: sha256(nonce!))
+        // A login flagged `need_verify` turns into a code only once its step-up succeeded
+        // (`POST /auth/step-up`), which clears the flag.
         let rows = try await vault.database.query(
             """
-            UPDATE auth_requests SET completed_at = now()
-            WHERE auth_req_id = \(authReqID!) AND login_nonce_hash = \(hash) AND completed_at IS NULL AND expires_at > now()
-                AND user_id IS NOT NULL
-            RETURNING tenant_id, client_id, user_id, redirect_uri, scope, state, nonce, code_challenge, authenticated_at
+            WITH found AS (
+                SELECT auth_req_id, need_verify FROM auth_requests
+                WHERE auth_req_id = \(authReqID!) AND login_nonce_hash = \(hash) AND completed_at IS NULL AND expires_at > now()
+                    AND user_id IS NOT NULL
+                FOR UPDATE
+            ), completed AS (
+                UPDATE auth_requests a SET completed_at = now() FROM found
+                WHERE a.auth_req_id = found.auth_req_id AND NOT found.need_verify
+                RETURNING a.tenant_id, a.client_id, a.user_id, a.redirect_uri, a.scope, a.state, a.nonce, a.code_challenge,
+                          a.authenticated_at, a.issuer
+            )
+            SELECT true, c.* FROM completed c
+            UNION ALL SELECT false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM found WHERE found.need_verify
             """, logger: vault.logger)
-        for try await row in rows.decode((String, String, String, String, String, String?, String?, String?, Date).self) {
-            let (tenant, client, user, redirectURI, scope, state, oidcNonce, challenge, authTime) = row
+        for try await row in rows.decode((Bool, String?, String?, String?, String?, String?, String?, String?, String?, Date?, String?).self) {
+            guard row.0, let tenant = row.1, let client = row.2, let user = row.3, let redirectURI = row.4, let scope = row.5,
+                let authTime = row.9
+            else {
+                throw AppError(
+                    status: .forbidden, code: "step_up_required",
+                    detail: "This login needs a second factor first (need_verify): POST /auth/step-up")
+            }
+            let (state, oidcNonce, challenge) = (row.6, row.7, row.8)
+            let issuer = row.10 ?? vault.issuers.issuer(tenant)
             let session = UUID()
             let code = Base64URL.encode(SecureRandom.bytes(32))
             let created = CanonicalJSON.string(AccessInfo.block(request, context: context))
@@ -127,7 +148,7 @@ struct AuthorizeRoutes: Sendable {
                             \(session), \(redirectURI), \(scope), \(oidcNonce), \(challenge), \(authTime), now() + interval '60 seconds')
                     """, logger: vault.logger)
             }
-            return Self.redirect(redirectURI, [("code", code), ("state", state), ("iss", vault.issuers.issuer(tenant))])
+            return Self.redirect(redirectURI, [("code", code), ("state", state), ("iss", issuer)])
         }
         throw AppError(status: .badRequest, code: "bad_request", detail: "Unknown, expired or already used login")
     }

@@ -22,6 +22,33 @@ struct SessionStore: Sendable {
         }
     }
 
+    /// Ends the session a spent authorization code opened, with its refresh tokens: the
+    /// code was presented twice, so its grant is taken as stolen, and every access token
+    /// naming that session fails its next check.
+    func revokeGrant(ofCode codeHash: ByteBuffer) async throws {
+        try await database.query(
+            """
+            WITH ended AS (
+                UPDATE sessions SET revoked_at = now()
+                WHERE session_id IN (SELECT session_id FROM authorization_codes WHERE code_hash = \(codeHash) AND consumed_at IS NOT NULL)
+                RETURNING session_id
+            )
+            UPDATE refresh_tokens SET revoked_at = now() WHERE session_id IN (SELECT session_id FROM ended) AND revoked_at IS NULL
+            """, logger: logger)
+    }
+
+    /// Ends a refresh token family and the session it belongs to (a spent token came back).
+    func revokeGrant(family: UUID) async throws {
+        try await database.query(
+            """
+            WITH family AS (
+                UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = \(family) AND revoked_at IS NULL RETURNING session_id
+            )
+            UPDATE sessions SET revoked_at = now()
+            WHERE session_id IN (SELECT session_id FROM refresh_tokens WHERE family_id = \(family)) AND revoked_at IS NULL
+            """, logger: logger)
+    }
+
     /// Revokes one session; false when it is not there (or not the user's).
     func revoke(_ id: UUID, tenant: String, userID: String?) async throws -> Bool {
         try await database.withTransaction(logger: logger) { connection in

@@ -22,10 +22,25 @@ struct TokenRoutes: Sendable {
         router.post("tenants/:tenant_id/oauth2/token") { request, context in
             try await token(request, context, tenant: try context.parameters.require("tenant_id"))
         }
-        router.get("userinfo") { request, context in try await userinfo(request, context) }
-        router.post("userinfo") { request, context in try await userinfo(request, context) }
-        router.post("introspect") { request, context in try await introspect(request, context) }
-        router.post("revoke") { request, context in try await revoke(request, context) }
+        // Each tenant's discovery names its own userinfo, introspection and revocation
+        // endpoints; the root ones serve the default tenant (and keep the `tenant_id` form
+        // field they always took).
+        router.get("userinfo") { request, context in try await userinfo(request, context, tenant: vault.settings.defaultTenant) }
+        router.post("userinfo") { request, context in try await userinfo(request, context, tenant: vault.settings.defaultTenant) }
+        router.get("tenants/:tenant_id/userinfo") { request, context in
+            try await userinfo(request, context, tenant: try context.parameters.require("tenant_id"))
+        }
+        router.post("tenants/:tenant_id/userinfo") { request, context in
+            try await userinfo(request, context, tenant: try context.parameters.require("tenant_id"))
+        }
+        router.post("introspect") { request, context in try await introspect(request, context, tenant: nil) }
+        router.post("tenants/:tenant_id/introspect") { request, context in
+            try await introspect(request, context, tenant: try context.parameters.require("tenant_id"))
+        }
+        router.post("revoke") { request, context in try await revoke(request, context, tenant: nil) }
+        router.post("tenants/:tenant_id/revoke") { request, context in
+            try await revoke(request, context, tenant: try context.parameters.require("tenant_id"))
+        }
         router.get("logout") { request, context in try await logout(try request.queryForm()) }
         router.post("logout") { request, context in try await logout(try await form(request, context)) }
     }
@@ -42,30 +57,43 @@ struct TokenRoutes: Sendable {
     }
 
     /// The calling client, by client_secret_basic or client_secret_post; a public client
-    /// names itself and proves nothing (PKCE does that for it).
+    /// names itself and proves nothing (PKCE does that for it). A client registered for
+    /// `client_secret_basic` must use it; one registered for `client_secret_post` may
+    /// also use Basic, which RFC 6749 §2.3.1 obliges every server to accept. A refusal
+    /// after Basic carries `WWW-Authenticate: Basic` (RFC 6749 §5.2).
     func authenticateClient(_ request: Request, form: [String: String], tenant: String) async throws -> Client {
         var id = form["client_id"]
         var secret = form["client_secret"]
+        var usedBasic = false
         if let header = request.headers[.authorization], let credentials = Self.basicCredentials(header) {
             guard let (basicID, basicSecret) = credentials else {
-                throw Self.oauth("invalid_client", "Malformed Basic credentials", status: .unauthorized)
+                throw Self.invalidClient("Malformed Basic credentials", basic: true)
             }
-            (id, secret) = (basicID, basicSecret)
+            (id, secret, usedBasic) = (basicID, basicSecret, true)
         }
-        guard let id, !id.isEmpty, id.count <= 128 else { throw Self.oauth("invalid_client", "client_id is missing", status: .unauthorized) }
+        guard let id, !id.isEmpty, id.count <= 128 else { throw Self.invalidClient("client_id is missing", basic: usedBasic) }
         guard let client = try await vault.clients.cached(tenant: tenant, id: id) else {
-            throw Self.oauth("invalid_client", "Client authentication failed", status: .unauthorized)
+            throw Self.invalidClient("Client authentication failed", basic: usedBasic)
         }
         switch client.type {
         case .confidential:
             guard let secret, client.verify(secret: secret) else {
-                throw Self.oauth("invalid_client", "Client authentication failed", status: .unauthorized)
+                throw Self.invalidClient("Client authentication failed", basic: usedBasic)
+            }
+            if client.authMethod == .clientSecretBasic, !usedBasic {
+                throw Self.invalidClient("This client authenticates with client_secret_basic", basic: true)
             }
         case .public:
-            guard secret == nil || secret == "" else { throw Self.oauth("invalid_client", "A public client has no secret", status: .unauthorized) }
+            guard secret == nil || secret == "" else { throw Self.invalidClient("A public client has no secret", basic: usedBasic) }
         }
         if client.isLocked { throw Self.oauth("unauthorized_client", "The client is locked") }
         return client
+    }
+
+    static func invalidClient(_ description: String, basic: Bool) -> AppError {
+        AppError(
+            status: .unauthorized, code: "invalid_client", detail: description,
+            headers: basic ? [.wwwAuthenticate: #"Basic realm="oidc-vault", charset="UTF-8""#] : [:])
     }
 
     /// `Authorization: Basic …`: nil when the scheme is another; `.some(nil)` when it is
@@ -89,16 +117,20 @@ struct TokenRoutes: Sendable {
 
     func token(_ request: Request, _ context: SuiteContext, tenant pathTenant: String?) async throws -> Response {
         let form = try await form(request, context)
-        guard let tenant = pathTenant ?? form["tenant_id"], !tenant.isEmpty else {
+        // The root endpoint without `tenant_id` is the default tenant as the root discovery
+        // presents it: its tokens carry the root issuer.
+        let atRoot = pathTenant == nil && form["tenant_id"] == nil
+        guard let tenant = pathTenant ?? form["tenant_id"] ?? (atRoot ? vault.settings.defaultTenant : nil), !tenant.isEmpty else {
             throw Self.oauth("invalid_request", "tenant_id is required")
         }
         let client = try await authenticateClient(request, form: form, tenant: tenant)
+        let issuer = vault.issuers.issuer(tenant, atRoot: atRoot)
         let body: JSONValue
         switch form["grant_type"] {
-        case "client_credentials": body = try await clientCredentials(client, form)
-        case "authorization_code": body = try await authorizationCode(client, form, request, context)
-        case "refresh_token": body = try await refresh(client, form)
-        case Self.tokenExchange: body = try await exchange(client, form)
+        case "client_credentials": body = try await clientCredentials(client, form, issuer: issuer)
+        case "authorization_code": body = try await authorizationCode(client, form, request, context, issuer: issuer)
+        case "refresh_token": body = try await refresh(client, form, issuer: issuer)
+        case Self.tokenExchange: body = try await exchange(client, form, issuer: issuer)
         case nil: throw Self.oauth("invalid_request", "grant_type is required")
         case let other?: throw Self.oauth("unsupported_grant_type", "grant_type \(other) is not supported")
         }
@@ -115,14 +147,16 @@ struct TokenRoutes: Sendable {
         return list.joined(separator: " ")
     }
 
-    func clientCredentials(_ client: Client, _ form: [String: String]) async throws -> JSONValue {
+    func clientCredentials(_ client: Client, _ form: [String: String], issuer: String) async throws -> JSONValue {
         guard client.type == .confidential else { throw Self.oauth("unauthorized_client", "A public client cannot use client_credentials") }
         let scope = try scopes(form["scope"], allowed: client.allowedScopes, fallback: client.allowedScopes.subtracting(["openid", "offline_access"]).sorted())
-        let (access, expiresIn) = try await vault.issuer.accessToken(.init(tenant: client.tenant, client: client, scope: scope))
+        let (access, expiresIn) = try await vault.issuer.accessToken(.init(tenant: client.tenant, issuer: issuer, client: client, scope: scope))
         return ["access_token": .string(access), "token_type": "Bearer", "expires_in": .number(Double(expiresIn)), "scope": .string(scope)]
     }
 
-    func authorizationCode(_ client: Client, _ form: [String: String], _ request: Request, _ context: SuiteContext) async throws -> JSONValue {
+    func authorizationCode(
+        _ client: Client, _ form: [String: String], _ request: Request, _ context: SuiteContext, issuer: String
+    ) async throws -> JSONValue {
         guard let code = form["code"], code.count <= 128 else { throw Self.oauth("invalid_request", "code is required") }
         let hash = ByteBuffer(bytes: sha256(code))
         let rows = try await vault.database.query(
@@ -134,12 +168,10 @@ struct TokenRoutes: Sendable {
         var grant: (String, UUID, String, String, String?, String?, Date)?
         for try await row in rows.decode((String, UUID, String, String, String?, String?, Date).self) { grant = row }
         guard let (userID, session, redirectURI, scope, nonce, challenge, authTime) = grant else {
-            // A code presented twice is a sign of theft (RFC 6749 §4.1.2): revoke what it gave.
-            try await vault.database.query(
-                """
-                UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL
-                    AND session_id IN (SELECT session_id FROM authorization_codes WHERE code_hash = \(hash) AND consumed_at IS NOT NULL)
-                """, logger: vault.logger)
+            // A code presented twice is a sign of theft (RFC 6749 §4.1.2): revoke every
+            // token it gave. Its session ends, which kills its refresh tokens here and its
+            // access tokens wherever they are checked (every check reads the session).
+            try await vault.sessions.revokeGrant(ofCode: hash)
             throw Self.oauth("invalid_grant", "The code is invalid, expired or already used")
         }
         guard form["redirect_uri"] == redirectURI else { throw Self.oauth("invalid_grant", "redirect_uri does not match the authorization request") }
@@ -170,7 +202,8 @@ struct TokenRoutes: Sendable {
             "UPDATE sessions SET token_issue = \(issue)::jsonb, last_access = \(issue)::jsonb WHERE session_id = \(session)",
             logger: vault.logger)
         let tokenUser = TokenUser(id: user.id, username: user.username, email: user.email, emailVerified: user.isVerified)
-        return try await tokens(for: client, user: tokenUser, session: session, scope: scope, authTime: authTime, refresh: refresh, nonce: nonce)
+        return try await tokens(
+            for: client, user: tokenUser, session: session, scope: scope, authTime: authTime, refresh: refresh, nonce: nonce, issuer: issuer)
     }
 
     /// The token that follows `token` in its family: HMAC of it under the at-rest key. The
@@ -183,7 +216,7 @@ struct TokenRoutes: Sendable {
     /// Rotation: each refresh token works once and names its successor. A second use within
     /// the grace (two tabs refreshing at once) gets the same successor; later, it is taken
     /// as a stolen token and the whole family is revoked.
-    func refresh(_ client: Client, _ form: [String: String]) async throws -> JSONValue {
+    func refresh(_ client: Client, _ form: [String: String], issuer: String) async throws -> JSONValue {
         guard let token = form["refresh_token"], token.count <= 128 else { throw Self.oauth("invalid_request", "refresh_token is required") }
         let tokenHash = sha256(token)
         let next = Self.successor(of: token, key: vault.settings.atRestKey)
@@ -197,7 +230,8 @@ struct TokenRoutes: Sendable {
                 throw Self.oauth("invalid_grant", "The user is disabled or gone")
             }
             let user = TokenUser(id: userID, username: username, email: email, emailVerified: row.emailVerified)
-            return try await tokens(for: client, user: user, session: row.sessionID, scope: row.scope, authTime: row.authTime, refresh: next)
+            return try await tokens(
+                for: client, user: user, session: row.sessionID, scope: row.scope, authTime: row.authTime, refresh: next, issuer: issuer)
         }
         // Not claimable: spent, revoked, expired or unknown.
         let spent = try await vault.database.query(
@@ -215,10 +249,12 @@ struct TokenRoutes: Sendable {
                     throw Self.oauth("invalid_grant", "The user is disabled or gone")
                 }
                 let user = TokenUser(id: found.id, username: found.username, email: found.email, emailVerified: found.isVerified)
-                return try await tokens(for: client, user: user, session: session, scope: scope, authTime: authTime, refresh: next)
+                return try await tokens(
+                    for: client, user: user, session: session, scope: scope, authTime: authTime, refresh: next, issuer: issuer)
             }
-            try await vault.database.query(
-                "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = \(family) AND revoked_at IS NULL", logger: vault.logger)
+            // The whole grant goes: the family's refresh tokens and, through its session,
+            // every access token it gave.
+            try await vault.sessions.revokeGrant(family: family)
             vault.logger.warning("refresh token reused; family revoked", metadata: ["client": "\(client.id)", "family": "\(family)"])
         }
         throw Self.oauth("invalid_grant", "The refresh token is invalid, expired or already used")
@@ -233,10 +269,11 @@ struct TokenRoutes: Sendable {
 
     /// Access token, ID token (with `openid`) and the given refresh token.
     private func tokens(
-        for client: Client, user: TokenUser, session: UUID?, scope: String, authTime: Date?, refresh: String, nonce: String? = nil
+        for client: Client, user: TokenUser, session: UUID?, scope: String, authTime: Date?, refresh: String, nonce: String? = nil,
+        issuer: String
     ) async throws -> JSONValue {
         let subject = TokenIssuer.Subject(
-            tenant: client.tenant, client: client, userID: user.id, username: user.username, email: user.email,
+            tenant: client.tenant, issuer: issuer, client: client, userID: user.id, username: user.username, email: user.email,
             emailVerified: user.emailVerified, scope: scope, sessionID: session?.uuidString.lowercased(),
             authTime: authTime.map { Int($0.timeIntervalSince1970) }, nonce: nonce)
         let (access, expiresIn) = try await vault.issuer.accessToken(subject)
@@ -252,7 +289,7 @@ struct TokenRoutes: Sendable {
 
     /// RFC 8693: a confidential client trades a user's access token for one addressed to
     /// itself (or to another client of the tenant, `audience`), with no more scope.
-    func exchange(_ client: Client, _ form: [String: String]) async throws -> JSONValue {
+    func exchange(_ client: Client, _ form: [String: String], issuer: String) async throws -> JSONValue {
         guard client.type == .confidential else { throw Self.oauth("unauthorized_client", "A public client cannot exchange tokens") }
         guard let subjectToken = form["subject_token"] else { throw Self.oauth("invalid_request", "subject_token is required") }
         guard form["subject_token_type"] == Self.accessTokenType else {
@@ -261,13 +298,14 @@ struct TokenRoutes: Sendable {
         if let requested = form["requested_token_type"], requested != Self.accessTokenType {
             throw Self.oauth("invalid_request", "Only access tokens are issued")
         }
+        // RFC 8693 §2.2.2: a subject_token that is not valid is an invalid_request.
         let subject: AccessToken
         do {
             subject = try await vault.tokens.accessToken(subjectToken)
         } catch let error as AppError where error.status == .unauthorized {
-            throw Self.oauth("invalid_grant", "subject_token is invalid")
+            throw Self.oauth("invalid_request", "subject_token is invalid")
         }
-        guard subject.tenant == client.tenant else { throw Self.oauth("invalid_grant", "subject_token is of another tenant") }
+        guard subject.tenant == client.tenant else { throw Self.oauth("invalid_request", "subject_token is of another tenant") }
         var target = client
         if let audience = form["audience"], audience != client.id {
             guard let other = try await vault.clients.cached(tenant: client.tenant, id: audience) else {
@@ -280,7 +318,7 @@ struct TokenRoutes: Sendable {
         var user: VaultUser?
         if let userID = subject.userID { user = try await vault.users.find(tenant: client.tenant, id: userID) }
         let (access, expiresIn) = try await vault.issuer.accessToken(.init(
-            tenant: client.tenant, client: target, userID: subject.userID, username: user?.username, email: user?.email,
+            tenant: client.tenant, issuer: issuer, client: target, userID: subject.userID, username: user?.username, email: user?.email,
             scope: scope, sessionID: subject.sessionID, actor: client.id))
         return [
             "access_token": .string(access), "issued_token_type": .string(Self.accessTokenType), "token_type": "Bearer",
@@ -288,7 +326,7 @@ struct TokenRoutes: Sendable {
         ]
     }
 
-    func userinfo(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func userinfo(_ request: Request, _ context: SuiteContext, tenant: String) async throws -> Response {
         var token = request.headers[.authorization].flatMap { AuthorizationHeader.token($0, allowBare: false) }
         if token == nil, request.method == .post, let type = request.headers[.contentType],
             Request.mediaType(type) == "application/x-www-form-urlencoded"
@@ -296,7 +334,7 @@ struct TokenRoutes: Sendable {
             token = try await request.decodeForm(context: context)["access_token"]
         }
         guard let token else { throw TokenVerifier.invalid("A bearer token is required") }
-        let access = try await vault.tokens.accessToken(token)
+        let access = try await vault.tokens.accessToken(token, tenant: tenant)
         guard let userID = access.userID, access.scopes.contains("openid") else {
             throw AppError(status: .forbidden, code: "insufficient_scope", detail: "The token has no openid scope",
                            headers: [.wwwAuthenticate: #"Bearer error="insufficient_scope", scope="openid""#])
@@ -318,10 +356,12 @@ struct TokenRoutes: Sendable {
         return .json(.object(claims))
     }
 
-    func introspect(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func introspect(_ request: Request, _ context: SuiteContext, tenant pathTenant: String?) async throws -> Response {
         let form = try await form(request, context)
         var tenant = vault.settings.defaultTenant
-        if let named = form["tenant_id"] {
+        if let pathTenant {
+            tenant = pathTenant
+        } else if let named = form["tenant_id"] {
             tenant = named
         } else if let claims = try? await vault.tokens.claims(form["token"] ?? "", allowExpired: true), let named = claims["tenant_id"]?.stringValue {
             tenant = named
@@ -359,11 +399,11 @@ struct TokenRoutes: Sendable {
 
     /// RFC 7009: always 200 for an authenticated client, whether or not the token was
     /// anything; only the client's own tokens are affected.
-    func revoke(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func revoke(_ request: Request, _ context: SuiteContext, tenant pathTenant: String?) async throws -> Response {
         let form = try await form(request, context)
         guard let token = form["token"], !token.isEmpty else { throw Self.oauth("invalid_request", "token is required") }
         let claims = try? await vault.tokens.claims(token, allowExpired: true)
-        let tenant = form["tenant_id"] ?? claims?["tenant_id"]?.stringValue ?? vault.settings.defaultTenant
+        let tenant = pathTenant ?? form["tenant_id"] ?? claims?["tenant_id"]?.stringValue ?? vault.settings.defaultTenant
         let client = try await authenticateClient(request, form: form, tenant: tenant)
         if let claims, let jti = claims["jti"]?.stringValue, claims["client_id"]?.stringValue == client.id, let exp = claims["exp"]?.intValue {
             try await vault.database.query(
@@ -399,13 +439,16 @@ struct TokenRoutes: Sendable {
         if let clientID = values["client_id"], clientID != audience {
             throw AppError(status: .badRequest, code: "bad_request", detail: "client_id does not match the ID token")
         }
-        if let sid = claims["sid"]?.stringValue, let session = UUID(uuidString: sid) {
-            _ = try await vault.sessions.revoke(session, tenant: tenant, userID: claims["sub"]?.stringValue)
-        }
+        // Everything is checked before anything changes: a refused logout logs nobody out.
         if let target = values["post_logout_redirect_uri"] {
             guard let client = try await vault.clients.find(tenant: tenant, id: audience), client.postLogoutRedirectURIs.contains(target) else {
                 throw AppError(status: .badRequest, code: "bad_request", detail: "post_logout_redirect_uri is not registered for this client")
             }
+        }
+        if let sid = claims["sid"]?.stringValue, let session = UUID(uuidString: sid) {
+            _ = try await vault.sessions.revoke(session, tenant: tenant, userID: claims["sub"]?.stringValue)
+        }
+        if let target = values["post_logout_redirect_uri"] {
             return AuthorizeRoutes.redirect(target, [("state", values["state"])])
         }
         return .null()

@@ -5,11 +5,25 @@ import PostgresNIO
 import SuiteCore
 import SuiteSigning
 
-/// Where each tenant's issuer lives: `{PUBLIC_URL}/tenants/{tenant}`.
+/// Where each tenant's issuer lives: `{PUBLIC_URL}/tenants/{tenant}`. The default tenant
+/// is also served at the root, whose discovery document names `{PUBLIC_URL}` as its
+/// issuer (OpenID Connect Discovery §4.3: the issuer is the URL the document is served
+/// under, and strict relying parties compare them), so it answers to both.
 struct Issuers: Sendable {
     let publicURL: String
+    let defaultTenant: String
 
     func issuer(_ tenant: String) -> String { publicURL + "/tenants/" + tenant }
+
+    /// The root issuer: the default tenant as the root discovery presents it.
+    var root: String { publicURL }
+
+    /// The issuer a flow started at the root (`root`) or under the tenant's path speaks as.
+    func issuer(_ tenant: String, atRoot: Bool) -> String { atRoot && tenant == defaultTenant ? root : issuer(tenant) }
+
+    func isIssuer(_ iss: String, of tenant: String) -> Bool {
+        iss == issuer(tenant) || (tenant == defaultTenant && iss == root)
+    }
 }
 
 /// What an access token we issued says, once verified.
@@ -27,7 +41,9 @@ struct AccessToken: Sendable {
 }
 
 /// Checks bearer access tokens: our signature (the key's algorithm), `typ` at+jwt,
-/// issuer, expiry, and that neither the token nor its session was revoked.
+/// issuer, audience, `iat`/`nbf`/`exp`, and that neither the token nor its session was
+/// revoked (a session is revoked with the grant it came from, e.g. on code or refresh
+/// token reuse, so every access token of that grant dies with it).
 struct TokenVerifier: Sendable {
     let keys: KeyRing
     let issuers: Issuers
@@ -49,16 +65,45 @@ struct TokenVerifier: Sendable {
         } catch is KeyRing.VerifyFailure {
             throw Self.invalid()
         }
-        guard verified.header["typ"]?.stringValue == type, let tenant = verified.claims["tenant_id"]?.stringValue,
-            verified.claims["iss"]?.stringValue == issuers.issuer(tenant), let exp = verified.claims["exp"]?.intValue
+        let claims = verified.claims
+        guard verified.header["typ"]?.stringValue == type, let tenant = claims["tenant_id"]?.stringValue,
+            let iss = claims["iss"]?.stringValue, issuers.isIssuer(iss, of: tenant), let exp = claims["exp"]?.intValue,
+            Self.audiences(claims["aud"]).contains(where: { !$0.isEmpty })
         else { throw Self.invalid() }
-        if !allowExpired, exp <= Int(Date().timeIntervalSince1970) { throw Self.invalid("Token expired") }
-        return verified.claims
+        let now = Int(Date().timeIntervalSince1970)
+        if !allowExpired, exp <= now { throw Self.invalid("Token expired") }
+        // Clocks drift a little between replicas; a token from further in the future was
+        // not made by us for now.
+        guard let iat = claims["iat"]?.intValue, iat <= now + Self.leewaySeconds else { throw Self.invalid("Token issued in the future") }
+        if let nbf = claims["nbf"] {
+            guard let notBefore = nbf.intValue, notBefore <= now + Self.leewaySeconds else { throw Self.invalid("Token not yet valid") }
+        }
+        if type == "at+jwt" {
+            // RFC 9068: our access tokens are addressed to the client they were issued to.
+            guard let client = claims["client_id"]?.stringValue, Self.audiences(claims["aud"]).contains(client) else {
+                throw Self.invalid()
+            }
+        }
+        return claims
     }
 
-    func accessToken(_ token: String) async throws -> AccessToken {
+    static let leewaySeconds = 30
+
+    /// `aud` as a list: a string or an array of strings (RFC 7519 §4.1.3); nothing else.
+    static func audiences(_ value: JSONValue?) -> [String] {
+        switch value {
+        case .string(let one)?: [one]
+        case .array(let many)?: many.compactMap(\.stringValue)
+        default: []
+        }
+    }
+
+    /// A bearer access token of ours, unrevoked; when `tenant` is given, one of that
+    /// tenant's (a token is no key to another tenant's door).
+    func accessToken(_ token: String, tenant expected: String? = nil) async throws -> AccessToken {
         let claims = try await claims(token)
         let access = try Self.access(claims)
+        if let expected, access.tenant != expected { throw Self.invalid("Token of another issuer") }
         let rows = try await database.query(
             """
             SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = \(access.jti))
@@ -88,6 +133,9 @@ struct TokenIssuer: Sendable {
 
     struct Subject: Sendable {
         var tenant: String
+        /// The issuer the client knows: the tenant's, or the root's for the default tenant
+        /// reached at the root (nil: the tenant's).
+        var issuer: String? = nil
         var client: Client
         var userID: String?
         var username: String?
@@ -104,7 +152,7 @@ struct TokenIssuer: Sendable {
     /// A signed access token (RFC 9068 profile).
     func accessToken(_ subject: Subject, now: Int = Int(Date().timeIntervalSince1970)) async throws -> (token: String, expiresIn: Int) {
         var claims: [String: JSONValue] = [
-            "iss": .string(issuers.issuer(subject.tenant)), "sub": .string(subject.userID ?? subject.client.id),
+            "iss": .string(subject.issuer ?? issuers.issuer(subject.tenant)), "sub": .string(subject.userID ?? subject.client.id),
             "aud": .string(subject.client.id), "client_id": .string(subject.client.id), "tenant_id": .string(subject.tenant),
             "scope": .string(subject.scope), "iat": .number(Double(now)), "exp": .number(Double(now + settings.accessTokenTTL)),
             "jti": .string(Base64URL.encode(SecureRandom.bytes(16))),
@@ -127,7 +175,7 @@ struct TokenIssuer: Sendable {
         case .eddsa: digest = Array(SHA512.hash(data: Array(accessToken.utf8)))
         }
         var claims: [String: JSONValue] = [
-            "iss": .string(issuers.issuer(subject.tenant)), "sub": .string(userID), "aud": .string(subject.client.id),
+            "iss": .string(subject.issuer ?? issuers.issuer(subject.tenant)), "sub": .string(userID), "aud": .string(subject.client.id),
             "azp": .string(subject.client.id), "iat": .number(Double(now)), "exp": .number(Double(now + settings.idTokenTTL)),
             "at_hash": .string(Base64URL.encode(digest.prefix(digest.count / 2))), "tenant_id": .string(subject.tenant),
         ]

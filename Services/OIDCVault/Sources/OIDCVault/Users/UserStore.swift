@@ -113,4 +113,48 @@ struct UserStore: Sendable {
         }
         return .usernameTaken
     }
+
+    // MARK: - Second factors (`need_verify`)
+
+    /// Sets the factors given (nil leaves one as it is).
+    func setStepUp(tenant: String, userID: String, pinHash: String?, patternHash: String?) async throws {
+        try await database.query(
+            """
+            UPDATE users SET pin_hash = COALESCE(\(pinHash), pin_hash), pattern_hash = COALESCE(\(patternHash), pattern_hash),
+                updated_at = now()
+            WHERE tenant_id = \(tenant) AND user_id = \(userID)
+            """, logger: logger)
+    }
+
+    func stepUpFactors(tenant: String, userID: String) async throws -> (pin: String?, pattern: String?)? {
+        let rows = try await database.query(
+            "SELECT pin_hash, pattern_hash FROM users WHERE tenant_id = \(tenant) AND user_id = \(userID)", logger: logger)
+        for try await (pin, pattern) in rows.decode((String?, String?).self) { return (pin, pattern) }
+        return nil
+    }
+
+    struct PendingStepUp {
+        let tenant: String
+        let userID: String
+        let needVerify: Bool
+    }
+
+    /// The authenticated, not yet completed login that `nonceHash` proves.
+    func pendingStepUp(authReqID: String, nonceHash: [UInt8]) async throws -> PendingStepUp? {
+        let rows = try await database.query(
+            """
+            SELECT tenant_id, user_id, need_verify FROM auth_requests
+            WHERE auth_req_id = \(authReqID) AND login_nonce_hash = \(ByteBuffer(bytes: nonceHash)) AND completed_at IS NULL
+                AND expires_at > now() AND user_id IS NOT NULL
+            """, logger: logger)
+        for try await (tenant, userID, needVerify) in rows.decode((String, String, Bool).self) {
+            return PendingStepUp(tenant: tenant, userID: userID, needVerify: needVerify)
+        }
+        return nil
+    }
+
+    func completeStepUp(authReqID: String) async throws {
+        try await database.query(
+            "UPDATE auth_requests SET need_verify = false WHERE auth_req_id = \(authReqID) AND completed_at IS NULL", logger: logger)
+    }
 }
