@@ -41,7 +41,7 @@ public enum MeetRoomsService: SuiteService {
 
     public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {
         let applications = ApplicationStore(database: dependencies.database, logger: dependencies.logger)
-        let delegation = Delegation(settings: settings, applications: applications)
+        let delegation = Delegation(settings: settings, applications: applications, users: UserStanding(peers: dependencies.peers))
         let token = TokenRoute(
             delegation: delegation, applications: applications, peers: dependencies.peers, rateLimiter: dependencies.rateLimiter)
         let rooms = RoomRoutes(

@@ -122,22 +122,58 @@ import Testing
             #expect(missing.status == 403 && missing.json == ["detail": "Insufficient permissions. Required scope: 'rooms:create'"])
 
             // Signed by us, but expired; or for another audience.
-            let delegation = Delegation(settings: meet.settings, applications: ApplicationStore(database: meet.database, logger: .init(label: "t")))
-            let old = delegation.issue(clientID: app.id, userID: userID.uuidString, scopes: ["rooms:list"], now: Int(Date().timeIntervalSince1970) - 7200)
+            let old = Delegation.issue(
+                clientID: app.id, userID: userID.uuidString, scopes: ["rooms:list"], settings: meet.settings, now: Int(Date().timeIntervalSince1970) - 7200)
             let expired = try await meet.call(.GET, "/rooms/", token: old)
             #expect(expired.status == 401 && expired.json == ["detail": "Token expired."])
             var other = meet.settings
             other.audience = "someone-else"
-            let foreign = Delegation(settings: other, applications: delegation.applications)
-                .issue(clientID: app.id, userID: userID.uuidString, scopes: ["rooms:list"])
+            let foreign = Delegation.issue(clientID: app.id, userID: userID.uuidString, scopes: ["rooms:list"], settings: other)
             #expect(try await meet.call(.GET, "/rooms/", token: foreign).status == 401)
             // A user token of user-identity is not a delegation token.
             #expect(try await meet.call(.GET, "/rooms/", token: "Bearer x").status == 401)
 
-            // Disabling the application ends its tokens at once.
+            // Disabling the application ends its tokens at once, in La Suite Meet's words.
             try await ApplicationStore(database: meet.database, logger: .init(label: "t")).update(app.id, .active(false))
             let disabled = try await meet.call(.GET, "/rooms/", token: token)
-            #expect(disabled.status == 401 && disabled.json == ["detail": "Invalid token."])
+            #expect(disabled.status == 401 && disabled.json == ["detail": "Application is disabled."])
+        }
+    }
+
+    @Test func aDisabledOrUnknownUserOrAGoneApplicationLosesAccessWithinSeconds() async throws {
+        try await Meet.run { meet in
+            let userID = try await meet.user("ann@example.org")
+            let app = try await meet.application(scopes: ["rooms:list", "rooms:create", "rooms:retrieve"])
+            let token = try await meet.token(app, for: "ann@example.org")
+            #expect(try await meet.call(.GET, "/rooms/", token: token).status == 200)
+            let created = try await meet.call(.POST, "/rooms/", json: [:], token: token)
+            #expect(created.status == 201, "\(created.text)")
+            let roomID = try #require(created.json?["id"]?.stringValue)
+
+            // A validly signed token for a user user-identity does not know.
+            let ghost = Delegation.issue(clientID: app.id, userID: UUID().uuidString, scopes: ["rooms:list"], settings: meet.settings)
+            let unknown = try await meet.call(.GET, "/rooms/", token: ghost)
+            #expect(unknown.status == 401 && unknown.json == ["detail": "User not found."], "\(unknown.text)")
+
+            // Disabled at user-identity: refused within the two seconds answers are kept,
+            // on the list and on every other rooms route.
+            try await meet.uaiDatabase.query("UPDATE users SET is_enabled = false WHERE id = \(userID)", logger: .init(label: "t"))
+            var listed = 0
+            for _ in 0..<40 {
+                listed = try await meet.call(.GET, "/rooms/", token: token).status
+                if listed == 401 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(listed == 401)
+            let list = try await meet.call(.GET, "/rooms/", token: token)
+            #expect(list.json == ["detail": "User account is disabled."])
+            let retrieve = try await meet.call(.GET, "/rooms/\(roomID)/", token: token)
+            #expect(retrieve.status == 401 && retrieve.json == ["detail": "User account is disabled."])
+
+            // An application that no longer exists.
+            try await meet.database.query("DELETE FROM applications WHERE client_id = \(app.id)", logger: .init(label: "t"))
+            let gone = try await meet.call(.GET, "/rooms/", token: token)
+            #expect(gone.status == 401 && gone.json == ["detail": "Application not found."])
         }
     }
 

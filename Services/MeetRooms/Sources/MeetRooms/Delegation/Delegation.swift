@@ -36,6 +36,11 @@ enum MeetError {
     static let notAllowed = AppError(
         status: .forbidden, code: "forbidden", detail: "You do not have permission to perform this action.")
 
+    /// La Suite Meet's 401 for a token whose application or user is no longer what it was.
+    static func unauthorized(_ message: String) -> AppError {
+        AppError(status: .unauthorized, code: "invalid_token", detail: message, headers: [.wwwAuthenticate: "Bearer"])
+    }
+
     static func missingScope(_ scope: String) -> AppError {
         AppError(status: .forbidden, code: "insufficient_scope", detail: "Insufficient permissions. Required scope: '\(scope)'")
     }
@@ -58,27 +63,42 @@ struct Delegation: Sendable {
     let settings: MeetSettings
     let jws: CompactJWS
     let applications: ApplicationStore
+    let users: UserStanding
     private let verified = TokenMemo<DelegationClaims>()
 
-    init(settings: MeetSettings, applications: ApplicationStore) {
+    init(settings: MeetSettings, applications: ApplicationStore, users: UserStanding) {
         self.settings = settings
         self.jws = CompactJWS(key: .eddsa(settings.signingKey))
         self.applications = applications
+        self.users = users
     }
 
     func issue(clientID: String, userID: String, scopes: [String], now: Int = Int(Date().timeIntervalSince1970)) -> String {
+        Self.issue(clientID: clientID, userID: userID, scopes: scopes, settings: settings, jws: jws, now: now)
+    }
+
+    /// A delegation token signed with `settings`' key (what the token endpoint mints).
+    static func issue(
+        clientID: String, userID: String, scopes: [String], settings: MeetSettings,
+        jws: CompactJWS? = nil, now: Int = Int(Date().timeIntervalSince1970)
+    ) -> String {
         let claims = DelegationClaims(
             iss: settings.issuer, aud: settings.audience, iat: now, exp: now + settings.tokenTTL,
             jti: UUID().uuidString.lowercased(), client_id: clientID, user_id: userID, scope: scopes.joined(separator: " "),
             delegated: true)
-        return jws.sign(payload: (try? JSONEncoder().encode(claims)) ?? Data())
+        return (jws ?? CompactJWS(key: .eddsa(settings.signingKey))).sign(payload: (try? JSONEncoder().encode(claims)) ?? Data())
     }
 
     /// The caller of a rooms route, who must hold `scope`: the token is ours and fresh,
-    /// and its application still exists, is active and still has the scope.
-    func caller(_ request: Request, scope: String, now: Int = Int(Date().timeIntervalSince1970)) async throws -> Caller {
+    /// its application still exists, is active and still has the scope, and its user
+    /// still exists and is enabled (asked of user-identity at the same time).
+    func caller(_ request: Request, _ context: SuiteContext, scope: String, now: Int = Int(Date().timeIntervalSince1970)) async throws -> Caller {
         let claims = try self.claims(request, now: now)
-        return try authorize(claims, standing: try await applications.standing(of: claims.client_id), scope: scope)
+        guard let user = UUID(uuidString: claims.user_id) else { throw MeetError.invalidToken }
+        async let userChecked: Void = users.require(user, context: context)
+        let caller = try authorize(claims, standing: try await applications.standing(of: claims.client_id), scope: scope)
+        try await userChecked
+        return caller
     }
 
     /// The claims of a fresh token of ours; the application's standing is checked by
@@ -93,9 +113,12 @@ struct Delegation: Sendable {
         return claims
     }
 
-    /// The caller, if its application still exists, is active and still has `scope`.
+    /// The caller, if its application still exists, is active and still has `scope`
+    /// (La Suite Meet's messages); the user is checked apart, by `users`.
     func authorize(_ claims: DelegationClaims, standing: (active: Bool, scopes: [String])?, scope: String) throws -> Caller {
-        guard let standing, standing.active, let userID = UUID(uuidString: claims.user_id) else { throw MeetError.invalidToken }
+        guard let standing else { throw MeetError.unauthorized("Application not found.") }
+        guard standing.active else { throw MeetError.unauthorized("Application is disabled.") }
+        guard let userID = UUID(uuidString: claims.user_id) else { throw MeetError.invalidToken }
         let scopes = Set(claims.scope.split(separator: " ").map(String.init)).intersection(standing.scopes)
         guard scopes.contains(scope) else { throw MeetError.missingScope(scope) }
         return Caller(clientID: claims.client_id, userID: userID, scopes: scopes)

@@ -40,13 +40,15 @@ struct RoomRoutes: Sendable {
         } catch {
             // Permission before validation, as DRF answers: a caller without the scope
             // learns nothing about the parameters.
-            _ = try await delegation.caller(request, scope: "rooms:list")
+            _ = try await delegation.caller(request, context, scope: "rooms:list")
             throw error
         }
         // The application's standing comes with the page: one round trip, checked before
         // anything is shown.
+        async let userChecked: Void = delegation.users.require(user, context: context)
         let found = try await rooms.page(of: user, limit: page.size, offset: page.offset, clientID: claims.client_id)
         _ = try delegation.authorize(claims, standing: found.standing, scope: "rooms:list")
+        try await userChecked
         func link(_ number: Int) -> String { "\(baseURL)/rooms?page=\(number)&page_size=\(page.size)" }
         var out: [UInt8] = []
         out.reserveCapacity(160 + found.json.count)
@@ -65,7 +67,7 @@ struct RoomRoutes: Sendable {
     }
 
     func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, scope: "rooms:create")
+        let caller = try await delegation.caller(request, context, scope: "rooms:create")
         let input = (try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()).storable
         var errors: [String: [String]] = [:]
         let accessLevel = try validate(accessLevel: input.access_level, errors: &errors) ?? "trusted"
@@ -107,7 +109,7 @@ struct RoomRoutes: Sendable {
     }
 
     func retrieve(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, scope: "rooms:retrieve")
+        let caller = try await delegation.caller(request, context, scope: "rooms:retrieve")
         guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
             let (room, role) = try await rooms.room(id, for: caller.userID)
         else { throw MeetError.notFound }
@@ -116,7 +118,7 @@ struct RoomRoutes: Sendable {
     }
 
     func attendees(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, scope: "rooms:retrieve")
+        let caller = try await delegation.caller(request, context, scope: "rooms:retrieve")
         guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
             let (_, role) = try await rooms.room(id, for: caller.userID)
         else { throw MeetError.notFound }
@@ -136,7 +138,7 @@ struct RoomRoutes: Sendable {
     /// The owner or an administrator changes the name, access level, configuration or
     /// attendees (the whole list: new addresses are invited, removed ones dropped).
     func update(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, scope: "rooms:update")
+        let caller = try await delegation.caller(request, context, scope: "rooms:update")
         guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw MeetError.notFound }
         let input = (try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()).storable
         var errors: [String: [String]] = [:]
@@ -213,7 +215,7 @@ struct RoomRoutes: Sendable {
 
     /// Only rooms this application created, and only by their owner.
     func delete(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, scope: "rooms:delete")
+        let caller = try await delegation.caller(request, context, scope: "rooms:delete")
         guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
             let (room, role) = try await rooms.room(id, for: caller.userID)
         else { throw MeetError.notFound }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import SuiteCore
 import SuiteHTTP
@@ -30,6 +31,17 @@ struct InternalRoutes {
                     id: user.idString, email: user.email, fullname: user.fullname, roles: user.roles, isEnabled: user.isEnabled,
                     prototype: user.prototype)
             )
+        }
+        // Meet checks on every rooms request that the delegated user still exists and is
+        // enabled (it remembers the answer for two seconds).
+        group.get(":id") { _, context -> Response in
+            guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)), let user = try await core.users.find(id: id) else {
+                throw Problem.notFound("No such user")
+            }
+            return try Response.json(
+                UserByEmail(
+                    id: user.idString, email: user.email, fullname: user.fullname, roles: user.roles, isEnabled: user.isEnabled,
+                    prototype: user.prototype))
         }
     }
 }
