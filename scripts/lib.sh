@@ -136,6 +136,7 @@ service_env() {
         OIDC_VAULT_URL="http://127.0.0.1:$(service_port oidc-vault)"
         MAIL_TRANSPORT="${MAIL_TRANSPORT:-file}" MAIL_DIR="$STATE/mail"
         IS_SERVER_NAME="${IS_SERVER_NAME:-localhost}" IS_SMS_DIR="$STATE/sms"
+        UAI_CALLBACK_HOSTS="${UAI_CALLBACK_HOSTS:-localhost,127.0.0.1,app.example.com}"
         VAULT_ADMIN_API_KEY_FILE="$STATE/keys/vault-admin.key" VAULT_ENCRYPTION_KEY_FILE="$STATE/keys/vault-encryption.key"
         LOG_LEVEL="${LOG_LEVEL:-info}" LOG_FORMAT="${LOG_FORMAT:-json}")
 }

@@ -16,8 +16,9 @@ public struct UserIdentitySettings: Sendable {
     /// Email domains that may not take a role at sign-up (`tenant` → `example.com`), as
     /// the seed's `emailDomainNotAllowed` ("The email … cannot be a tenant!").
     public var disallowedSignupDomains: [String: Set<String>]
-    /// Hosts that `callback_url`s may point at. Empty means any host (development); in
-    /// production set it, or anyone could have the reset link mailed to point elsewhere.
+    /// Hosts that `callback_url`s may point at (`UAI_CALLBACK_HOSTS`). Empty means the
+    /// host of `PUBLIC_URL` only (and the loopback names when it is local): never any host,
+    /// or anyone could have a reset link mailed to point elsewhere.
     public var callbackHosts: Set<String>
     public var activationTTL: Int
     public var invitationTTL: Int

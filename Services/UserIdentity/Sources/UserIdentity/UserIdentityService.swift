@@ -40,7 +40,13 @@ public enum UserIdentityService: SuiteService {
     }
 
     static func core(_ dependencies: SuiteDependencies, _ settings: UserIdentitySettings) -> Core {
-        Core(
+        var settings = settings
+        // Unset means the suite's own host, not any host: a reset link mailed to a user
+        // must not point wherever the requester likes.
+        if settings.callbackHosts.isEmpty {
+            settings.callbackHosts = CallbackURL.defaultHosts(publicURL: dependencies.configuration.publicURL)
+        }
+        return Core(
             database: dependencies.database, logger: dependencies.logger, settings: settings,
             tokens: UserTokens(settings: settings.tokens), passwords: PasswordHasher(cost: settings.bcryptCost),
             mailer: UserMailer(templates: settings.templates, from: settings.mail.from, logger: dependencies.logger),

@@ -377,9 +377,11 @@ import Testing
             let all = try await uai.call(.GET, "/event-store/1/100", token: admin)
             #expect(all.status == 200)
             let events = try #require(all.json?["events"]?.arrayValue)
-            #expect(events.map { $0["id"]?.stringValue } == ["1", "2", "3", "4"])
-            #expect(events.map { $0["type_name"]?.stringValue } == ["UserWasCreated", "UserWasCreated", "UserRoleWasAdded", "UserRoleWasAdded"])
-            let body = try #require(events[2]["event_body"]?.stringValue)
+            #expect(events.map { $0["id"]?.stringValue } == ["1", "2", "3", "4", "5"])
+            #expect(events.map { $0["type_name"]?.stringValue } == [
+                "UserWasCreated", "UserWasAuthenticated", "UserWasCreated", "UserRoleWasAdded", "UserRoleWasAdded",
+            ])
+            let body = try #require(events[3]["event_body"]?.stringValue)
             #expect(body.contains(#""role":"a""#) && body.contains(#""userId":"\#(id)""#) && body.contains("occurredOn"))
             #expect(events[0]["occurred_on"]?.stringValue?.hasSuffix("Z") == true)
 
@@ -412,7 +414,7 @@ import Testing
             try await uai.count("""
                 WITH bump AS (UPDATE event_counter SET last_id = last_id + 600 RETURNING last_id)
                 INSERT INTO domain_events (id, type_name, occurred_on, event_body)
-                SELECT 1 + g, 'Filler', now(), '{}' FROM generate_series(1, 600) g RETURNING 0
+                SELECT bump.last_id - 600 + g, 'Filler', now(), '{}' FROM bump, generate_series(1, 600) g RETURNING 0
                 """)
             let response = try await uai.call(.GET, "/event-store/1/10000", token: admin)
             #expect(response.json?["events"]?.arrayValue?.count == 500)

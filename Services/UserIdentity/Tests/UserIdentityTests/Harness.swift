@@ -31,6 +31,8 @@ struct UAI: Sendable {
             mail: MailSettings(
                 from: "accounts@example.com", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sinkPort))),
             templates: try MailTemplates(builtIn: BuiltInTemplates.all))
+        // As a deployment lists its front ends (unset would mean PUBLIC_URL's host only).
+        settings.callbackHosts = ["app.example.com", "spotahome.com"]
         configure(&settings)
         return settings
     }

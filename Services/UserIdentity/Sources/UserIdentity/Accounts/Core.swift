@@ -35,9 +35,16 @@ struct Core: Sendable {
         return try tokens.verify(token, audience: .access).claims
     }
 
-    /// The caller, who must hold one of `roles`; 403 otherwise.
-    func caller(_ request: Request, anyOf roles: [String]) throws(AppError) -> UserClaims {
-        let claims = try caller(request)
+    /// The caller, who must hold one of `roles` now; 403 otherwise. The token says who
+    /// calls, PostgreSQL says what they may do: an account disabled, or a role removed,
+    /// within the token's fifteen minutes takes effect at once (the look-up is batched
+    /// with every other concurrent one, as `/users/me`'s is).
+    func caller(_ request: Request, anyOf roles: [String]) async throws -> UserClaims {
+        var claims = try caller(request)
+        guard let id = UUID(uuidString: claims.user_id), let user = try await users.find(id: id), user.isEnabled, !user.prototype else {
+            throw Problem.unauthenticated("the account is disabled or no longer exists")
+        }
+        claims.roles = user.roles
         guard claims.roles.contains(where: roles.contains) else {
             throw Problem.forbidden("This operation needs one of the roles: \(roles.joined(separator: ", "))")
         }

@@ -125,6 +125,8 @@ struct SignupRoutes {
             for try await _ in pending { waiting = true }
             guard waiting, !user.isEnabled else { throw Problem.notFound() }
             try await sendActivation(to: user, callback: callback, on: connection)
+            try await EventStore.record(
+                "UserActivationWasResent", ["userId": .string(user.idString)], on: connection, logger: core.logger)
         }
         return Core.noContent()
     }

@@ -31,7 +31,7 @@ struct UserRoutes {
             return Core.noContent()
         }
         router.get("/users/:id") { request, context -> Response in
-            _ = try core.caller(request, anyOf: [Role.admin, Role.employee, Role.userManager])
+            _ = try await core.caller(request, anyOf: [Role.admin, Role.employee, Role.userManager])
             return Response.json(try await core.existingUser(try core.userID(context)).detail)
         }
         router.put("/users/:id/enabling") { request, context in try await setEnabled(true, request, context) }
@@ -41,7 +41,7 @@ struct UserRoutes {
         router.post("/users/:id/impersonate") { request, context in try await impersonate(request, context) }
         router.put("/admin/users/:id/email") { request, context in try await adminEmail(request, context) }
         router.put("/admin/users/:id/information") { request, context in
-            let admin = try core.caller(request, anyOf: [Role.admin])
+            let admin = try await core.caller(request, anyOf: [Role.admin])
             return try await updateInformation(try core.userID(context), by: admin, request, context)
         }
         router.put("/me/information") { request, context in
@@ -56,7 +56,7 @@ struct UserRoutes {
     // MARK: Search
 
     func search(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        _ = try core.caller(request, anyOf: [Role.admin])
+        _ = try await core.caller(request, anyOf: [Role.admin])
         let query = request.uri.queryParameters
         for name in ["page", "itemsPerPage", "role", "email", "ids"] where query.getAll(name).count > 1 {
             throw AppError.badRequest("\(name) may be given once.", code: "repeated_parameter")
@@ -129,7 +129,7 @@ struct UserRoutes {
     /// A user without a password, who signs in through a social provider. Admins and
     /// user managers ("only internal users": they cannot grant the admin roles).
     func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try core.caller(request, anyOf: [Role.admin, Role.userManager])
+        let caller = try await core.caller(request, anyOf: [Role.admin, Role.userManager])
         let input = try await request.decodeJSON(as: NewUser.self, context: context)
         let user = try await validNewUser(input, prototype: false)
         if !caller.roles.contains(Role.admin), let role = user.roles.first(where: Self.adminOnlyRoles.contains) {
@@ -156,8 +156,12 @@ struct UserRoutes {
     // MARK: Enabling and roles
 
     func setEnabled(_ enabled: Bool, _ request: Request, _ context: SuiteContext) async throws -> Response {
-        let admin = try core.caller(request, anyOf: [Role.admin])
+        let admin = try await core.caller(request, anyOf: [Role.admin])
         let id = try core.userID(context)
+        // An admin locked out by itself would need another admin to get back in.
+        if !enabled, id.uuidString.lowercased() == admin.user_id.lowercased() {
+            throw Problem.forbidden("You cannot disable your own account")
+        }
         try await core.transaction { connection in
             guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
             if enabled && user.prototype {
@@ -187,7 +191,7 @@ struct UserRoutes {
     }
 
     func addRole(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let admin = try core.caller(request, anyOf: [Role.admin])
+        let admin = try await core.caller(request, anyOf: [Role.admin])
         let id = try core.userID(context)
         let input = try await request.decodeJSON(as: RoleInput.self, context: context)
         var validator = Validator()
@@ -208,10 +212,18 @@ struct UserRoutes {
     }
 
     func removeRole(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let admin = try core.caller(request, anyOf: [Role.admin])
+        let admin = try await core.caller(request, anyOf: [Role.admin])
         let id = try core.userID(context)
         let role = context.parameters.get("role") ?? ""
         try await core.transaction { connection in
+            if role == Role.admin {
+                // Every admin's row, locked in one order, so two admins removing each other
+                // at once cannot both succeed (nor deadlock): one sees the other's removal.
+                let admins = try await core.users.lockAll(withRole: Role.admin, on: connection)
+                if admins.contains(id), admins.filter({ $0 != id }).isEmpty {
+                    throw Problem.conflict("role", "lastAdmin", "The last \(Role.admin) cannot lose the role")
+                }
+            }
             guard let user = try await core.users.lock(id: id, on: connection), user.has(role: role) else {
                 throw Problem.notFound()
             }
@@ -229,7 +241,7 @@ struct UserRoutes {
     /// acquisition agent only as an accommodation provider. Nobody impersonates a
     /// disabled account, and an impersonation token cannot start another one.
     func impersonate(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try core.caller(request, anyOf: [Role.admin, Role.propertyAcquisitionAgent])
+        let caller = try await core.caller(request, anyOf: [Role.admin, Role.propertyAcquisitionAgent])
         guard caller.impersonated_user_id == nil else {
             throw Problem.forbidden("An impersonation token cannot impersonate again")
         }
@@ -242,7 +254,9 @@ struct UserRoutes {
         }
         guard target.isEnabled, !target.prototype else { throw Problem.forbidden("The user is disabled") }
         let impersonator = UUID(uuidString: caller.user_id)
-        let pair = try await tokenRoutes.issue(for: target, family: nil, impersonator: impersonator, markAuthenticated: false)
+        let pair = try await tokenRoutes.issue(
+            for: target, family: nil, impersonator: impersonator, markAuthenticated: false,
+            event: ("UserWasImpersonated", ["userId": .string(target.idString), "impersonatorId": .string(caller.user_id)]))
         context.logger.notice("impersonation", metadata: ["user_id": "\(target.idString)", "by": "\(caller.user_id)"])
         return try Response.json(pair, status: .created)
     }
@@ -255,7 +269,7 @@ struct UserRoutes {
     }
 
     func adminEmail(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let admin = try core.caller(request, anyOf: [Role.admin])
+        let admin = try await core.caller(request, anyOf: [Role.admin])
         let id = try core.userID(context)
         let input = try await request.decodeJSON(as: AdminEmail.self, context: context)
         var validator = Validator()
@@ -265,12 +279,19 @@ struct UserRoutes {
         try await core.transaction { connection in
             guard var user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
             guard user.email != email else { return }
+            let oldEmail = user.email
             try await changeEmail(of: &user, to: email, by: admin.user_id, on: connection)
             if input.notify ?? true {
                 try await core.mailer.queue(.emailChanged, to: user, values: [:], on: connection)
+                try await notifyOldAddress(oldEmail, of: user, on: connection)
             }
         }
         return Core.noContent()
+    }
+
+    /// The address an account leaves is told, so a hijacked account does not go unnoticed.
+    private func notifyOldAddress(_ oldEmail: String, of user: User, on connection: PostgresConnection) async throws {
+        try await core.mailer.queue(.emailChangedNotice, to: user, address: oldEmail, values: ["new_email": user.email], on: connection)
     }
 
     private func changeEmail(of user: inout User, to email: String, by: String, on connection: PostgresConnection) async throws {
@@ -343,6 +364,9 @@ struct UserRoutes {
                 INSERT INTO email_changes (token_hash, user_id, new_email, expires_at)
                 VALUES (\(Secret.digest(secret)), \(id), \(email), \(expires))
                 """, logger: core.logger)
+            try await EventStore.record(
+                "UserEmailChangeWasRequested", ["userId": .string(user.idString), "email": .string(email)],
+                on: connection, logger: core.logger)
             try await core.mailer.queue(
                 .emailChange, to: user, address: email,
                 values: [
@@ -369,7 +393,9 @@ struct UserRoutes {
             try await connection.query(
                 "UPDATE email_changes SET used_at = now() WHERE token_hash = \(Secret.digest(checksum))", logger: core.logger)
             if user.email != email {
+                let oldEmail = user.email
                 try await changeEmail(of: &user, to: email, by: user.idString, on: connection)
+                try await notifyOldAddress(oldEmail, of: user, on: connection)
             }
         }
         return Core.noContent()

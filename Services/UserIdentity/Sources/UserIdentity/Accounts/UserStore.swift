@@ -113,6 +113,16 @@ struct UserStore: Sendable {
             "SELECT \(unescaped: Self.columns) FROM users WHERE id = \(id) FOR UPDATE", logger: logger))
     }
 
+    /// Locks every user holding `role`, in id order (one order for every caller, so two
+    /// transactions doing this cannot deadlock), and returns their ids.
+    func lockAll(withRole role: String, on connection: PostgresConnection) async throws -> [UUID] {
+        let rows = try await connection.query(
+            "SELECT id FROM users WHERE \(role) = ANY(roles) ORDER BY id FOR UPDATE", logger: logger)
+        var ids: [UUID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+
     func emailExists(_ email: String, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query("SELECT 1 FROM users WHERE email = \(email)", logger: logger)
         for try await _ in rows { return true }

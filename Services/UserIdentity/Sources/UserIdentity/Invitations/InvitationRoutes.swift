@@ -48,7 +48,7 @@ struct InvitationRoutes {
 
     func add(to router: Router<SuiteContext>) {
         router.post("/user-prototypes") { request, context in
-            let admin = try core.caller(request, anyOf: [Role.admin])
+            let admin = try await core.caller(request, anyOf: [Role.admin])
             let input = try await request.decodeJSON(as: UserRoutes.NewUser.self, context: context)
             let user = try await userRoutes.validNewUser(input, prototype: true)
             try await core.transaction { connection in try await core.users.insert(user, on: connection) }
@@ -61,7 +61,7 @@ struct InvitationRoutes {
     }
 
     func invite(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try core.caller(request, anyOf: [Role.admin, Role.userManager, Role.invitationManager])
+        let caller = try await core.caller(request, anyOf: [Role.admin, Role.userManager, Role.invitationManager])
         let userID = try core.userID(context)
         let input = try await request.decodeJSONIfPresent(as: NewInvitation.self, context: context) ?? .init()
         let notify = input.notify ?? true
@@ -103,7 +103,7 @@ struct InvitationRoutes {
     }
 
     func show(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        _ = try core.caller(request, anyOf: [Role.admin])
+        _ = try await core.caller(request, anyOf: [Role.admin])
         guard let id = context.parameters.get("id"), Secret.isWellFormed(id) else { throw Problem.notFound() }
         // Whether the mail went out is the outbox's word, not a guess made when queueing.
         let rows = try await core.database.query(

@@ -14,6 +14,9 @@ struct UserMailer: Sendable {
         case activation, invitation
         case emailChange = "email-change"
         case emailChanged = "email-changed"
+        /// To the address an account left: it was changed, to which address, and what to do
+        /// if it was not the owner.
+        case emailChangedNotice = "email-changed-notice"
         case forgottenPassword = "forgotten-password"
     }
 
@@ -36,7 +39,7 @@ struct UserMailer: Sendable {
 /// A `callback_url` with `:id` where the secret goes, as the seed writes them.
 enum CallbackURL {
     /// Checks the URL and returns the problem to report, if any: http(s), absolute, and
-    /// on an allowed host when the operator lists some.
+    /// on an allowed host (the operator's list, or `defaultHosts` when none is set).
     static func problem(_ url: String, allowedHosts: Set<String>) -> (rule: String, message: String)? {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
@@ -45,6 +48,14 @@ enum CallbackURL {
             return ("callbackUrlNotAllowed", "The host \(host) is not an allowed callback host")
         }
         return nil
+    }
+
+    /// The hosts callbacks may use when `UAI_CALLBACK_HOSTS` is unset: `PUBLIC_URL`'s host,
+    /// and the loopback names too when that host is itself local (development).
+    static func defaultHosts(publicURL: String) -> Set<String> {
+        guard let host = URLComponents(string: publicURL)?.host?.lowercased(), !host.isEmpty else { return ["localhost"] }
+        let local: Set<String> = ["localhost", "127.0.0.1", "::1", "[::1]"]
+        return local.contains(host) ? local : [host]
     }
 
     /// The link the mail carries.

@@ -57,6 +57,8 @@ struct ForgottenPasswordRoutes {
                     INSERT INTO password_resets (token_hash, request_id, user_id, expires_at)
                     VALUES (\(Secret.digest(secret)), \(requestID), \(user.id), \(expires))
                     """, logger: core.logger)
+                try await EventStore.record(
+                    "UserPasswordResetWasRequested", ["userId": .string(user.idString)], on: connection, logger: core.logger)
                 try await core.mailer.queue(
                     .forgottenPassword, to: user,
                     values: [

@@ -67,30 +67,46 @@ struct TokenRoutes {
             context.logger.notice("login refused: wrong password", metadata: ["user_id": "\(user.idString)"])
             throw Problem.invalid("password", "invalidPassword", "The password is invalid")
         }
-        let pair = try await issue(for: user, family: nil, impersonator: nil, markAuthenticated: true)
+        let pair = try await issue(
+            for: user, family: nil, impersonator: nil, markAuthenticated: true,
+            event: ("UserWasAuthenticated", ["userId": .string(user.idString)]))
         context.logger.info("login", metadata: ["user_id": "\(user.idString)"])
         return try Response.json(pair, status: .created)
     }
 
     /// A new pair, its refresh token recorded in `family` (a new family for a login).
-    func issue(for user: User, family: UUID?, impersonator: UUID?, markAuthenticated: Bool) async throws -> TokenPair {
+    /// A new pair, recorded with `event` (logins and impersonations are audited) in the
+    /// same transaction.
+    func issue(
+        for user: User, family: UUID?, impersonator: UUID?, markAuthenticated: Bool, event: (String, [String: JSONValue])? = nil
+    ) async throws -> TokenPair {
         let tokens = core.tokens.pair(for: user, impersonator: impersonator)
         let family = family ?? tokens.refreshID
         let expires = Date(timeIntervalSince1970: TimeInterval(tokens.refreshExpires))
-        if markAuthenticated {
-            // One round trip: the login stamp and the new family's first token.
-            try await core.database.query(
-                """
-                WITH stamp AS (UPDATE users SET last_authentication_at = now() WHERE id = \(user.id))
-                INSERT INTO refresh_tokens (id, family, user_id, impersonator_id, expires_at)
-                VALUES (\(tokens.refreshID), \(family), \(user.id), \(impersonator), \(expires))
-                """, logger: core.logger)
+        @Sendable func record(on connection: PostgresConnection) async throws {
+            if markAuthenticated {
+                // The login stamp and the new family's first token in one statement.
+                try await connection.query(
+                    """
+                    WITH stamp AS (UPDATE users SET last_authentication_at = now() WHERE id = \(user.id))
+                    INSERT INTO refresh_tokens (id, family, user_id, impersonator_id, expires_at)
+                    VALUES (\(tokens.refreshID), \(family), \(user.id), \(impersonator), \(expires))
+                    """, logger: core.logger)
+            } else {
+                try await connection.query(
+                    """
+                    INSERT INTO refresh_tokens (id, family, user_id, impersonator_id, expires_at)
+                    VALUES (\(tokens.refreshID), \(family), \(user.id), \(impersonator), \(expires))
+                    """, logger: core.logger)
+            }
+        }
+        if let (type, body) = event {
+            try await core.transaction { connection in
+                try await record(on: connection)
+                try await EventStore.record(type, body, on: connection, logger: core.logger)
+            }
         } else {
-            try await core.database.query(
-                """
-                INSERT INTO refresh_tokens (id, family, user_id, impersonator_id, expires_at)
-                VALUES (\(tokens.refreshID), \(family), \(user.id), \(impersonator), \(expires))
-                """, logger: core.logger)
+            try await core.database.withConnection { connection in try await record(on: connection) }
         }
         return TokenPair(access: tokens.access, refresh: tokens.refresh)
     }
