@@ -25,6 +25,9 @@ extension AppError {
             return .unavailable("The database is unavailable. Try again shortly.", retryAfterSeconds: 1)
         case let error as DecodingError:
             return AppError(status: .badRequest, code: "invalid_body", detail: describe(error))
+        case is CancellationError, is DeadlineExceeded:
+            // A wait given up: the request's deadline, or that of a batch it shared.
+            return .unavailable("The service could not answer in time. Try again shortly.", retryAfterSeconds: 1)
         case is TimeoutError:
             return .unavailable("A dependency did not answer in time. Try again shortly.", retryAfterSeconds: 1)
         case let error as any HTTPResponseError:

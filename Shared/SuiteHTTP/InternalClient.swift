@@ -75,7 +75,10 @@ public final class InternalClient: Sendable {
         }
 
         let idempotent = [.GET, .HEAD, .PUT, .DELETE, .OPTIONS].contains(method)
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.milliseconds * 1_000_000))
+        // The call's own timeout, or what is left of the request's, whichever ends first.
+        var budget = timeout
+        if let requestDeadline = RequestDeadline.current { budget = min(budget, max(.zero, requestDeadline - .now)) }
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(budget.milliseconds * 1_000_000))
         var attempt = 0
         while true {
             attempt += 1
@@ -102,6 +105,7 @@ public final class InternalClient: Sendable {
                 if refused {
                     throw AppError.unavailable("\(peer) is unavailable.", retryAfterSeconds: 1)
                 }
+                if Task.isCancelled { throw AppError.unavailable("The call to \(peer) was given up.", retryAfterSeconds: 1) }
                 throw AppError.badGateway("The call to \(peer) failed.")
             }
         }
@@ -140,6 +144,10 @@ public final class InternalClient: Sendable {
         configuration.timeout = .init(connect: .seconds(1), read: .seconds(10))
         configuration.redirectConfiguration = .disallow
         configuration.connectionPool = .init(idleTimeout: .seconds(60))
+        // A refused connection fails at once: by default the pool keeps retrying it until
+        // the request's deadline, so a peer that is down cost the whole timeout, like one
+        // that hangs. `send` retries an idempotent call once itself.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .http1Only
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

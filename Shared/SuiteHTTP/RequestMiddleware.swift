@@ -14,6 +14,10 @@ public import SuiteCore
 /// - says `Connection: close` on the response when the request asked for it, because
 ///   Hummingbird then closes the connection without saying so, and a proxy that keeps
 ///   the connection (nginx with upstream keepalive) could send the next request into it;
+/// - answers 503 with `Retry-After`, in the route's dialect, for a request whose deadline
+///   (`DeadlineResponder`) passed while it waited and that failed for it; a handler that
+///   finished anyway (its statement had reached PostgreSQL) answers what happened, so a
+///   client is never told "failed" about a write that commits;
 /// - writes one access-log line and records the request count and latency.
 public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware {
     let metrics: HTTPMetrics
@@ -60,7 +64,14 @@ public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware 
                     headers: [.allow: allowed.sorted().joined(separator: ", ")])
             response = Self.response(for: appError, dialect: dialect(request.uri.path))
         } catch {
-            let appError = AppError.from(error, logger: context.logger)
+            let appError: AppError
+            if let deadline = RequestDeadline.current, ContinuousClock.now >= deadline, !((error as? AppError).map { $0.status.code < 500 } ?? false) {
+                // It failed because its wait was given up at the deadline.
+                context.logger.warning("request deadline passed", metadata: ["error": "\(String(reflecting: error))"])
+                appError = .unavailable("The service could not answer in time. Try again shortly.", retryAfterSeconds: 1)
+            } else {
+                appError = AppError.from(error, logger: context.logger)
+            }
             response = Self.response(for: appError, dialect: dialect(request.uri.path))
         }
         response.headers[.xRequestID] = requestID
@@ -159,3 +170,4 @@ extension Duration {
         Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }
+

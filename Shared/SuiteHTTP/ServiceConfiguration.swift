@@ -42,6 +42,11 @@ public struct ServiceConfiguration: Sendable {
     public var peers: [String: String]
     public var bodyLimit: Int
     public var internalTimeout: Duration
+    /// How long a request may take before what it waits for is given up (503).
+    public var requestTimeout: Duration
+    /// After SIGTERM: how long the service keeps accepting while `/health/ready` says 503,
+    /// so a load balancer stops sending before the listener closes.
+    public var shutdownGrace: Duration
     /// Migrate at start (`serve`); `false` leaves it to `migrate`.
     public var migrateOnStart: Bool
     public var rateLimits: RateLimitSettings
@@ -50,8 +55,8 @@ public struct ServiceConfiguration: Sendable {
         serviceName: String, host: String = "127.0.0.1", port: Int, publicURL: String,
         database: DatabaseConfiguration, logLevel: Logger.Level = .info, logFormat: LogFormat = .json,
         signingKey: Ed25519SigningKey, trust: ServiceTrust, peers: [String: String] = [:],
-        bodyLimit: Int = 1 << 20, internalTimeout: Duration = .seconds(2), migrateOnStart: Bool = true,
-        rateLimits: RateLimitSettings = RateLimitSettings()
+        bodyLimit: Int = 1 << 20, internalTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(5),
+        shutdownGrace: Duration = .zero, migrateOnStart: Bool = true, rateLimits: RateLimitSettings = RateLimitSettings()
     ) {
         self.serviceName = serviceName
         self.host = host
@@ -65,6 +70,8 @@ public struct ServiceConfiguration: Sendable {
         self.peers = peers
         self.bodyLimit = bodyLimit
         self.internalTimeout = internalTimeout
+        self.requestTimeout = requestTimeout
+        self.shutdownGrace = shutdownGrace
         self.migrateOnStart = migrateOnStart
         self.rateLimits = rateLimits
     }
@@ -93,6 +100,8 @@ public struct ServiceConfiguration: Sendable {
             peers: peers,
             bodyLimit: try reader.int("MAX_BODY_BYTES", default: 1 << 20, range: 1024...(256 << 20)),
             internalTimeout: .milliseconds(try reader.int("INTERNAL_TIMEOUT_MS", default: 2000, range: 50...60000)),
+            requestTimeout: .milliseconds(try reader.int("REQUEST_TIMEOUT_MS", default: 5000, range: 100...300_000)),
+            shutdownGrace: .seconds(try reader.int("SHUTDOWN_GRACE_SECONDS", default: 5, range: 0...300)),
             rateLimits: try RateLimitSettings.parse(reader.string("RATE_LIMITS"))
         )
     }
@@ -109,6 +118,8 @@ public struct ServiceConfiguration: Sendable {
             "peers": .dictionary(peers.mapValues { .string($0) }),
             "body_limit": "\(bodyLimit)",
             "internal_timeout": "\(internalTimeout)",
+            "request_timeout": "\(requestTimeout)",
+            "shutdown_grace": "\(shutdownGrace)",
             "rate_limits": "\(rateLimits.enabled ? "on" : "off")\(rateLimits.overrides.keys.sorted().map { " " + $0 }.joined())",
         ]
     }

@@ -16,6 +16,9 @@ enum StandardRoutes {
         // Ready means the database answers within a second: a probe must get its answer
         // quickly even when PostgreSQL is down, and the service keeps running meanwhile.
         router.get("/health/ready") { _, _ in
+            if dependencies.shutdown.isDraining {
+                throw AppError.unavailable("The service is shutting down.", retryAfterSeconds: 1).with("checks", ["shutdown": "draining"])
+            }
             do {
                 _ = try await withTimeout(seconds: 1) {
                     try await dependencies.database.query("SELECT 1", logger: dependencies.logger).collect()

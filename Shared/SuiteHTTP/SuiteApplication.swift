@@ -12,8 +12,27 @@ import SuiteSigning
 
 /// A service built and ready to run, with what tests need to reach inside it.
 public struct BuiltService<S: SuiteService>: Sendable {
-    public let application: Application<RouterResponder<S.Context>>
+    public let application: Application<DeadlineResponder<RouterResponder<S.Context>>>
     public let dependencies: SuiteDependencies
+
+    /// What runs the service: the application, and before it (it stops first) the grace
+    /// that keeps it accepting, not ready, after SIGTERM.
+    public var services: [any Service] {
+        [
+            application,
+            ShutdownGrace(state: dependencies.shutdown, grace: dependencies.configuration.shutdownGrace, logger: dependencies.logger),
+        ]
+    }
+
+    /// Runs the service until SIGTERM or SIGINT, then shuts it down gracefully: not ready
+    /// at once, accepting for the grace, then draining in-flight requests.
+    public func run() async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: dependencies.logger))
+        try await group.run()
+    }
 }
 
 public enum SuiteApplication {
@@ -44,7 +63,7 @@ public enum SuiteApplication {
         let rateLimiter = RateLimiter(database: database, settings: configuration.rateLimits, logger: logger)
         let dependencies = SuiteDependencies(
             configuration: configuration, database: database, logger: logger, metrics: metrics, signer: signer,
-            verifier: verifier, peers: peers, rateLimiter: rateLimiter)
+            verifier: verifier, peers: peers, rateLimiter: rateLimiter, shutdown: ShutdownState())
 
         let router = Router(context: S.Context.self)
         let allowedMethods = AllowedMethods()
@@ -68,7 +87,7 @@ public enum SuiteApplication {
             AfterMigration(service: $0, gate: schemaReady)
         }
         var application = Application(
-            router: router,
+            responder: DeadlineResponder(router.buildResponder(), timeout: configuration.requestTimeout),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -94,7 +94,7 @@ public struct ServeCommand<S: SuiteService>: AsyncParsableCommand {
     public func run() async throws {
         let (configuration, settings) = S.startUp()
         let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: settings)
-        try await built.application.runService()
+        try await built.run()
     }
 }
 

@@ -62,6 +62,8 @@ public struct SuiteDependencies: Sendable {
     public let verifier: ServiceTokenVerifier
     public let peers: InternalClient
     public let rateLimiter: RateLimiter
+    /// Set from SIGTERM on (`ShutdownGrace`): readiness turns 503.
+    public let shutdown: ShutdownState
 }
 
 extension SuiteService {

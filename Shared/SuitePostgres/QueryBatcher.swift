@@ -1,4 +1,5 @@
 public import Logging
+import SuiteCore
 
 /// Coalesces concurrent reads of single keys into one query: while a batch is with
 /// PostgreSQL, new keys wait for the next one, so 64 concurrent requests cost a couple of
@@ -10,8 +11,10 @@ public import Logging
 public final class QueryBatcher<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     public typealias Fetch = @Sendable ([Key], Logger) async throws -> [Key: Value]
 
-    private struct Waiter {
+    private struct Waiter: BatchWaiter {
+        var id: UInt64
         var key: Key
+        var deadline: ContinuousClock.Instant?
         var continuation: CheckedContinuation<Value?, any Error>
     }
 
@@ -29,9 +32,19 @@ public final class QueryBatcher<Key: Hashable & Sendable, Value: Sendable>: Send
     }
 
     /// The value of `key`, or nil when the database has none.
+    /// A caller cancelled while it waits leaves the queue; a batch is given up at the
+    /// earliest deadline of its callers (`RequestDeadline`).
     public func load(_ key: Key, logger: Logger) async throws -> Value? {
-        try await withCheckedThrowingContinuation { continuation in
-            if queue.enqueue(Waiter(key: key, continuation: continuation)) { Task { await self.drain(logger: logger) } }
+        let id = queue.nextID()
+        let deadline = RequestDeadline.current
+        return try await withTaskCancellationHandler {
+            try Task.checkCancellation()
+            return try await withCheckedThrowingContinuation { continuation in
+                let waiter = Waiter(id: id, key: key, deadline: deadline, continuation: continuation)
+                if queue.enqueue(waiter) { Task { await self.drain(logger: logger) } }
+            }
+        } onCancel: {
+            queue.remove(id: id)?.continuation.resume(throwing: CancellationError())
         }
     }
 
@@ -49,7 +62,8 @@ public final class QueryBatcher<Key: Hashable & Sendable, Value: Sendable>: Send
                 keys.reserveCapacity(batch.count)
                 var seen = Set<Key>()
                 for waiter in batch where seen.insert(waiter.key).inserted { keys.append(waiter.key) }
-                let found = try await fetch(keys, logger)
+                let fetch = self.fetch
+                let found = try await until(RequestDeadline.earliest(batch.map(\.deadline))) { [keys] in try await fetch(keys, logger) }
                 for waiter in batch { waiter.continuation.resume(returning: found[waiter.key]) }
             } catch {
                 for waiter in batch { waiter.continuation.resume(throwing: error) }

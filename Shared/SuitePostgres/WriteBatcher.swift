@@ -1,5 +1,6 @@
 public import Logging
 import PostgresNIO
+import SuiteCore
 
 /// Group commit: concurrent writes that would each be one statement and one commit go
 /// to PostgreSQL together, as one statement over many rows (`unnest`) and one commit.
@@ -18,9 +19,11 @@ public final class WriteBatcher<Input: Sendable, Key: Hashable & Comparable & Se
     /// Writes the inputs in one statement and returns one output per input, in order.
     public typealias Write = @Sendable ([Input], Logger) async throws -> [Output]
 
-    private struct Waiter {
+    private struct Waiter: BatchWaiter {
+        var id: UInt64
         var input: Input
         var key: Key
+        var deadline: ContinuousClock.Instant?
         var continuation: CheckedContinuation<Output, any Error>
     }
 
@@ -50,10 +53,23 @@ public final class WriteBatcher<Input: Sendable, Key: Hashable & Comparable & Se
 
     /// Writes `input` with whatever else is waiting, and returns its output once the
     /// batch has committed.
+    ///
+    /// A caller cancelled while it waits leaves the queue and nothing is written for it.
+    /// A batch is given up at the earliest deadline of its callers (`RequestDeadline`)
+    /// while it waits for a connection; once its statement reached PostgreSQL, every
+    /// caller hears how it ended, so nobody is told "failed" about a write that commits.
     public func submit(_ input: Input, logger: Logger) async throws -> Output {
         let key = key(input)
-        return try await withCheckedThrowingContinuation { continuation in
-            if queue.enqueue(Waiter(input: input, key: key, continuation: continuation)) { Task { await self.drain(logger: logger) } }
+        let id = queue.nextID()
+        let deadline = RequestDeadline.current
+        return try await withTaskCancellationHandler {
+            try Task.checkCancellation()
+            return try await withCheckedThrowingContinuation { continuation in
+                let waiter = Waiter(id: id, input: input, key: key, deadline: deadline, continuation: continuation)
+                if queue.enqueue(waiter) { Task { await self.drain(logger: logger) } }
+            }
+        } onCancel: {
+            queue.remove(id: id)?.continuation.resume(throwing: CancellationError())
         }
     }
 
@@ -80,7 +96,9 @@ public final class WriteBatcher<Input: Sendable, Key: Hashable & Comparable & Se
 
     /// Writes `batch` and answers its waiters; throws (answering nobody) when the write fails.
     private func run(_ batch: [Waiter], logger: Logger) async throws {
-        let outputs = try await write(batch.map(\.input), logger)
+        let write = self.write
+        let inputs = batch.map(\.input)
+        let outputs = try await until(RequestDeadline.earliest(batch.map(\.deadline))) { try await write(inputs, logger) }
         guard outputs.count == batch.count else { throw OutputCountMismatch(inputs: batch.count, outputs: outputs.count) }
         for (waiter, output) in zip(batch, outputs) { waiter.continuation.resume(returning: output) }
     }

@@ -24,13 +24,14 @@ extension ServiceConfiguration {
         peers: [String: String] = [:],
         bodyLimit: Int = 1 << 20,
         internalTimeout: Duration = .seconds(10),
+        requestTimeout: Duration = .seconds(30),
         rateLimits: RateLimitSettings = RateLimitSettings()
     ) -> ServiceConfiguration {
         let level = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         return ServiceConfiguration(
             serviceName: service, host: "127.0.0.1", port: port, publicURL: "http://127.0.0.1:\(port)",
             database: database, logLevel: level, logFormat: .text, signingKey: signingKey, trust: trust, peers: peers,
-            bodyLimit: bodyLimit, internalTimeout: internalTimeout, rateLimits: rateLimits)
+            bodyLimit: bodyLimit, internalTimeout: internalTimeout, requestTimeout: requestTimeout, rateLimits: rateLimits)
     }
 }
 

@@ -118,6 +118,55 @@ import Testing
         // And it is gone afterwards.
         await #expect(throws: (any Error).self) { try await send(.GET, echo.url + "/health/live") }
     }
+
+    @Test func afterSIGTERMTheServiceIsNotReadyButServesEveryRequestForTheGrace() async throws {
+        let echo = try await RunningEcho.make(shutdownGrace: .seconds(3))
+        // The services the executable runs, stopped as SIGTERM stops them.
+        let group = ServiceGroup(
+            configuration: .init(services: echo.built.services.map { .init(service: $0) }, gracefulShutdownSignals: [], logger: Logger(label: "t")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await LiveServices.waitUntilAnswering(echo.url + "/health/live")
+            #expect(try await send(.GET, echo.url + "/health/ready").status == 200)
+            let triggered = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            var served = 0, failed = 0, notReady = 0
+            // A few requests right after SIGTERM, each on a new connection, well within the
+            // grace even on a loaded machine.
+            for _ in 0..<4 {
+                // New connections each time, as a client behind a balancer opens them.
+                if let live = try? await send(.GET, echo.url + "/health/live", headers: [("Connection", "close")]), live.status == 200 {
+                    served += 1
+                } else {
+                    failed += 1
+                }
+                if (try? await send(.GET, echo.url + "/health/ready", headers: [("Connection", "close")]))?.status == 503 { notReady += 1 }
+            }
+            #expect(failed == 0)
+            #expect(served == 4)
+            #expect(notReady == 4)
+            try await tasks.waitForAll()
+            // The grace ended the service, no sooner.
+            #expect(ContinuousClock.now - triggered >= .seconds(3))
+        }
+        await #expect(throws: (any Error).self) { try await send(.GET, echo.url + "/health/live") }
+    }
+
+    @Test func aRequestPastItsDeadlineIsA503WhileItWaitsAndTheTruthWhenItFinished() async throws {
+        let echo = try await RunningEcho.make(requestTimeout: .milliseconds(300))
+        try await echo.run {
+            let start = ContinuousClock.now
+            // /slow waits (cancellably) far longer than the deadline.
+            let slow = try await send(.GET, echo.url + "/slow")
+            #expect(slow.status == 503, "\(slow.text)")
+            #expect(slow.header("Retry-After") == "1")
+            #expect(slow.header("Content-Type") == "application/problem+json")
+            #expect(ContinuousClock.now - start < .seconds(3))
+            // A handler that could not be stopped and finished says what happened.
+            let stubborn = try await send(.GET, echo.url + "/stubborn")
+            #expect(stubborn.status == 200 && stubborn.text == "finished")
+        }
+    }
 }
 
 @Suite struct ReadinessTests {

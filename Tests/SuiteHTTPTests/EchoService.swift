@@ -68,6 +68,14 @@ enum EchoService: SuiteService {
             return "done"
         }
 
+        // Like a statement already with PostgreSQL: it finishes whatever cancellation says.
+        router.get("/stubborn") { _, _ -> String in
+            await withUnsafeContinuation { (done: UnsafeContinuation<Void, Never>) in
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.6) { done.resume() }
+            }
+            return "finished"
+        }
+
         let internalRoutes = router.group("/internal")
         internalRoutes.group("/scoped")
             .add(middleware: ServiceTokenMiddleware(verifier: dependencies.verifier, scope: "notes:read"))
@@ -110,20 +118,22 @@ struct RunningEcho {
 
     static func make(
         database: DatabaseConfiguration? = nil, bodyLimit: Int = 1 << 20, internalTimeout: Duration = .seconds(10),
-        extraPeers: [String: String] = [:], rateLimits: RateLimitSettings = RateLimitSettings()
+        extraPeers: [String: String] = [:], rateLimits: RateLimitSettings = RateLimitSettings(),
+        requestTimeout: Duration = .seconds(30), shutdownGrace: Duration = .zero
     ) async throws -> RunningEcho {
         let port = try FreePort.next()
         let key = Ed25519SigningKey.generate()
         let url = "http://127.0.0.1:\(port)"
         var chosen = database
         if chosen == nil { chosen = try await TestPostgres.shared.makeDatabase(schema: "echo") }
-        let configuration = ServiceConfiguration.forTesting(
+        var configuration = ServiceConfiguration.forTesting(
             service: "echo", port: port,
             database: chosen!,
             signingKey: key,
             trust: ServiceTrust(issuers: ["echo": .jwks(url: url + "/internal/jwks.json")]),
             peers: ["echo": url].merging(extraPeers) { $1 },
-            bodyLimit: bodyLimit, internalTimeout: internalTimeout, rateLimits: rateLimits)
+            bodyLimit: bodyLimit, internalTimeout: internalTimeout, requestTimeout: requestTimeout, rateLimits: rateLimits)
+        configuration.shutdownGrace = shutdownGrace
         let built = try await SuiteApplication.build(EchoService.self, configuration: configuration)
         return RunningEcho(url: url, key: key, built: built)
     }

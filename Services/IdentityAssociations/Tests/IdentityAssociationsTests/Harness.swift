@@ -34,6 +34,7 @@ struct Identity: Sendable {
 
     static func run(
         rateLimits: RateLimitSettings = RateLimitSettings(enabled: false), replicas: Int = 1, database ownDatabase: DatabaseConfiguration? = nil,
+        requestTimeout: Duration = .seconds(30),
         configure: @escaping @Sendable (inout IdentitySettings) throws -> Void = { _ in },
         _ body: @Sendable (Identity) async throws -> Void
     ) async throws {
@@ -45,7 +46,7 @@ struct Identity: Sendable {
         let database: DatabaseConfiguration
         if let ownDatabase { database = ownDatabase } else { database = try await TestPostgres.shared.makeDatabase(schema: schema) }
         let configuration = ServiceConfiguration.forTesting(
-            service: "identity-associations", port: port, database: database, rateLimits: rateLimits)
+            service: "identity-associations", port: port, database: database, requestTimeout: requestTimeout, rateLimits: rateLimits)
         var settings = IdentitySettings(
             serverName: "id.example.org", publicBaseURL: "http://127.0.0.1:\(port)",
             mail: MailSettings(from: "identity@example.org", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))),
