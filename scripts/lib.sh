@@ -9,7 +9,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVICES=(meet-rooms identity-associations user-identity oidc-vault)
 : "${STATE:=$ROOT/.dev}"
-: "${PG_PORT:=55432}"
+: "${PG_PORT:=15432}"  # below 32768, the kernel's ephemeral range
 : "${GATEWAY_PORT:=8080}"
 : "${PORT_BASE:=8080}"
 PIDS=()
@@ -137,6 +137,7 @@ service_env() {
         MAIL_TRANSPORT="${MAIL_TRANSPORT:-file}" MAIL_DIR="$STATE/mail"
         IS_SERVER_NAME="${IS_SERVER_NAME:-localhost}" IS_SMS_DIR="$STATE/sms"
         UAI_CALLBACK_HOSTS="${UAI_CALLBACK_HOSTS:-localhost,127.0.0.1,app.example.com}"
+        SHUTDOWN_GRACE_SECONDS="${SHUTDOWN_GRACE_SECONDS:-0}"
         VAULT_ADMIN_API_KEY_FILE="$STATE/keys/vault-admin.key" VAULT_ENCRYPTION_KEY_FILE="$STATE/keys/vault-encryption.key"
         LOG_LEVEL="${LOG_LEVEL:-info}" LOG_FORMAT="${LOG_FORMAT:-json}")
 }
