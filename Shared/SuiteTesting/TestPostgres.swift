@@ -88,8 +88,8 @@ public final class PostgresCluster: Sendable {
             chown(directory, user.pointee.pw_uid, user.pointee.pw_gid)
         }
         let cluster = PostgresCluster(port: try FreePort.next(), directory: directory, binaries: binaries, runAs: runAs)
-        try cluster.run("initdb", ["-D", cluster.dataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
-        try cluster.startServer()
+        try await cluster.run("initdb", ["-D", cluster.dataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        try await cluster.startServer()
         cluster.startWatchdog()
         return cluster
     }
@@ -97,17 +97,22 @@ public final class PostgresCluster: Sendable {
     /// Starts the server of this cluster (again), waiting until it accepts connections.
     /// Every test's services run at once, each with its own pool (four connections): 300
     /// connections ran out once the suite passed 320 tests, so room for 1,000.
-    public func startServer() throws {
+    public func startServer() async throws {
         let options = [
             "-p \(port)", "-k \(directory)", "-c listen_addresses=127.0.0.1", "-c fsync=off",
             "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=1000",
         ].joined(separator: " ")
-        try run("pg_ctl", ["-D", dataDirectory, "-l", directory + "/server.log", "-o", options, "-w", "-t", "60", "start"])
+        try await run("pg_ctl", ["-D", dataDirectory, "-l", directory + "/server.log", "-o", options, "-w", "-t", "60", "start"])
     }
 
     /// Stops the server at once, as a crash or a network cut would look to clients.
-    public func stopServer() throws {
-        try run("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
+    public func stopServer() async throws {
+        try await run("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
+    }
+
+    /// Stops the server without waiting, for a test's `defer`.
+    public func stopServerInBackground() {
+        Task { try? await stopServer() }
     }
 
     static func execute(_ sql: String, on configuration: DatabaseConfiguration) async throws {
@@ -120,13 +125,13 @@ public final class PostgresCluster: Sendable {
         _ = try await connection.simpleQuery(sql).get()
     }
 
-    private func run(_ tool: String, _ arguments: [String]) throws {
+    private func run(_ tool: String, _ arguments: [String]) async throws {
         var command = [binaries + "/" + tool] + arguments
         if let runAs { command = ["/usr/sbin/runuser", "-u", runAs, "--"] + command }
         // Output goes to a file, not a pipe: the server pg_ctl starts would inherit a pipe
         // and hold it open.
         let outputPath = directory + "/\(tool).out"
-        let status = try Subprocess.run(command, outputPath: outputPath)
+        let status = try await Subprocess.run(command, outputPath: outputPath)
         guard status == 0 else {
             let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
             throw ClusterError("\(tool) failed (\(status)): \(text)")
@@ -207,6 +212,13 @@ enum Subprocess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of this process: without it the child (a PostgreSQL server that
+        // outlives the test that started it) inherited every socket open at that moment,
+        // other tests' listeners and connections among them, and kept them open after
+        // their owners closed them. A stopped service's port then still accepted
+        // connections nobody would answer, and closed connections never showed their end.
+        // (glibc's posix_spawn_file_actions_addclosefrom_np is not visible from Swift.)
+        markEveryDescriptorCloseOnExec()
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -221,10 +233,28 @@ enum Subprocess {
         return pid
     }
 
-    static func run(_ command: [String], outputPath: String) throws -> Int32 {
+    /// Waits on a thread of its own: `pg_ctl start -w` and `initdb` take seconds, and a
+    /// blocking wait on one of Swift concurrency's threads (two on this machine) stalled
+    /// every service of every test running meanwhile.
+    /// Sets FD_CLOEXEC on every descriptor above stderr: the process never execs in
+    /// place, so only spawned children see the difference.
+    static func markEveryDescriptorCloseOnExec() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for name in names {
+            guard let fd = Int32(name), fd > 2 else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
+    }
+
+    static func run(_ command: [String], outputPath: String) async throws -> Int32 {
         let pid = try spawn(command, outputPath: outputPath)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                continuation.resume(returning: (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+            }
+        }
     }
 }

