@@ -44,6 +44,9 @@ final class BatchQueue<Waiter: BatchWaiter>: Sendable {
         }
     }
 
+    /// How many callers wait for a batch (for tests that need them queued in order).
+    var waitingCount: Int { state.withLockedValue { $0.waiting.count } }
+
     /// Takes the waiter out if it still waits (not yet in a batch); nil once its batch
     /// has gone to the database, whose answer it then gets like the others.
     func remove(id: UInt64) -> Waiter? {

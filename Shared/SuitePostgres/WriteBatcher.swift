@@ -73,6 +73,9 @@ public final class WriteBatcher<Input: Sendable, Key: Hashable & Comparable & Se
         }
     }
 
+    /// How many writes wait for a batch.
+    var waitingCount: Int { queue.waitingCount }
+
     /// Runs batches until nobody waits.
     private func drain(logger: Logger) async {
         while true {

@@ -63,11 +63,14 @@ import Testing
         async let first = Self.submitAll(["busy:0", "busy2:0"], to: batcher)
         try await Task.sleep(for: .milliseconds(5))
         let inputs = (0..<3).flatMap { round in ["a", "b", "c"].map { "\($0):\(round)" } }
-        // Submitted one after another (each waits in line before the next arrives).
+        // Submitted one after another: each is in line before the next arrives (a fixed
+        // pause lost that race on a loaded machine).
         let outputs = await withTaskGroup(of: String?.self) { group in
             for input in inputs {
+                let before = batcher.waitingCount
                 group.addTask { try? await batcher.submit(input, logger: Logger(label: "t")) }
-                try? await Task.sleep(for: .milliseconds(1))
+                // In line (or already taken by a free drain, which the wait's bound covers).
+                for _ in 0..<100 where batcher.waitingCount <= before { try? await Task.sleep(for: .milliseconds(1)) }
             }
             var outputs: [String] = []
             for await output in group { output.map { outputs.append($0) } }

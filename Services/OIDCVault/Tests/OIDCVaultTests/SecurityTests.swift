@@ -24,6 +24,15 @@ import VaultZKP
         return try #require(items.first { $0.name == "code" }?.value)
     }
 
+    /// Tenant acme, its confidential client `web`, and alice enrolled and logged in at it
+    /// through the code flow.
+    func aliceLoggedIn(_ vault: VaultFixture) async throws -> (VaultFixture.TestClient, JSONValue) {
+        try await vault.tenant("acme")
+        let web = try await vault.client("web", tenant: "acme")
+        #expect(try await vault.register(tenant: "acme", username: "alice", email: "alice@example.com", image: photo).status == 201)
+        return (web, try await vault.codeFlow(web, username: "alice", image: photo))
+    }
+
     func redeem(_ vault: VaultFixture, _ client: VaultFixture.TestClient, code: String, flow: VaultFixture.Flow) async throws -> TestResponse {
         try await vault.form("/tenants/\(client.tenant)/oauth2/token", [
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", client.redirect), ("code_verifier", flow.verifier),
@@ -137,10 +146,7 @@ import VaultZKP
 
     @Test func accessTokensAreCheckedForAudienceTimesTypeAndIssuer() async throws {
         try await VaultFixture.run { vault in
-            try await vault.tenant("acme")
-            let web = try await vault.client("web", tenant: "acme")
-            #expect(try await vault.register(tenant: "acme", username: "alice", email: "alice@example.com", image: photo).status == 201)
-            let tokens = try await vault.codeFlow(web, username: "alice", image: photo)
+            let (_, tokens) = try await aliceLoggedIn(vault)
             let access = try #require(tokens["access_token"]?.stringValue)
             #expect(try await userinfo(vault, tenant: "acme", access) == 200)
             // Another tenant's userinfo (and the root's, which is the default tenant's).
@@ -171,10 +177,7 @@ import VaultZKP
 
     @Test func aRefusedLogoutLogsNobodyOut() async throws {
         try await VaultFixture.run { vault in
-            try await vault.tenant("acme")
-            let web = try await vault.client("web", tenant: "acme")
-            #expect(try await vault.register(tenant: "acme", username: "alice", email: "alice@example.com", image: photo).status == 201)
-            let tokens = try await vault.codeFlow(web, username: "alice", image: photo)
+            let (_, tokens) = try await aliceLoggedIn(vault)
             let idToken = try #require(tokens["id_token"]?.stringValue)
             let access = try #require(tokens["access_token"]?.stringValue)
             let refused = try await fetchWithoutRedirect(
