@@ -1,3 +1,5 @@
+import Synchronization
+
 /// When the request being served must have its answer: set by the request middleware
 /// for the handler's task, read by whatever waits on the handler's behalf in another
 /// task (a batch of database writes, for instance), so a wait started for a request
@@ -20,31 +22,55 @@ public struct DeadlineExceeded: Error, Sendable {
 /// Runs `operation` until `deadline`: past it the operation's task is cancelled, and
 /// whatever it then ends with is what this returns or throws (an operation that finishes
 /// despite the cancellation, because its statement had already reached the database,
-/// reports what really happened). Nil runs it as it is.
+/// reports what really happened). One that is still running `abandonAfter` later is
+/// left to finish on its own and `DeadlineExceeded` is thrown, so a caller always gets
+/// its answer and a server can always drain. Nil runs it as it is.
 public func until<T: Sendable>(
-    _ deadline: ContinuousClock.Instant?, _ operation: @escaping @Sendable () async throws -> T
+    _ deadline: ContinuousClock.Instant?, abandonAfter extra: Duration = .seconds(5),
+    _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     guard let deadline else { return try await operation() }
-    return try await withThrowingTaskGroup(of: DeadlineRace<T>.self) { group in
-        group.addTask { .finished(try await operation()) }
-        group.addTask {
-            try? await Task.sleep(until: deadline)
-            return .deadline
-        }
-        while let next = try await group.next() {
-            if case .finished(let value) = next {
-                group.cancelAll()
-                return value
-            }
-            // The deadline came first (or this task is being cancelled): cancel the
-            // operation and wait for how it ends.
-            group.cancelAll()
-        }
-        throw DeadlineExceeded()
+    let outcome = DeadlineOutcome<T>()
+    let work = Task {
+        do { outcome.finish(.success(try await operation())) } catch { outcome.finish(.failure(error)) }
+    }
+    let timer = Task {
+        try? await Task.sleep(until: deadline)
+        guard !Task.isCancelled else { return }
+        work.cancel()
+        try? await Task.sleep(until: deadline + extra)
+        guard !Task.isCancelled else { return }
+        outcome.finish(.failure(DeadlineExceeded()))
+    }
+    defer { timer.cancel() }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { outcome.wait($0) }
+    } onCancel: {
+        work.cancel()
     }
 }
 
-private enum DeadlineRace<T: Sendable>: Sendable {
-    case finished(T)
-    case deadline
+/// The one answer of `until`: the operation's, or the deadline's, whichever comes first.
+private final class DeadlineOutcome<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var result: Result<T, any Error>?
+    }
+
+    private let state = Mutex(State())
+
+    func wait(_ continuation: CheckedContinuation<T, any Error>) {
+        state.withLock {
+            if let result = $0.result { continuation.resume(with: result) } else { $0.continuation = continuation }
+        }
+    }
+
+    func finish(_ outcome: Result<T, any Error>) {
+        state.withLock {
+            guard $0.result == nil else { return }
+            $0.result = outcome
+            $0.continuation?.resume(with: outcome)
+            $0.continuation = nil
+        }
+    }
 }

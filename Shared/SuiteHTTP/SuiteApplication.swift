@@ -87,7 +87,8 @@ public enum SuiteApplication {
             AfterMigration(service: $0, gate: schemaReady)
         }
         var application = Application(
-            responder: DeadlineResponder(router.buildResponder(), timeout: configuration.requestTimeout),
+            responder: DeadlineResponder(
+                router.buildResponder(), timeout: configuration.requestTimeout, dialect: { S.errorDialect(forPath: $0) }),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
