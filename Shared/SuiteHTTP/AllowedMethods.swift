@@ -52,7 +52,7 @@ public final class AllowedMethods: Sendable {
         return false
     }
 
-    static func isParameter(_ part: Substring) -> Bool {
+    public static func isParameter(_ part: Substring) -> Bool {
         (part.hasPrefix("{") && part.hasSuffix("}")) || part == "*" || part.hasPrefix(":") || part == "**"
     }
 

@@ -9,6 +9,22 @@ enum StandardRoutes {
     static func add<Context: SuiteRequestContext>(
         to router: Router<Context>, dependencies: SuiteDependencies, openAPIDocument: [UInt8]
     ) {
+        // Probes, scrapers and clients reading the document or the keys bring no credentials.
+        dependencies.access.open(router) { addPublic(to: router, dependencies: dependencies, openAPIDocument: openAPIDocument) }
+
+        // Proves the trust wiring: any trusted peer with a valid token may call it.
+        router.group("/internal/ping")
+            .add(middleware: ServiceTokenMiddleware(verifier: dependencies.verifier))
+            .get { _, context in
+                let caller = context.serviceCaller?.service ?? ""
+                let body = CanonicalJSON.bytes(["service": .string(dependencies.configuration.serviceName), "caller": .string(caller)])
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            }
+    }
+
+    private static func addPublic<Context: SuiteRequestContext>(
+        to router: Router<Context>, dependencies: SuiteDependencies, openAPIDocument: [UInt8]
+    ) {
         router.get("/health/live") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
@@ -49,14 +65,5 @@ enum StandardRoutes {
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "max-age=300"],
                 body: .init(byteBuffer: jwks))
         }
-
-        // Proves the trust wiring: any trusted peer with a valid token may call it.
-        router.group("/internal/ping")
-            .add(middleware: ServiceTokenMiddleware(verifier: dependencies.verifier))
-            .get { _, context in
-                let caller = context.serviceCaller?.service ?? ""
-                let body = CanonicalJSON.bytes(["service": .string(dependencies.configuration.serviceName), "caller": .string(caller)])
-                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
-            }
     }
 }

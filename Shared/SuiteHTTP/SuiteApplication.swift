@@ -14,6 +14,8 @@ import SuiteSigning
 public struct BuiltService<S: SuiteService>: Sendable {
     public let application: Application<DeadlineResponder<RouterResponder<S.Context>>>
     public let dependencies: SuiteDependencies
+    /// Every route the service serves, and whether it was registered as public.
+    public let routes: [RouteEntry]
 
     /// What runs the service: the application, and before it (it stops first) the grace
     /// that keeps it accepting, not ready, after SIGTERM.
@@ -63,7 +65,7 @@ public enum SuiteApplication {
         let rateLimiter = RateLimiter(database: database, settings: configuration.rateLimits, logger: logger)
         let dependencies = SuiteDependencies(
             configuration: configuration, database: database, logger: logger, metrics: metrics, signer: signer,
-            verifier: verifier, peers: peers, rateLimiter: rateLimiter, shutdown: ShutdownState())
+            verifier: verifier, peers: peers, rateLimiter: rateLimiter, shutdown: ShutdownState(), access: RouteAccess())
 
         let router = Router(context: S.Context.self)
         let allowedMethods = AllowedMethods()
@@ -75,6 +77,9 @@ public enum SuiteApplication {
         StandardRoutes.add(to: router, dependencies: dependencies, openAPIDocument: S.openAPIDocument)
         try await S.addRoutes(to: router, dependencies: dependencies, settings: settings)
         allowedMethods.load(from: router)
+        let routes = router.routes.map {
+            RouteEntry(method: $0.method.rawValue, path: "\($0.path)", isPublic: dependencies.access.isPublic($0.description))
+        }
 
         var services: [any Service] = [database]
         if ownsHTTPClient { services.append(HTTPClientService(client: http)) }
@@ -100,7 +105,7 @@ public enum SuiteApplication {
             }
         }
         logger.info("configuration", metadata: configuration.summary)
-        return BuiltService(application: application, dependencies: dependencies)
+        return BuiltService(application: application, dependencies: dependencies, routes: routes)
     }
 
     /// Builds a service that has no settings of its own.

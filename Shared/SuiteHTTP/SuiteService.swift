@@ -64,6 +64,8 @@ public struct SuiteDependencies: Sendable {
     public let rateLimiter: RateLimiter
     /// Set from SIGTERM on (`ShutdownGrace`): readiness turns 503.
     public let shutdown: ShutdownState
+    /// The routes registered as public (`access.open(router) { … }`); all others are closed.
+    public let access: RouteAccess
 }
 
 extension SuiteService {

@@ -17,6 +17,7 @@ struct Suite4: Sendable {
     let urls: [String: String]
     let services: [String: SuiteDependencies]
     let applications: [any Service]
+    let routes: [String: [RouteEntry]]
 
     static func start() async throws -> Suite4 {
         let names = SuitePeer.allCases.map(\.rawValue)
@@ -63,7 +64,11 @@ struct Suite4: Sendable {
                 "meet-rooms": meet.dependencies, "identity-associations": identity.dependencies,
                 "user-identity": uai.dependencies, "oidc-vault": vault.dependencies,
             ],
-            applications: [meet.application, identity.application, uai.application, vault.application])
+            applications: [meet.application, identity.application, uai.application, vault.application],
+            routes: [
+                "meet-rooms": meet.routes, "identity-associations": identity.routes, "user-identity": uai.routes,
+                "oidc-vault": vault.routes,
+            ])
     }
 
     func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
@@ -123,6 +128,22 @@ struct Suite4: Sendable {
                         #expect(response.status == 401, "\(label): \(caller) → \(callee)")
                     }
                 }
+            }
+        }
+    }
+
+    /// Closed by default: a route answers a caller without credentials, or with a forged
+    /// token, only where its service registered it as public.
+    @Test func everyRouteNotDeclaredPublicRefusesCallersWithoutCredentials() async throws {
+        let suite = try await Suite4.start()
+        try await suite.run {
+            for (name, routes) in suite.routes {
+                #expect(routes.count > 8, "\(name) registers its routes")
+                #expect(routes.contains { !$0.isPublic }, "\(name) has closed routes")
+                let letIn = try await RouteWalk.closedRoutesThatLetIn(
+                    routes, baseURL: suite.urls[name]!,
+                    formEncoded: ["POST /introspect", "POST /tenants/{tenant_id}/introspect", "POST /userinfo", "POST /tenants/{tenant_id}/userinfo"])
+                #expect(letIn.isEmpty, "\(name): \(letIn.joined(separator: "\n"))")
             }
         }
     }

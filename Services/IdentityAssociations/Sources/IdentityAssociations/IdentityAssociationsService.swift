@@ -58,7 +58,7 @@ public enum IdentityAssociationsService: SuiteService {
                 serverRequests: ServerRequestVerifier(resolver: homeservers, serverName: settings.serverName)),
             invites: ThirdPartyInvites(database: database, settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter),
             accounts: Accounts(database: database, settings: settings, rateLimiter: dependencies.rateLimiter, resolver: homeservers)
-        ).add(to: router)
+        ).add(to: router, access: dependencies.access)
         dependencies.logger.info(
             "identity server",
             metadata: [

@@ -31,16 +31,18 @@ struct IdentityRoutes: Sendable {
     /// The spec versions this server implements.
     static let versions: JSONValue = ["versions": ["r0.1.0", "r0.2.0", "r0.2.1", "r0.3.0", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5"]]
 
-    func add(to router: Router<SuiteContext>) {
-        router.get("/_matrix/identity/versions") { _, _ in Response.json(Self.versions) }
-        if settings.enableV1 { add(.v1, to: router) }
-        if settings.enableV2 { add(.v2, to: router) }
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+        access.open(router) { router.get("/_matrix/identity/versions") { _, _ in Response.json(Self.versions) } }
+        if settings.enableV1 { add(.v1, to: router, access: access) }
+        if settings.enableV2 { add(.v2, to: router, access: access) }
     }
 
-    private func add(_ version: APIVersion, to router: Router<SuiteContext>) {
+    private func add(_ version: APIVersion, to router: Router<SuiteContext>, access: RouteAccess) {
         let prefix = version.prefix
         func open(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Open) {
-            router.on(RouterPath(prefix + path), method: method) { request, context in try await handler(request, context) }
+            access.open(router) {
+                router.on(RouterPath(prefix + path), method: method) { request, context in try await handler(request, context) }
+            }
         }
         /// v2 needs an account token (and accepted terms); `homeserverMaySign` lets a
         /// homeserver's X-Matrix signature stand in for it (the handler checks it).
@@ -48,8 +50,12 @@ struct IdentityRoutes: Sendable {
             _ method: HTTPRequest.Method, _ path: String, terms: Bool = true, homeserverMaySign: Bool = false, _ handler: @escaping Guarded
         ) {
             let accounts = self.accounts
+            // v1 has no accounts: all of it is open, as the spec has it.
+            guard version == .v2 else {
+                return open(method, path) { request, context in try await handler(request, context, nil) }
+            }
             router.on(RouterPath(prefix + path), method: method) { request, context in
-                guard version == .v2, !(homeserverMaySign && ServerRequestVerifier.isSigned(request)) else {
+                guard !(homeserverMaySign && ServerRequestVerifier.isSigned(request)) else {
                     return try await handler(request, context, nil)
                 }
                 let account = try await accounts.authenticate(request, context: context)

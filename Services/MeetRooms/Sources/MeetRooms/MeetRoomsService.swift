@@ -8,7 +8,7 @@ public import SuitePostgres
 /// Video rooms for third-party applications acting for a user (La Suite Meet's
 /// External API).
 public enum MeetRoomsService: SuiteService {
-    public typealias Context = SuiteContext
+    public typealias Context = MeetContext
     public typealias Settings = MeetSettings
 
     public static let name = "meet-rooms"
@@ -50,11 +50,15 @@ public enum MeetRoomsService: SuiteService {
                 database: dependencies.database, logger: dependencies.logger, render: { RoomStore.render($0, settings: settings) }),
             settings: settings, rateLimiter: dependencies.rateLimiter,
             baseURL: dependencies.configuration.publicURL + "/v1.0")
-        let api = router.group("/external-api/v1.0")
         // Hummingbird's router matches with or without a trailing slash, so `/rooms/`
         // (what the anchor's Django clients send) and `/rooms` are one route.
+        dependencies.access.open(router) {
+            // The application's credentials are the body.
+            router.post("/external-api/v1.0/application/token") { request, context in try await token.handle(request, context) }
+        }
+        // Every rooms route: a delegation token of ours, or nothing is read.
+        let api = router.group("/external-api/v1.0").add(middleware: DelegationAuthenticator(delegation: delegation))
         do {
-            api.post("application/token") { request, context in try await token.handle(request, context) }
             api.get("rooms") { request, context in try await rooms.list(request, context) }
             api.post("rooms") { request, context in try await rooms.create(request, context) }
             api.get("rooms/:id") { request, context in try await rooms.retrieve(request, context) }

@@ -50,14 +50,14 @@ public enum OIDCVaultService: SuiteService {
     public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {
         let vault = Vault(dependencies: dependencies, settings: settings)
         TenantRoutes(vault: vault).add(to: router)
-        ClientRoutes(vault: vault).add(to: router)
+        ClientRoutes(vault: vault).add(to: router, access: dependencies.access)
         UserRoutes(vault: vault).add(to: router)
         APIKeyRoutes(vault: vault).add(to: router)
         BlockRoutes(vault: vault).add(to: router)
-        LoginRoutes(vault: vault).add(to: router)
-        StepUpRoutes(vault: vault).add(to: router)
-        AuthorizeRoutes(vault: vault).add(to: router)
-        TokenRoutes(vault: vault).add(to: router)
+        LoginRoutes(vault: vault).add(to: router, access: dependencies.access)
+        StepUpRoutes(vault: vault).add(to: router, access: dependencies.access)
+        AuthorizeRoutes(vault: vault).add(to: router, access: dependencies.access)
+        TokenRoutes(vault: vault).add(to: router, access: dependencies.access)
         SessionRoutes(vault: vault).add(to: router)
     }
 

@@ -25,7 +25,7 @@ struct Application: Sendable {
 }
 
 enum Scope {
-    static let all = ["rooms:list", "rooms:retrieve", "rooms:create", "rooms:update", "rooms:delete"]
+    static let all = MeetScope.allCases.map(\.rawValue)
 }
 
 /// Client ids and secrets: letters and digits from the system CSPRNG.

@@ -92,8 +92,8 @@ struct Delegation: Sendable {
     /// The caller of a rooms route, who must hold `scope`: the token is ours and fresh,
     /// its application still exists, is active and still has the scope, and its user
     /// still exists and is enabled (asked of user-identity at the same time).
-    func caller(_ request: Request, _ context: SuiteContext, scope: String, now: Int = Int(Date().timeIntervalSince1970)) async throws -> Caller {
-        let claims = try self.claims(request, now: now)
+    func caller(_ context: MeetContext, scope: MeetScope) async throws -> Caller {
+        let claims = try context.claims()
         guard let user = UUID(uuidString: claims.user_id) else { throw MeetError.invalidToken }
         async let userChecked: Void = users.require(user, context: context)
         let caller = try authorize(claims, standing: try await applications.standing(of: claims.client_id), scope: scope)
@@ -115,12 +115,12 @@ struct Delegation: Sendable {
 
     /// The caller, if its application still exists, is active and still has `scope`
     /// (La Suite Meet's messages); the user is checked apart, by `users`.
-    func authorize(_ claims: DelegationClaims, standing: (active: Bool, scopes: [String])?, scope: String) throws -> Caller {
+    func authorize(_ claims: DelegationClaims, standing: (active: Bool, scopes: [String])?, scope: MeetScope) throws -> Caller {
         guard let standing else { throw MeetError.unauthorized("Application not found.") }
         guard standing.active else { throw MeetError.unauthorized("Application is disabled.") }
         guard let userID = UUID(uuidString: claims.user_id) else { throw MeetError.invalidToken }
         let scopes = Set(claims.scope.split(separator: " ").map(String.init)).intersection(standing.scopes)
-        guard scopes.contains(scope) else { throw MeetError.missingScope(scope) }
+        guard scopes.contains(scope.rawValue) else { throw MeetError.missingScope(scope.rawValue) }
         return Caller(clientID: claims.client_id, userID: userID, scopes: scopes)
     }
 

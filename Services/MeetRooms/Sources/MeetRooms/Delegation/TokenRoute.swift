@@ -24,7 +24,7 @@ struct TokenRoute: Sendable {
         var prototype: Bool
     }
 
-    func handle(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func handle(_ request: Request, _ context: MeetContext) async throws -> Response {
         let fields = try await Self.fields(request, context)
         // 1. The body, DRF-style: every field's problem at once.
         var errors: [String: [String]] = [:]
@@ -75,7 +75,7 @@ struct TokenRoute: Sendable {
     /// The user behind `email` as user-identity knows it, or nil. Answers are kept for
     /// `userCacheSeconds` (2 s): a busy application asks for the same users again and
     /// again, and a disable or enable at user-identity still shows within that time.
-    func delegatedUser(_ email: String, _ context: SuiteContext) async throws -> DelegatedUser? {
+    func delegatedUser(_ email: String, _ context: MeetContext) async throws -> DelegatedUser? {
         let now = ContinuousClock.now
         if let cached = userCache.get(email), cached.until > now { return cached.user }
         let path = "/internal/users/by-email?email=" + (email.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
@@ -100,7 +100,7 @@ struct TokenRoute: Sendable {
     }
 
     /// The body's fields, from JSON (strings only) or a form; 415 for anything else.
-    static func fields(_ request: Request, _ context: SuiteContext) async throws -> [String: String] {
+    static func fields(_ request: Request, _ context: MeetContext) async throws -> [String: String] {
         let type = request.headers[.contentType].map(Request.mediaType) ?? ""
         if type == "application/x-www-form-urlencoded" { return try await request.decodeForm(context: context) }
         guard Request.isJSON(type) else {

@@ -30,7 +30,7 @@ final class UserStanding: Sendable {
     }
 
     /// Throws La Suite Meet's 401s unless the user exists and is enabled.
-    func require(_ user: UUID, context: SuiteContext) async throws {
+    func require(_ user: UUID, context: some SuiteRequestContext) async throws {
         switch try await standing(of: user, context: context) {
         case .enabled: return
         case .disabled: throw MeetError.unauthorized("User account is disabled.")
@@ -38,7 +38,7 @@ final class UserStanding: Sendable {
         }
     }
 
-    func standing(of user: UUID, context: SuiteContext) async throws -> Standing {
+    func standing(of user: UUID, context: some SuiteRequestContext) async throws -> Standing {
         let now = ContinuousClock.now
         let lifetime = self.lifetime
         let task: Task<Standing, any Error>

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import Logging
-import PostgresNIO
 import SuiteCore
 import SuiteHTTP
 
@@ -30,8 +29,8 @@ struct RoomRoutes: Sendable {
         }
     }
 
-    func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let claims = try delegation.claims(request)
+    func list(_ request: Request, _ context: MeetContext) async throws -> Response {
+        let claims = try context.claims()
         guard let user = UUID(uuidString: claims.user_id) else { throw MeetError.invalidToken }
         let query = request.uri.queryParameters
         let page: PageRequest
@@ -40,14 +39,14 @@ struct RoomRoutes: Sendable {
         } catch {
             // Permission before validation, as DRF answers: a caller without the scope
             // learns nothing about the parameters.
-            _ = try await delegation.caller(request, context, scope: "rooms:list")
+            _ = try await delegation.caller(context, scope: .roomsList)
             throw error
         }
         // The application's standing comes with the page: one round trip, checked before
         // anything is shown.
         async let userChecked: Void = delegation.users.require(user, context: context)
         let found = try await rooms.page(of: user, limit: page.size, offset: page.offset, clientID: claims.client_id)
-        _ = try delegation.authorize(claims, standing: found.standing, scope: "rooms:list")
+        _ = try delegation.authorize(claims, standing: found.standing, scope: .roomsList)
         try await userChecked
         func link(_ number: Int) -> String { "\(baseURL)/rooms?page=\(number)&page_size=\(page.size)" }
         var out: [UInt8] = []
@@ -66,8 +65,8 @@ struct RoomRoutes: Sendable {
         return Response.json(bytes: out)
     }
 
-    func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, context, scope: "rooms:create")
+    func create(_ request: Request, _ context: MeetContext) async throws -> Response {
+        let caller = try await delegation.caller(context, scope: .roomsCreate)
         let input = (try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()).storable
         var errors: [String: [String]] = [:]
         let accessLevel = try validate(accessLevel: input.access_level, errors: &errors) ?? "trusted"
@@ -108,8 +107,8 @@ struct RoomRoutes: Sendable {
         return accessLevel
     }
 
-    func retrieve(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, context, scope: "rooms:retrieve")
+    func retrieve(_ request: Request, _ context: MeetContext) async throws -> Response {
+        let caller = try await delegation.caller(context, scope: .roomsRetrieve)
         guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
             let (room, role) = try await rooms.room(id, for: caller.userID)
         else { throw MeetError.notFound }
@@ -117,28 +116,25 @@ struct RoomRoutes: Sendable {
         return Response.json(room.json(settings: settings))
     }
 
-    func attendees(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, context, scope: "rooms:retrieve")
+    func attendees(_ request: Request, _ context: MeetContext) async throws -> Response {
+        let caller = try await delegation.caller(context, scope: .roomsRetrieve)
         guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
             let (_, role) = try await rooms.room(id, for: caller.userID)
         else { throw MeetError.notFound }
         guard role != nil else { throw MeetError.notAllowed }
-        let rows = try await rooms.database.query(
-            "SELECT email, added_at, invited_at FROM attendees WHERE room_id = \(id) ORDER BY email", logger: context.logger)
-        var results: [JSONValue] = []
-        for try await (email, added, invited) in rows.decode((String, Date, Date?).self) {
-            results.append([
-                "email": .string(email), "added_at": .string(Room.iso(added)),
-                "invited": .bool(invited != nil), "invited_at": invited.map { .string(Room.iso($0)) } ?? .null,
-            ])
+        let results: [JSONValue] = try await rooms.attendees(of: id).map { attendee in
+            [
+                "email": .string(attendee.email), "added_at": .string(Room.iso(attendee.addedAt)),
+                "invited": .bool(attendee.invitedAt != nil), "invited_at": attendee.invitedAt.map { .string(Room.iso($0)) } ?? .null,
+            ]
         }
         return Response.json(["count": .number(Double(results.count)), "results": .array(results)])
     }
 
     /// The owner or an administrator changes the name, access level, configuration or
     /// attendees (the whole list: new addresses are invited, removed ones dropped).
-    func update(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, context, scope: "rooms:update")
+    func update(_ request: Request, _ context: MeetContext) async throws -> Response {
+        let caller = try await delegation.caller(context, scope: .roomsUpdate)
         guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw MeetError.notFound }
         let input = (try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()).storable
         var errors: [String: [String]] = [:]
@@ -168,45 +164,22 @@ struct RoomRoutes: Sendable {
         }
         if !errors.isEmpty { throw MeetError.fields(errors) }
 
-        let logger = context.logger
-        let updated: Room = try await rooms.database.withTransaction(logger: logger) { connection in
-            guard let (room, role) = try await rooms.room(id, for: caller.userID, on: connection, lock: true) else {
-                throw MeetError.notFound
-            }
-            guard role == "owner" || role == "administrator" else { throw MeetError.notAllowed }
-            if let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines) {
-                try await connection.query("UPDATE rooms SET name = \(name) WHERE id = \(id)", logger: logger)
-            }
-            if let accessLevel {
-                try await connection.query("UPDATE rooms SET access_level = \(accessLevel) WHERE id = \(id)", logger: logger)
-            }
-            if let configuration = input.configuration {
-                try await connection.query(
-                    "UPDATE rooms SET configuration = \(CanonicalJSON.string(configuration))::jsonb WHERE id = \(id)", logger: logger)
-            }
-            if let attendees {
-                let added = attendees.filter { !room.attendees.contains($0) }
-                try await connection.query(
-                    "DELETE FROM attendees WHERE room_id = \(id) AND NOT (email = ANY(\(attendees)))", logger: logger)
-                try await connection.query("UPDATE rooms SET attendees = \(attendees.sorted()) WHERE id = \(id)", logger: logger)
-                if !added.isEmpty {
-                    try await connection.query(
-                        "INSERT INTO attendees (room_id, email) SELECT \(id), unnest(\(added)::text[]) ON CONFLICT DO NOTHING",
-                        logger: logger)
-                    // Handed to identity-associations by the relay, after this commits.
-                    let payload: JSONValue = [
-                        "room_id": .string(id.uuidString.lowercased()), "room_slug": .string(room.slug),
-                        "room_name": .string(input.name ?? room.name), "room_url": .string(settings.roomBaseURL + "/" + room.slug),
-                        "inviter_user_id": .string(caller.userID.uuidString.lowercased()),
-                        "emails": .array(added.map(JSONValue.string)),
-                    ]
-                    try await connection.query(
-                        "INSERT INTO invite_outbox (room_id, payload) VALUES (\(id), \(CanonicalJSON.string(payload))::jsonb)",
-                        logger: logger)
-                }
-            }
-            guard let (fresh, _) = try await rooms.room(id, for: caller.userID, on: connection) else { throw MeetError.notFound }
-            return fresh
+        let (settings, inviter) = (self.settings, caller.userID.uuidString.lowercased())
+        let change = RoomStore.Change(
+            name: input.name?.trimmingCharacters(in: .whitespacesAndNewlines), accessLevel: accessLevel,
+            configuration: input.configuration, attendees: attendees)
+        let outcome = try await rooms.update(id, by: caller.userID, roles: ["owner", "administrator"], change: change) { room, added in
+            [
+                "room_id": .string(room.id.uuidString.lowercased()), "room_slug": .string(room.slug),
+                "room_name": .string(change.name ?? room.name), "room_url": .string(settings.roomBaseURL + "/" + room.slug),
+                "inviter_user_id": .string(inviter), "emails": .array(added.map(JSONValue.string)),
+            ]
+        }
+        let updated: Room
+        switch outcome {
+        case .updated(let room): updated = room
+        case .notFound: throw MeetError.notFound
+        case .notAllowed: throw MeetError.notAllowed
         }
         context.logger.notice(
             "audit: room updated", metadata: ["client_id": "\(caller.clientID)", "user_id": "\(caller.userID)", "room_id": "\(id)"])
@@ -214,14 +187,14 @@ struct RoomRoutes: Sendable {
     }
 
     /// Only rooms this application created, and only by their owner.
-    func delete(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await delegation.caller(request, context, scope: "rooms:delete")
+    func delete(_ request: Request, _ context: MeetContext) async throws -> Response {
+        let caller = try await delegation.caller(context, scope: .roomsDelete)
         guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
             let (room, role) = try await rooms.room(id, for: caller.userID)
         else { throw MeetError.notFound }
         guard role != nil else { throw MeetError.notAllowed }
         guard room.createdByApplication == caller.clientID, role == "owner" else { throw MeetError.notAllowed }
-        try await rooms.database.query("DELETE FROM rooms WHERE id = \(id)", logger: context.logger)
+        try await rooms.delete(id)
         context.logger.notice(
             "audit: room deleted", metadata: ["client_id": "\(caller.clientID)", "user_id": "\(caller.userID)", "room_id": "\(id)"])
         return Response(status: .noContent)

@@ -162,4 +162,81 @@ struct RoomStore: Sendable {
         }
         return room
     }
+
+    /// One attendee of a room, as the attendees route shows it.
+    struct Attendee: Sendable {
+        let email: String
+        let addedAt: Date
+        let invitedAt: Date?
+    }
+
+    func attendees(of id: UUID) async throws -> [Attendee] {
+        let rows = try await database.query(
+            "SELECT email, added_at, invited_at FROM attendees WHERE room_id = \(id) ORDER BY email", logger: logger)
+        var found: [Attendee] = []
+        for try await (email, added, invited) in rows.decode((String, Date, Date?).self) {
+            found.append(Attendee(email: email, addedAt: added, invitedAt: invited))
+        }
+        return found
+    }
+
+    /// What a PATCH changes: nil leaves a field as it is; `attendees` is the whole list.
+    struct Change: Sendable {
+        var name: String?
+        var accessLevel: String?
+        var configuration: JSONValue?
+        var attendees: [String]?
+    }
+
+    enum UpdateOutcome {
+        case updated(Room)
+        case notFound
+        /// `user`'s role (nil when none) may not change the room.
+        case notAllowed
+    }
+
+    /// Applies `change` to the room, in one transaction with the room locked, if `user`'s
+    /// role on it is one of `roles`. New attendees are added and handed to the invite
+    /// outbox with `invitation(room, added)`, in the same transaction; removed ones go.
+    func update(
+        _ id: UUID, by user: UUID, roles: Set<String>, change: Change,
+        invitation: @escaping @Sendable (Room, [String]) -> JSONValue
+    ) async throws -> UpdateOutcome {
+        let logger = self.logger
+        return try await database.withTransaction(logger: logger) { connection in
+            guard let (room, role) = try await self.room(id, for: user, on: connection, lock: true) else { return .notFound }
+            guard let role, roles.contains(role) else { return .notAllowed }
+            if let name = change.name {
+                try await connection.query("UPDATE rooms SET name = \(name) WHERE id = \(id)", logger: logger)
+            }
+            if let accessLevel = change.accessLevel {
+                try await connection.query("UPDATE rooms SET access_level = \(accessLevel) WHERE id = \(id)", logger: logger)
+            }
+            if let configuration = change.configuration {
+                try await connection.query(
+                    "UPDATE rooms SET configuration = \(CanonicalJSON.string(configuration))::jsonb WHERE id = \(id)", logger: logger)
+            }
+            if let attendees = change.attendees {
+                let added = attendees.filter { !room.attendees.contains($0) }
+                try await connection.query(
+                    "DELETE FROM attendees WHERE room_id = \(id) AND NOT (email = ANY(\(attendees)))", logger: logger)
+                try await connection.query("UPDATE rooms SET attendees = \(attendees.sorted()) WHERE id = \(id)", logger: logger)
+                if !added.isEmpty {
+                    try await connection.query(
+                        "INSERT INTO attendees (room_id, email) SELECT \(id), unnest(\(added)::text[]) ON CONFLICT DO NOTHING",
+                        logger: logger)
+                    // Handed to identity-associations by the relay, after this commits.
+                    try await connection.query(
+                        "INSERT INTO invite_outbox (room_id, payload) VALUES (\(id), \(CanonicalJSON.string(invitation(room, added)))::jsonb)",
+                        logger: logger)
+                }
+            }
+            guard let (fresh, _) = try await self.room(id, for: user, on: connection) else { return .notFound }
+            return .updated(fresh)
+        }
+    }
+
+    func delete(_ id: UUID) async throws {
+        try await database.query("DELETE FROM rooms WHERE id = \(id)", logger: logger)
+    }
 }

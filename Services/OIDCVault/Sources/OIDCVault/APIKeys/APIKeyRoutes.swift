@@ -79,10 +79,10 @@ struct APIKeyRoutes: Sendable {
     }
 
     func list(_ request: Request, _ context: SuiteContext, admin: Bool) async throws -> Response {
+        let principal = try await vault.authenticator.principal(request, context: context)
         var query = try Fields(query: request)
         let tenant = query.string("tenant_id", required: !admin, max: 64)
         try query.check()
-        let principal = try await vault.authenticator.principal(request, context: context)
         let owner: String?
         let tenantFilter: String?
         if admin {

@@ -7,21 +7,26 @@ import SuiteHTTP
 struct ClientRoutes: Sendable {
     let vault: Vault
 
-    func add(to router: Router<SuiteContext>) {
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
         router.get("clients") { request, context in try await list(request, context) }
         router.post("clients") { request, context in try await create(request, context) }
         router.put("clients/:client_id") { request, context in try await update(request, context) }
-        router.get("clients/public") { request, context in try await publicClient(request, context, withTenant: false) }
-        router.get("clients/public/tenant") { request, context in try await publicClient(request, context, withTenant: true) }
+        // A login page shows the client it logs into before anyone is logged in.
+        access.open(router) {
+            router.get("clients/public") { request, context in try await publicClient(request, context, withTenant: false) }
+            router.get("clients/public/tenant") { request, context in try await publicClient(request, context, withTenant: true) }
+        }
     }
 
     func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
+        // Who asks before what is asked: a caller without credentials learns nothing
+        // of the parameters (FastAPI runs its security dependencies first too).
+        let principal = try await vault.authenticator.principal(request, context: context)
         var query = try Fields(query: request)
         let tenant = query.string("tenant_id", max: 64)
         let skip = query.int("skip", range: 0...1_000_000) ?? 0
         let limit = query.int("limit", range: 1...1000) ?? 100
         try query.check()
-        let principal = try await vault.authenticator.principal(request, context: context)
         try principal.require(.clientsRead, tenant: tenant)
         let clients = try await vault.clients.list(tenant: tenant!, skip: skip, limit: limit)
         return .json(["clients": .array(clients.map { $0.json() })])

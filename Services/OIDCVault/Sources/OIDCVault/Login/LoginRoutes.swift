@@ -24,12 +24,15 @@ struct LoginRoutes: Sendable {
     static let failed = AppError(status: .unauthorized, code: "unauthorized", detail: "Authentication failed")
     static let challengeLifetime = 120
 
-    func add(to router: Router<SuiteContext>) {
-        router.post("auth/register") { request, context in try await register(request, context) }
-        router.post("auth/challenge") { request, context in try await challenge(request, context) }
-        router.post("auth/authenticate") { request, context in try await authenticate(request, context) }
-        router.post("auth/password/reset-request") { request, context in try await resetRequest(request, context) }
-        router.post("auth/password/reset") { request, context in try await reset(request, context) }
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+        // The login itself: its credentials are in the body (the proof, the mailed reset token).
+        access.open(router) {
+            router.post("auth/register") { request, context in try await register(request, context) }
+            router.post("auth/challenge") { request, context in try await challenge(request, context) }
+            router.post("auth/authenticate") { request, context in try await authenticate(request, context) }
+            router.post("auth/password/reset-request") { request, context in try await resetRequest(request, context) }
+            router.post("auth/password/reset") { request, context in try await reset(request, context) }
+        }
         router.post("auth/password/change") { request, context in try await change(request, context) }
     }
 

@@ -16,9 +16,12 @@ import SuiteSigning
 struct StepUpRoutes: Sendable {
     let vault: Vault
 
-    func add(to router: Router<SuiteContext>) {
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
         router.put("auth/step-up") { request, context in try await enrol(request, context) }
-        router.post("auth/step-up") { request, context in try await verify(request, context) }
+        // Verifying a step-up is part of the login: the auth request and its nonce are the credentials.
+        access.open(router) {
+            router.post("auth/step-up") { request, context in try await verify(request, context) }
+        }
     }
 
     /// A pattern is the path over a 3×3 grid, cells 0–8, each at most once.

@@ -10,20 +10,23 @@ import SuiteSigning
 struct AuthorizeRoutes: Sendable {
     let vault: Vault
 
-    func add(to router: Router<SuiteContext>) {
-        router.get(".well-known/openid-configuration") { _, _ in try await discovery(vault.settings.defaultTenant, atRoot: true) }
-        router.get("tenants/:tenant_id/.well-known/openid-configuration") { _, context in
-            try await discovery(try context.parameters.require("tenant_id"))
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+        // Discovery, keys and the browser's authorization requests: public by definition (OpenID Connect Discovery, RFC 6749 §3.1).
+        access.open(router) {
+            router.get(".well-known/openid-configuration") { _, _ in try await discovery(vault.settings.defaultTenant, atRoot: true) }
+            router.get("tenants/:tenant_id/.well-known/openid-configuration") { _, context in
+                try await discovery(try context.parameters.require("tenant_id"))
+            }
+            router.get(".well-known/jwks.json") { _, _ in try await jwks(vault.settings.defaultTenant) }
+            router.get("tenants/:tenant_id/.well-known/jwks.json") { _, context in try await jwks(try context.parameters.require("tenant_id")) }
+            router.get("authorize") { request, context in
+                try await authorize(request, context, tenant: vault.settings.defaultTenant, atRoot: true)
+            }
+            router.get("tenants/:tenant_id/authorize") { request, context in
+                try await authorize(request, context, tenant: try context.parameters.require("tenant_id"))
+            }
+            router.get("authorize/continue") { request, context in try await resume(request, context) }
         }
-        router.get(".well-known/jwks.json") { _, _ in try await jwks(vault.settings.defaultTenant) }
-        router.get("tenants/:tenant_id/.well-known/jwks.json") { _, context in try await jwks(try context.parameters.require("tenant_id")) }
-        router.get("authorize") { request, context in
-            try await authorize(request, context, tenant: vault.settings.defaultTenant, atRoot: true)
-        }
-        router.get("tenants/:tenant_id/authorize") { request, context in
-            try await authorize(request, context, tenant: try context.parameters.require("tenant_id"))
-        }
-        router.get("authorize/continue") { request, context in try await resume(request, context) }
     }
 
     func discovery(_ tenant: String, atRoot: Bool = false) async throws -> Response {

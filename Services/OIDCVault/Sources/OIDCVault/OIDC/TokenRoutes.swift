@@ -14,13 +14,22 @@ struct TokenRoutes: Sendable {
     static let tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
     static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 
-    func add(to router: Router<SuiteContext>) {
-        router.post("token") { request, context in try await token(request, context, tenant: nil) }
-        router.post("tenants/:tenant_id/token") { request, context in
-            try await token(request, context, tenant: try context.parameters.require("tenant_id"))
-        }
-        router.post("tenants/:tenant_id/oauth2/token") { request, context in
-            try await token(request, context, tenant: try context.parameters.require("tenant_id"))
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+        // Public clients (RFC 6749 §2.1) redeem codes and revoke their tokens (RFC 7009
+        // §2.1) with their client_id alone: the handler authenticates each client as its
+        // registration says.
+        access.open(router) {
+            router.post("token") { request, context in try await token(request, context, tenant: nil) }
+            router.post("tenants/:tenant_id/token") { request, context in
+                try await token(request, context, tenant: try context.parameters.require("tenant_id"))
+            }
+            router.post("tenants/:tenant_id/oauth2/token") { request, context in
+                try await token(request, context, tenant: try context.parameters.require("tenant_id"))
+            }
+            router.post("revoke") { request, context in try await revoke(request, context, tenant: nil) }
+            router.post("tenants/:tenant_id/revoke") { request, context in
+                try await revoke(request, context, tenant: try context.parameters.require("tenant_id"))
+            }
         }
         // Each tenant's discovery names its own userinfo, introspection and revocation
         // endpoints; the root ones serve the default tenant (and keep the `tenant_id` form
@@ -37,12 +46,11 @@ struct TokenRoutes: Sendable {
         router.post("tenants/:tenant_id/introspect") { request, context in
             try await introspect(request, context, tenant: try context.parameters.require("tenant_id"))
         }
-        router.post("revoke") { request, context in try await revoke(request, context, tenant: nil) }
-        router.post("tenants/:tenant_id/revoke") { request, context in
-            try await revoke(request, context, tenant: try context.parameters.require("tenant_id"))
+        // RP-initiated logout comes from a browser; the id_token_hint is checked, and a refused one changes nothing.
+        access.open(router) {
+            router.get("logout") { request, context in try await logout(try request.queryForm()) }
+            router.post("logout") { request, context in try await logout(try await form(request, context)) }
         }
-        router.get("logout") { request, context in try await logout(try request.queryForm()) }
-        router.post("logout") { request, context in try await logout(try await form(request, context)) }
     }
 
     static func oauth(_ code: String, _ description: String, status: HTTPResponse.Status = .badRequest) -> AppError {

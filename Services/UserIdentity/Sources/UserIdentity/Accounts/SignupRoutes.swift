@@ -25,11 +25,14 @@ struct SignupRoutes {
         var activation_callback_url: String?
     }
 
-    func add(to router: Router<SuiteContext>) {
-        router.post("/signup") { request, context in try await signup(request, context) }
-        // The one parameter name for both: the router refuses two names at one place.
-        router.put("/users/activation/:id") { _, context in try await activate(context) }
-        router.post("/users/activation/:id") { request, context in try await resend(request, context) }
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+        // Anyone may sign up; the activation link's id is its credential.
+        access.open(router) {
+            router.post("/signup") { request, context in try await signup(request, context) }
+            // The one parameter name for both: the router refuses two names at one place.
+            router.put("/users/activation/:id") { _, context in try await activate(context) }
+            router.post("/users/activation/:id") { request, context in try await resend(request, context) }
+        }
     }
 
     func signup(_ request: Request, _ context: SuiteContext) async throws -> Response {

@@ -10,7 +10,7 @@ struct UserRoutes {
     let core: Core
     let tokenRoutes: TokenRoutes
 
-    func add(to router: Router<SuiteContext>) {
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
         router.get("/users") { request, context in try await search(request, context) }
         router.post("/users") { request, context in try await create(request, context) }
         router.get("/users/me") { request, _ -> Response in
@@ -50,7 +50,10 @@ struct UserRoutes {
             return try await updateInformation(id, by: claims, request, context)
         }
         router.post("/me/email-change") { request, context in try await requestEmailChange(request, context) }
-        router.put("/email/verification/:checksum") { _, context in try await verifyEmailChange(context) }
+        // The link in the mail: its checksum is the credential.
+        access.open(router) {
+            router.put("/email/verification/:checksum") { _, context in try await verifyEmailChange(context) }
+        }
     }
 
     // MARK: Search

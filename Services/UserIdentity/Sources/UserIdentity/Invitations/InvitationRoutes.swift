@@ -46,7 +46,7 @@ struct InvitationRoutes {
         }
     }
 
-    func add(to router: Router<SuiteContext>) {
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
         router.post("/user-prototypes") { request, context in
             let admin = try await core.caller(request, anyOf: [Role.admin])
             let input = try await request.decodeJSON(as: UserRoutes.NewUser.self, context: context)
@@ -57,7 +57,10 @@ struct InvitationRoutes {
         }
         router.post("/user-prototypes/:id/invitations") { request, context in try await invite(request, context) }
         router.get("/invitations/:id") { request, context in try await show(request, context) }
-        router.put("/invitations/:id/redemption") { request, context in try await redeem(request, context) }
+        // The invitee's link: the invitation's id is the credential.
+        access.open(router) {
+            router.put("/invitations/:id/redemption") { request, context in try await redeem(request, context) }
+        }
     }
 
     func invite(_ request: Request, _ context: SuiteContext) async throws -> Response {

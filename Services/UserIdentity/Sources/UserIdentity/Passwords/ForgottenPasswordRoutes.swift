@@ -24,14 +24,17 @@ struct ForgottenPasswordRoutes {
         var expiration_date: String
     }
 
-    func add(to router: Router<SuiteContext>) {
-        router.post("/forgotten-passwords") { request, context in try await create(request, context) }
-        router.get("/forgotten-passwords/:id") { _, context -> Response in
-            let (_, expires, used) = try await find(context)
-            if used { throw Problem.notFound("The link was already used") }
-            return try Response.json(Reset(expiration_date: Timestamp.iso(expires)))
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+        // Anyone may ask for a reset; the mailed link's id is the credential.
+        access.open(router) {
+            router.post("/forgotten-passwords") { request, context in try await create(request, context) }
+            router.get("/forgotten-passwords/:id") { _, context -> Response in
+                let (_, expires, used) = try await find(context)
+                if used { throw Problem.notFound("The link was already used") }
+                return try Response.json(Reset(expiration_date: Timestamp.iso(expires)))
+            }
+            router.put("/forgotten-passwords/:id/password") { request, context in try await setPassword(request, context) }
         }
-        router.put("/forgotten-passwords/:id/password") { request, context in try await setPassword(request, context) }
     }
 
     /// 201 whether or not the email has an account, and the same `Location` form either

@@ -17,18 +17,21 @@ struct TokenRoutes {
         var login_context: String?
     }
 
-    func add(to router: Router<SuiteContext>) {
-        router.post("/authentications") { request, context in try await login(request, context) }
-        router.post("/authentications/me/refresh") { request, _ in try await refresh(request) }
+    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+        // The credentials are the body: a password, a refresh token.
+        access.open(router) {
+            router.post("/authentications") { request, context in try await login(request, context) }
+            router.post("/authentications/me/refresh") { request, _ in try await refresh(request) }
+            router.get("/.well-known/jwks.json") { _, _ in
+                var response = try Response.json(core.tokens.jwks)
+                response.headers[.cacheControl] = "public, max-age=300"
+                return response
+            }
+        }
         router.get("/me") { request, _ -> TokenInfo in
             guard let token = Core.token(request) else { throw Problem.missingToken }
             let (header, claims) = try core.tokens.verify(token, audience: nil)
             return TokenInfo(jwt: .init(header: header, payload: claims))
-        }
-        router.get("/.well-known/jwks.json") { _, _ in
-            var response = try Response.json(core.tokens.jwks)
-            response.headers[.cacheControl] = "public, max-age=300"
-            return response
         }
     }
 
