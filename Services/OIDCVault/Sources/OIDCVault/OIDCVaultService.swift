@@ -88,6 +88,10 @@ struct Vault: Sendable {
     let users: UserStore
     let sessions: SessionStore
     let lockout: Lockout
+    let credentials: CredentialStore
+    let apiKeys: APIKeyStore
+    let authRequests: AuthRequestStore
+    let grants: GrantStore
     let rateLimiter: RateLimiter
     private let knownTenants: TenantMemo
 
@@ -106,6 +110,10 @@ struct Vault: Sendable {
         users = UserStore(database: database, logger: logger)
         sessions = SessionStore(database: database, logger: logger)
         lockout = Lockout(database: database, logger: logger)
+        credentials = CredentialStore(database: database, logger: logger)
+        apiKeys = APIKeyStore(database: database, logger: logger)
+        authRequests = AuthRequestStore(database: database, logger: logger)
+        grants = GrantStore(database: database, logger: logger)
         rateLimiter = dependencies.rateLimiter
         knownTenants = TenantMemo()
     }

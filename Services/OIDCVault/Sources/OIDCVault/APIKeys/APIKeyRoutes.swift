@@ -24,9 +24,7 @@ struct APIKeyRoutes: Sendable {
 
     static func hash(_ key: String) -> [UInt8] { sha256(key) }
 
-    static let columns = "k.key_id, k.key_hash, k.user_id, k.tenant_id, k.created::text, k.name, k.scopes, k.last_use::text, k.is_active, u.username"
-
-    static func json(_ row: (UUID, ByteBuffer, String?, String, String, String, [String], String?, Bool, String?), key: String? = nil, withUsername: Bool) -> JSONValue {
+    static func json(_ row: APIKeyStore.Row, key: String? = nil, withUsername: Bool) -> JSONValue {
         var members: [String: JSONValue] = [
             "key_id": .string(row.0.uuidString.lowercased()), "key_hash": .string(SecureRandom.hexString(row.1.readableBytesView)),
             "user_id": row.2.map { .string($0) } ?? .null, "tenant_id": .string(row.3),
@@ -63,19 +61,10 @@ struct APIKeyRoutes: Sendable {
         if let userID, try await vault.users.find(tenant: tenant!, id: userID) == nil { throw UserRoutes.notFound }
         let key = Self.newKey()
         let created = CanonicalJSON.string(AccessInfo.block(request, context: context))
-        let rows = try await vault.database.query(
-            """
-            WITH k AS (
-                INSERT INTO api_keys (key_id, key_hash, tenant_id, user_id, name, scopes, created)
-                VALUES (\(UUID()), \(ByteBuffer(bytes: Self.hash(key))), \(tenant!), \(userID), \(name!), \(scopes!), \(created)::jsonb)
-                RETURNING *
-            )
-            SELECT \(unescaped: Self.columns) FROM k LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.user_id = k.user_id
-            """, logger: vault.logger)
-        for try await row in rows.decode((UUID, ByteBuffer, String?, String, String, String, [String], String?, Bool, String?).self) {
-            return .json(Self.json(row, key: key, withUsername: false), status: .created)
-        }
-        throw AppError.internalError
+        guard let row = try await vault.apiKeys.insert(
+            hash: Self.hash(key), tenant: tenant!, userID: userID, name: name!, scopes: scopes!, created: created)
+        else { throw AppError.internalError }
+        return .json(Self.json(row, key: key, withUsername: false), status: .created)
     }
 
     func list(_ request: Request, _ context: SuiteContext, admin: Bool) async throws -> Response {
@@ -95,17 +84,8 @@ struct APIKeyRoutes: Sendable {
             tenantFilter = tenant
             owner = me.userID
         }
-        let rows = try await vault.database.query(
-            """
-            SELECT \(unescaped: Self.columns) FROM api_keys k LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.user_id = k.user_id
-            WHERE (\(tenantFilter)::text IS NULL OR k.tenant_id = \(tenantFilter)) AND (\(owner)::text IS NULL OR k.user_id = \(owner))
-            ORDER BY k.created_at, k.key_id LIMIT 1000
-            """, logger: vault.logger)
-        var keys: [JSONValue] = []
-        for try await row in rows.decode((UUID, ByteBuffer, String?, String, String, String, [String], String?, Bool, String?).self) {
-            keys.append(Self.json(row, withUsername: true))
-        }
-        return .json(["api_keys": .array(keys)])
+        let keys = try await vault.apiKeys.list(tenant: tenantFilter, owner: owner)
+        return .json(["api_keys": .array(keys.map { Self.json($0, withUsername: true) })])
     }
 
     func regenerate(_ request: Request, _ context: SuiteContext, admin: Bool) async throws -> Response {
@@ -113,11 +93,7 @@ struct APIKeyRoutes: Sendable {
             throw AppError(status: .notFound, code: "not_found", detail: "API key not found")
         }
         let principal = try await vault.authenticator.principal(request, context: context)
-        let rows = try await vault.database.query(
-            "SELECT tenant_id, user_id, scopes FROM api_keys WHERE key_id = \(id)", logger: vault.logger)
-        var found: (String, String?, [String])?
-        for try await row in rows.decode((String, String?, [String]).self) { found = row }
-        guard let (tenant, owner, scopes) = found else { throw AppError(status: .notFound, code: "not_found", detail: "API key not found") }
+        guard let (tenant, owner, scopes) = try await vault.apiKeys.grant(of: id) else { throw AppError(status: .notFound, code: "not_found", detail: "API key not found") }
         if admin {
             try principal.require(.apiKeysAdmin, tenant: tenant)
         } else {
@@ -130,14 +106,9 @@ struct APIKeyRoutes: Sendable {
         // A regenerated key keeps its scopes: whoever regenerates it must hold them all.
         try principal.requireGrantable(scopes, tenant: tenant)
         let key = Self.newKey()
-        let updated = try await vault.database.query(
-            """
-            WITH k AS (UPDATE api_keys SET key_hash = \(ByteBuffer(bytes: Self.hash(key))), last_use = NULL WHERE key_id = \(id) RETURNING *)
-            SELECT \(unescaped: Self.columns) FROM k LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.user_id = k.user_id
-            """, logger: vault.logger)
-        for try await row in updated.decode((UUID, ByteBuffer, String?, String, String, String, [String], String?, Bool, String?).self) {
-            return .json(Self.json(row, key: key, withUsername: false))
+        guard let row = try await vault.apiKeys.rotate(id, hash: Self.hash(key)) else {
+            throw AppError(status: .notFound, code: "not_found", detail: "API key not found")
         }
-        throw AppError(status: .notFound, code: "not_found", detail: "API key not found")
+        return .json(Self.json(row, key: key, withUsername: false))
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import PostgresNIO
 import SuiteCore
 import SuiteHTTP
 
@@ -25,22 +24,10 @@ struct BlockRoutes: Sendable {
         let principal = try await vault.authenticator.principal(request, context: context)
         try principal.require(.blocksRead, tenant: tenant)
         _ = try await vault.tenants.require(tenant)
-        let sql = """
-            SELECT l.subject, l.blocked_at, l.block_seconds, u.username, u.email, count(*) OVER ()
-            FROM lockouts l LEFT JOIN users u ON l.kind = 'user' AND u.tenant_id = l.tenant_id AND u.user_id = l.subject
-            WHERE l.tenant_id = $1 AND l.kind = $2 AND l.blocked_until > now()
-            ORDER BY l.blocked_at \(direction == -1 ? "DESC" : "ASC"), l.subject LIMIT $3 OFFSET $4
-            """
-        var binds = PostgresBindings()
-        binds.append(tenant)
-        binds.append(kind.rawValue)
-        binds.append(size + 1)
-        binds.append(page * size)
-        let rows = try await vault.database.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: vault.logger)
+        let (blocks, total) = try await vault.lockout.blocked(
+            tenant: tenant, kind: kind, offset: page * size, limit: size + 1, newestFirst: direction == -1)
         var data: [JSONValue] = []
-        var total = 0
-        for try await (subject, at, seconds, username, email, count) in rows.decode((String, Date, Int, String?, String?, Int).self) {
-            total = count
+        for (subject, at, seconds, username, email) in blocks {
             var item: [String: JSONValue] = [
                 "tenant_id": .string(tenant), "blocked_at": .string(Timestamp.millis(at)), "block_time_seconds": .number(Double(seconds)),
             ]
@@ -61,13 +48,9 @@ struct BlockRoutes: Sendable {
         let subject = try context.parameters.require("subject")
         let principal = try await vault.authenticator.principal(request, context: context)
         try principal.require(.blocksWrite, tenant: tenant)
-        let rows = try await vault.database.query(
-            """
-            UPDATE lockouts SET blocked_until = NULL, failures = 0, window_start = now()
-            WHERE tenant_id = \(tenant) AND kind = \(kind.rawValue) AND subject = \(subject) AND blocked_until > now()
-            RETURNING 1
-            """, logger: vault.logger)
-        for try await _ in rows.decode(Int.self) { return Response(status: .noContent) }
-        throw AppError(status: .notFound, code: "not_found", detail: "Not blocked")
+        guard try await vault.lockout.unblock(tenant: tenant, kind: kind, subject: subject) else {
+            throw AppError(status: .notFound, code: "not_found", detail: "Not blocked")
+        }
+        return Response(status: .noContent)
     }
 }

@@ -183,4 +183,26 @@ final class ClientStore: Sendable {
             id: id, tenant: tenant, document: (try? JSONParser.parse(Array(document.utf8)))?.objectValue ?? [:],
             secretHash: hash.map { Array(buffer: $0) })
     }
+
+    /// Creates the client unless its id is taken in the tenant; false when it was.
+    func insert(tenant: String, id: String, document: [String: JSONValue], secretHash: [UInt8]?) async throws -> Bool {
+        let rows = try await database.query(
+            """
+            INSERT INTO clients (tenant_id, client_id, document, secret_hash)
+            VALUES (\(tenant), \(id), \(CanonicalJSON.string(.object(document)))::jsonb, \(secretHash.map { ByteBuffer(bytes: $0) }))
+            ON CONFLICT DO NOTHING RETURNING 1
+            """, logger: logger)
+        for try await _ in rows.decode(Int.self) { forget(tenant: tenant, id: id); return true }
+        return false
+    }
+
+    func update(tenant: String, id: String, document: [String: JSONValue], secretHash: [UInt8]?) async throws {
+        try await database.query(
+            """
+            UPDATE clients SET document = \(CanonicalJSON.string(.object(document)))::jsonb,
+                secret_hash = \(secretHash.map { ByteBuffer(bytes: $0) }), updated_at = now()
+            WHERE tenant_id = \(tenant) AND client_id = \(id)
+            """, logger: logger)
+        forget(tenant: tenant, id: id)
+    }
 }

@@ -43,16 +43,9 @@ struct ClientRoutes: Sendable {
         _ = try await vault.tenants.require(tenant!)
         // A confidential client gets a secret made here, shown in this answer only.
         let secret = document["client_type"] == "confidential" ? Client.newSecret() : nil
-        let rows = try await vault.database.query(
-            """
-            INSERT INTO clients (tenant_id, client_id, document, secret_hash)
-            VALUES (\(tenant!), \(id!), \(CanonicalJSON.string(.object(document)))::jsonb, \(secret.map { ByteBuffer(bytes: Client.hash($0)) }))
-            ON CONFLICT DO NOTHING RETURNING 1
-            """, logger: vault.logger)
-        var created = false
-        for try await _ in rows.decode(Int.self) { created = true }
-        guard created else { throw AppError(status: .conflict, code: "conflict", detail: "Client already exists") }
-        vault.clients.forget(tenant: tenant!, id: id!)
+        guard try await vault.clients.insert(tenant: tenant!, id: id!, document: document, secretHash: secret.map(Client.hash)) else {
+            throw AppError(status: .conflict, code: "conflict", detail: "Client already exists")
+        }
         let client = Client(id: id!, tenant: tenant!, document: document, secretHash: nil)
         return .json(client.json(secret: secret))
     }
@@ -72,17 +65,12 @@ struct ClientRoutes: Sendable {
             throw AppError(status: .notFound, code: "not_found", detail: "Client not found")
         }
         // A client made confidential gets its first secret; one made public loses it.
-        var secretHash = existing.secretHash.map { ByteBuffer(bytes: $0) }
+        var secretHash = existing.secretHash
         if document["client_type"] == "public" { secretHash = nil }
         if document["client_type"] == "confidential", existing.secretHash == nil {
             throw AppError.validation("client_type", "A public client cannot become confidential; create a new client for a secret.")
         }
-        try await vault.database.query(
-            """
-            UPDATE clients SET document = \(CanonicalJSON.string(.object(document)))::jsonb, secret_hash = \(secretHash), updated_at = now()
-            WHERE tenant_id = \(tenant!) AND client_id = \(id)
-            """, logger: vault.logger)
-        vault.clients.forget(tenant: tenant!, id: id)
+        try await vault.clients.update(tenant: tenant!, id: id, document: document, secretHash: secretHash)
         return .null()
     }
 

@@ -105,4 +105,37 @@ struct Lockout: Sendable {
             WHERE tenant_id = \(tenant.id) AND ((kind = 'ip' AND subject = \(ip)) OR (kind = 'user' AND subject = \(userID)))
             """, logger: logger)
     }
+
+    /// The subjects blocked now, a page of them with the user's name and email for
+    /// users, and how many there are in all.
+    func blocked(tenant: String, kind: Kind, offset: Int, limit: Int, newestFirst: Bool) async throws
+        -> (blocks: [(subject: String, at: Date, seconds: Int, username: String?, email: String?)], total: Int)
+    {
+        let rows = try await database.query(
+            """
+            SELECT l.subject, l.blocked_at, l.block_seconds, u.username, u.email, count(*) OVER ()
+            FROM lockouts l LEFT JOIN users u ON l.kind = 'user' AND u.tenant_id = l.tenant_id AND u.user_id = l.subject
+            WHERE l.tenant_id = \(tenant) AND l.kind = \(kind.rawValue) AND l.blocked_until > now()
+            ORDER BY l.blocked_at \(unescaped: newestFirst ? "DESC" : "ASC"), l.subject LIMIT \(limit) OFFSET \(offset)
+            """, logger: logger)
+        var blocks: [(subject: String, at: Date, seconds: Int, username: String?, email: String?)] = []
+        var total = 0
+        for try await (subject, at, seconds, username, email, count) in rows.decode((String, Date, Int, String?, String?, Int).self) {
+            total = count
+            blocks.append((subject, at, seconds, username, email))
+        }
+        return (blocks, total)
+    }
+
+    /// Lifts a block in force; false when there is none.
+    func unblock(tenant: String, kind: Kind, subject: String) async throws -> Bool {
+        let rows = try await database.query(
+            """
+            UPDATE lockouts SET blocked_until = NULL, failures = 0, window_start = now()
+            WHERE tenant_id = \(tenant) AND kind = \(kind.rawValue) AND subject = \(subject) AND blocked_until > now()
+            RETURNING 1
+            """, logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
 }

@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import Hummingbird
 import Logging
-import PostgresNIO
 import SuiteCore
 import SuiteHTTP
 import SuiteMail
@@ -13,6 +12,7 @@ import VaultZKP
 /// authentication, and replacing the credential.
 struct LoginRoutes: Sendable {
     let vault: Vault
+    var store: CredentialStore { vault.credentials }
 
     /// What a challenge was asked for: a login inside an authorization request, or a
     /// proof outside one (authenticate without `auth_req_id`, an email change). The
@@ -50,10 +50,7 @@ struct LoginRoutes: Sendable {
         let tenantID = query.string("tenant_id", required: false, max: 64)
         try query.check()
         if let authReqID {
-            let rows = try await vault.database.query(
-                "SELECT tenant_id, client_id FROM auth_requests WHERE auth_req_id = \(authReqID) AND expires_at > now() AND completed_at IS NULL",
-                logger: vault.logger)
-            for try await (tenant, client) in rows.decode((String, String).self) {
+            if let (tenant, client) = try await store.pendingAuthRequest(authReqID) {
                 return (try await vault.tenants.require(tenant), AuthRequest(id: authReqID, tenant: tenant, client: client))
             }
             throw AppError.validation("auth_req_id", "Unknown or expired authorization request", location: "query")
@@ -82,7 +79,7 @@ struct LoginRoutes: Sendable {
         }
         // A user an admin made without a credential enrols under the same username and email.
         if let existing = try await vault.users.find(tenant: tenant.id, username: username!) {
-            guard existing.email == email!, try await !hasCredential(tenant: tenant.id, userID: existing.id) else {
+            guard existing.email == email!, try await !store.hasCredential(tenant: tenant.id, userID: existing.id) else {
                 throw AppError(status: .conflict, code: "conflict", detail: "Username already exists")
             }
             try await store(commitment, tenant: tenant.id, userID: existing.id)
@@ -119,13 +116,6 @@ struct LoginRoutes: Sendable {
         }
     }
 
-    func hasCredential(tenant: String, userID: String) async throws -> Bool {
-        let rows = try await vault.database.query(
-            "SELECT public_key IS NOT NULL FROM users WHERE tenant_id = \(tenant) AND user_id = \(userID)", logger: vault.logger)
-        for try await has in rows.decode(Bool.self) { return has }
-        return false
-    }
-
     /// Keeps the public key, the helper data sealed under the at-rest key (bound to the
     /// user), and the code parameters. Pending challenges of the old credential die.
     func store(_ commitment: ZKP.Commitment, tenant: String, userID: String) async throws {
@@ -136,17 +126,9 @@ struct LoginRoutes: Sendable {
             "algorithm_version": .string(commitment.algorithmVersion), "proto_version": .string(ZKP.protoVersion),
             "image_dim": .array(commitment.imageDim.map { .number(Double($0)) }),
         ]
-        try await vault.database.withTransaction(logger: vault.logger) { connection in
-            try await connection.query(
-                """
-                UPDATE users SET public_key = \(ByteBuffer(bytes: commitment.publicKey.rawRepresentation)),
-                    helper_sealed = \(ByteBuffer(data: sealedHelper)), credential = \(CanonicalJSON.string(credential))::jsonb, updated_at = now()
-                WHERE tenant_id = \(tenant) AND user_id = \(userID)
-                """, logger: vault.logger)
-            try await connection.query(
-                "UPDATE challenges SET consumed_at = now() WHERE tenant_id = \(tenant) AND user_id = \(userID) AND consumed_at IS NULL",
-                logger: vault.logger)
-        }
+        try await store.replaceCredential(
+            tenant: tenant, userID: userID, publicKey: Array(commitment.publicKey.rawRepresentation), sealedHelper: sealedHelper,
+            parameters: credential)
     }
 
     struct Credential {
@@ -157,20 +139,15 @@ struct LoginRoutes: Sendable {
     }
 
     func credential(tenant: String, userID: String) async throws -> Credential? {
-        let rows = try await vault.database.query(
-            "SELECT public_key, helper_sealed, credential::text FROM users WHERE tenant_id = \(tenant) AND user_id = \(userID) AND public_key IS NOT NULL",
-            logger: vault.logger)
-        for try await (key, sealed, text) in rows.decode((ByteBuffer, ByteBuffer, String).self) {
-            let credential = try JSONParser.parse(Array(text.utf8))
-            let code = try ExtractorCode.parse(credential["code"] ?? .null)
-            let box = try AES.GCM.SealedBox(combined: Data(buffer: sealed))
-            let helperBytes = try AES.GCM.open(box, using: vault.settings.atRestKey, authenticating: Array((tenant + "\u{0}" + userID).utf8))
-            return Credential(
-                publicKey: try Curve25519.Signing.PublicKey(rawRepresentation: Array(buffer: key)),
-                helper: try ZKP.Helper.parse(try JSONParser.parse(Array(helperBytes)), code: code), code: code,
-                algorithmVersion: credential["algorithm_version"]?.stringValue ?? "")
-        }
-        return nil
+        guard let (key, sealed, text) = try await store.credential(tenant: tenant, userID: userID) else { return nil }
+        let credential = try JSONParser.parse(Array(text.utf8))
+        let code = try ExtractorCode.parse(credential["code"] ?? .null)
+        let box = try AES.GCM.SealedBox(combined: sealed)
+        let helperBytes = try AES.GCM.open(box, using: vault.settings.atRestKey, authenticating: Array((tenant + "\u{0}" + userID).utf8))
+        return Credential(
+            publicKey: try Curve25519.Signing.PublicKey(rawRepresentation: key),
+            helper: try ZKP.Helper.parse(try JSONParser.parse(Array(helperBytes)), code: code), code: code,
+            algorithmVersion: credential["algorithm_version"]?.stringValue ?? "")
     }
 
     // MARK: - Challenge and authentication
@@ -197,13 +174,10 @@ struct LoginRoutes: Sendable {
             let credential = try await credential(tenant: tenant.id, userID: user.id)
         {
             (helper, code, algorithm) = (credential.helper, credential.code, credential.algorithmVersion)
-            try await vault.database.query(
-                """
-                INSERT INTO challenges (challenge_id, tenant_id, user_id, auth_req_id, purpose, nonce, expires_at)
-                VALUES (\(UUID(uuidString: challengeID)!), \(tenant.id), \(user.id), \(authRequest?.id),
-                        \(authRequest == nil ? Purpose.email.rawValue : Purpose.login.rawValue), \(ByteBuffer(bytes: nonce)),
-                        now() + make_interval(secs => \(Double(Self.challengeLifetime))))
-                """, logger: vault.logger)
+            try await store.insertChallenge(
+                id: UUID(uuidString: challengeID)!, tenant: tenant.id, userID: user.id, authReqID: authRequest?.id,
+                purpose: authRequest == nil ? Purpose.email.rawValue : Purpose.login.rawValue, nonce: nonce,
+                lifetimeSeconds: Self.challengeLifetime)
         } else {
             // An unknown name gets a challenge of the same shape, stable per name, so the
             // answer does not tell who has an account. It can never be answered.
@@ -266,12 +240,7 @@ struct LoginRoutes: Sendable {
         let needVerify = percent > vault.settings.berSoftLimitPercent
         let nonce = Base64URL.encode(SecureRandom.bytes(32))
         if let authRequest {
-            try await vault.database.query(
-                """
-                UPDATE auth_requests SET user_id = \(user.id), login_nonce_hash = \(ByteBuffer(bytes: sha256(nonce))),
-                    authenticated_at = now(), need_verify = \(needVerify)
-                WHERE auth_req_id = \(authRequest.id) AND completed_at IS NULL
-                """, logger: vault.logger)
+            try await store.markAuthenticated(authReqID: authRequest.id, userID: user.id, nonceHash: sha256(nonce), needVerify: needVerify)
         }
         try await audit(tenant: tenant.id, userID: user.id, outcome: "success", ip: ip, ber: berJSON, logData: logData)
         return .json(["nonce": .string(nonce), "need_verify": .bool(needVerify)])
@@ -283,15 +252,7 @@ struct LoginRoutes: Sendable {
         tenant: String, user: VaultUser, challengeID: String, signature: String, authRequest: AuthRequest?
     ) async throws {
         guard let id = UUID(uuidString: challengeID), let signatureBytes = Base64URL.decode(signature) else { throw Self.failed }
-        let rows = try await vault.database.query(
-            """
-            UPDATE challenges SET consumed_at = now()
-            WHERE challenge_id = \(id) AND tenant_id = \(tenant) AND user_id = \(user.id) AND consumed_at IS NULL AND expires_at > now()
-                AND auth_req_id IS NOT DISTINCT FROM \(authRequest?.id)
-            RETURNING nonce
-            """, logger: vault.logger)
-        var nonce: [UInt8]?
-        for try await value in rows.decode(ByteBuffer.self) { nonce = Array(buffer: value) }
+        let nonce = try await store.consumeChallenge(id, tenant: tenant, userID: user.id, authReqID: authRequest?.id)
         guard let nonce, let credential = try await credential(tenant: tenant, userID: user.id) else { throw Self.failed }
         let transcript = ZKP.transcript(
             tenant: tenant, client: authRequest?.client ?? "", username: user.username, challengeID: challengeID, nonce: nonce,
@@ -303,12 +264,7 @@ struct LoginRoutes: Sendable {
         // The client's own record, kept as it came but for NUL, which jsonb cannot hold.
         let ber = ber.map(Self.withoutNUL)
         let logData = logData.map { Self.withoutNUL(.object($0)).objectValue ?? [:] }
-        try await vault.database.query(
-            """
-            INSERT INTO login_audit (tenant_id, user_id, outcome, ip, ber, log_data)
-            VALUES (\(tenant), \(userID), \(outcome), \(ip), \(ber.map(CanonicalJSON.string))::jsonb,
-                    \(logData.map { CanonicalJSON.string(.object($0)) })::jsonb)
-            """, logger: vault.logger)
+        try await store.audit(tenant: tenant, userID: userID, outcome: outcome, ip: ip, ber: ber, logData: logData.map { .object($0) })
     }
 
     static func withoutNUL(_ value: JSONValue) -> JSONValue {
@@ -344,16 +300,8 @@ struct LoginRoutes: Sendable {
             let message = MailMessage(
                 from: vault.settings.mail.from, to: [user.email], subject: "Your reset code",
                 text: "Hello \(user.username),\n\nYour code to enrol a new image is \(code). It expires in 15 minutes.\n\nIf you did not ask for it, ignore this message.\n")
-            try await vault.database.withTransaction(logger: vault.logger) { connection in
-                try await connection.query(
-                    """
-                    INSERT INTO password_resets (code_hash, tenant_id, user_id, expires_at)
-                    VALUES (\(ByteBuffer(bytes: sha256((tenant.id + "\u{0}" + code)))), \(tenant.id), \(user.id),
-                            now() + interval '15 minutes')
-                    ON CONFLICT (code_hash) DO NOTHING
-                    """, logger: vault.logger)
-                try await MailOutbox.enqueue(message.envelope(), on: connection, logger: vault.logger)
-            }
+            try await store.insertResetCode(
+                hash: sha256(tenant.id + "\u{0}" + code), tenant: tenant.id, userID: user.id, mail: message.envelope())
         }
         return .null()
     }
@@ -373,16 +321,7 @@ struct LoginRoutes: Sendable {
         let commitment = try await open(sealed!)
         let invalid = AppError(status: .badRequest, code: "bad_request", detail: "Invalid or expired code")
         guard let user = try await vault.users.find(tenant: tenantID, username: username!) else { throw invalid }
-        let rows = try await vault.database.query(
-            """
-            UPDATE password_resets SET consumed_at = now()
-            WHERE code_hash = \(ByteBuffer(bytes: sha256((tenantID + "\u{0}" + code!))))
-                AND user_id = \(user.id) AND consumed_at IS NULL AND expires_at > now()
-            RETURNING 1
-            """, logger: vault.logger)
-        var valid = false
-        for try await _ in rows.decode(Int.self) { valid = true }
-        guard valid else { throw invalid }
+        guard try await store.consumeResetCode(hash: sha256(tenantID + "\u{0}" + code!), userID: user.id) else { throw invalid }
         try await store(commitment, tenant: tenantID, userID: user.id)
         try await vault.sessions.revokeAll(tenant: tenantID, userID: user.id)
         return .null()

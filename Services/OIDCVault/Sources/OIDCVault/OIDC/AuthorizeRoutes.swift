@@ -87,12 +87,10 @@ struct AuthorizeRoutes: Sendable {
         // Letters and digits only (190 bits): it travels in URLs and command lines, where a
         // leading "-" reads as an option.
         let authReqID = SecureRandom.string(count: 32)
-        try await vault.database.query(
-            """
-            INSERT INTO auth_requests (auth_req_id, tenant_id, client_id, redirect_uri, scope, state, nonce, code_challenge, expires_at, issuer)
-            VALUES (\(authReqID), \(tenant.id), \(client.id), \(redirectURI), \(scopes.joined(separator: " ")), \(state), \(value("nonce")),
-                    \(challenge), now() + interval '10 minutes', \(issuer))
-            """, logger: vault.logger)
+        try await vault.authRequests.insert(
+            .init(
+                id: authReqID, tenant: tenant.id, client: client.id, redirectURI: redirectURI, scope: scopes.joined(separator: " "),
+                state: state, nonce: value("nonce"), codeChallenge: challenge, issuer: issuer))
         let login = vault.settings.loginUIURL ?? (vault.publicURL + "/login")
         return Self.redirect(login, [("auth_req_id", authReqID), ("client_id", client.id), ("tenant_id", tenant.id)])
     }
@@ -104,54 +102,21 @@ struct AuthorizeRoutes: Sendable {
         let authReqID = query.string("auth_req_id", max: 64)
         let nonce = query.string("nonce", max: 128)
         try query.check()
-        let hash = ByteBuffer(bytes: sha256(nonce!))
         // A login flagged `need_verify` turns into a code only once its step-up succeeded
         // (`POST /auth/step-up`), which clears the flag.
-        let rows = try await vault.database.query(
-            """
-            WITH found AS (
-                SELECT auth_req_id, need_verify FROM auth_requests
-                WHERE auth_req_id = \(authReqID!) AND login_nonce_hash = \(hash) AND completed_at IS NULL AND expires_at > now()
-                    AND user_id IS NOT NULL
-                FOR UPDATE
-            ), completed AS (
-                UPDATE auth_requests a SET completed_at = now() FROM found
-                WHERE a.auth_req_id = found.auth_req_id AND NOT found.need_verify
-                RETURNING a.tenant_id, a.client_id, a.user_id, a.redirect_uri, a.scope, a.state, a.nonce, a.code_challenge,
-                          a.authenticated_at, a.issuer
-            )
-            SELECT true, c.* FROM completed c
-            UNION ALL SELECT false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM found WHERE found.need_verify
-            """, logger: vault.logger)
-        for try await row in rows.decode((Bool, String?, String?, String?, String?, String?, String?, String?, String?, Date?, String?).self) {
-            guard row.0, let tenant = row.1, let client = row.2, let user = row.3, let redirectURI = row.4, let scope = row.5,
-                let authTime = row.9
-            else {
-                throw AppError(
-                    status: .forbidden, code: "step_up_required",
-                    detail: "This login needs a second factor first (need_verify): POST /auth/step-up")
-            }
-            let (state, oidcNonce, challenge) = (row.6, row.7, row.8)
-            let issuer = row.10 ?? vault.issuers.issuer(tenant)
-            let session = UUID()
+        switch try await vault.authRequests.complete(authReqID!, nonceHash: sha256(nonce!)) {
+        case .completed(let completed):
+            let issuer = completed.issuer ?? vault.issuers.issuer(completed.tenant)
             let code = Base64URL.encode(SecureRandom.bytes(32))
-            let created = CanonicalJSON.string(AccessInfo.block(request, context: context))
-            try await vault.database.withTransaction(logger: vault.logger) { connection in
-                try await connection.query(
-                    """
-                    INSERT INTO sessions (session_id, tenant_id, user_id, client_id, auth_time, created, last_access, expires_at)
-                    VALUES (\(session), \(tenant), \(user), \(client), \(authTime), \(created)::jsonb, \(created)::jsonb,
-                            now() + make_interval(secs => \(Double(vault.settings.sessionTTL))))
-                    """, logger: vault.logger)
-                try await connection.query(
-                    """
-                    INSERT INTO authorization_codes (code_hash, auth_req_id, tenant_id, client_id, user_id, session_id, redirect_uri, scope,
-                                                     nonce, code_challenge, auth_time, expires_at)
-                    VALUES (\(ByteBuffer(bytes: sha256(code))), \(authReqID!), \(tenant), \(client), \(user),
-                            \(session), \(redirectURI), \(scope), \(oidcNonce), \(challenge), \(authTime), now() + interval '60 seconds')
-                    """, logger: vault.logger)
-            }
-            return Self.redirect(redirectURI, [("code", code), ("state", state), ("iss", issuer)])
+            try await vault.authRequests.issueCode(
+                hash: sha256(code), for: authReqID!, completed, session: UUID(),
+                created: CanonicalJSON.string(AccessInfo.block(request, context: context)), sessionSeconds: vault.settings.sessionTTL)
+            return Self.redirect(completed.redirectURI, [("code", code), ("state", completed.state), ("iss", issuer)])
+        case .stepUpRequired:
+            throw AppError(
+                status: .forbidden, code: "step_up_required", detail: "This login needs a second factor first (need_verify): POST /auth/step-up")
+        case .none:
+            break
         }
         throw AppError(status: .badRequest, code: "bad_request", detail: "Unknown, expired or already used login")
     }

@@ -166,24 +166,17 @@ struct TokenRoutes: Sendable {
         _ client: Client, _ form: [String: String], _ request: Request, _ context: SuiteContext, issuer: String
     ) async throws -> JSONValue {
         guard let code = form["code"], code.count <= 128 else { throw Self.oauth("invalid_request", "code is required") }
-        let hash = ByteBuffer(bytes: sha256(code))
-        let rows = try await vault.database.query(
-            """
-            UPDATE authorization_codes SET consumed_at = now()
-            WHERE code_hash = \(hash) AND consumed_at IS NULL AND expires_at > now() AND tenant_id = \(client.tenant) AND client_id = \(client.id)
-            RETURNING user_id, session_id, redirect_uri, scope, nonce, code_challenge, auth_time
-            """, logger: vault.logger)
-        var grant: (String, UUID, String, String, String?, String?, Date)?
-        for try await row in rows.decode((String, UUID, String, String, String?, String?, Date).self) { grant = row }
-        guard let (userID, session, redirectURI, scope, nonce, challenge, authTime) = grant else {
+        let hash = sha256(code)
+        guard let grant = try await vault.grants.redeemCode(hash: hash, tenant: client.tenant, client: client.id) else {
             // A code presented twice is a sign of theft (RFC 6749 §4.1.2): revoke every
             // token it gave. Its session ends, which kills its refresh tokens here and its
             // access tokens wherever they are checked (every check reads the session).
-            try await vault.sessions.revokeGrant(ofCode: hash)
+            try await vault.sessions.revokeGrant(ofCode: ByteBuffer(bytes: hash))
             throw Self.oauth("invalid_grant", "The code is invalid, expired or already used")
         }
-        guard form["redirect_uri"] == redirectURI else { throw Self.oauth("invalid_grant", "redirect_uri does not match the authorization request") }
-        if let challenge {
+        let (userID, session, scope, authTime) = (grant.userID, grant.session, grant.scope, grant.authTime)
+        guard form["redirect_uri"] == grant.redirectURI else { throw Self.oauth("invalid_grant", "redirect_uri does not match the authorization request") }
+        if let challenge = grant.codeChallenge {
             guard let verifier = form["code_verifier"], (43...128).contains(verifier.count) else {
                 throw Self.oauth("invalid_grant", "code_verifier is required")
             }
@@ -199,19 +192,13 @@ struct TokenRoutes: Sendable {
         }
         // A new family: its first refresh token is random, the ones after it derived.
         let refresh = Base64URL.encode(SecureRandom.bytes(32))
-        try await vault.database.query(
-            """
-            INSERT INTO refresh_tokens (token_hash, family_id, tenant_id, client_id, user_id, session_id, scope, auth_time, expires_at)
-            VALUES (\(ByteBuffer(bytes: sha256(refresh))), \(UUID()), \(client.tenant), \(client.id), \(user.id),
-                    \(session), \(scope), \(authTime), now() + make_interval(secs => \(Double(vault.settings.refreshTokenTTL))))
-            """, logger: vault.logger)
-        let issue = CanonicalJSON.string(AccessInfo.block(request, context: context))
-        try await vault.database.query(
-            "UPDATE sessions SET token_issue = \(issue)::jsonb, last_access = \(issue)::jsonb WHERE session_id = \(session)",
-            logger: vault.logger)
+        try await vault.grants.startFamily(
+            refreshHash: sha256(refresh), tenant: client.tenant, client: client.id, userID: user.id, session: session, scope: scope,
+            authTime: authTime, lifetimeSeconds: vault.settings.refreshTokenTTL,
+            issue: CanonicalJSON.string(AccessInfo.block(request, context: context)))
         let tokenUser = TokenUser(id: user.id, username: user.username, email: user.email, emailVerified: user.isVerified)
         return try await tokens(
-            for: client, user: tokenUser, session: session, scope: scope, authTime: authTime, refresh: refresh, nonce: nonce, issuer: issuer)
+            for: client, user: tokenUser, session: session, scope: scope, authTime: authTime, refresh: refresh, nonce: grant.nonce, issuer: issuer)
     }
 
     /// The token that follows `token` in its family: HMAC of it under the at-rest key. The
@@ -232,7 +219,7 @@ struct TokenRoutes: Sendable {
         let rotation = RotateRefreshToken(
             tokenHash: tokenHash, successorHash: sha256(next), tenant: client.tenant, client: client.id,
             lifetimeSeconds: Double(vault.settings.refreshTokenTTL))
-        for try await row in try await vault.database.execute(rotation, logger: vault.logger) {
+        if let row = try await vault.grants.rotate(rotation) {
             guard row.issued, let userID = row.userID else { throw Self.oauth("invalid_grant", "The session has ended") }
             guard !row.userDisabled, let username = row.username, let email = row.email else {
                 throw Self.oauth("invalid_grant", "The user is disabled or gone")
@@ -242,17 +229,11 @@ struct TokenRoutes: Sendable {
                 for: client, user: user, session: row.sessionID, scope: row.scope, authTime: row.authTime, refresh: next, issuer: issuer)
         }
         // Not claimable: spent, revoked, expired or unknown.
-        let spent = try await vault.database.query(
-            """
-            SELECT family_id, user_id, session_id, scope, auth_time, used_at > now() - make_interval(secs => \(Double(vault.settings.refreshReuseGrace))),
-                   revoked_at IS NULL AND expires_at > now()
-            FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: tokenHash)) AND tenant_id = \(client.tenant) AND client_id = \(client.id)
-                AND used_at IS NOT NULL
-            """, logger: vault.logger)
-        for try await (family, userID, session, scope, authTime, inGrace, alive) in spent.decode(
-            (UUID, String?, UUID?, String, Date?, Bool, Bool).self)
+        if let spent = try await vault.grants.spentRefresh(
+            hash: tokenHash, tenant: client.tenant, client: client.id, graceSeconds: vault.settings.refreshReuseGrace)
         {
-            if inGrace, alive, let userID {
+            let (family, session, scope, authTime) = (spent.family, spent.session, spent.scope, spent.authTime)
+            if spent.inGrace, spent.alive, let userID = spent.userID {
                 guard let found = try await vault.users.find(tenant: client.tenant, id: userID), !found.isDisabled else {
                     throw Self.oauth("invalid_grant", "The user is disabled or gone")
                 }
@@ -389,13 +370,7 @@ struct TokenRoutes: Sendable {
             }
             return .json(.object(claims))
         }
-        let rows = try await vault.database.query(
-            """
-            SELECT client_id, user_id, scope, extract(epoch FROM expires_at)::bigint, extract(epoch FROM created_at)::bigint
-            FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: sha256(token)))
-                AND tenant_id = \(client.tenant) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-            """, logger: vault.logger)
-        for try await (clientID, userID, scope, exp, iat) in rows.decode((String, String?, String, Int, Int).self) {
+        if let (clientID, userID, scope, exp, iat) = try await vault.grants.activeRefresh(hash: sha256(token), tenant: client.tenant) {
             return .json([
                 "active": true, "client_id": .string(clientID), "sub": userID.map { .string($0) } ?? .string(clientID),
                 "scope": .string(scope), "exp": .number(Double(exp)), "iat": .number(Double(iat)), "token_type": "refresh_token",
@@ -414,17 +389,9 @@ struct TokenRoutes: Sendable {
         let tenant = pathTenant ?? form["tenant_id"] ?? claims?["tenant_id"]?.stringValue ?? vault.settings.defaultTenant
         let client = try await authenticateClient(request, form: form, tenant: tenant)
         if let claims, let jti = claims["jti"]?.stringValue, claims["client_id"]?.stringValue == client.id, let exp = claims["exp"]?.intValue {
-            try await vault.database.query(
-                "INSERT INTO revoked_tokens (jti, expires_at) VALUES (\(jti), to_timestamp(\(Double(exp)))) ON CONFLICT DO NOTHING",
-                logger: vault.logger)
+            try await vault.grants.revokeAccessToken(jti: jti, expiresAt: exp)
         } else {
-            try await vault.database.query(
-                """
-                UPDATE refresh_tokens SET revoked_at = now()
-                WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: sha256(token)))
-                                    AND tenant_id = \(client.tenant) AND client_id = \(client.id))
-                    AND revoked_at IS NULL
-                """, logger: vault.logger)
+            try await vault.grants.revokeRefreshFamily(hash: sha256(token), tenant: client.tenant, client: client.id)
         }
         return Response(status: .ok, headers: [.cacheControl: "no-store"])
     }

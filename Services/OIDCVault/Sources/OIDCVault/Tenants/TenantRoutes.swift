@@ -1,40 +1,7 @@
 import Foundation
 import Hummingbird
-import Logging
-import PostgresNIO
 import SuiteCore
 import SuiteHTTP
-
-/// The SQL of tenants.
-struct TenantStore: Sendable {
-    let database: PostgresClient
-    let logger: Logger
-
-    func find(_ id: String) async throws -> Tenant? {
-        let rows = try await database.query("SELECT settings::text FROM tenants WHERE tenant_id = \(id)", logger: logger)
-        for try await text in rows.decode(String.self) {
-            return Tenant(id: id, settingsJSON: text)
-        }
-        return nil
-    }
-
-    func require(_ id: String) async throws -> Tenant {
-        guard let tenant = try await find(id) else { throw AppError(status: .notFound, code: "not_found", detail: "Tenant not found") }
-        return tenant
-    }
-
-    /// Creates the tenant unless it exists; true when it was created.
-    @discardableResult
-    func create(_ tenant: Tenant) async throws -> Bool {
-        let rows = try await database.query(
-            """
-            INSERT INTO tenants (tenant_id, settings) VALUES (\(tenant.id), \(CanonicalJSON.string(.object(tenant.settings)))::jsonb)
-            ON CONFLICT (tenant_id) DO NOTHING RETURNING 1
-            """, logger: logger)
-        for try await _ in rows.decode(Int.self) { return true }
-        return false
-    }
-}
 
 struct TenantRoutes: Sendable {
     let vault: Vault
@@ -51,16 +18,8 @@ struct TenantRoutes: Sendable {
         try principal.require(.tenantsRead, tenant: principal.tenant)
         // A tenant's own principals see their tenant; the operator's see all.
         let everything = principal.mayAdminister(nil)
-        let rows = try await vault.database.query(
-            """
-            SELECT tenant_id, settings::text FROM tenants WHERE \(everything) OR tenant_id = \(principal.tenant ?? "")
-            ORDER BY created_at, tenant_id LIMIT 1000
-            """, logger: vault.logger)
-        var tenants: [JSONValue] = []
-        for try await (id, text) in rows.decode((String, String).self) {
-            tenants.append(Tenant(id: id, settingsJSON: text).json)
-        }
-        return .json(["tenants": .array(tenants)])
+        let tenants = try await vault.tenants.list(everything: everything, own: principal.tenant)
+        return .json(["tenants": .array(tenants.map(\.json))])
     }
 
     func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
@@ -92,9 +51,7 @@ struct TenantRoutes: Sendable {
         var fields = Fields(try await request.jsonObject(context: context))
         let settings = Tenant.settings(from: &fields, previous: existing.settings)
         try fields.check()
-        try await vault.database.query(
-            "UPDATE tenants SET settings = \(CanonicalJSON.string(.object(settings)))::jsonb, updated_at = now() WHERE tenant_id = \(id)",
-            logger: vault.logger)
+        try await vault.tenants.update(id, settings: settings)
         return .null()
     }
 }

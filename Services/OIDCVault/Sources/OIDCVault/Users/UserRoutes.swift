@@ -52,44 +52,13 @@ struct UserRoutes: Sendable {
         let (tenant, _) = try await tenant(context, request, .usersRead)
         // Column and direction come from the enums above, never from the caller's text.
         let order = (sort == .createdAt ? "created_at" : "lower(\(sort.rawValue))") + (direction == -1 ? " DESC" : " ASC")
-        var binds = PostgresBindings()
-        binds.append(tenant.id)
-        binds.append(Self.likePattern(username))
-        binds.append(Self.likePattern(email))
-        binds.append(limit + 1)
-        binds.append(offset)
-        let sql = """
-            SELECT \(UserStore.columns), count(*) OVER () FROM users
-            WHERE tenant_id = $1 AND username ILIKE $2 AND email ILIKE $3
-            ORDER BY \(order), user_id LIMIT $4 OFFSET $5
-            """
-        let rows = try await vault.database.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: vault.logger)
-        var users: [JSONValue] = []
-        var total = 0
-        for try await row in rows.decode((String, String, String, String, Bool, Bool, String?, [String], String?, Date, Date, Int).self) {
-            total = row.11
-            users.append(UserStore.user((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10)).json)
-        }
-        if users.isEmpty, offset > 0 {
-            // Past the end: the window count is not there, so count on its own.
-            let count = try await vault.database.query(
-                "SELECT count(*)::int FROM users WHERE tenant_id = \(tenant.id) AND username ILIKE \(Self.likePattern(username)) AND email ILIKE \(Self.likePattern(email))",
-                logger: vault.logger)
-            for try await value in count.decode(Int.self) { total = value }
-        }
+        let (found, total) = try await vault.users.search(
+            tenant: tenant.id, username: username, email: email, order: order, limit: limit, offset: offset)
+        let users = found.map(\.json)
         let hasNext = users.count > limit
         return .json(["data": .array(Array(users.prefix(limit))), "has_next": .bool(hasNext), "total_count": .number(Double(total))])
     }
 
-    /// `%text%` with LIKE's own characters escaped: a filter matches text, not patterns.
-    static func likePattern(_ text: String) -> String {
-        var out = "%"
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { out.append("\\") }
-            out.append(character)
-        }
-        return out + "%"
-    }
 
     func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
         let (tenant, _) = try await tenant(context, request, .usersWrite)
@@ -158,18 +127,7 @@ struct UserRoutes: Sendable {
         let ids = fields.strings("users_ids", maxCount: 1000, maxLength: 128)
         if ids == nil, fields.problems.isEmpty { fields.problem("users_ids", "Field required", type: "missing") }
         try fields.check()
-        try await vault.database.withTransaction(logger: vault.logger) { connection in
-            try await connection.query(
-                "UPDATE sessions SET revoked_at = now() WHERE tenant_id = \(tenant.id) AND user_id = ANY(\(ids!)) AND revoked_at IS NULL",
-                logger: vault.logger)
-            try await connection.query(
-                "UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = \(tenant.id) AND user_id = ANY(\(ids!)) AND revoked_at IS NULL",
-                logger: vault.logger)
-            try await connection.query(
-                "DELETE FROM api_keys WHERE tenant_id = \(tenant.id) AND user_id = ANY(\(ids!))", logger: vault.logger)
-            try await connection.query(
-                "DELETE FROM users WHERE tenant_id = \(tenant.id) AND user_id = ANY(\(ids!))", logger: vault.logger)
-        }
+        try await vault.users.delete(tenant: tenant.id, ids: ids!)
         return .null(status: .created)
     }
 
@@ -198,25 +156,15 @@ struct UserRoutes: Sendable {
         if let input, input.id != id { fields.problem("user_id", "user_id must match the path", type: "value_error") }
         try fields.check()
         let user = input!
-        let rows: PostgresRowSequence
-        do {
-            rows = try await vault.database.query(
-                """
-                UPDATE users SET username = \(user.username), email = \(user.email), email_unique = \(tenant.hasUsernameAndEmail),
-                    is_disabled = \(user.isDisabled), is_verified = \(user.isVerified), locale = \(user.locale), roles = \(user.roles),
-                    external_id = \(user.externalID), updated_at = now()
-                WHERE tenant_id = \(tenant.id) AND user_id = \(id)
-                RETURNING \(unescaped: UserStore.columns)
-                """, logger: vault.logger)
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            let which = error.serverInfo?[.constraintName] == "users_email" ? "Email" : "Username"
-            throw AppError(status: .conflict, code: "conflict", detail: "\(which) already exists")
-        }
-        for try await row in rows.decode(UserStore.Row.self) {
+        switch try await vault.users.update(user, emailUnique: tenant.hasUsernameAndEmail) {
+        case .updated(let updated):
             if user.isDisabled { try await vault.sessions.revokeAll(tenant: tenant.id, userID: id) }
-            return .json(UserStore.user(row).json)
+            return .json(updated.json)
+        case .taken(let emailTaken):
+            throw AppError(status: .conflict, code: "conflict", detail: "\(emailTaken ? "Email" : "Username") already exists")
+        case .notFound:
+            throw Self.notFound
         }
-        throw Self.notFound
     }
 
     /// A new email needs a fresh proof from the user: a challenge of purpose `email`,
@@ -236,11 +184,7 @@ struct UserRoutes: Sendable {
         guard let user = try await vault.users.find(tenant: tenant.id, id: id) else { throw Self.notFound }
         try await vault.login.verifyChallenge(
             tenant: tenant.id, user: user, challengeID: challengeID!, signature: signature!, authRequest: nil)
-        do {
-            try await vault.database.query(
-                "UPDATE users SET email = \(email!), is_verified = false, updated_at = now() WHERE tenant_id = \(tenant.id) AND user_id = \(id)",
-                logger: vault.logger)
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+        guard try await vault.users.changeEmail(tenant: tenant.id, userID: id, to: email!) else {
             throw AppError(status: .conflict, code: "conflict", detail: "Email already exists")
         }
         return .null()

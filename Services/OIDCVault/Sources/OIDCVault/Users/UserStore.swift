@@ -157,4 +157,101 @@ struct UserStore: Sendable {
         try await database.query(
             "UPDATE auth_requests SET need_verify = false WHERE auth_req_id = \(authReqID) AND completed_at IS NULL", logger: logger)
     }
+
+    /// A page of the tenant's users whose username and email contain the given texts,
+    /// in `order` (`created_at DESC`, `lower(username) ASC`, … from the routes' enums,
+    /// never the caller's text), one more than `limit` to tell whether a next page
+    /// exists, and how many match in all.
+    func search(tenant: String, username: String, email: String, order: String, limit: Int, offset: Int) async throws
+        -> (users: [VaultUser], total: Int)
+    {
+        var binds = PostgresBindings()
+        binds.append(tenant)
+        binds.append(Self.likePattern(username))
+        binds.append(Self.likePattern(email))
+        binds.append(limit + 1)
+        binds.append(offset)
+        let sql = """
+            SELECT \(Self.columns), count(*) OVER () FROM users
+            WHERE tenant_id = $1 AND username ILIKE $2 AND email ILIKE $3
+            ORDER BY \(order), user_id LIMIT $4 OFFSET $5
+            """
+        let rows = try await database.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        var users: [VaultUser] = []
+        var total = 0
+        for try await row in rows.decode((String, String, String, String, Bool, Bool, String?, [String], String?, Date, Date, Int).self) {
+            total = row.11
+            users.append(Self.user((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10)))
+        }
+        if users.isEmpty, offset > 0 {
+            // Past the end: the window count is not there, so count on its own.
+            let count = try await database.query(
+                "SELECT count(*)::int FROM users WHERE tenant_id = \(tenant) AND username ILIKE \(Self.likePattern(username)) AND email ILIKE \(Self.likePattern(email))",
+                logger: logger)
+            for try await value in count.decode(Int.self) { total = value }
+        }
+        return (users, total)
+    }
+
+    /// `%text%` with LIKE's own characters escaped: a filter matches text, not patterns.
+    static func likePattern(_ text: String) -> String {
+        var out = "%"
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { out.append("\\") }
+            out.append(character)
+        }
+        out.append("%")
+        return out
+    }
+
+    /// Deletes the users with their API keys, ending their sessions and refresh tokens.
+    func delete(tenant: String, ids: [String]) async throws {
+        try await database.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                "UPDATE sessions SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids)) AND revoked_at IS NULL",
+                logger: logger)
+            try await connection.query(
+                "UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids)) AND revoked_at IS NULL",
+                logger: logger)
+            try await connection.query("DELETE FROM api_keys WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids))", logger: logger)
+            try await connection.query("DELETE FROM users WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids))", logger: logger)
+        }
+    }
+
+    enum UpdateOutcome {
+        case updated(VaultUser)
+        case notFound
+        /// Another user of the tenant has the username or the email.
+        case taken(emailTaken: Bool)
+    }
+
+    func update(_ user: VaultUser, emailUnique: Bool) async throws -> UpdateOutcome {
+        let rows: PostgresRowSequence
+        do {
+            rows = try await database.query(
+                """
+                UPDATE users SET username = \(user.username), email = \(user.email), email_unique = \(emailUnique),
+                    is_disabled = \(user.isDisabled), is_verified = \(user.isVerified), locale = \(user.locale), roles = \(user.roles),
+                    external_id = \(user.externalID), updated_at = now()
+                WHERE tenant_id = \(user.tenant) AND user_id = \(user.id)
+                RETURNING \(unescaped: Self.columns)
+                """, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            return .taken(emailTaken: error.serverInfo?[.constraintName] == "users_email")
+        }
+        for try await row in rows.decode(Row.self) { return .updated(Self.user(row)) }
+        return .notFound
+    }
+
+    /// Sets a new, unverified email; false when another user of the tenant has it.
+    func changeEmail(tenant: String, userID: String, to email: String) async throws -> Bool {
+        do {
+            try await database.query(
+                "UPDATE users SET email = \(email), is_verified = false, updated_at = now() WHERE tenant_id = \(tenant) AND user_id = \(userID)",
+                logger: logger)
+            return true
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            return false
+        }
+    }
 }
