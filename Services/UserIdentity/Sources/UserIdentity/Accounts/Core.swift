@@ -16,6 +16,7 @@ struct Core: Sendable {
     let passwords: PasswordHasher
     let mailer: UserMailer
     let users: UserStore
+    var refreshTokens: RefreshTokenStore { RefreshTokenStore(database: database, logger: logger) }
     let rateLimiter: RateLimiter
     let serviceTokens: ServiceTokenVerifier
     /// `PUBLIC_URL`: `Location` headers are absolute, so they stay right behind the gateway.

@@ -77,10 +77,7 @@ struct SignupRoutes {
     private func sendActivation(to user: User, callback: String, on connection: PostgresConnection) async throws {
         let code = Secret.make()
         let expires = Date().addingTimeInterval(TimeInterval(core.settings.activationTTL))
-        try await connection.query("DELETE FROM activations WHERE user_id = \(user.id)", logger: core.logger)
-        try await connection.query(
-            "INSERT INTO activations (code_hash, user_id, expires_at) VALUES (\(Secret.digest(code)), \(user.id), \(expires))",
-            logger: core.logger)
+        try await core.users.replaceActivation(codeHash: Secret.digest(code), user: user.id, expires: expires, on: connection)
         try await core.mailer.queue(
             .activation, to: user,
             values: [
@@ -92,13 +89,7 @@ struct SignupRoutes {
     func activate(_ context: SuiteContext) async throws -> Response {
         guard let code = context.parameters.get("id"), Secret.isWellFormed(code) else { throw Problem.notFound() }
         let userID: UUID = try await core.transaction { connection in
-            let rows = try await connection.query(
-                "DELETE FROM activations WHERE code_hash = \(Secret.digest(code)) AND expires_at > now() RETURNING user_id",
-                logger: core.logger)
-            var found: UUID?
-            for try await id in rows.decode(UUID.self) { found = id }
-            guard let found else { throw Problem.notFound() }
-            try await connection.query("UPDATE users SET is_enabled = true WHERE id = \(found)", logger: core.logger)
+            guard let found = try await core.users.activate(codeHash: Secret.digest(code), on: connection) else { throw Problem.notFound() }
             try await EventStore.record(
                 "UserWasActivated", ["userId": .string(found.uuidString.lowercased())], on: connection, logger: core.logger)
             return found
@@ -122,11 +113,7 @@ struct SignupRoutes {
         ])
         try await core.transaction { connection in
             guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
-            let pending = try await connection.query(
-                "SELECT 1 FROM activations WHERE user_id = \(id)", logger: core.logger)
-            var waiting = false
-            for try await _ in pending { waiting = true }
-            guard waiting, !user.isEnabled else { throw Problem.notFound() }
+            guard try await core.users.awaitsActivation(id, on: connection), !user.isEnabled else { throw Problem.notFound() }
             try await sendActivation(to: user, callback: callback, on: connection)
             try await EventStore.record(
                 "UserActivationWasResent", ["userId": .string(user.idString)], on: connection, logger: core.logger)

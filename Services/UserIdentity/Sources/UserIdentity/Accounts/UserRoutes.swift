@@ -173,14 +173,7 @@ struct UserRoutes {
                     detail: "A prototype user is enabled by redeeming an invitation")
             }
             guard user.isEnabled != enabled else { return }
-            try await connection.query("UPDATE users SET is_enabled = \(enabled) WHERE id = \(id)", logger: core.logger)
-            if !enabled {
-                // A disabled account keeps no way back in: no refresh, no pending activation.
-                try await connection.query(
-                    "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(id) AND revoked_at IS NULL",
-                    logger: core.logger)
-                try await connection.query("DELETE FROM activations WHERE user_id = \(id)", logger: core.logger)
-            }
+            try await core.users.setEnabled(id, enabled, on: connection)
             try await EventStore.record(
                 enabled ? "UserWasEnabled" : "UserWasDisabled", ["userId": .string(user.idString), "by": .string(admin.user_id)],
                 on: connection, logger: core.logger)
@@ -206,7 +199,7 @@ struct UserRoutes {
         try await core.transaction { connection in
             guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
             if user.has(role: role) { throw Problem.conflict("role", "roleAlreadyAdded", "The user already has the role \(role)") }
-            try await connection.query("UPDATE users SET roles = array_append(roles, \(role)) WHERE id = \(id)", logger: core.logger)
+            try await core.users.addRole(role, to: id, on: connection)
             try await EventStore.record(
                 "UserRoleWasAdded", ["userId": .string(user.idString), "role": .string(role), "by": .string(admin.user_id)],
                 on: connection, logger: core.logger)
@@ -230,7 +223,7 @@ struct UserRoutes {
             guard let user = try await core.users.lock(id: id, on: connection), user.has(role: role) else {
                 throw Problem.notFound()
             }
-            try await connection.query("UPDATE users SET roles = array_remove(roles, \(role)) WHERE id = \(id)", logger: core.logger)
+            try await core.users.removeRole(role, from: id, on: connection)
             try await EventStore.record(
                 "UserRoleWasRemoved", ["userId": .string(user.idString), "role": .string(role), "by": .string(admin.user_id)],
                 on: connection, logger: core.logger)
@@ -299,11 +292,7 @@ struct UserRoutes {
 
     private func changeEmail(of user: inout User, to email: String, by: String, on connection: PostgresConnection) async throws {
         if try await core.users.emailExists(email, on: connection) { throw Problem.emailInUse }
-        do {
-            try await connection.query("UPDATE users SET email = \(email) WHERE id = \(user.id)", logger: core.logger)
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            throw Problem.emailInUse
-        }
+        guard try await core.users.setEmail(email, of: user.id, on: connection) else { throw Problem.emailInUse }
         try await EventStore.record(
             "UserEmailWasChanged",
             ["userId": .string(user.idString), "oldEmail": .string(user.email), "email": .string(email), "by": .string(by)],
@@ -328,8 +317,7 @@ struct UserRoutes {
         try await core.transaction { connection in
             guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
             guard user.fullname != fullname || user.locale != locale else { return }
-            try await connection.query(
-                "UPDATE users SET fullname = \(fullname), locale = \(locale) WHERE id = \(id)", logger: core.logger)
+            try await core.users.setInformation(of: id, fullname: fullname, locale: locale, on: connection)
             try await EventStore.record(
                 "UserInformationWasUpdated",
                 ["userId": .string(user.idString), "fullname": .string(fullname), "locale": .string(locale), "by": .string(caller.user_id)],
@@ -362,11 +350,7 @@ struct UserRoutes {
             guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
             if try await core.users.emailExists(email, on: connection) { throw Problem.emailInUse }
             let expires = Date().addingTimeInterval(TimeInterval(core.settings.emailChangeTTL))
-            try await connection.query(
-                """
-                INSERT INTO email_changes (token_hash, user_id, new_email, expires_at)
-                VALUES (\(Secret.digest(secret)), \(id), \(email), \(expires))
-                """, logger: core.logger)
+            try await core.users.insertEmailChange(tokenHash: Secret.digest(secret), user: id, email: email, expires: expires, on: connection)
             try await EventStore.record(
                 "UserEmailChangeWasRequested", ["userId": .string(user.idString), "email": .string(email)],
                 on: connection, logger: core.logger)
@@ -383,18 +367,12 @@ struct UserRoutes {
     func verifyEmailChange(_ context: SuiteContext) async throws -> Response {
         guard let checksum = context.parameters.get("checksum"), Secret.isWellFormed(checksum) else { throw Problem.notFound() }
         try await core.transaction { connection in
-            let rows = try await connection.query(
-                """
-                SELECT user_id, new_email, used_at IS NOT NULL FROM email_changes
-                WHERE token_hash = \(Secret.digest(checksum)) AND expires_at > now() FOR UPDATE
-                """, logger: core.logger)
-            var found: (UUID, String, Bool)?
-            for try await row in rows.decode((UUID, String, Bool).self) { found = row }
-            guard let (userID, email, used) = found else { throw Problem.notFound() }
+            guard let (userID, email, used) = try await core.users.lockEmailChange(tokenHash: Secret.digest(checksum), on: connection) else {
+                throw Problem.notFound()
+            }
             if used { throw Problem.conflict("checksum", "alreadyVerified", "This email change was already verified") }
             guard var user = try await core.users.lock(id: userID, on: connection) else { throw Problem.notFound() }
-            try await connection.query(
-                "UPDATE email_changes SET used_at = now() WHERE token_hash = \(Secret.digest(checksum))", logger: core.logger)
+            try await core.users.markEmailChangeUsed(tokenHash: Secret.digest(checksum), on: connection)
             if user.email != email {
                 let oldEmail = user.email
                 try await changeEmail(of: &user, to: email, by: user.idString, on: connection)

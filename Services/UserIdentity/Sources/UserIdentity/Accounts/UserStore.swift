@@ -195,4 +195,100 @@ struct UserStore: Sendable {
         }
         return (users, total)
     }
+
+    // MARK: - Changes, each inside the caller's transaction (with its event and mail)
+
+    /// Enables or disables the account; a disabled one keeps no way back in: its refresh
+    /// tokens are revoked and its pending activation goes.
+    func setEnabled(_ id: UUID, _ enabled: Bool, on connection: PostgresConnection) async throws {
+        try await connection.query("UPDATE users SET is_enabled = \(enabled) WHERE id = \(id)", logger: logger)
+        if !enabled {
+            try await revokeRefreshTokens(of: id, on: connection)
+            try await connection.query("DELETE FROM activations WHERE user_id = \(id)", logger: logger)
+        }
+    }
+
+    func addRole(_ role: String, to id: UUID, on connection: PostgresConnection) async throws {
+        try await connection.query("UPDATE users SET roles = array_append(roles, \(role)) WHERE id = \(id)", logger: logger)
+    }
+
+    func removeRole(_ role: String, from id: UUID, on connection: PostgresConnection) async throws {
+        try await connection.query("UPDATE users SET roles = array_remove(roles, \(role)) WHERE id = \(id)", logger: logger)
+    }
+
+    /// False when another account has the address.
+    func setEmail(_ email: String, of id: UUID, on connection: PostgresConnection) async throws -> Bool {
+        do {
+            try await connection.query("UPDATE users SET email = \(email) WHERE id = \(id)", logger: logger)
+            return true
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            return false
+        }
+    }
+
+    func setInformation(of id: UUID, fullname: String, locale: String, on connection: PostgresConnection) async throws {
+        try await connection.query("UPDATE users SET fullname = \(fullname), locale = \(locale) WHERE id = \(id)", logger: logger)
+    }
+
+    /// Every refresh token of the account stops working (a password reset, for instance).
+    func revokeRefreshTokens(of id: UUID, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(id) AND revoked_at IS NULL", logger: logger)
+    }
+
+    func setPassword(hash: String, of id: UUID, on connection: PostgresConnection) async throws {
+        try await connection.query("UPDATE users SET password_hash = \(hash) WHERE id = \(id)", logger: logger)
+    }
+
+    // MARK: - Email changes
+
+    func insertEmailChange(tokenHash: ByteBuffer, user: UUID, email: String, expires: Date, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO email_changes (token_hash, user_id, new_email, expires_at)
+            VALUES (\(tokenHash), \(user), \(email), \(expires))
+            """, logger: logger)
+    }
+
+    /// The unexpired change with this token (locked): who, to which address, and
+    /// whether it was used already.
+    func lockEmailChange(tokenHash: ByteBuffer, on connection: PostgresConnection) async throws -> (user: UUID, email: String, used: Bool)? {
+        let rows = try await connection.query(
+            """
+            SELECT user_id, new_email, used_at IS NOT NULL FROM email_changes
+            WHERE token_hash = \(tokenHash) AND expires_at > now() FOR UPDATE
+            """, logger: logger)
+        for try await row in rows.decode((UUID, String, Bool).self) { return row }
+        return nil
+    }
+
+    func markEmailChangeUsed(tokenHash: ByteBuffer, on connection: PostgresConnection) async throws {
+        try await connection.query("UPDATE email_changes SET used_at = now() WHERE token_hash = \(tokenHash)", logger: logger)
+    }
+
+    // MARK: - Activation codes
+
+    /// The user's activation code, replacing any earlier one.
+    func replaceActivation(codeHash: ByteBuffer, user: UUID, expires: Date, on connection: PostgresConnection) async throws {
+        try await connection.query("DELETE FROM activations WHERE user_id = \(user)", logger: logger)
+        try await connection.query(
+            "INSERT INTO activations (code_hash, user_id, expires_at) VALUES (\(codeHash), \(user), \(expires))", logger: logger)
+    }
+
+    /// Uses the unexpired code and enables its account; the account, or nil.
+    func activate(codeHash: ByteBuffer, on connection: PostgresConnection) async throws -> UUID? {
+        let rows = try await connection.query(
+            "DELETE FROM activations WHERE code_hash = \(codeHash) AND expires_at > now() RETURNING user_id", logger: logger)
+        var found: UUID?
+        for try await id in rows.decode(UUID.self) { found = id }
+        guard let found else { return nil }
+        try await connection.query("UPDATE users SET is_enabled = true WHERE id = \(found)", logger: logger)
+        return found
+    }
+
+    func awaitsActivation(_ user: UUID, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query("SELECT 1 FROM activations WHERE user_id = \(user)", logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
 }

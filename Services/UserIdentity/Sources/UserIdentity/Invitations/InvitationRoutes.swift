@@ -9,6 +9,7 @@ import SuiteHTTP
 struct InvitationRoutes {
     let core: Core
     let userRoutes: UserRoutes
+    var invitations: InvitationStore { InvitationStore(database: core.database, logger: core.logger) }
 
     struct NewInvitation: Decodable {
         var notify: Bool?
@@ -92,11 +93,7 @@ struct InvitationRoutes {
                         "validity": Core.validity(core.settings.invitationTTL, locale: user.locale),
                     ], on: connection)
             }
-            try await connection.query(
-                """
-                INSERT INTO invitations (id_hash, user_id, expires_at, mail_id)
-                VALUES (\(Secret.digest(secret)), \(userID), \(expires), \(mailID))
-                """, logger: core.logger)
+            try await invitations.insert(idHash: Secret.digest(secret), user: userID, expires: expires, mailID: mailID, on: connection)
             try await EventStore.record(
                 "InvitationWasCreated",
                 ["userId": .string(user.idString), "notify": .bool(notify), "by": .string(caller.user_id)],
@@ -109,13 +106,7 @@ struct InvitationRoutes {
         _ = try await core.caller(request, anyOf: [Role.admin])
         guard let id = context.parameters.get("id"), Secret.isWellFormed(id) else { throw Problem.notFound() }
         // Whether the mail went out is the outbox's word, not a guess made when queueing.
-        let rows = try await core.database.query(
-            """
-            SELECT i.user_id, i.created_at, i.redeemed_at, m.sent_at, i.expires_at
-            FROM invitations i LEFT JOIN mail_outbox m ON m.id = i.mail_id
-            WHERE i.id_hash = \(Secret.digest(id))
-            """, logger: core.logger)
-        for try await (userID, created, redeemed, sent, expires) in rows.decode((UUID, Date, Date?, Date?, Date).self) {
+        if let (userID, created, redeemed, sent, expires) = try await invitations.find(idHash: Secret.digest(id)) {
             return try Response.json(
                 Invitation(
                     id: id, userId: userID.uuidString.lowercased(), createdAt: Timestamp.iso(created),
@@ -137,25 +128,16 @@ struct InvitationRoutes {
         guard let password else { throw Problem.unprocessable(validator.messages) }
         let hash = try await core.passwords.hash(password)
         let userID: UUID = try await core.transaction { connection in
-            let rows = try await connection.query(
-                """
-                SELECT user_id, redeemed_at IS NOT NULL, expires_at <= now() FROM invitations
-                WHERE id_hash = \(Secret.digest(id)) FOR UPDATE
-                """, logger: core.logger)
-            var found: (UUID, Bool, Bool)?
-            for try await row in rows.decode((UUID, Bool, Bool).self) { found = row }
-            guard let (userID, redeemed, expired) = found else { throw Problem.notFound() }
+            guard let (userID, redeemed, expired) = try await invitations.lock(idHash: Secret.digest(id), on: connection) else {
+                throw Problem.notFound()
+            }
             if redeemed { throw Problem.conflict("id", "invitationAlreadyRedeemed", "The invitation was already redeemed") }
             if expired { throw Problem.notFound("The invitation has expired") }
             guard let user = try await core.users.lock(id: userID, on: connection) else { throw Problem.notFound() }
             guard user.prototype else {
                 throw Problem.conflict("id", "invitationAlreadyRedeemed", "The user already has an account")
             }
-            try await connection.query(
-                "UPDATE invitations SET redeemed_at = now() WHERE id_hash = \(Secret.digest(id))", logger: core.logger)
-            try await connection.query(
-                "UPDATE users SET password_hash = \(hash), prototype = false, is_enabled = true WHERE id = \(userID)",
-                logger: core.logger)
+            try await invitations.redeem(idHash: Secret.digest(id), user: userID, passwordHash: hash, on: connection)
             try await EventStore.record("InvitationWasRedeemed", ["userId": .string(user.idString)], on: connection, logger: core.logger)
             return userID
         }

@@ -7,6 +7,7 @@ import SuiteHTTP
 /// Password reset by mail. Nothing here tells whether an email has an account.
 struct ForgottenPasswordRoutes {
     let core: Core
+    var resets: PasswordResetStore { PasswordResetStore(database: core.database, logger: core.logger) }
 
     static let byAddress = RateLimit(name: "forgotten-passwords-ip", limit: 10, windowSeconds: 3_600)
     static let byEmail = RateLimit(name: "forgotten-passwords-email", limit: 3, windowSeconds: 3_600)
@@ -55,11 +56,7 @@ struct ForgottenPasswordRoutes {
             let secret = Secret.make()
             try await core.transaction { connection in
                 let expires = Date().addingTimeInterval(TimeInterval(core.settings.passwordResetTTL))
-                try await connection.query(
-                    """
-                    INSERT INTO password_resets (token_hash, request_id, user_id, expires_at)
-                    VALUES (\(Secret.digest(secret)), \(requestID), \(user.id), \(expires))
-                    """, logger: core.logger)
+                try await resets.insert(tokenHash: Secret.digest(secret), request: requestID, user: user.id, expires: expires, on: connection)
                 try await EventStore.record(
                     "UserPasswordResetWasRequested", ["userId": .string(user.idString)], on: connection, logger: core.logger)
                 try await core.mailer.queue(
@@ -75,13 +72,8 @@ struct ForgottenPasswordRoutes {
 
     private func find(_ context: SuiteContext) async throws -> (UUID, Date, Bool) {
         guard let id = context.parameters.get("id"), Secret.isWellFormed(id) else { throw Problem.notFound() }
-        let rows = try await core.database.query(
-            """
-            SELECT user_id, expires_at, used_at IS NOT NULL FROM password_resets
-            WHERE token_hash = \(Secret.digest(id)) AND expires_at > now()
-            """, logger: core.logger)
-        for try await row in rows.decode((UUID, Date, Bool).self) { return row }
-        throw Problem.notFound()
+        guard let found = try await resets.find(tokenHash: Secret.digest(id)) else { throw Problem.notFound() }
+        return found
     }
 
     /// Single use: the row is claimed with the update itself, so two parallel requests
@@ -96,19 +88,11 @@ struct ForgottenPasswordRoutes {
         guard let password, let id = context.parameters.get("id") else { throw Problem.unprocessable(validator.messages) }
         let hash = try await core.passwords.hash(password)
         let userID: UUID = try await core.transaction { connection in
-            let rows = try await connection.query(
-                """
-                UPDATE password_resets SET used_at = now()
-                WHERE token_hash = \(Secret.digest(id)) AND used_at IS NULL AND expires_at > now()
-                RETURNING user_id
-                """, logger: core.logger)
-            var claimed: UUID?
-            for try await userID in rows.decode(UUID.self) { claimed = userID }
-            guard let claimed else { throw Problem.conflict("id", "alreadyUsed", "This password reset was already used") }
-            try await connection.query("UPDATE users SET password_hash = \(hash) WHERE id = \(claimed)", logger: core.logger)
-            try await connection.query(
-                "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(claimed) AND revoked_at IS NULL",
-                logger: core.logger)
+            guard let claimed = try await resets.claim(tokenHash: Secret.digest(id), on: connection) else {
+                throw Problem.conflict("id", "alreadyUsed", "This password reset was already used")
+            }
+            try await core.users.setPassword(hash: hash, of: claimed, on: connection)
+            try await core.users.revokeRefreshTokens(of: claimed, on: connection)
             try await EventStore.record(
                 "PasswordWasReset", ["userId": .string(claimed.uuidString.lowercased())], on: connection, logger: core.logger)
             return claimed

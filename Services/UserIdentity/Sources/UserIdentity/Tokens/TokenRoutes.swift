@@ -86,30 +86,17 @@ struct TokenRoutes {
         let tokens = core.tokens.pair(for: user, impersonator: impersonator)
         let family = family ?? tokens.refreshID
         let expires = Date(timeIntervalSince1970: TimeInterval(tokens.refreshExpires))
-        @Sendable func record(on connection: PostgresConnection) async throws {
-            if markAuthenticated {
-                // The login stamp and the new family's first token in one statement.
-                try await connection.query(
-                    """
-                    WITH stamp AS (UPDATE users SET last_authentication_at = now() WHERE id = \(user.id))
-                    INSERT INTO refresh_tokens (id, family, user_id, impersonator_id, expires_at)
-                    VALUES (\(tokens.refreshID), \(family), \(user.id), \(impersonator), \(expires))
-                    """, logger: core.logger)
-            } else {
-                try await connection.query(
-                    """
-                    INSERT INTO refresh_tokens (id, family, user_id, impersonator_id, expires_at)
-                    VALUES (\(tokens.refreshID), \(family), \(user.id), \(impersonator), \(expires))
-                    """, logger: core.logger)
-            }
-        }
+        let refreshTokens = core.refreshTokens
         if let (type, body) = event {
             try await core.transaction { connection in
-                try await record(on: connection)
+                try await refreshTokens.record(
+                    id: tokens.refreshID, family: family, user: user.id, impersonator: impersonator, expires: expires,
+                    stampLogin: markAuthenticated, on: connection)
                 try await EventStore.record(type, body, on: connection, logger: core.logger)
             }
         } else {
-            try await core.database.withConnection { connection in try await record(on: connection) }
+            try await refreshTokens.record(
+                id: tokens.refreshID, family: family, user: user.id, impersonator: impersonator, expires: expires, stampLogin: markAuthenticated)
         }
         return TokenPair(access: tokens.access, refresh: tokens.refresh)
     }
@@ -121,25 +108,8 @@ struct TokenRoutes {
         guard let token = Core.token(request) else { throw Problem.missingToken }
         let claims = try core.tokens.verify(token, audience: .refresh).claims
         guard let id = UUID(uuidString: claims.jti) else { throw Problem.unauthenticated("unknown refresh token") }
-        let rows = try await core.database.query(
-            """
-            UPDATE refresh_tokens SET used_at = now()
-            WHERE id = \(id) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-            RETURNING family, user_id, impersonator_id
-            """, logger: core.logger)
-        var claimed: (UUID, UUID, UUID?)?
-        for try await row in rows.decode((UUID, UUID, UUID?).self) { claimed = row }
-        guard let (family, userID, impersonator) = claimed else {
-            let revoked = try await core.database.query(
-                """
-                UPDATE refresh_tokens SET revoked_at = now()
-                WHERE family = (SELECT family FROM refresh_tokens WHERE id = \(id) AND used_at IS NOT NULL)
-                  AND revoked_at IS NULL
-                RETURNING user_id
-                """, logger: core.logger)
-            var count = 0
-            for try await _ in revoked { count += 1 }
-            if count > 0 {
+        guard let (family, userID, impersonator) = try await core.refreshTokens.use(id) else {
+            if try await core.refreshTokens.revokeFamily(ofUsed: id) > 0 {
                 core.logger.warning("refresh token reused; family revoked", metadata: ["user_id": "\(claims.user_id)"])
             }
             throw Problem.unauthenticated("refresh token already used or revoked")

@@ -1,9 +1,7 @@
 import Foundation
-import Hummingbird
 import Logging
 import PostgresNIO
 import SuiteCore
-import SuiteHTTP
 
 /// Login sessions: made when an authorization completes, listed and revoked by their
 /// user; revoking one revokes its refresh tokens and the access tokens that name it.
@@ -68,43 +66,18 @@ struct SessionStore: Sendable {
             return found
         }
     }
-}
 
-struct SessionRoutes: Sendable {
-    let vault: Vault
-
-    func add(to router: Router<SuiteContext>) {
-        router.get("sessions") { request, context in try await list(request, context) }
-        router.delete("sessions/:session_id") { request, context in try await delete(request, context) }
-    }
-
-    func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
-        let (tenant, userID) = try principal.requireUser()
-        let rows = try await vault.database.query(
+    /// The user's live sessions, newest login first: id, created, token issue and last
+    /// access (JSON text of their access blocks), expiry.
+    func live(tenant: String, userID: String) async throws -> [(id: UUID, created: String, issue: String?, access: String?, expires: Date)] {
+        let rows = try await database.query(
             """
             SELECT session_id, created::text, token_issue::text, last_access::text, expires_at FROM sessions
             WHERE tenant_id = \(tenant) AND user_id = \(userID) AND revoked_at IS NULL AND expires_at > now()
             ORDER BY auth_time DESC LIMIT 100
-            """, logger: vault.logger)
-        var sessions: [JSONValue] = []
-        for try await (id, created, issue, access, expires) in rows.decode((UUID, String, String?, String?, Date).self) {
-            func block(_ text: String?) -> JSONValue { text.flatMap { try? JSONParser.parse(Array($0.utf8)) } ?? .null }
-            sessions.append([
-                "session_id": .string(id.uuidString.lowercased()), "user_id": .string(userID), "tenant_id": .string(tenant),
-                "created": block(created), "expires_at": .string(Timestamp.millis(expires)), "token_issue": block(issue),
-                "last_access": block(access),
-            ])
-        }
-        return .json(["sessions": .array(sessions), "total": .number(Double(sessions.count))])
-    }
-
-    func delete(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
-        let (tenant, userID) = try principal.requireUser()
-        guard let id = UUID(uuidString: try context.parameters.require("session_id")),
-            try await vault.sessions.revoke(id, tenant: tenant, userID: userID)
-        else { throw AppError(status: .notFound, code: "not_found", detail: "Session not found") }
-        return Response(status: .noContent)
+            """, logger: logger)
+        var sessions: [(id: UUID, created: String, issue: String?, access: String?, expires: Date)] = []
+        for try await row in rows.decode((UUID, String, String?, String?, Date).self) { sessions.append(row) }
+        return sessions
     }
 }
