@@ -166,3 +166,22 @@ struct Suite4: Sendable {
         }
     }
 }
+
+/// Every migration is a frozen `.sql` file in its service's `Migrations/` folder, and the
+/// service applies exactly those files, in their order: a file added but not listed (or
+/// listed but generated from Swift) fails here.
+@Suite struct MigrationListTests {
+    static func check<S: SuiteService>(_ service: S.Type, folder: String) throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Services/\(folder)/Migrations")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }.sorted()
+        let fromFiles = try files.map { Migration(fileName: $0, bytes: Array(try Data(contentsOf: directory.appendingPathComponent($0)))) }
+        #expect(S.migrations == fromFiles, "\(S.name) applies \(S.migrations.map(\.version)), its folder holds \(files)")
+    }
+
+    @Test func eachServiceAppliesExactlyItsMigrationFiles() throws {
+        try Self.check(MeetRoomsService.self, folder: "MeetRooms/Sources/MeetRooms")
+        try Self.check(IdentityAssociationsService.self, folder: "IdentityAssociations/Sources/IdentityAssociations")
+        try Self.check(UserIdentityService.self, folder: "UserIdentity/Sources/UserIdentity")
+        try Self.check(OIDCVaultService.self, folder: "OIDCVault/Sources/OIDCVault")
+    }
+}

@@ -20,11 +20,11 @@ public enum IdentityAssociationsService: SuiteService {
         [
             Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
             Migration(fileName: "0002_room_invites.sql", bytes: PackageResources._002_room_invites_sql),
-            Migration(fileName: "0003_outbox.sql", bytes: Array(MailOutbox.tableSQL.utf8)),
+            Migration(fileName: "0003_outbox.sql", bytes: PackageResources._003_outbox_sql),
             Migration(fileName: "0004_identity.sql", bytes: PackageResources._004_identity_sql),
-            Migration(fileName: "0005_sms_and_rate_limits.sql", bytes: Array((SMSOutbox.tableSQL + "\n" + RateLimiter.tableSQL).utf8)),
+            Migration(fileName: "0005_sms_and_rate_limits.sql", bytes: PackageResources._005_sms_and_rate_limits_sql),
             Migration(fileName: "0006_association_log.sql", bytes: PackageResources._006_association_log_sql),
-            Migration(fileName: "0007_onbind.sql", bytes: Array(OnBindOutbox.tableSQL.utf8)),
+            Migration(fileName: "0007_onbind.sql", bytes: PackageResources._007_onbind_sql),
         ]
     }
 

@@ -21,7 +21,7 @@ public enum MeetRoomsService: SuiteService {
         [
             Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
             Migration(fileName: "0002_rooms.sql", bytes: PackageResources._002_rooms_sql),
-            Migration(fileName: "0003_limits.sql", bytes: Array(RateLimiter.tableSQL.utf8)),
+            Migration(fileName: "0003_limits.sql", bytes: PackageResources._003_limits_sql),
             Migration(fileName: "0004_room_counts.sql", bytes: PackageResources._004_room_counts_sql),
             Migration(fileName: "0005_room_attendee_list.sql", bytes: PackageResources._005_room_attendee_list_sql),
         ]

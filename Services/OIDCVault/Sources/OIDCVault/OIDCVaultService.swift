@@ -25,7 +25,7 @@ public enum OIDCVaultService: SuiteService {
         [
             Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
             Migration(fileName: "0002_vault.sql", bytes: PackageResources._002_vault_sql),
-            Migration(fileName: "0003_outbox_limits.sql", bytes: Array((MailOutbox.tableSQL + "\n" + RateLimiter.tableSQL).utf8)),
+            Migration(fileName: "0003_outbox_limits.sql", bytes: PackageResources._003_outbox_limits_sql),
             Migration(fileName: "0004_refresh_successor.sql", bytes: PackageResources._004_refresh_successor_sql),
             Migration(fileName: "0005_step_up_and_root_issuer.sql", bytes: PackageResources._005_step_up_and_root_issuer_sql),
         ]

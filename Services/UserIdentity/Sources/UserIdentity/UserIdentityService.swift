@@ -24,7 +24,7 @@ public enum UserIdentityService: SuiteService {
             Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
             Migration(fileName: "0002_accounts.sql", bytes: PackageResources._002_accounts_sql),
             // The suite's shared tables, from the code that uses them.
-            Migration(fileName: "0003_outbox_and_limits.sql", bytes: Array((MailOutbox.tableSQL + RateLimiter.tableSQL).utf8)),
+            Migration(fileName: "0003_outbox_and_limits.sql", bytes: PackageResources._003_outbox_and_limits_sql),
         ]
     }
 
