@@ -14,7 +14,7 @@ func service(
         .target(
             name: name,
             dependencies: [
-                "SuiteCore", "SuiteSigning", "SuitePostgres", "SuiteHTTP",
+                "SuiteCore", "SuiteSigning", "SuitePostgres", "SuiteHTTP", "SuiteContracts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,6 +135,16 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             path: "Shared/SuiteMail",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SuiteContracts",
+            dependencies: [
+                "SuiteCore", "SuiteHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Shared/SuiteContracts",
             swiftSettings: swiftSettings
         ),
         .target(

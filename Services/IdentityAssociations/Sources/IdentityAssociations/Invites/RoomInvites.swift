@@ -2,12 +2,13 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import SuiteContracts
 import SuiteCore
 import SuiteHTTP
 import SuiteMail
 import SuiteSigning
 
-/// `POST /internal/invites` (service token, scope `invites:write`): meet-rooms hands
+/// `POST /internal/invites` (`SuiteContracts.InviteAttendees`): meet-rooms hands
 /// over the attendees of a room; each new (room, email) gets one invitation mail, queued
 /// in the same transaction that records it. Repeating a call sends nothing new.
 struct RoomInvites: Sendable {
@@ -15,24 +16,11 @@ struct RoomInvites: Sendable {
     let settings: IdentitySettings
     let logger: Logger
 
-    struct Input: Decodable {
-        var room_id: String
-        var room_name: String
-        var room_url: String
-        var emails: [String]
-        var locale: String?
-    }
-
-    struct Output: Encodable {
-        var invited: [String]
-        var already_invited: [String]
-    }
-
     func add(to router: Router<SuiteContext>, verifier: ServiceTokenVerifier) {
         router.group("/internal/invites")
-            .add(middleware: ServiceTokenMiddleware<SuiteContext>(verifier: verifier, scope: "invites:write"))
+            .add(middleware: ServiceTokenMiddleware<SuiteContext>(verifier: verifier, scope: InviteAttendees.scope.rawValue))
             .post { request, context -> Response in
-                let input = try await request.decodeJSON(as: Input.self, context: context)
+                let input = try await request.decodeJSON(as: RoomInvitation.self, context: context)
                 guard let room = UUID(uuidString: input.room_id) else { throw AppError.badRequest("room_id must be a UUID.") }
                 guard let url = URLComponents(string: input.room_url), ["http", "https"].contains(url.scheme ?? "") else {
                     throw AppError.badRequest("room_url must be an http(s) URL.")
@@ -43,7 +31,7 @@ struct RoomInvites: Sendable {
                 let emails = Array(Set(input.emails.map(Matrix.foldedEmail))).sorted()
                 let name = String(input.room_name.prefix(200))
                 let output = try await database.withTransaction(logger: context.logger) { connection in
-                    var result = Output(invited: [], already_invited: [])
+                    var result = RoomInvitationResult(invited: [], already_invited: [])
                     for email in emails {
                         let inserted = try await connection.query(
                             """

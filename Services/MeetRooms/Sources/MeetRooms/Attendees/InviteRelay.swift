@@ -2,12 +2,13 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import SuiteContracts
 import SuiteCore
 import SuiteHTTP
 import SuitePostgres
 
-/// Hands new attendees to identity-associations (`POST /internal/invites`, scope
-/// `invites:write`), which mails each one. Rows come from the room update's own
+/// Hands new attendees to identity-associations (`SuiteContracts.InviteAttendees`), which
+/// mails each one. Rows come from the room update's own
 /// transaction; a peer that is down or failing means a later attempt (5 s, 10 s, 20 s …
 /// at most an hour), never a lost invitation. identity-associations is idempotent per
 /// (room, email), so a retry after a lost answer sends nothing twice.
@@ -41,14 +42,11 @@ struct InviteRelay: Service {
         let claimed = try await outbox.claimDue { columns in (try columns[0].decode(UUID.self), try columns[1].decode(String.self)) }
         for (id, attempts, (room, payload)) in claimed {
             do {
-                let answer = try await peers.send(
-                    .POST, to: "identity-associations", path: "/internal/invites", scope: "invites:write",
-                    json: Array(payload.utf8), logger: logger)
-                guard (200..<300).contains(answer.status) else {
-                    throw AppError.badGateway("identity-associations answered \(answer.status)")
+                let invitation = try JSONDecoder().decode(RoomInvitation.self, from: Data(payload.utf8))
+                guard try await peers.send(InviteAttendees(invitation), logger: logger) != nil else {
+                    throw AppError.badGateway("identity-associations has no /internal/invites")
                 }
-                let emails = (try? JSONDecoder().decode(JSONValue.self, from: Data(payload.utf8)))?["emails"]?.arrayValue?
-                    .compactMap(\.stringValue) ?? []
+                let emails = invitation.emails
                 try await database.withTransaction(logger: logger) { connection in
                     try await outbox.markSent([id], on: connection)
                     try await connection.query(

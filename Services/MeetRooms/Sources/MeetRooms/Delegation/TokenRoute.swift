@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import SuiteContracts
 import SuiteCore
 import SuiteHTTP
 import SuiteSigning
@@ -18,11 +19,6 @@ struct TokenRoute: Sendable {
 
     let userCache = TokenMemo<CachedUser>(capacity: 10_000)
 
-    struct DelegatedUser: Decodable, Sendable {
-        var id: String
-        var isEnabled: Bool
-        var prototype: Bool
-    }
 
     func handle(_ request: Request, _ context: MeetContext) async throws -> Response {
         let fields = try await Self.fields(request, context)
@@ -75,19 +71,11 @@ struct TokenRoute: Sendable {
     /// The user behind `email` as user-identity knows it, or nil. Answers are kept for
     /// `userCacheSeconds` (2 s): a busy application asks for the same users again and
     /// again, and a disable or enable at user-identity still shows within that time.
-    func delegatedUser(_ email: String, _ context: MeetContext) async throws -> DelegatedUser? {
+    func delegatedUser(_ email: String, _ context: MeetContext) async throws -> DirectoryUser? {
         let now = ContinuousClock.now
         if let cached = userCache.get(email), cached.until > now { return cached.user }
-        let path = "/internal/users/by-email?email=" + (email.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
-        let answer = try await peers.send(
-            .GET, to: "user-identity", path: path, scope: "users:read", requestID: context.requestID,
-            traceParent: context.traceParent, logger: context.logger)
-        let user: DelegatedUser?
-        switch answer.status {
-        case 200: user = try answer.decode(DelegatedUser.self, peer: "user-identity")
-        case 404: user = nil
-        default: throw AppError.badGateway("user-identity answered \(answer.status).")
-        }
+        let user = try await peers.send(
+            UserByEmail(email: email), requestID: context.requestID, traceParent: context.traceParent, logger: context.logger)
         userCache.put(email, CachedUser(user: user, until: now + .seconds(Self.userCacheSeconds)))
         return user
     }
@@ -95,7 +83,7 @@ struct TokenRoute: Sendable {
     static let userCacheSeconds = 2
 
     struct CachedUser: Sendable {
-        var user: DelegatedUser?
+        var user: DirectoryUser?
         var until: ContinuousClock.Instant
     }
 

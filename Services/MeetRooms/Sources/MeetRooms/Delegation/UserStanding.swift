@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import SuiteContracts
 import SuiteCore
 import SuiteHTTP
 import Synchronization
@@ -68,20 +69,13 @@ final class UserStanding: Sendable {
         }
     }
 
-    struct UserState: Decodable, Sendable {
-        var isEnabled: Bool
-    }
 
     private static func fetch(
         _ user: UUID, peers: InternalClient, requestID: String, traceParent: String?, logger: Logger
     ) async throws -> Standing {
-        let answer = try await peers.send(
-            .GET, to: "user-identity", path: "/internal/users/" + user.uuidString.lowercased(), scope: "users:read",
-            requestID: requestID, traceParent: traceParent, logger: logger)
-        switch answer.status {
-        case 200: return try answer.decode(UserState.self, peer: "user-identity").isEnabled ? .enabled : .disabled
-        case 404: return .unknown
-        default: throw AppError.badGateway("user-identity answered \(answer.status).")
+        guard let found = try await peers.send(UserByID(id: user), requestID: requestID, traceParent: traceParent, logger: logger) else {
+            return .unknown
         }
+        return found.isEnabled ? .enabled : .disabled
     }
 }

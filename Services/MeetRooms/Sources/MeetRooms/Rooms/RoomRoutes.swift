@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import SuiteContracts
 import SuiteCore
 import SuiteHTTP
 
@@ -164,16 +165,14 @@ struct RoomRoutes: Sendable {
         }
         if !errors.isEmpty { throw MeetError.fields(errors) }
 
-        let (settings, inviter) = (self.settings, caller.userID.uuidString.lowercased())
+        let settings = self.settings
         let change = RoomStore.Change(
             name: input.name?.trimmingCharacters(in: .whitespacesAndNewlines), accessLevel: accessLevel,
             configuration: input.configuration, attendees: attendees)
         let outcome = try await rooms.update(id, by: caller.userID, roles: ["owner", "administrator"], change: change) { room, added in
-            [
-                "room_id": .string(room.id.uuidString.lowercased()), "room_slug": .string(room.slug),
-                "room_name": .string(change.name ?? room.name), "room_url": .string(settings.roomBaseURL + "/" + room.slug),
-                "inviter_user_id": .string(inviter), "emails": .array(added.map(JSONValue.string)),
-            ]
+            RoomInvitation(
+                room_id: room.id.uuidString.lowercased(), room_name: change.name ?? room.name,
+                room_url: settings.roomBaseURL + "/" + room.slug, emails: added)
         }
         let updated: Room
         switch outcome {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SuiteContracts
 import SuiteCore
 import SuitePostgres
 
@@ -200,7 +201,7 @@ struct RoomStore: Sendable {
     /// outbox with `invitation(room, added)`, in the same transaction; removed ones go.
     func update(
         _ id: UUID, by user: UUID, roles: Set<String>, change: Change,
-        invitation: @escaping @Sendable (Room, [String]) -> JSONValue
+        invitation: @escaping @Sendable (Room, [String]) -> RoomInvitation
     ) async throws -> UpdateOutcome {
         let logger = self.logger
         return try await database.withTransaction(logger: logger) { connection in
@@ -226,9 +227,9 @@ struct RoomStore: Sendable {
                         "INSERT INTO attendees (room_id, email) SELECT \(id), unnest(\(added)::text[]) ON CONFLICT DO NOTHING",
                         logger: logger)
                     // Handed to identity-associations by the relay, after this commits.
+                    let payload = String(decoding: try JSONEncoder().encode(invitation(room, added)), as: UTF8.self)
                     try await connection.query(
-                        "INSERT INTO invite_outbox (room_id, payload) VALUES (\(id), \(CanonicalJSON.string(invitation(room, added)))::jsonb)",
-                        logger: logger)
+                        "INSERT INTO invite_outbox (room_id, payload) VALUES (\(id), \(payload)::jsonb)", logger: logger)
                 }
             }
             guard let (fresh, _) = try await self.room(id, for: user, on: connection) else { return .notFound }
