@@ -1,7 +1,7 @@
 import Foundation
 public import Hummingbird
 public import HTTPTypes
-import Logging
+public import Logging
 import NIOCore
 public import SuiteCore
 
@@ -64,15 +64,7 @@ public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware 
                     headers: [.allow: allowed.sorted().joined(separator: ", ")])
             response = Self.response(for: appError, dialect: dialect(request.uri.path))
         } catch {
-            let appError: AppError
-            if let deadline = RequestDeadline.current, ContinuousClock.now >= deadline, !((error as? AppError).map { $0.status.code < 500 } ?? false) {
-                // It failed because its wait was given up at the deadline.
-                context.logger.warning("request deadline passed", metadata: ["error": "\(String(reflecting: error))"])
-                appError = .unavailable("The service could not answer in time. Try again shortly.", retryAfterSeconds: 1)
-            } else {
-                appError = AppError.from(error, logger: context.logger)
-            }
-            response = Self.response(for: appError, dialect: dialect(request.uri.path))
+            response = Self.response(for: Self.appError(for: error, logger: context.logger), dialect: dialect(request.uri.path))
         }
         response.headers[.xRequestID] = requestID
         if request.headers[.connection] == "close" {
@@ -99,6 +91,16 @@ public struct RequestMiddleware<Context: SuiteRequestContext>: RouterMiddleware 
     /// Hummingbird names the not-found responder's path "NotFound"; a route always starts with "/".
     static func isRoute(_ endpointPath: String?) -> Bool {
         endpointPath?.hasPrefix("/") == true
+    }
+
+    /// What a handler's error tells the caller: a failure after the request's deadline
+    /// passed is the deadline's 503 (its wait was given up), anything else as it maps.
+    public static func appError(for error: any Error, logger: Logger) -> AppError {
+        if let deadline = RequestDeadline.current, ContinuousClock.now >= deadline, !((error as? AppError).map { $0.status.code < 500 } ?? false) {
+            logger.warning("request deadline passed", metadata: ["error": "\(String(reflecting: error))"])
+            return .unavailable("The service could not answer in time. Try again shortly.", retryAfterSeconds: 1)
+        }
+        return AppError.from(error, logger: logger)
     }
 
     /// The response for an error, in the given dialect.

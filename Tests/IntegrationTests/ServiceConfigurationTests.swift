@@ -77,9 +77,8 @@ import UserIdentity
         #expect(IdentityAssociationsService.errorDialect(forPath: "/_matrix/identity/v2/lookup") == .matrix)
         #expect(IdentityAssociationsService.errorDialect(forPath: "/internal/invites") == .problem())
         #expect(UserIdentityService.errorDialect(forPath: "/users") == .problem(type: "http://www.w3.org/Protocols/rfc2616/rfc2616"))
-        #expect(OIDCVaultService.errorDialect(forPath: "/tenants/t1/oauth2/token") == .oauth)
-        #expect(OIDCVaultService.errorDialect(forPath: "/introspect") == .oauth)
-        // The vault answers as the seed's FastAPI does; its operational routes keep problem+json.
+        // The vault answers as the seed's FastAPI does (its OAuth endpoints set theirs on
+        // their route group: SuiteIntegrationTests); its operational routes keep problem+json.
         #expect(OIDCVaultService.errorDialect(forPath: "/tenants") == .fastapi)
         #expect(OIDCVaultService.errorDialect(forPath: "/internal/ping") == .problem())
         // The External API answers as Django REST framework does; operational routes keep problem+json.

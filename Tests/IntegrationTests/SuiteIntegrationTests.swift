@@ -103,9 +103,16 @@ struct Suite4: Sendable {
             #expect(matrix.json?["errcode"] == "M_UNRECOGNIZED")
             let uai = try await send(.GET, suite.urls["user-identity"]! + "/unknown")
             #expect(uai.json?["type"] == "http://www.w3.org/Protocols/rfc2616/rfc2616")
-            let vault = try await send(.POST, suite.urls["oidc-vault"]! + "/oauth2/token")
-            #expect(vault.header("Content-Type") == "application/json")
-            #expect(vault.json?["error"] != nil)
+            // The vault's OAuth endpoints answer RFC 6749 §5.2 JSON, set on their route group,
+            // not guessed from the path: a path that merely ends in /token is FastAPI's 404.
+            for path in ["/token", "/tenants/t1/oauth2/token", "/introspect", "/tenants/t1/revoke"] {
+                let oauth = try await send(.POST, suite.urls["oidc-vault"]! + path)
+                #expect(oauth.header("Content-Type") == "application/json", "\(path)")
+                #expect(oauth.json?["error"] != nil && oauth.json?["detail"] == nil, "\(path)")
+            }
+            let unknown = try await send(.POST, suite.urls["oidc-vault"]! + "/oauth2/token")
+            #expect(unknown.status == 404)
+            #expect(unknown.json?["detail"] != nil && unknown.json?["error"] == nil)
         }
     }
 

@@ -36,9 +36,9 @@ public enum OIDCVaultService: SuiteService {
     /// Token, introspection and revocation endpoints speak OAuth 2.0 errors (RFC 6749
     /// §5.2); everything else speaks FastAPI's `{"detail": …}`, as the seed does.
     /// The suite's operational routes keep problem+json.
+    /// FastAPI's `{"detail": …}`, as the seed answers; the OAuth endpoints set their own
+    /// (`DialectMiddleware(.oauth)` on their group in `TokenRoutes`).
     public static func errorDialect(forPath path: String) -> ErrorDialect {
-        let oauthEndpoints = ["/token", "/oauth2/token", "/introspect", "/revoke"]
-        if oauthEndpoints.contains(where: { path.hasSuffix($0) }) { return .oauth }
         if path.hasPrefix("/internal/") || path.hasPrefix("/health/") || path == "/metrics" { return .problem() }
         return .fastapi
     }

@@ -18,16 +18,18 @@ struct TokenRoutes: Sendable {
         // Public clients (RFC 6749 §2.1) redeem codes and revoke their tokens (RFC 7009
         // §2.1) with their client_id alone: the handler authenticates each client as its
         // registration says.
+        // RFC 6749 §5.2's error JSON on the OAuth endpoints, whatever their path.
+        let oauth = router.group().add(middleware: DialectMiddleware(.oauth))
         access.open(router) {
-            router.post("token") { request, context in try await token(request, context, tenant: nil) }
-            router.post("tenants/:tenant_id/token") { request, context in
+            oauth.post("token") { request, context in try await token(request, context, tenant: nil) }
+            oauth.post("tenants/:tenant_id/token") { request, context in
                 try await token(request, context, tenant: try context.parameters.require("tenant_id"))
             }
-            router.post("tenants/:tenant_id/oauth2/token") { request, context in
+            oauth.post("tenants/:tenant_id/oauth2/token") { request, context in
                 try await token(request, context, tenant: try context.parameters.require("tenant_id"))
             }
-            router.post("revoke") { request, context in try await revoke(request, context, tenant: nil) }
-            router.post("tenants/:tenant_id/revoke") { request, context in
+            oauth.post("revoke") { request, context in try await revoke(request, context, tenant: nil) }
+            oauth.post("tenants/:tenant_id/revoke") { request, context in
                 try await revoke(request, context, tenant: try context.parameters.require("tenant_id"))
             }
         }
@@ -42,8 +44,8 @@ struct TokenRoutes: Sendable {
         router.post("tenants/:tenant_id/userinfo") { request, context in
             try await userinfo(request, context, tenant: try context.parameters.require("tenant_id"))
         }
-        router.post("introspect") { request, context in try await introspect(request, context, tenant: nil) }
-        router.post("tenants/:tenant_id/introspect") { request, context in
+        oauth.post("introspect") { request, context in try await introspect(request, context, tenant: nil) }
+        oauth.post("tenants/:tenant_id/introspect") { request, context in
             try await introspect(request, context, tenant: try context.parameters.require("tenant_id"))
         }
         // RP-initiated logout comes from a browser; the id_token_hint is checked, and a refused one changes nothing.
