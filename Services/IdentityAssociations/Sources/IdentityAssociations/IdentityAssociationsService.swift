@@ -42,7 +42,7 @@ public enum IdentityAssociationsService: SuiteService {
     }
 
     public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {
-        RoomInvites(database: dependencies.database, settings: settings, logger: dependencies.logger)
+        RoomInvites(store: InviteStore(database: dependencies.database), settings: settings, logger: dependencies.logger)
             .add(to: router, verifier: dependencies.verifier)
         let database = dependencies.database
         let base = publicBaseURL(settings: settings, configuration: dependencies.configuration)
@@ -56,7 +56,8 @@ public enum IdentityAssociationsService: SuiteService {
                 database: database, settings: settings, sessions: sessions, pepper: .init(database: database),
                 batcher: LookupBatcher(database: database), index: settings.lookupIndex ? AssociationIndex(database: database) : nil,
                 serverRequests: ServerRequestVerifier(resolver: homeservers, serverName: settings.serverName)),
-            invites: ThirdPartyInvites(database: database, settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter),
+            invites: ThirdPartyInvites(
+                store: InviteStore(database: database), settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter),
             accounts: Accounts(database: database, settings: settings, rateLimiter: dependencies.rateLimiter, resolver: homeservers)
         ).add(to: router, access: dependencies.access)
         dependencies.logger.info(

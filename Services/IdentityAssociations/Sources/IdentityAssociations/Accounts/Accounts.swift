@@ -25,26 +25,20 @@ struct Account: Sendable {
 /// v2 accounts: registration with an OpenID token from the user's homeserver, the
 /// bearer tokens it gives, and the terms users accept.
 struct Accounts: Sendable {
-    let database: PostgresClient
+    let store: AccountStore
     let settings: IdentitySettings
     let rateLimiter: RateLimiter
     let resolver: HomeserverResolver
     /// Concurrent requests' tokens are looked up in one statement.
-    let tokens: QueryBatcher<[UInt8], (userID: String, accepted: [String], generation: AssociationIndex.Generation, pepper: String)>
+    let tokens: QueryBatcher<[UInt8], AccountStore.Found>
 
     init(database: PostgresClient, settings: IdentitySettings, rateLimiter: RateLimiter, resolver: HomeserverResolver) {
-        self.database = database
+        let store = AccountStore(database: database)
+        self.store = store
         self.settings = settings
         self.rateLimiter = rateLimiter
         self.resolver = resolver
-        tokens = QueryBatcher { hashes, logger in
-            var found: [[UInt8]: (userID: String, accepted: [String], generation: AssociationIndex.Generation, pepper: String)] = [:]
-            let rows = try await database.execute(AccountsByTokens(hashes: hashes.map { ByteBuffer(bytes: $0) }), logger: logger)
-            for try await (hash, userID, accepted, generation, pruned, pepper) in rows {
-                found[Array(buffer: hash)] = (userID, accepted, AssociationIndex.Generation(value: generation, prunedThrough: pruned), pepper)
-            }
-            return found
-        }
+        tokens = QueryBatcher { hashes, logger in try await store.accounts(byTokenHashes: hashes, logger: logger) }
     }
 
     static let registrationsPerIP = RateLimit(name: "is-register-ip", limit: 60, windowSeconds: 3600)
@@ -93,12 +87,7 @@ struct Accounts: Sendable {
         try await rateLimiter.enforce([(Self.registrationsPerIP, request.clientAddress(context: context))])
         let userID = try await verifyOpenID(token: openIDToken, serverName: serverName, logger: context.logger)
         let token = SecureRandom.string(count: 64)
-        try await database.withTransaction(logger: context.logger) { connection in
-            try await connection.query("INSERT INTO accounts (user_id) VALUES (\(userID)) ON CONFLICT DO NOTHING", logger: context.logger)
-            try await connection.query(
-                "INSERT INTO account_tokens (token_hash, user_id) VALUES (\(ByteBuffer(bytes: sha256(token))), \(userID))",
-                logger: context.logger)
-        }
+        try await store.register(userID: userID, tokenHash: sha256(token), logger: context.logger)
         context.logger.info("account registered", metadata: ["server": "\(serverName)"])
         // sydent answers with both names.
         return Response.json(["token": .string(token), "access_token": .string(token)])
@@ -151,8 +140,7 @@ struct Accounts: Sendable {
     /// `POST /v2/account/logout`: the token stops working.
     func logout(_ request: Request, context: SuiteContext, account: Account?) async throws -> Response {
         guard let account else { throw Self.missingToken }
-        try await database.query(
-            "DELETE FROM account_tokens WHERE token_hash = \(ByteBuffer(bytes: account.tokenHash))", logger: context.logger)
+        try await store.deleteToken(hash: account.tokenHash, logger: context.logger)
         return Response.json([:])
     }
 
@@ -175,33 +163,8 @@ struct Accounts: Sendable {
             if settings.terms.allURLs.contains(url) { urls.append(url) }
         }
         if !urls.isEmpty {
-            try await database.query(
-                """
-                INSERT INTO accepted_terms (user_id, url) SELECT \(account.userID), unnest(\(urls)::text[])
-                ON CONFLICT DO NOTHING
-                """, logger: context.logger)
+            try await store.accept(terms: urls, by: account.userID, logger: context.logger)
         }
         return Response.json([:])
     }
-}
-
-/// A prepared statement: the accounts (and accepted terms) behind many token hashes.
-struct AccountsByTokens: PostgresPreparedStatement {
-    static let name = "identity_accounts_by_tokens"
-    static let sql = """
-        SELECT t.token_hash, t.user_id, ARRAY(SELECT url FROM accepted_terms a WHERE a.user_id = t.user_id),
-            g.value, g.pruned_through, m.lookup_pepper
-        FROM account_tokens t, association_generation g, hashing_metadata m WHERE t.token_hash = ANY($1) AND g.id = 1 AND m.id = 1
-        """
-    typealias Row = (ByteBuffer, String, [String], Int64, Int64, String)
-
-    var hashes: [ByteBuffer]
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 1)
-        bindings.append(hashes)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import Logging
-import PostgresNIO
 import SuiteContracts
 import SuiteCore
 import SuiteHTTP
@@ -12,7 +11,7 @@ import SuiteSigning
 /// over the attendees of a room; each new (room, email) gets one invitation mail, queued
 /// in the same transaction that records it. Repeating a call sends nothing new.
 struct RoomInvites: Sendable {
-    let database: PostgresClient
+    let store: InviteStore
     let settings: IdentitySettings
     let logger: Logger
 
@@ -30,31 +29,14 @@ struct RoomInvites: Sendable {
                 }
                 let emails = Array(Set(input.emails.map(Matrix.foldedEmail))).sorted()
                 let name = String(input.room_name.prefix(200))
-                let output = try await database.withTransaction(logger: context.logger) { connection in
-                    var result = RoomInvitationResult(invited: [], already_invited: [])
-                    for email in emails {
-                        let inserted = try await connection.query(
-                            """
-                            INSERT INTO room_invites (room_id, email, room_name, room_url) VALUES (\(room), \(email), \(name), \(input.room_url))
-                            ON CONFLICT DO NOTHING RETURNING 1
-                            """, logger: context.logger)
-                        var isNew = false
-                        for try await _ in inserted { isNew = true }
-                        guard isNew else {
-                            result.already_invited.append(email)
-                            continue
-                        }
-                        let rendered = try settings.templates.render(
-                            "room-invite", locale: input.locale, values: ["room_name": name, "room_url": input.room_url, "email": email])
-                        let message = MailMessage(
-                            from: settings.mail.from, to: [email], subject: rendered.subject, text: rendered.text, html: rendered.html)
-                        let mailID = try await MailOutbox.enqueue(message.envelope(), on: connection, logger: context.logger)
-                        try await connection.query(
-                            "UPDATE room_invites SET mail_id = \(mailID) WHERE room_id = \(room) AND email = \(email)", logger: context.logger)
-                        result.invited.append(email)
-                    }
-                    return result
+                let (settings, locale, roomURL) = (self.settings, input.locale, input.room_url)
+                let (invited, already) = try await store.inviteToRoom(room, name: name, url: roomURL, emails: emails, logger: context.logger) { email in
+                    let rendered = try settings.templates.render(
+                        "room-invite", locale: locale, values: ["room_name": name, "room_url": roomURL, "email": email])
+                    return MailMessage(from: settings.mail.from, to: [email], subject: rendered.subject, text: rendered.text, html: rendered.html)
+                        .envelope()
                 }
+                let output = RoomInvitationResult(invited: invited, already_invited: already)
                 context.logger.info(
                     "room invites", metadata: ["room_id": "\(room)", "invited": "\(output.invited.count)", "caller": "\(context.serviceCaller?.service ?? "")"])
                 return try Response.json(output)

@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import Hummingbird
 import Logging
-import PostgresNIO
 import SuiteCore
 import SuiteHTTP
 import SuiteMail
@@ -12,7 +11,7 @@ import SuiteSigning
 /// the signature that lets the invitee accept one (`sign-ed25519`), and the public keys
 /// homeservers check (`pubkey/…`).
 struct ThirdPartyInvites: Sendable {
-    let database: PostgresClient
+    let store: InviteStore
     let settings: IdentitySettings
     let publicBaseURL: String
     let rateLimiter: RateLimiter
@@ -51,9 +50,7 @@ struct ThirdPartyInvites: Sendable {
 
         try await rateLimiter.enforce([(Self.invitesPerSender, sender)])
 
-        let bound = try await database.query(
-            "SELECT mxid FROM associations WHERE medium = 'email' AND address = \(email)", logger: context.logger)
-        for try await mxid in bound.decode(String.self) {
+        if let mxid = try await store.boundMXID(email: email, logger: context.logger) {
             throw Matrix.error(.badRequest, "M_THREEPID_IN_USE", "Binding already known").with("mxid", .string(mxid))
         }
 
@@ -79,15 +76,9 @@ struct ThirdPartyInvites: Sendable {
         values["subject_header_value"] = MailMessage.encodeWord(subject)
 
         let envelope = settings.brands.message("invite_template.eml", brand: brand, from: settings.mail.from, to: email, values: values)
-        try await database.withTransaction(logger: context.logger) { connection in
-            try await connection.query(
-                """
-                INSERT INTO pending_invites (medium, address, room_id, sender, token)
-                VALUES ('email', \(email), \(roomID), \(sender), \(token))
-                """, logger: context.logger)
-            try await connection.query("INSERT INTO ephemeral_public_keys (public_key) VALUES (\(ephemeralPublic))", logger: context.logger)
-            try await MailOutbox.enqueue(envelope, on: connection, logger: context.logger)
-        }
+        try await store.storePending(
+            email: email, roomID: roomID, sender: sender, token: token, ephemeralPublicKey: ephemeralPublic, mail: envelope,
+            logger: context.logger)
         context.logger.info("invite stored", metadata: ["room_id": "\(roomID)"])
         let longTerm = settings.publicKeyBase64
         return Response.json([
@@ -128,13 +119,12 @@ struct ThirdPartyInvites: Sendable {
         guard let seed = Base64URL.decode(try parameters.string("private_key", maxBytes: 128)), seed.count == 32,
             let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed)
         else { throw Matrix.invalid("private_key must be an unpadded base64 Ed25519 seed.") }
-        let rows = try await database.query("SELECT sender FROM pending_invites WHERE token = \(token)", logger: context.logger)
-        for try await sender in rows.decode(String.self) {
-            let signed = Matrix.sign(
-                ["mxid": .string(mxid), "sender": .string(sender), "token": .string(token)], server: settings.serverName, key: key)
-            return Response.json(.object(signed))
+        guard let sender = try await store.sender(ofInviteToken: token, logger: context.logger) else {
+            throw Matrix.error(.notFound, "M_UNRECOGNIZED", "Didn't recognize token")
         }
-        throw Matrix.error(.notFound, "M_UNRECOGNIZED", "Didn't recognize token")
+        let signed = Matrix.sign(
+            ["mxid": .string(mxid), "sender": .string(sender), "token": .string(token)], server: settings.serverName, key: key)
+        return Response.json(.object(signed))
     }
 
     /// `GET …/pubkey/{keyId}`.
@@ -158,10 +148,6 @@ struct ThirdPartyInvites: Sendable {
         let query = MatrixParameters.query(request)
         try query.require("public_key")
         let key = try query.string("public_key", maxBytes: 128)
-        let rows = try await database.query(
-            "UPDATE ephemeral_public_keys SET verify_count = verify_count + 1 WHERE public_key = \(key) RETURNING 1", logger: context.logger)
-        var valid = false
-        for try await _ in rows { valid = true }
-        return Response.json(["valid": .bool(valid)])
+        return Response.json(["valid": .bool(try await store.checkEphemeralKey(key, logger: context.logger))])
     }
 }
