@@ -53,7 +53,7 @@ public enum IdentityAssociationsService: SuiteService {
         IdentityRoutes(
             settings: settings, sessions: sessions,
             associations: Associations(
-                database: database, settings: settings, sessions: sessions, pepper: .init(database: database),
+                store: AssociationStore(database: database), settings: settings, sessions: sessions,
                 batcher: LookupBatcher(database: database), index: settings.lookupIndex ? AssociationIndex(database: database) : nil,
                 serverRequests: ServerRequestVerifier(resolver: homeservers, serverName: settings.serverName)),
             invites: ThirdPartyInvites(

@@ -11,10 +11,9 @@ import SuiteSigning
 /// Published associations between a validated address and a Matrix user ID: bind,
 /// unbind, and the lookups, v1 (signed, by address) and v2 (hashed with a pepper).
 struct Associations: Sendable {
-    let database: PostgresClient
+    let store: AssociationStore
     let settings: IdentitySettings
     let sessions: ValidationSessions
-    let pepper: Pepper
     let batcher: LookupBatcher
     /// nil with `IS_LOOKUP_INDEX=database`: every lookup asks PostgreSQL.
     let index: AssociationIndex?
@@ -25,19 +24,6 @@ struct Associations: Sendable {
 
     /// 100 years, as sydent publishes associations.
     static let validity: Int64 = 100 * 365 * 86_400 * 1000
-
-    /// The v2 lookup pepper, read where it is used: it lives in PostgreSQL alone, so a
-    /// pepper an import or an operator changed holds on every replica at once (a v2
-    /// lookup gets it with its token, in the same statement).
-    struct Pepper: Sendable {
-        let database: PostgresClient
-
-        func value(logger: Logger) async throws -> String {
-            let rows = try await database.query("SELECT lookup_pepper FROM hashing_metadata WHERE id = 1", logger: logger)
-            for try await pepper in rows.decode(String.self) { return pepper }
-            throw AppError.internalError
-        }
-    }
 
     /// The v2 `sha256` hash of an address: unpadded base64url of SHA-256("address medium pepper").
     static func lookupHash(address: String, medium: String, pepper: String) -> String {
@@ -70,42 +56,27 @@ struct Associations: Sendable {
         }
         let session = try await sessions.validatedSession(sid: try parameters.sid(), secret: try parameters.clientSecret(), logger: context.logger)
         let now = Matrix.now()
-        let pepper = try await pepper.value(logger: context.logger)
+        let pepper = try await store.pepper(logger: context.logger)
         let hash = Self.lookupHash(address: session.address, medium: session.medium, pepper: pepper)
-        let body = try await database.withTransaction(logger: context.logger) { connection in
-            try await connection.query(
-                """
-                INSERT INTO associations (medium, address, mxid, lookup_hash, ts, not_before, not_after)
-                VALUES (\(session.medium), \(session.address), \(mxid), \(hash), \(now), \(now), \(now + Self.validity))
-                ON CONFLICT (medium, address) DO UPDATE SET
-                    mxid = EXCLUDED.mxid, lookup_hash = EXCLUDED.lookup_hash, ts = EXCLUDED.ts,
-                    not_before = EXCLUDED.not_before, not_after = EXCLUDED.not_after
-                """, logger: context.logger)
-            // Invitations waiting for this address go to the new owner, once.
-            let rows = try await connection.query(
-                """
-                UPDATE pending_invites SET delivered_to = \(mxid), delivered_at = now()
-                WHERE medium = \(session.medium) AND address = \(session.address) AND delivered_at IS NULL
-                RETURNING room_id, sender, token
-                """, logger: context.logger)
-            var invites: [JSONValue] = []
-            for try await (room, sender, token) in rows.decode((String, String, String).self) {
-                let signedPart = Matrix.sign(["mxid": .string(mxid), "token": .string(token)], server: settings.serverName, key: settings.signingKey.key)
-                invites.append([
+        let settings = self.settings
+        let body = try await store.bind(
+            medium: session.medium, address: session.address, mxid: mxid, lookupHash: hash, ts: now, notAfter: now + Self.validity,
+            homeserver: Matrix.serverName(ofUserID: mxid), logger: context.logger
+        ) { delivered in
+            // Invitations waiting for this address go to the new owner, signed for them.
+            let invites: [JSONValue] = delivered.map { invite in
+                let signedPart = Matrix.sign(
+                    ["mxid": .string(mxid), "token": .string(invite.token)], server: settings.serverName, key: settings.signingKey.key)
+                return [
                     "medium": .string(session.medium), "address": .string(session.address), "mxid": .string(mxid),
-                    "room_id": .string(room), "sender": .string(sender), "signed": .object(signedPart),
-                ])
+                    "room_id": .string(invite.roomID), "sender": .string(invite.sender), "signed": .object(signedPart),
+                ]
             }
             var body = Self.object(medium: session.medium, address: session.address, mxid: mxid, ts: now, notBefore: now, notAfter: now + Self.validity)
             if !invites.isEmpty { body["invites"] = .array(invites) }
-            let signed = CanonicalJSON.bytes(.object(Matrix.sign(body, server: settings.serverName, key: settings.signingKey.key)))
             // The user's homeserver hears of the binding (and its invites) as sydent tells
             // it: `3pid/onbind`, sent from the outbox after this commits.
-            if let server = Matrix.serverName(ofUserID: mxid) {
-                try await connection.query(
-                    "INSERT INTO onbind_outbox (server, body) VALUES (\(server), \(String(decoding: signed, as: UTF8.self)))", logger: context.logger)
-            }
-            return signed
+            return CanonicalJSON.bytes(.object(Matrix.sign(body, server: settings.serverName, key: settings.signingKey.key)))
         }
         context.logger.info("association bound", metadata: ["medium": "\(session.medium)", "sid": "\(session.id)"])
         return Response.json(bytes: body)
@@ -148,11 +119,7 @@ struct Associations: Sendable {
     }
 
     private func remove(medium: String, address: String, mxid: String, logger: Logger) async throws {
-        let rows = try await database.query(
-            "DELETE FROM associations WHERE medium = \(medium) AND address = \(address) AND mxid = \(mxid) RETURNING 1", logger: logger)
-        var removed = false
-        for try await _ in rows { removed = true }
-        guard removed else { throw Matrix.error(.notFound, "M_NOT_FOUND", "No binding of that address to that mxid") }
+        guard try await store.remove(medium: medium, address: address, mxid: mxid, logger: logger) else { throw Matrix.error(.notFound, "M_NOT_FOUND", "No binding of that address to that mxid") }
     }
 
     // MARK: Lookups
@@ -195,10 +162,7 @@ struct Associations: Sendable {
         }) {
             return found
         }
-        var found: [AssociationIndex.Key: String] = [:]
-        let rows = try await database.execute(LookupMany(media: keys.map(\.medium), addresses: keys.map(\.address)), logger: logger)
-        for try await (medium, address, mxid, _, _, _) in rows { found[AssociationIndex.Key(medium: medium, address: address)] = mxid }
-        return found
+        return try await store.mxids(of: keys, logger: logger)
     }
 
     /// Limits on lookups in one call.
@@ -230,7 +194,7 @@ struct Associations: Sendable {
 
     /// `GET /v2/hash_details`.
     func hashDetails(_ request: Request, context: SuiteContext, account: Account?) async throws -> Response {
-        Response.json(["algorithms": ["none", "sha256"], "lookup_pepper": .string(try await pepper.value(logger: context.logger))])
+        Response.json(["algorithms": ["none", "sha256"], "lookup_pepper": .string(try await store.pepper(logger: context.logger))])
     }
 
     /// `POST /v2/lookup`: `{"addresses", "algorithm", "pepper"}` → `{"mappings": {…}}`.
@@ -249,7 +213,7 @@ struct Associations: Sendable {
             addresses.append(text)
         }
         let pepper: String
-        if let known = account?.pepper { pepper = known } else { pepper = try await self.pepper.value(logger: context.logger) }
+        if let known = account?.pepper { pepper = known } else { pepper = try await store.pepper(logger: context.logger) }
         guard constantTimeEquals(given.utf8, pepper.utf8) else {
             throw Matrix.error(.badRequest, "M_INVALID_PEPPER", "Unknown or invalid pepper - has it been rotated?")
                 .with("algorithm", .string(algorithm)).with("lookup_pepper", .string(pepper))
@@ -280,9 +244,7 @@ struct Associations: Sendable {
                 return Response.json(bytes: mappings)
             }
             // PostgreSQL writes the mappings object itself: one row instead of one per match.
-            let rows = try await database.execute(LookupHashes(hashes: addresses), logger: context.logger)
-            var mappings = "{}"
-            for try await object in rows { mappings = object }
+            let mappings = try await store.mappings(ofHashes: addresses, logger: context.logger)
             return Response.json(bytes: Array(#"{"mappings":"#.utf8) + Array(mappings.utf8) + [UInt8(ascii: "}")])
         case "none":
             // "address medium", the address possibly containing spaces.
@@ -302,22 +264,4 @@ struct Associations: Sendable {
             throw Matrix.error(.badRequest, "M_INVALID_PARAM", "Unsupported lookup algorithm \(algorithm.prefix(32))")
         }
     }
-}
-
-/// A prepared statement: the bound ones among many v2 hashes as a JSON object
-/// `{hash: mxid}`, from an index-only scan of (lookup_hash) INCLUDE (mxid).
-struct LookupHashes: PostgresPreparedStatement {
-    static let name = "identity_lookup_hashes"
-    static let sql = "SELECT COALESCE(json_object_agg(lookup_hash, mxid), '{}')::text FROM associations WHERE lookup_hash = ANY($1)"
-    typealias Row = String
-
-    var hashes: [String]
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 1)
-        bindings.append(hashes)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }

@@ -58,4 +58,16 @@ struct APIKeyStore: Sendable {
             SELECT \(unescaped: Self.columns) FROM k LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.user_id = k.user_id
             """, logger: logger))
     }
+
+    /// The active key with this hash, its use recorded in the same statement: id,
+    /// tenant, owner, scopes. The index compares digests of 256-bit secrets.
+    func use(hash: [UInt8], access: String) async throws -> (id: UUID, tenant: String, owner: String?, scopes: [String])? {
+        let rows = try await database.query(
+            """
+            UPDATE api_keys SET last_use = \(access)::jsonb WHERE key_hash = \(ByteBuffer(bytes: hash)) AND is_active
+            RETURNING key_id, tenant_id, user_id, scopes
+            """, logger: logger)
+        for try await row in rows.decode((UUID, String, String?, [String]).self) { return row }
+        return nil
+    }
 }

@@ -81,6 +81,8 @@ struct Authenticator: Sendable {
     let logger: Logger
     let settings: VaultSettings
     let tokens: TokenVerifier
+    var users: UserStore { UserStore(database: database, logger: logger) }
+    var apiKeys: APIKeyStore { APIKeyStore(database: database, logger: logger) }
 
     static let unauthenticated = AppError(
         status: .unauthorized, code: "unauthorized", detail: "Not authenticated",
@@ -97,15 +99,10 @@ struct Authenticator: Sendable {
         guard let userID = access.userID else {
             throw AppError(status: .forbidden, code: "forbidden", detail: "A client's token cannot call the admin API.")
         }
-        let rows = try await database.query(
-            "SELECT roles FROM users WHERE tenant_id = \(access.tenant) AND user_id = \(userID) AND NOT is_disabled",
-            logger: logger)
-        for try await roles in rows.decode([String].self) {
-            return Principal(
-                kind: .user, tenant: access.tenant, userID: userID,
-                scopes: roles.contains("admin") ? AdminScope.all : [], defaultTenant: settings.defaultTenant)
-        }
-        throw Self.unauthenticated
+        guard let roles = try await users.roles(tenant: access.tenant, userID: userID) else { throw Self.unauthenticated }
+        return Principal(
+            kind: .user, tenant: access.tenant, userID: userID,
+            scopes: roles.contains("admin") ? AdminScope.all : [], defaultTenant: settings.defaultTenant)
     }
 
     private func apiKey(_ key: String, request: Request, context: some SuiteRequestContext) async throws -> Principal {
@@ -116,14 +113,9 @@ struct Authenticator: Sendable {
         // Looked up by the hash of a 256-bit secret: the index compares digests, which
         // reveals nothing usable about the key; the row records this use in the same step.
         let use = CanonicalJSON.string(AccessInfo.block(request, context: context))
-        let rows = try await database.query(
-            """
-            UPDATE api_keys SET last_use = \(use)::jsonb WHERE key_hash = \(ByteBuffer(bytes: hash)) AND is_active
-            RETURNING key_id, tenant_id, user_id, scopes
-            """, logger: logger)
-        for try await (id, tenant, userID, scopes) in rows.decode((UUID, String, String?, [String]).self) {
-            return Principal(kind: .apiKey(id), tenant: tenant, userID: userID, scopes: Set(scopes), defaultTenant: settings.defaultTenant)
+        guard let (id, tenant, userID, scopes) = try await apiKeys.use(hash: hash, access: use) else {
+            throw AppError(status: .unauthorized, code: "unauthorized", detail: "Invalid API key")
         }
-        throw AppError(status: .unauthorized, code: "unauthorized", detail: "Invalid API key")
+        return Principal(kind: .apiKey(id), tenant: tenant, userID: userID, scopes: Set(scopes), defaultTenant: settings.defaultTenant)
     }
 }

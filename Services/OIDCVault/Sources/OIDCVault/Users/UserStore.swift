@@ -254,4 +254,12 @@ struct UserStore: Sendable {
             return false
         }
     }
+
+    /// The roles of an enabled user; nil when the user is gone or disabled.
+    func roles(tenant: String, userID: String) async throws -> [String]? {
+        let rows = try await database.query(
+            "SELECT roles FROM users WHERE tenant_id = \(tenant) AND user_id = \(userID) AND NOT is_disabled", logger: logger)
+        for try await roles in rows.decode([String].self) { return roles }
+        return nil
+    }
 }
