@@ -53,7 +53,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
-        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -82,7 +81,6 @@ let package = Package(
             name: "SuiteSigning",
             dependencies: [
                 "SuiteCore",
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -174,7 +172,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SuiteSigningTests",
-            dependencies: ["SuiteSigning", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SuiteSigning", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["rsa-test-key.pem"],
             swiftSettings: swiftSettings
         ),

@@ -1,6 +1,6 @@
 public import Crypto
 import Foundation
-public import JWTKit
+public import _CryptoExtras
 import SuiteCore
 
 /// One public key as a JWK (RFC 7517), the members a verifier needs and nothing private.
@@ -40,9 +40,8 @@ public struct JWKS: Codable, Sendable, Equatable {
         PublicJWK(kty: "OKP", crv: "Ed25519", x: Base64URL.encode(key.rawRepresentation), kid: kid, alg: "EdDSA", use: use)
     }
 
-    public static func publicJWK(ofRSA key: JWTKit.Insecure.RSA.PrivateKey, kid: String) throws -> PublicJWK {
-        let publicKey = try JWTKit.Insecure.RSA.PublicKey(pem: key.publicKey.pemRepresentation)
-        let primitives = try publicKey.getKeyPrimitives()
+    public static func publicJWK(ofRSA key: _RSA.Signing.PrivateKey, kid: String) throws -> PublicJWK {
+        let primitives = try key.publicKey.getKeyPrimitives()
         return PublicJWK(
             kty: "RSA", n: Base64URL.encode(primitives.modulus), e: Base64URL.encode(primitives.publicExponent),
             kid: kid, alg: "RS256", use: "sig")

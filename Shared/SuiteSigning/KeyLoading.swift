@@ -1,6 +1,6 @@
 public import Crypto
 import Foundation
-public import JWTKit
+public import _CryptoExtras
 public import SuiteCore
 
 /// An Ed25519 signing key and the `kid` it is published under.
@@ -58,14 +58,17 @@ public struct Ed25519SigningKey: Sendable {
 /// An RS256 signing key (the OIDC vault needs one: discovery makes RS256 mandatory for
 /// ID tokens).
 public struct RSASigningKey: Sendable {
-    public let key: JWTKit.Insecure.RSA.PrivateKey
+    public let key: _RSA.Signing.PrivateKey
     public let kid: String
 
     public static func parse(pem: String, kid: String? = nil, variable: String) throws(ConfigurationError) -> RSASigningKey {
-        let key: JWTKit.Insecure.RSA.PrivateKey
+        let key: _RSA.Signing.PrivateKey
         do {
-            key = try JWTKit.Insecure.RSA.PrivateKey(pem: pem)
+            key = try _RSA.Signing.PrivateKey(pemRepresentation: pem)
         } catch {
+            throw ConfigurationError(variable, "is not a readable RSA PEM private key of at least 2048 bits")
+        }
+        guard key.keySizeInBits >= 2048 else {
             throw ConfigurationError(variable, "is not a readable RSA PEM private key of at least 2048 bits")
         }
         guard let jwk = try? JWKS.publicJWK(ofRSA: key, kid: "") else {
@@ -74,7 +77,7 @@ public struct RSASigningKey: Sendable {
         return RSASigningKey(key: key, kid: kid ?? JWKS.thumbprint(ofRSA: jwk))
     }
 
-    public init(key: JWTKit.Insecure.RSA.PrivateKey, kid: String) {
+    public init(key: _RSA.Signing.PrivateKey, kid: String) {
         self.key = key
         self.kid = kid
     }

@@ -1,11 +1,10 @@
 import Crypto
 public import Foundation
-public import JWTKit
 import SuiteCore
 
 /// The claims of a service token: who calls (`iss`, `sub = service:<iss>`), whom
 /// (`aud`), for what (`scope`, space-separated), and for how long (`iat`, `exp`).
-public struct ServiceTokenClaims: JWTPayload, Equatable {
+public struct ServiceTokenClaims: Codable, Sendable, Equatable {
     public var iss: String
     public var aud: String
     public var sub: String
@@ -25,9 +24,6 @@ public struct ServiceTokenClaims: JWTPayload, Equatable {
         self.nbf = nbf
         self.jti = jti
     }
-
-    /// Time claims are checked by `ServiceTokenVerifier` against its clock, with leeway.
-    public func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
 
 /// A verified caller of an internal route.
@@ -47,15 +43,14 @@ public final class ServiceTokenSigner: Sendable {
     public let issuer: String
     public let signingKey: Ed25519SigningKey
     public let lifetime: Int
-    private let keys: JWTKeyCollection
+    private let jws: CompactJWS
     private let cache = ReadMostly<[String: (token: String, renewAt: Int)]>([:])
 
     public init(issuer: String, signingKey: Ed25519SigningKey, lifetimeSeconds: Int = 60) async {
         self.issuer = issuer
         self.signingKey = signingKey
         self.lifetime = lifetimeSeconds
-        self.keys = JWTKeyCollection()
-        await keys.add(eddsa: EdDSA.PrivateKey(backing: signingKey.key), kid: JWKIdentifier(string: signingKey.kid))
+        self.jws = CompactJWS(key: .eddsa(signingKey))
     }
 
     /// A token for calling `audience` with `scope`, from the cache while it is fresh.
@@ -76,9 +71,7 @@ public final class ServiceTokenSigner: Sendable {
         let claims = ServiceTokenClaims(
             iss: issuer, aud: audience, sub: "service:\(issuer)", scope: scope,
             iat: issuedAt, exp: issuedAt + (lifetime ?? self.lifetime), jti: UUID().uuidString.lowercased())
-        var header = JWTHeader()
-        header.typ = "JWT"
-        return try await keys.sign(claims, kid: JWKIdentifier(string: signingKey.kid), header: header)
+        return jws.sign(payload: try JSONEncoder().encode(claims))
     }
 
     /// The JWK Set peers fetch to verify this service's tokens.
