@@ -10,7 +10,7 @@ public import SuitePostgres
 
 /// Accounts, credentials, roles, invitations and tokens.
 public enum UserIdentityService: SuiteService {
-    public typealias Context = SuiteContext
+    public typealias Context = UAIContext
     public typealias Settings = UserIdentitySettings
 
     public static let name = "user-identity"

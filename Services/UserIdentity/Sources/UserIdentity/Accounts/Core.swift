@@ -30,18 +30,13 @@ struct Core: Sendable {
         request.headers[.authorization].flatMap { AuthorizationHeader.token($0, allowBare: true) }
     }
 
-    /// The claims of a valid access token, or 401.
-    func caller(_ request: Request) throws(AppError) -> UserClaims {
-        guard let token = Self.token(request) else { throw Problem.missingToken }
-        return try tokens.verify(token, audience: .access).claims
-    }
-
-    /// The caller, who must hold one of `roles` now; 403 otherwise. The token says who
-    /// calls, PostgreSQL says what they may do: an account disabled, or a role removed,
-    /// within the token's fifteen minutes takes effect at once (the look-up is batched
-    /// with every other concurrent one, as `/users/me`'s is).
-    func caller(_ request: Request, anyOf roles: [String]) async throws -> UserClaims {
-        var claims = try caller(request)
+    /// The signed-in caller (`UserAuthenticator` verified the token), who must hold one
+    /// of `roles` now; 403 otherwise. The token says who calls, PostgreSQL says what they
+    /// may do: an account disabled, or a role removed, within the token's fifteen minutes
+    /// takes effect at once (the look-up is batched with every other concurrent one, as
+    /// `/users/me`'s is).
+    func caller(_ context: UAIContext, anyOf roles: [String]) async throws -> UserClaims {
+        var claims = try context.caller()
         guard let id = UUID(uuidString: claims.user_id), let user = try await users.find(id: id), user.isEnabled, !user.prototype else {
             throw Problem.unauthenticated("the account is disabled or no longer exists")
         }

@@ -25,7 +25,7 @@ struct SignupRoutes {
         var activation_callback_url: String?
     }
 
-    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+    func add(to router: Router<UAIContext>, access: RouteAccess) {
         // Anyone may sign up; the activation link's id is its credential.
         access.open(router) {
             router.post("/signup") { request, context in try await signup(request, context) }
@@ -35,7 +35,7 @@ struct SignupRoutes {
         }
     }
 
-    func signup(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func signup(_ request: Request, _ context: UAIContext) async throws -> Response {
         let input = try await request.decodeJSON(as: Signup.self, context: context)
         var validator = Validator()
         let fullname = validator.fullname(input.fullname)
@@ -86,7 +86,7 @@ struct SignupRoutes {
             ], on: connection)
     }
 
-    func activate(_ context: SuiteContext) async throws -> Response {
+    func activate(_ context: UAIContext) async throws -> Response {
         guard let code = context.parameters.get("id"), Secret.isWellFormed(code) else { throw Problem.notFound() }
         let userID: UUID = try await core.transaction { connection in
             guard let found = try await core.users.activate(codeHash: Secret.digest(code), on: connection) else { throw Problem.notFound() }
@@ -100,7 +100,7 @@ struct SignupRoutes {
 
     /// Only a user still waiting for activation gets a new link; anyone else is 404, so
     /// the endpoint cannot be used to mail arbitrary accounts.
-    func resend(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func resend(_ request: Request, _ context: UAIContext) async throws -> Response {
         let id = try core.userID(context)
         let input = try await request.decodeJSON(as: Resend.self, context: context)
         var validator = Validator()

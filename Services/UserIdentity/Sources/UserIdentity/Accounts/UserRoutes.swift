@@ -10,18 +10,20 @@ struct UserRoutes {
     let core: Core
     let tokenRoutes: TokenRoutes
 
-    func add(to router: Router<SuiteContext>, access: RouteAccess) {
-        router.get("/users") { request, context in try await search(request, context) }
-        router.post("/users") { request, context in try await create(request, context) }
-        router.get("/users/me") { request, _ -> Response in
-            let claims = try core.caller(request)
+    func add(to router: Router<UAIContext>, access: RouteAccess) {
+        // Every route but the mailed links: a valid access token of ours, or nothing is read.
+        let signedIn = router.group().add(middleware: UserAuthenticator(tokens: core.tokens))
+        signedIn.get("/users") { request, context in try await search(request, context) }
+        signedIn.post("/users") { request, context in try await create(request, context) }
+        signedIn.get("/users/me") { request, context -> Response in
+            let claims = try context.caller()
             guard let id = UUID(uuidString: claims.user_id), let user = try await core.users.find(id: id) else {
                 throw Problem.unauthenticated("the account no longer exists")
             }
             return Response.json(user.detail)
         }
-        router.get("/users/me/verify") { request, _ -> Response in
-            let claims = try core.caller(request)
+        signedIn.get("/users/me/verify") { request, context -> Response in
+            let claims = try context.caller()
             // The token may be valid for minutes more: this is the check that does not
             // trust it, for critical actions.
             guard let id = UUID(uuidString: claims.user_id), let user = try await core.users.find(id: id) else {
@@ -30,26 +32,26 @@ struct UserRoutes {
             guard user.isEnabled, !user.prototype else { throw Problem.forbidden("The account is disabled") }
             return Core.noContent()
         }
-        router.get("/users/:id") { request, context -> Response in
-            _ = try await core.caller(request, anyOf: [Role.admin, Role.employee, Role.userManager])
+        signedIn.get("/users/:id") { request, context -> Response in
+            _ = try await core.caller(context, anyOf: [Role.admin, Role.employee, Role.userManager])
             return Response.json(try await core.existingUser(try core.userID(context)).detail)
         }
-        router.put("/users/:id/enabling") { request, context in try await setEnabled(true, request, context) }
-        router.delete("/users/:id/enabling") { request, context in try await setEnabled(false, request, context) }
-        router.post("/users/:id/roles") { request, context in try await addRole(request, context) }
-        router.delete("/users/:id/roles/:role") { request, context in try await removeRole(request, context) }
-        router.post("/users/:id/impersonate") { request, context in try await impersonate(request, context) }
-        router.put("/admin/users/:id/email") { request, context in try await adminEmail(request, context) }
-        router.put("/admin/users/:id/information") { request, context in
-            let admin = try await core.caller(request, anyOf: [Role.admin])
+        signedIn.put("/users/:id/enabling") { request, context in try await setEnabled(true, request, context) }
+        signedIn.delete("/users/:id/enabling") { request, context in try await setEnabled(false, request, context) }
+        signedIn.post("/users/:id/roles") { request, context in try await addRole(request, context) }
+        signedIn.delete("/users/:id/roles/:role") { request, context in try await removeRole(request, context) }
+        signedIn.post("/users/:id/impersonate") { request, context in try await impersonate(request, context) }
+        signedIn.put("/admin/users/:id/email") { request, context in try await adminEmail(request, context) }
+        signedIn.put("/admin/users/:id/information") { request, context in
+            let admin = try await core.caller(context, anyOf: [Role.admin])
             return try await updateInformation(try core.userID(context), by: admin, request, context)
         }
-        router.put("/me/information") { request, context in
-            let claims = try core.caller(request)
+        signedIn.put("/me/information") { request, context in
+            let claims = try context.caller()
             guard let id = UUID(uuidString: claims.user_id) else { throw Problem.notFound() }
             return try await updateInformation(id, by: claims, request, context)
         }
-        router.post("/me/email-change") { request, context in try await requestEmailChange(request, context) }
+        signedIn.post("/me/email-change") { request, context in try await requestEmailChange(request, context) }
         // The link in the mail: its checksum is the credential.
         access.open(router) {
             router.put("/email/verification/:checksum") { _, context in try await verifyEmailChange(context) }
@@ -58,8 +60,8 @@ struct UserRoutes {
 
     // MARK: Search
 
-    func search(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        _ = try await core.caller(request, anyOf: [Role.admin])
+    func search(_ request: Request, _ context: UAIContext) async throws -> Response {
+        _ = try await core.caller(context, anyOf: [Role.admin])
         let query = request.uri.queryParameters
         for name in ["page", "itemsPerPage", "role", "email", "ids"] where query.getAll(name).count > 1 {
             throw AppError.badRequest("\(name) may be given once.", code: "repeated_parameter")
@@ -131,8 +133,8 @@ struct UserRoutes {
 
     /// A user without a password, who signs in through a social provider. Admins and
     /// user managers ("only internal users": they cannot grant the admin roles).
-    func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await core.caller(request, anyOf: [Role.admin, Role.userManager])
+    func create(_ request: Request, _ context: UAIContext) async throws -> Response {
+        let caller = try await core.caller(context, anyOf: [Role.admin, Role.userManager])
         let input = try await request.decodeJSON(as: NewUser.self, context: context)
         let user = try await validNewUser(input, prototype: false)
         if !caller.roles.contains(Role.admin), let role = user.roles.first(where: Self.adminOnlyRoles.contains) {
@@ -158,8 +160,8 @@ struct UserRoutes {
 
     // MARK: Enabling and roles
 
-    func setEnabled(_ enabled: Bool, _ request: Request, _ context: SuiteContext) async throws -> Response {
-        let admin = try await core.caller(request, anyOf: [Role.admin])
+    func setEnabled(_ enabled: Bool, _ request: Request, _ context: UAIContext) async throws -> Response {
+        let admin = try await core.caller(context, anyOf: [Role.admin])
         let id = try core.userID(context)
         // An admin locked out by itself would need another admin to get back in.
         if !enabled, id.uuidString.lowercased() == admin.user_id.lowercased() {
@@ -186,8 +188,8 @@ struct UserRoutes {
         var role: String?
     }
 
-    func addRole(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let admin = try await core.caller(request, anyOf: [Role.admin])
+    func addRole(_ request: Request, _ context: UAIContext) async throws -> Response {
+        let admin = try await core.caller(context, anyOf: [Role.admin])
         let id = try core.userID(context)
         let input = try await request.decodeJSON(as: RoleInput.self, context: context)
         var validator = Validator()
@@ -207,8 +209,8 @@ struct UserRoutes {
         return Core.noContent()
     }
 
-    func removeRole(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let admin = try await core.caller(request, anyOf: [Role.admin])
+    func removeRole(_ request: Request, _ context: UAIContext) async throws -> Response {
+        let admin = try await core.caller(context, anyOf: [Role.admin])
         let id = try core.userID(context)
         let role = context.parameters.get("role") ?? ""
         try await core.transaction { connection in
@@ -236,8 +238,8 @@ struct UserRoutes {
     /// The seed's two rules: an admin may act as anyone who is not an admin; a property
     /// acquisition agent only as an accommodation provider. Nobody impersonates a
     /// disabled account, and an impersonation token cannot start another one.
-    func impersonate(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await core.caller(request, anyOf: [Role.admin, Role.propertyAcquisitionAgent])
+    func impersonate(_ request: Request, _ context: UAIContext) async throws -> Response {
+        let caller = try await core.caller(context, anyOf: [Role.admin, Role.propertyAcquisitionAgent])
         guard caller.impersonated_user_id == nil else {
             throw Problem.forbidden("An impersonation token cannot impersonate again")
         }
@@ -264,8 +266,8 @@ struct UserRoutes {
         var notify: Bool?
     }
 
-    func adminEmail(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let admin = try await core.caller(request, anyOf: [Role.admin])
+    func adminEmail(_ request: Request, _ context: UAIContext) async throws -> Response {
+        let admin = try await core.caller(context, anyOf: [Role.admin])
         let id = try core.userID(context)
         let input = try await request.decodeJSON(as: AdminEmail.self, context: context)
         var validator = Validator()
@@ -305,7 +307,7 @@ struct UserRoutes {
         var locale: String?
     }
 
-    func updateInformation(_ id: UUID, by caller: UserClaims, _ request: Request, _ context: SuiteContext) async throws
+    func updateInformation(_ id: UUID, by caller: UserClaims, _ request: Request, _ context: UAIContext) async throws
         -> Response
     {
         let input = try await request.decodeJSON(as: Information.self, context: context)
@@ -334,8 +336,8 @@ struct UserRoutes {
     static let emailChangeByUser = RateLimit(name: "email-change-user", limit: 5, windowSeconds: 3_600)
 
     /// The user asks; the new address proves itself by the link mailed to it.
-    func requestEmailChange(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let claims = try core.caller(request)
+    func requestEmailChange(_ request: Request, _ context: UAIContext) async throws -> Response {
+        let claims = try context.caller()
         let input = try await request.decodeJSON(as: EmailChange.self, context: context)
         var validator = Validator()
         let email = validator.email(input.email)
@@ -364,7 +366,7 @@ struct UserRoutes {
         return Core.noContent()
     }
 
-    func verifyEmailChange(_ context: SuiteContext) async throws -> Response {
+    func verifyEmailChange(_ context: UAIContext) async throws -> Response {
         guard let checksum = context.parameters.get("checksum"), Secret.isWellFormed(checksum) else { throw Problem.notFound() }
         try await core.transaction { connection in
             guard let (userID, email, used) = try await core.users.lockEmailChange(tokenHash: Secret.digest(checksum), on: connection) else {

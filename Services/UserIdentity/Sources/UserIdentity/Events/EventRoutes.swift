@@ -11,7 +11,7 @@ struct EventRoutes {
         var events: [EventStore.Event]
     }
 
-    func add(to router: Router<SuiteContext>) {
+    func add(to router: Router<UAIContext>) {
         router.get("/event-store/:from/:to") { request, context -> Response in
             try await authorize(request)
             guard let from = context.parameters.get("from").flatMap(Int64.init), let to = context.parameters.get("to").flatMap(Int64.init),

@@ -15,9 +15,9 @@ struct InternalRoutes {
             prototype: user.prototype)
     }
 
-    func add(to router: Router<SuiteContext>) {
+    func add(to router: Router<UAIContext>) {
         let group = router.group("/internal/users")
-            .add(middleware: ServiceTokenMiddleware<SuiteContext>(verifier: core.serviceTokens, scope: InternalScope.usersRead.rawValue))
+            .add(middleware: ServiceTokenMiddleware<UAIContext>(verifier: core.serviceTokens, scope: InternalScope.usersRead.rawValue))
         // Meet's token endpoint resolves the delegated user here (flow 1: UserByEmail).
         group.get("by-email") { request, _ -> Response in
             guard let email = request.uri.queryParameters["email"].map(String.init), Validate.isEmail(email) else {

@@ -47,25 +47,27 @@ struct InvitationRoutes {
         }
     }
 
-    func add(to router: Router<SuiteContext>, access: RouteAccess) {
-        router.post("/user-prototypes") { request, context in
-            let admin = try await core.caller(request, anyOf: [Role.admin])
+    func add(to router: Router<UAIContext>, access: RouteAccess) {
+        // Every route but the mailed links: a valid access token of ours, or nothing is read.
+        let signedIn = router.group().add(middleware: UserAuthenticator(tokens: core.tokens))
+        signedIn.post("/user-prototypes") { request, context in
+            let admin = try await core.caller(context, anyOf: [Role.admin])
             let input = try await request.decodeJSON(as: UserRoutes.NewUser.self, context: context)
             let user = try await userRoutes.validNewUser(input, prototype: true)
             try await core.transaction { connection in try await core.users.insert(user, on: connection) }
             context.logger.info("prototype created", metadata: ["user_id": "\(user.idString)", "by": "\(admin.user_id)"])
             return Core.created(core.location("/users/\(user.idString)"))
         }
-        router.post("/user-prototypes/:id/invitations") { request, context in try await invite(request, context) }
-        router.get("/invitations/:id") { request, context in try await show(request, context) }
+        signedIn.post("/user-prototypes/:id/invitations") { request, context in try await invite(request, context) }
+        signedIn.get("/invitations/:id") { request, context in try await show(request, context) }
         // The invitee's link: the invitation's id is the credential.
         access.open(router) {
             router.put("/invitations/:id/redemption") { request, context in try await redeem(request, context) }
         }
     }
 
-    func invite(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let caller = try await core.caller(request, anyOf: [Role.admin, Role.userManager, Role.invitationManager])
+    func invite(_ request: Request, _ context: UAIContext) async throws -> Response {
+        let caller = try await core.caller(context, anyOf: [Role.admin, Role.userManager, Role.invitationManager])
         let userID = try core.userID(context)
         let input = try await request.decodeJSONIfPresent(as: NewInvitation.self, context: context) ?? .init()
         let notify = input.notify ?? true
@@ -102,8 +104,8 @@ struct InvitationRoutes {
         return Core.created(core.location("/invitations/\(secret)"))
     }
 
-    func show(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        _ = try await core.caller(request, anyOf: [Role.admin])
+    func show(_ request: Request, _ context: UAIContext) async throws -> Response {
+        _ = try await core.caller(context, anyOf: [Role.admin])
         guard let id = context.parameters.get("id"), Secret.isWellFormed(id) else { throw Problem.notFound() }
         // Whether the mail went out is the outbox's word, not a guess made when queueing.
         if let (userID, created, redeemed, sent, expires) = try await invitations.find(idHash: Secret.digest(id)) {
@@ -119,7 +121,7 @@ struct InvitationRoutes {
 
     /// The invitation id is the secret: whoever holds it sets the password. It works
     /// once (409 after) and not after it expires (404, like an unknown one).
-    func redeem(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func redeem(_ request: Request, _ context: UAIContext) async throws -> Response {
         guard let id = context.parameters.get("id"), Secret.isWellFormed(id) else { throw Problem.notFound() }
         let input = try await request.decodeJSON(as: Redemption.self, context: context)
         var validator = Validator()

@@ -25,7 +25,7 @@ struct ForgottenPasswordRoutes {
         var expiration_date: String
     }
 
-    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+    func add(to router: Router<UAIContext>, access: RouteAccess) {
         // Anyone may ask for a reset; the mailed link's id is the credential.
         access.open(router) {
             router.post("/forgotten-passwords") { request, context in try await create(request, context) }
@@ -41,7 +41,7 @@ struct ForgottenPasswordRoutes {
     /// 201 whether or not the email has an account, and the same `Location` form either
     /// way. The `Location` names the request, not the secret: the secret only travels in
     /// the mail, so asking for a reset of someone else's account gives nothing to use.
-    func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func create(_ request: Request, _ context: UAIContext) async throws -> Response {
         let input = try await request.decodeJSON(as: ResetRequest.self, context: context)
         var validator = Validator()
         let email = validator.email(input.email)
@@ -70,7 +70,7 @@ struct ForgottenPasswordRoutes {
         return Core.created(core.location("/forgotten-passwords/\(requestID.uuidString.lowercased())"))
     }
 
-    private func find(_ context: SuiteContext) async throws -> (UUID, Date, Bool) {
+    private func find(_ context: UAIContext) async throws -> (UUID, Date, Bool) {
         guard let id = context.parameters.get("id"), Secret.isWellFormed(id) else { throw Problem.notFound() }
         guard let found = try await resets.find(tokenHash: Secret.digest(id)) else { throw Problem.notFound() }
         return found
@@ -78,7 +78,7 @@ struct ForgottenPasswordRoutes {
 
     /// Single use: the row is claimed with the update itself, so two parallel requests
     /// cannot both set a password. Every refresh token of the account is revoked.
-    func setPassword(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func setPassword(_ request: Request, _ context: UAIContext) async throws -> Response {
         let (_, _, used) = try await find(context)
         if used { throw Problem.conflict("id", "alreadyUsed", "This password reset was already used") }
         let input = try await request.decodeJSON(as: NewPassword.self, context: context)

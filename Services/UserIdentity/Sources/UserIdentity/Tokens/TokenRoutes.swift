@@ -17,7 +17,7 @@ struct TokenRoutes {
         var login_context: String?
     }
 
-    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+    func add(to router: Router<UAIContext>, access: RouteAccess) {
         // The credentials are the body: a password, a refresh token.
         access.open(router) {
             router.post("/authentications") { request, context in try await login(request, context) }
@@ -46,7 +46,7 @@ struct TokenRoutes {
 
     /// The seed's checks, in its order: the form of the email and password (both may
     /// show at once), then the account (exactly one reason), then the password.
-    func login(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func login(_ request: Request, _ context: UAIContext) async throws -> Response {
         let input = try await request.decodeJSON(as: Login.self, context: context)
         var validator = Validator()
         let email = validator.email(input.email)
