@@ -12,7 +12,7 @@ import Synchronization
 
 /// OpenID Connect provider with tenants, clients and zero-knowledge image login.
 public enum OIDCVaultService: SuiteService {
-    public typealias Context = SuiteContext
+    public typealias Context = VaultContext
     public typealias Settings = VaultSettings
 
     public static let name = "oidc-vault"

@@ -11,13 +11,15 @@ import SuiteSigning
 struct APIKeyRoutes: Sendable {
     let vault: Vault
 
-    func add(to router: Router<SuiteContext>) {
-        router.post("api-keys") { request, context in try await create(request, context, admin: false) }
-        router.get("api-keys") { request, context in try await list(request, context, admin: false) }
-        router.post("api-keys/:key_id/regenerate") { request, context in try await regenerate(request, context, admin: false) }
-        router.post("admin/api-keys") { request, context in try await create(request, context, admin: true) }
-        router.get("admin/api-keys") { request, context in try await list(request, context, admin: true) }
-        router.post("admin/api-keys/:key_id/regenerate") { request, context in try await regenerate(request, context, admin: true) }
+    func add(to router: Router<VaultContext>) {
+        // Who calls is known before any handler runs: an API key or a bearer token.
+        let admin = router.administered(by: vault.authenticator)
+        admin.post("api-keys") { request, context in try await create(request, context, admin: false) }
+        admin.get("api-keys") { request, context in try await list(request, context, admin: false) }
+        admin.post("api-keys/:key_id/regenerate") { request, context in try await regenerate(request, context, admin: false) }
+        admin.post("admin/api-keys") { request, context in try await create(request, context, admin: true) }
+        admin.get("admin/api-keys") { request, context in try await list(request, context, admin: true) }
+        admin.post("admin/api-keys/:key_id/regenerate") { request, context in try await regenerate(request, context, admin: true) }
     }
 
     static func newKey() -> String { "vk_" + Base64URL.encode(SecureRandom.bytes(32)) }
@@ -37,8 +39,8 @@ struct APIKeyRoutes: Sendable {
         return .object(members)
     }
 
-    func create(_ request: Request, _ context: SuiteContext, admin: Bool) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
+    func create(_ request: Request, _ context: VaultContext, admin: Bool) async throws -> Response {
+        let principal = try context.principal()
         var fields = Fields(try await request.jsonObject(context: context))
         let name = fields.string("name", max: 128)
         let scopes = fields.strings("scopes", maxCount: 20, maxLength: 64)
@@ -67,8 +69,8 @@ struct APIKeyRoutes: Sendable {
         return .json(Self.json(row, key: key, withUsername: false), status: .created)
     }
 
-    func list(_ request: Request, _ context: SuiteContext, admin: Bool) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
+    func list(_ request: Request, _ context: VaultContext, admin: Bool) async throws -> Response {
+        let principal = try context.principal()
         var query = try Fields(query: request)
         let tenant = query.string("tenant_id", required: !admin, max: 64)
         try query.check()
@@ -88,11 +90,11 @@ struct APIKeyRoutes: Sendable {
         return .json(["api_keys": .array(keys.map { Self.json($0, withUsername: true) })])
     }
 
-    func regenerate(_ request: Request, _ context: SuiteContext, admin: Bool) async throws -> Response {
+    func regenerate(_ request: Request, _ context: VaultContext, admin: Bool) async throws -> Response {
         guard let id = UUID(uuidString: try context.parameters.require("key_id")) else {
             throw AppError(status: .notFound, code: "not_found", detail: "API key not found")
         }
-        let principal = try await vault.authenticator.principal(request, context: context)
+        let principal = try context.principal()
         guard let (tenant, owner, scopes) = try await vault.apiKeys.grant(of: id) else { throw AppError(status: .notFound, code: "not_found", detail: "API key not found") }
         if admin {
             try principal.require(.apiKeysAdmin, tenant: tenant)

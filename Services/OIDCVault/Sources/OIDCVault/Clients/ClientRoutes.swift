@@ -7,10 +7,12 @@ import SuiteHTTP
 struct ClientRoutes: Sendable {
     let vault: Vault
 
-    func add(to router: Router<SuiteContext>, access: RouteAccess) {
-        router.get("clients") { request, context in try await list(request, context) }
-        router.post("clients") { request, context in try await create(request, context) }
-        router.put("clients/:client_id") { request, context in try await update(request, context) }
+    func add(to router: Router<VaultContext>, access: RouteAccess) {
+        // Who calls is known before any handler runs: an API key or a bearer token.
+        let admin = router.administered(by: vault.authenticator)
+        admin.get("clients") { request, context in try await list(request, context) }
+        admin.post("clients") { request, context in try await create(request, context) }
+        admin.put("clients/:client_id") { request, context in try await update(request, context) }
         // A login page shows the client it logs into before anyone is logged in.
         access.open(router) {
             router.get("clients/public") { request, context in try await publicClient(request, context, withTenant: false) }
@@ -18,10 +20,10 @@ struct ClientRoutes: Sendable {
         }
     }
 
-    func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func list(_ request: Request, _ context: VaultContext) async throws -> Response {
         // Who asks before what is asked: a caller without credentials learns nothing
         // of the parameters (FastAPI runs its security dependencies first too).
-        let principal = try await vault.authenticator.principal(request, context: context)
+        let principal = try context.principal()
         var query = try Fields(query: request)
         let tenant = query.string("tenant_id", max: 64)
         let skip = query.int("skip", range: 0...1_000_000) ?? 0
@@ -32,8 +34,8 @@ struct ClientRoutes: Sendable {
         return .json(["clients": .array(clients.map { $0.json() })])
     }
 
-    func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
+    func create(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let principal = try context.principal()
         var fields = Fields(try await request.jsonObject(context: context))
         let id = fields.string("client_id", max: 128, pattern: .identifier)
         let tenant = fields.string("tenant_id", max: 64)
@@ -50,9 +52,9 @@ struct ClientRoutes: Sendable {
         return .json(client.json(secret: secret))
     }
 
-    func update(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func update(_ request: Request, _ context: VaultContext) async throws -> Response {
         let id = try context.parameters.require("client_id")
-        let principal = try await vault.authenticator.principal(request, context: context)
+        let principal = try context.principal()
         var fields = Fields(try await request.jsonObject(context: context))
         if let bodyID = fields.string("client_id", max: 128), bodyID != id {
             fields.problem("client_id", "client_id must match the path", type: "value_error")
@@ -74,7 +76,7 @@ struct ClientRoutes: Sendable {
         return .null()
     }
 
-    func publicClient(_ request: Request, _ context: SuiteContext, withTenant: Bool) async throws -> Response {
+    func publicClient(_ request: Request, _ context: VaultContext, withTenant: Bool) async throws -> Response {
         var query = try Fields(query: request)
         let id = query.string("client_id", max: 128)
         let tenantID = query.string("tenant_id", max: 64)

@@ -24,7 +24,9 @@ struct LoginRoutes: Sendable {
     static let failed = AppError(status: .unauthorized, code: "unauthorized", detail: "Authentication failed")
     static let challengeLifetime = 120
 
-    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+    func add(to router: Router<VaultContext>, access: RouteAccess) {
+        // Who calls is known before any handler runs: an API key or a bearer token.
+        let admin = router.administered(by: vault.authenticator)
         // The login itself: its credentials are in the body (the proof, the mailed reset token).
         access.open(router) {
             router.post("auth/register") { request, context in try await register(request, context) }
@@ -33,7 +35,7 @@ struct LoginRoutes: Sendable {
             router.post("auth/password/reset-request") { request, context in try await resetRequest(request, context) }
             router.post("auth/password/reset") { request, context in try await reset(request, context) }
         }
-        router.post("auth/password/change") { request, context in try await change(request, context) }
+        admin.post("auth/password/change") { request, context in try await change(request, context) }
     }
 
     struct AuthRequest {
@@ -60,7 +62,7 @@ struct LoginRoutes: Sendable {
 
     // MARK: - Enrolment
 
-    func register(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func register(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, authRequest) = try await scope(request)
         var fields = Fields(try await request.jsonObject(context: context))
         let username = fields.string("username", max: 128, pattern: .username)
@@ -152,7 +154,7 @@ struct LoginRoutes: Sendable {
 
     // MARK: - Challenge and authentication
 
-    func challenge(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func challenge(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, authRequest) = try await scope(request)
         var fields = Fields(try await request.jsonObject(context: context))
         let username = fields.string("username", max: 128)
@@ -204,7 +206,7 @@ struct LoginRoutes: Sendable {
             offset: (0..<(ExtractorCode.version1.n * 8)).map { _ in UInt8(generator.next() & 1) })
     }
 
-    func authenticate(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func authenticate(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, authRequest) = try await scope(request)
         var fields = Fields(try await request.jsonObject(context: context))
         let username = fields.string("username", max: 128)
@@ -279,7 +281,7 @@ struct LoginRoutes: Sendable {
 
     // MARK: - Replacing the credential
 
-    func resetRequest(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func resetRequest(_ request: Request, _ context: VaultContext) async throws -> Response {
         var query = try Fields(query: request)
         _ = query.string("client_id", max: 128)
         let tenantID = query.string("tenant_id", max: 64)
@@ -306,7 +308,7 @@ struct LoginRoutes: Sendable {
         return .null()
     }
 
-    func reset(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func reset(_ request: Request, _ context: VaultContext) async throws -> Response {
         var fields = Fields(try await request.jsonObject(context: context))
         let code = fields.string("code", max: 32)
         let username = fields.string("username", max: 128)
@@ -327,8 +329,8 @@ struct LoginRoutes: Sendable {
         return .null()
     }
 
-    func change(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
+    func change(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let principal = try context.principal()
         let (tenant, userID) = try principal.requireUser()
         var fields = Fields(try await request.jsonObject(context: context))
         let sealed = fields.string("encrypted_commitment", max: 65_536)

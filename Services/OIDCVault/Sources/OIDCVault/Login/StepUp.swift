@@ -16,8 +16,10 @@ import SuiteSigning
 struct StepUpRoutes: Sendable {
     let vault: Vault
 
-    func add(to router: Router<SuiteContext>, access: RouteAccess) {
-        router.put("auth/step-up") { request, context in try await enrol(request, context) }
+    func add(to router: Router<VaultContext>, access: RouteAccess) {
+        // Who calls is known before any handler runs: an API key or a bearer token.
+        let admin = router.administered(by: vault.authenticator)
+        admin.put("auth/step-up") { request, context in try await enrol(request, context) }
         // Verifying a step-up is part of the login: the auth request and its nonce are the credentials.
         access.open(router) {
             router.post("auth/step-up") { request, context in try await verify(request, context) }
@@ -40,8 +42,8 @@ struct StepUpRoutes: Sendable {
         pin.utf8.count == size && pin.utf8.allSatisfy { (0x30...0x39).contains($0) }
     }
 
-    func enrol(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
+    func enrol(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let principal = try context.principal()
         let (tenantID, userID) = try principal.requireUser()
         let tenant = try await vault.tenants.require(tenantID)
         var fields = Fields(try await request.jsonObject(context: context))
@@ -69,7 +71,7 @@ struct StepUpRoutes: Sendable {
 
     static let refused = AppError(status: .unauthorized, code: "unauthorized", detail: "Verification failed")
 
-    func verify(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func verify(_ request: Request, _ context: VaultContext) async throws -> Response {
         var query = try Fields(query: request)
         let authReqID = query.string("auth_req_id", max: 64)
         try query.check()

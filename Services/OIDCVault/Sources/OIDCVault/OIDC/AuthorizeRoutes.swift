@@ -10,7 +10,7 @@ import SuiteSigning
 struct AuthorizeRoutes: Sendable {
     let vault: Vault
 
-    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+    func add(to router: Router<VaultContext>, access: RouteAccess) {
         // Discovery, keys and the browser's authorization requests: public by definition (OpenID Connect Discovery, RFC 6749 §3.1).
         access.open(router) {
             router.get(".well-known/openid-configuration") { _, _ in try await discovery(vault.settings.defaultTenant, atRoot: true) }
@@ -54,7 +54,7 @@ struct AuthorizeRoutes: Sendable {
         return Response(status: .found, headers: [.location: components.string!, .cacheControl: "no-store"])
     }
 
-    func authorize(_ request: Request, _ context: SuiteContext, tenant tenantID: String, atRoot: Bool = false) async throws -> Response {
+    func authorize(_ request: Request, _ context: VaultContext, tenant tenantID: String, atRoot: Bool = false) async throws -> Response {
         let query = try request.queryForm()
         func value(_ name: String) -> String? { query[name] }
         // Until the client and its redirect URI are known to match, nothing is redirected.
@@ -97,7 +97,7 @@ struct AuthorizeRoutes: Sendable {
 
     /// After a successful authenticate: the single-use nonce turns the request into a
     /// code (60 s, single use) at the client's redirect URI.
-    func resume(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func resume(_ request: Request, _ context: VaultContext) async throws -> Response {
         var query = try Fields(query: request)
         let authReqID = query.string("auth_req_id", max: 64)
         let nonce = query.string("nonce", max: 128)

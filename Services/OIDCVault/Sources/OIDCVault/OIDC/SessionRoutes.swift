@@ -7,13 +7,15 @@ import SuiteHTTP
 struct SessionRoutes: Sendable {
     let vault: Vault
 
-    func add(to router: Router<SuiteContext>) {
-        router.get("sessions") { request, context in try await list(request, context) }
-        router.delete("sessions/:session_id") { request, context in try await delete(request, context) }
+    func add(to router: Router<VaultContext>) {
+        // Who calls is known before any handler runs: an API key or a bearer token.
+        let admin = router.administered(by: vault.authenticator)
+        admin.get("sessions") { request, context in try await list(request, context) }
+        admin.delete("sessions/:session_id") { request, context in try await delete(request, context) }
     }
 
-    func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
+    func list(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let principal = try context.principal()
         let (tenant, userID) = try principal.requireUser()
         var sessions: [JSONValue] = []
         for (id, created, issue, access, expires) in try await vault.sessions.live(tenant: tenant, userID: userID) {
@@ -27,8 +29,8 @@ struct SessionRoutes: Sendable {
         return .json(["sessions": .array(sessions), "total": .number(Double(sessions.count))])
     }
 
-    func delete(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
+    func delete(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let principal = try context.principal()
         let (tenant, userID) = try principal.requireUser()
         guard let id = UUID(uuidString: try context.parameters.require("session_id")),
             try await vault.sessions.revoke(id, tenant: tenant, userID: userID)

@@ -14,7 +14,7 @@ struct TokenRoutes: Sendable {
     static let tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
     static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 
-    func add(to router: Router<SuiteContext>, access: RouteAccess) {
+    func add(to router: Router<VaultContext>, access: RouteAccess) {
         // Public clients (RFC 6749 §2.1) redeem codes and revoke their tokens (RFC 7009
         // §2.1) with their client_id alone: the handler authenticates each client as its
         // registration says.
@@ -59,7 +59,7 @@ struct TokenRoutes: Sendable {
         AppError(status: status, code: code, detail: description)
     }
 
-    func form(_ request: Request, _ context: SuiteContext) async throws -> [String: String] {
+    func form(_ request: Request, _ context: VaultContext) async throws -> [String: String] {
         guard let type = request.headers[.contentType], Request.mediaType(type) == "application/x-www-form-urlencoded" else {
             throw Self.oauth("invalid_request", "The body must be application/x-www-form-urlencoded")
         }
@@ -125,7 +125,7 @@ struct TokenRoutes: Sendable {
         return text.contains("%") ? text.removingPercentEncoding : text
     }
 
-    func token(_ request: Request, _ context: SuiteContext, tenant pathTenant: String?) async throws -> Response {
+    func token(_ request: Request, _ context: VaultContext, tenant pathTenant: String?) async throws -> Response {
         let form = try await form(request, context)
         // The root endpoint without `tenant_id` is the default tenant as the root discovery
         // presents it: its tokens carry the root issuer.
@@ -165,7 +165,7 @@ struct TokenRoutes: Sendable {
     }
 
     func authorizationCode(
-        _ client: Client, _ form: [String: String], _ request: Request, _ context: SuiteContext, issuer: String
+        _ client: Client, _ form: [String: String], _ request: Request, _ context: VaultContext, issuer: String
     ) async throws -> JSONValue {
         guard let code = form["code"], code.count <= 128 else { throw Self.oauth("invalid_request", "code is required") }
         let hash = sha256(code)
@@ -317,7 +317,7 @@ struct TokenRoutes: Sendable {
         ]
     }
 
-    func userinfo(_ request: Request, _ context: SuiteContext, tenant: String) async throws -> Response {
+    func userinfo(_ request: Request, _ context: VaultContext, tenant: String) async throws -> Response {
         var token = request.headers[.authorization].flatMap { AuthorizationHeader.token($0, allowBare: false) }
         if token == nil, request.method == .post, let type = request.headers[.contentType],
             Request.mediaType(type) == "application/x-www-form-urlencoded"
@@ -347,7 +347,7 @@ struct TokenRoutes: Sendable {
         return .json(.object(claims))
     }
 
-    func introspect(_ request: Request, _ context: SuiteContext, tenant pathTenant: String?) async throws -> Response {
+    func introspect(_ request: Request, _ context: VaultContext, tenant pathTenant: String?) async throws -> Response {
         let form = try await form(request, context)
         var tenant = vault.settings.defaultTenant
         if let pathTenant {
@@ -384,7 +384,7 @@ struct TokenRoutes: Sendable {
 
     /// RFC 7009: always 200 for an authenticated client, whether or not the token was
     /// anything; only the client's own tokens are affected.
-    func revoke(_ request: Request, _ context: SuiteContext, tenant pathTenant: String?) async throws -> Response {
+    func revoke(_ request: Request, _ context: VaultContext, tenant pathTenant: String?) async throws -> Response {
         let form = try await form(request, context)
         guard let token = form["token"], !token.isEmpty else { throw Self.oauth("invalid_request", "token is required") }
         let claims = try? await vault.tokens.claims(token, allowExpired: true)

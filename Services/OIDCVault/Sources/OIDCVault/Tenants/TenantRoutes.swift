@@ -6,15 +6,17 @@ import SuiteHTTP
 struct TenantRoutes: Sendable {
     let vault: Vault
 
-    func add(to router: Router<SuiteContext>) {
-        router.get("tenants") { request, context in try await list(request, context) }
-        router.post("tenants") { request, context in try await create(request, context) }
-        router.get("tenants/:tenant_id") { request, context in try await read(request, context) }
-        router.put("tenants/:tenant_id") { request, context in try await update(request, context) }
+    func add(to router: Router<VaultContext>) {
+        // Who calls is known before any handler runs: an API key or a bearer token.
+        let admin = router.administered(by: vault.authenticator)
+        admin.get("tenants") { request, context in try await list(request, context) }
+        admin.post("tenants") { request, context in try await create(request, context) }
+        admin.get("tenants/:tenant_id") { request, context in try await read(request, context) }
+        admin.put("tenants/:tenant_id") { request, context in try await update(request, context) }
     }
 
-    func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
+    func list(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let principal = try context.principal()
         try principal.require(.tenantsRead, tenant: principal.tenant)
         // A tenant's own principals see their tenant; the operator's see all.
         let everything = principal.mayAdminister(nil)
@@ -22,8 +24,8 @@ struct TenantRoutes: Sendable {
         return .json(["tenants": .array(tenants.map(\.json))])
     }
 
-    func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
+    func create(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let principal = try context.principal()
         try principal.require(.tenantsWrite, tenant: nil)
         var fields = Fields(try await request.jsonObject(context: context))
         let id = fields.string("tenant_id", max: 64, pattern: .identifier)
@@ -36,16 +38,16 @@ struct TenantRoutes: Sendable {
         return .null(status: .created)
     }
 
-    func read(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func read(_ request: Request, _ context: VaultContext) async throws -> Response {
         let id = try context.parameters.require("tenant_id")
-        let principal = try await vault.authenticator.principal(request, context: context)
+        let principal = try context.principal()
         try principal.require(.tenantsRead, tenant: id)
         return .json(try await vault.tenants.require(id).json)
     }
 
-    func update(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func update(_ request: Request, _ context: VaultContext) async throws -> Response {
         let id = try context.parameters.require("tenant_id")
-        let principal = try await vault.authenticator.principal(request, context: context)
+        let principal = try context.principal()
         try principal.require(.tenantsWrite, tenant: id)
         let existing = try await vault.tenants.require(id)
         var fields = Fields(try await request.jsonObject(context: context))

@@ -11,9 +11,11 @@ struct UserRoutes: Sendable {
         case createdAt = "created_at", username, email
     }
 
-    func add(to router: Router<SuiteContext>) {
-        router.get("users/me") { request, context in try await me(request, context) }
-        let users = router.group("tenants/:tenant_id/users")
+    func add(to router: Router<VaultContext>) {
+        // Who calls is known before any handler runs: an API key or a bearer token.
+        let admin = router.administered(by: vault.authenticator)
+        admin.get("users/me") { request, context in try await me(request, context) }
+        let users = admin.group("tenants/:tenant_id/users")
         users.get { request, context in try await list(request, context) }
         users.post { request, context in try await create(request, context) }
         users.post("batch") { request, context in try await batch(request, context) }
@@ -24,23 +26,23 @@ struct UserRoutes: Sendable {
         users.put(":user_id/email") { request, context in try await updateEmail(request, context) }
     }
 
-    private func tenant(_ context: SuiteContext, _ request: Request, _ scope: AdminScope) async throws -> (Tenant, Principal) {
+    private func tenant(_ context: VaultContext, _ request: Request, _ scope: AdminScope) async throws -> (Tenant, Principal) {
         let id = try context.parameters.require("tenant_id")
-        let principal = try await vault.authenticator.principal(request, context: context)
+        let principal = try context.principal()
         try principal.require(scope, tenant: id)
         return (try await vault.tenants.require(id), principal)
     }
 
     static let notFound = AppError(status: .notFound, code: "not_found", detail: "User not found")
 
-    func me(_ request: Request, _ context: SuiteContext) async throws -> Response {
-        let principal = try await vault.authenticator.principal(request, context: context)
+    func me(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let principal = try context.principal()
         let (tenant, userID) = try principal.requireUser()
         guard let user = try await vault.users.find(tenant: tenant, id: userID) else { throw Self.notFound }
         return .json(user.json)
     }
 
-    func list(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func list(_ request: Request, _ context: VaultContext) async throws -> Response {
         var query = try Fields(query: request)
         let username = query.string("username", required: false, max: 128) ?? ""
         let email = query.string("email", required: false, max: 128) ?? ""
@@ -60,7 +62,7 @@ struct UserRoutes: Sendable {
     }
 
 
-    func create(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func create(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, _) = try await tenant(context, request, .usersWrite)
         var fields = Fields(try await request.jsonObject(context: context))
         let user = VaultUser.read(&fields, tenant: tenant.id)
@@ -75,7 +77,7 @@ struct UserRoutes: Sendable {
         }
     }
 
-    func batch(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func batch(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, _) = try await tenant(context, request, .usersWrite)
         let body = try await request.jsonObject(context: context)
         guard case .array(let items)? = body["users"] else {
@@ -121,7 +123,7 @@ struct UserRoutes: Sendable {
             ], status: .created)
     }
 
-    func batchDelete(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func batchDelete(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, _) = try await tenant(context, request, .usersWrite)
         var fields = Fields(try await request.jsonObject(context: context))
         let ids = fields.strings("users_ids", maxCount: 1000, maxLength: 128)
@@ -131,7 +133,7 @@ struct UserRoutes: Sendable {
         return .null(status: .created)
     }
 
-    func byUsername(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func byUsername(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, _) = try await tenant(context, request, .usersRead)
         let username = try context.parameters.require("username")
         guard username.count <= 128, let user = try await vault.users.find(tenant: tenant.id, username: username) else {
@@ -140,7 +142,7 @@ struct UserRoutes: Sendable {
         return .json(user.json)
     }
 
-    func read(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func read(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, _) = try await tenant(context, request, .usersRead)
         guard let user = try await vault.users.find(tenant: tenant.id, id: try context.parameters.require("user_id")) else {
             throw Self.notFound
@@ -148,7 +150,7 @@ struct UserRoutes: Sendable {
         return .json(user.json)
     }
 
-    func update(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func update(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, _) = try await tenant(context, request, .usersWrite)
         let id = try context.parameters.require("user_id")
         var fields = Fields(try await request.jsonObject(context: context))
@@ -169,10 +171,10 @@ struct UserRoutes: Sendable {
 
     /// A new email needs a fresh proof from the user: a challenge of purpose `email`,
     /// signed with the key their image unlocks.
-    func updateEmail(_ request: Request, _ context: SuiteContext) async throws -> Response {
+    func updateEmail(_ request: Request, _ context: VaultContext) async throws -> Response {
         let tenantID = try context.parameters.require("tenant_id")
         let id = try context.parameters.require("user_id")
-        let principal = try await vault.authenticator.principal(request, context: context)
+        let principal = try context.principal()
         let isSelf = principal.tenant == tenantID && principal.userID == id
         if !isSelf { try principal.require(.usersWrite, tenant: tenantID) }
         let tenant = try await vault.tenants.require(tenantID)
