@@ -21,8 +21,11 @@ extension SuiteRequestContext {
     public var maxUploadSize: Int { bodyLimit }
 }
 
-/// The context of a service that needs nothing more than the suite's own members.
-public struct SuiteContext: SuiteRequestContext {
+/// The context of every service: the suite's members, and the caller its route group's
+/// authenticator middleware verified, in the service's own type (meet-rooms' delegation
+/// claims, user-identity's access token claims, the vault's principal). nil on public
+/// routes; a handler that needs a caller and finds none refuses.
+public struct AuthenticatedContext<Identity: Sendable>: SuiteRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var requestID: String = ""
     public var traceParent: String?
@@ -30,9 +33,14 @@ public struct SuiteContext: SuiteRequestContext {
     public var bodyLimit: Int = 1 << 20
     /// The socket peer's IP address (the gateway's, behind one).
     public let remoteAddress: String?
+    /// Who calls, as the authenticator middleware of the route's group verified it.
+    public var identity: Identity?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 }
+
+/// The context of a service whose callers are peers only (service tokens) or anyone.
+public typealias SuiteContext = AuthenticatedContext<Never>

@@ -6,7 +6,7 @@ import SuiteHTTP
 import SuiteSigning
 
 /// The claims of a delegation token: an application acting for a user.
-struct DelegationClaims: Codable, Sendable {
+public struct DelegationClaims: Codable, Sendable {
     var iss: String
     var aud: String
     var iat: Int

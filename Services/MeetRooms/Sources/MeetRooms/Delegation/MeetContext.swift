@@ -1,29 +1,17 @@
-public import Hummingbird
+import Hummingbird
 public import SuiteHTTP
 import SuiteSigning
 
-/// The request context of meet-rooms: the suite's members, and the delegation token
-/// `DelegationAuthenticator` verified for a rooms request.
-public struct MeetContext: SuiteRequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public var requestID: String = ""
-    public var traceParent: String?
-    public var serviceCaller: ServiceCaller?
-    public var bodyLimit: Int = 1 << 20
-    public let remoteAddress: String?
-    /// Set by `DelegationAuthenticator` on every rooms route: nil only on public routes.
-    var delegation: DelegationClaims?
+/// The request context of meet-rooms: the delegation token `DelegationAuthenticator`
+/// verified for a rooms request.
+public typealias MeetContext = AuthenticatedContext<DelegationClaims>
 
-    public init(source: ApplicationRequestContextSource) {
-        self.coreContext = .init(source: source)
-        self.remoteAddress = source.channel.remoteAddress?.ipAddress
-    }
-
+extension AuthenticatedContext where Identity == DelegationClaims {
     /// The verified token's claims (a rooms route without one is a wiring mistake, and
     /// refuses rather than serves).
     func claims() throws -> DelegationClaims {
-        guard let delegation else { throw MeetError.invalidToken }
-        return delegation
+        guard let identity else { throw MeetError.invalidToken }
+        return identity
     }
 }
 
@@ -36,7 +24,7 @@ struct DelegationAuthenticator: RouterMiddleware {
 
     func handle(_ request: Request, context: MeetContext, next: (Request, MeetContext) async throws -> Response) async throws -> Response {
         var context = context
-        context.delegation = try delegation.claims(request)
+        context.identity = try delegation.claims(request)
         return try await next(request, context)
     }
 }

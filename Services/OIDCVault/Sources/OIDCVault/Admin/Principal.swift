@@ -22,7 +22,7 @@ enum AdminScope: String, CaseIterable, Sendable {
 
 /// Who calls the admin API: the operator's bootstrap key, an API key, or a user's bearer
 /// token ("APIKeyHeaderHTTPBearer").
-struct Principal: Sendable {
+public struct Principal: Sendable {
     enum Kind: Sendable, Equatable {
         case operatorKey
         case apiKey(UUID)

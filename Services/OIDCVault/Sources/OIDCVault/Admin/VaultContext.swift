@@ -1,30 +1,17 @@
-public import Hummingbird
+import Hummingbird
 public import SuiteHTTP
 import SuiteCore
 import SuiteSigning
 
-/// The request context of the vault: the suite's members, and the principal (an API
-/// key, the operator's key, or a user's bearer token) `PrincipalAuthenticator` found for
-/// a route of an administered group.
-public struct VaultContext: SuiteRequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public var requestID: String = ""
-    public var traceParent: String?
-    public var serviceCaller: ServiceCaller?
-    public var bodyLimit: Int = 1 << 20
-    public let remoteAddress: String?
-    /// Set by `PrincipalAuthenticator`: nil only on the public and OAuth routes.
-    var authenticated: Principal?
+/// The request context of the vault: the principal (an API key, the operator's key, or a
+/// user's bearer token) `PrincipalAuthenticator` found for a route of an administered group.
+public typealias VaultContext = AuthenticatedContext<Principal>
 
-    public init(source: ApplicationRequestContextSource) {
-        self.coreContext = .init(source: source)
-        self.remoteAddress = source.channel.remoteAddress?.ipAddress
-    }
-
+extension AuthenticatedContext where Identity == Principal {
     /// Who calls (a route without one is a wiring mistake, and refuses).
     func principal() throws -> Principal {
-        guard let authenticated else { throw Authenticator.unauthenticated }
-        return authenticated
+        guard let identity else { throw Authenticator.unauthenticated }
+        return identity
     }
 }
 
@@ -37,7 +24,7 @@ struct PrincipalAuthenticator: RouterMiddleware {
 
     func handle(_ request: Request, context: VaultContext, next: (Request, VaultContext) async throws -> Response) async throws -> Response {
         var context = context
-        context.authenticated = try await authenticator.principal(request, context: context)
+        context.identity = try await authenticator.principal(request, context: context)
         return try await next(request, context)
     }
 }

@@ -1,29 +1,17 @@
-public import Hummingbird
+import Hummingbird
 public import SuiteHTTP
 import SuiteCore
 import SuiteSigning
 
-/// The request context of user-identity: the suite's members, and the access token's
-/// claims `UserAuthenticator` verified for a route of the signed-in group.
-public struct UAIContext: SuiteRequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public var requestID: String = ""
-    public var traceParent: String?
-    public var serviceCaller: ServiceCaller?
-    public var bodyLimit: Int = 1 << 20
-    public let remoteAddress: String?
-    /// Set by `UserAuthenticator`: nil only on routes outside the signed-in group.
-    var claims: UserClaims?
+/// The request context of user-identity: the access token's claims `UserAuthenticator`
+/// verified for a route of the signed-in group.
+public typealias UAIContext = AuthenticatedContext<UserClaims>
 
-    public init(source: ApplicationRequestContextSource) {
-        self.coreContext = .init(source: source)
-        self.remoteAddress = source.channel.remoteAddress?.ipAddress
-    }
-
+extension AuthenticatedContext where Identity == UserClaims {
     /// The signed-in caller (a route without one is a wiring mistake, and refuses).
     func caller() throws(AppError) -> UserClaims {
-        guard let claims else { throw Problem.missingToken }
-        return claims
+        guard let identity else { throw Problem.missingToken }
+        return identity
     }
 }
 
@@ -37,7 +25,7 @@ struct UserAuthenticator: RouterMiddleware {
     func handle(_ request: Request, context: UAIContext, next: (Request, UAIContext) async throws -> Response) async throws -> Response {
         guard let token = Core.token(request) else { throw Problem.missingToken }
         var context = context
-        context.claims = try tokens.verify(token, audience: .access).claims
+        context.identity = try tokens.verify(token, audience: .access).claims
         return try await next(request, context)
     }
 }

@@ -3,7 +3,7 @@ import SuiteCore
 import SuiteSigning
 
 /// The claims of User&Identity's tokens, as the seed's `GET /me` shows them.
-struct UserClaims: Codable, Sendable, Equatable {
+public struct UserClaims: Codable, Sendable, Equatable {
     enum Audience: String, Codable, Sendable {
         case access = "access_token"
         case refresh = "refresh_token"
