@@ -214,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "MeetRoomsTests",
             dependencies: [
-                "MeetRooms", "UserIdentity", "IdentityAssociations", "SuiteTesting", "SuiteMail",
+                "MeetRooms", "UserIdentity", "IdentityAssociations", "SuiteTesting",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

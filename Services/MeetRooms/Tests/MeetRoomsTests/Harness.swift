@@ -4,23 +4,25 @@ import PostgresNIO
 import ServiceLifecycle
 import SuiteCore
 import SuiteHTTP
-import SuiteMail
 import SuitePostgres
 import SuiteSigning
 import SuiteTesting
 import Testing
 
 @testable import MeetRooms
-@testable import UserIdentity
-@testable import IdentityAssociations
+// The peers run for real, started through their public API, and are reached over HTTP.
+import UserIdentity
+import IdentityAssociations
 
 /// meet-rooms and the real user-identity on loopback, trusting each other by JWKS, with
-/// identity-associations' address pointing where the test says.
+/// identity-associations' address pointing where the test says. Users are made and
+/// disabled through user-identity's HTTP API, as its admin.
 struct Meet: Sendable {
     let base: String
     let uaiBase: String
     let database: PostgresClient
-    let uaiDatabase: PostgresClient
+    /// A user-identity admin's access token (nil when user-identity is not started).
+    let uaiAdmin: String?
     let settings: MeetSettings
     /// Where meet-rooms expects identity-associations (nothing listens until a test starts it).
     let identityAssociationsPort: Int
@@ -50,7 +52,7 @@ struct Meet: Sendable {
 
         var services: [any Service] = [meet.application]
         var ready = [meetURL + "/health/ready"]
-        var uaiDatabase = meet.dependencies.database
+        var uaiDatabase: PostgresClient?
         if startUserIdentity {
             let uaiConfiguration = ServiceConfiguration.forTesting(
                 service: "user-identity", port: uaiPort, database: try await TestPostgres.shared.makeDatabase(schema: "uai_" + suffix),
@@ -65,10 +67,22 @@ struct Meet: Sendable {
             ready.append(uaiURL + "/health/ready")
             uaiDatabase = uai.dependencies.database
         }
-        let fixture = Meet(
-            base: meetURL + "/external-api/v1.0", uaiBase: uaiURL, database: meet.dependencies.database,
-            uaiDatabase: uaiDatabase, settings: settings, identityAssociationsPort: identityPort, meetURL: meetURL)
-        try await LiveServices.run(services, readyURLs: ready) { try await body(fixture) }
+        try await LiveServices.run(services, readyURLs: ready) { [uaiDatabase, settings] in
+            var admin: String?
+            if let uaiDatabase {
+                // The installation's first admin, as `user-identity users create-admin` makes it.
+                _ = try await UserIdentityService.createAdmin(
+                    email: "meet-admin@example.org", fullname: "Meet Admin", password: "admin-secret-1", database: uaiDatabase,
+                    bcryptCost: 4, logger: .init(label: "test"))
+                let login = try await send(
+                    .POST, uaiURL + "/authentications", json: ["email": "meet-admin@example.org", "password": "admin-secret-1"])
+                admin = login.json?["accessToken"]?.stringValue
+            }
+            let fixture = Meet(
+                base: meetURL + "/external-api/v1.0", uaiBase: uaiURL, database: meet.dependencies.database, uaiAdmin: admin,
+                settings: settings, identityAssociationsPort: identityPort, meetURL: meetURL)
+            try await body(fixture)
+        }
     }
 
     /// The real identity-associations on the port meet-rooms calls, mailing to `sink`,
@@ -78,9 +92,10 @@ struct Meet: Sendable {
             service: "identity-associations", port: identityAssociationsPort,
             database: try await TestPostgres.shared.makeDatabase(schema: "identity_" + String(identityAssociationsPort)),
             trust: ServiceTrust(issuers: ["meet-rooms": .jwks(url: meetURL + "/internal/jwks.json")]))
-        let settings = IdentitySettings(
-            mail: MailSettings(from: "rooms@example.com", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))),
-            templates: try MailTemplates(builtIn: IdentityAssociations.BuiltInTemplates.all))
+        let settings = try IdentityAssociationsService.loadSettings(ConfigReader([
+            "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "MAIL_TRANSPORT": "smtp", "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": String(sink.port), "SMTP_TLS": "none", "MAIL_FROM": "rooms@example.com",
+        ]))
         let built = try await SuiteApplication.build(IdentityAssociationsService.self, configuration: configuration, settings: settings)
         return (built.application, "http://127.0.0.1:\(identityAssociationsPort)/health/ready")
     }
@@ -97,15 +112,23 @@ struct Meet: Sendable {
         return (application.clientID, secret)
     }
 
-    /// A user at user-identity.
+    /// A user at user-identity, made by its admin over HTTP (`POST /users`, or
+    /// `POST /user-prototypes` for a prototype), disabled afterwards when asked.
     @discardableResult
     func user(_ email: String, enabled: Bool = true, prototype: Bool = false) async throws -> UUID {
-        let user = User(
-            id: UUID(), email: email, fullname: "Some User", locale: "en", roles: [], passwordHash: nil, isEnabled: enabled,
-            prototype: prototype, createdAt: Date(), lastAuthenticationAt: nil)
-        let store = UserStore(database: uaiDatabase, logger: .init(label: "test"))
-        try await uaiDatabase.withTransaction(logger: .init(label: "test")) { try await store.insert(user, on: $0) }
-        return user.id
+        let made = try await send(
+            .POST, uaiBase + (prototype ? "/user-prototypes" : "/users"), json: ["email": .string(email), "fullname": "Some User"],
+            token: uaiAdmin)
+        guard made.status == 201, let location = made.header("Location"), let id = UUID(uuidString: String(location.split(separator: "/").last ?? ""))
+        else { throw HarnessError.noUser(made.text) }
+        if !enabled { try await disable(id) }
+        return id
+    }
+
+    /// Disables the user at user-identity, as its admin would.
+    func disable(_ user: UUID) async throws {
+        let answer = try await send(.DELETE, uaiBase + "/users/\(user.uuidString.lowercased())/enabling", json: nil, token: uaiAdmin)
+        guard answer.status == 204 else { throw HarnessError.noUser(answer.text) }
     }
 
     @discardableResult
@@ -132,5 +155,6 @@ struct Meet: Sendable {
 
     enum HarnessError: Error {
         case noToken(String)
+        case noUser(String)
     }
 }

@@ -157,7 +157,7 @@ import Testing
 
             // Disabled at user-identity: refused within the two seconds answers are kept,
             // on the list and on every other rooms route.
-            try await meet.uaiDatabase.query("UPDATE users SET is_enabled = false WHERE id = \(userID)", logger: .init(label: "t"))
+            try await meet.disable(userID)
             var listed = 0
             for _ in 0..<40 {
                 listed = try await meet.call(.GET, "/rooms/", token: token).status

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Foundation
-import Logging
-import PostgresNIO
+public import Foundation
+public import Logging
+public import PostgresNIO
 import SuiteCore
 import SuiteHTTP
 
@@ -31,22 +31,37 @@ struct UsersCommand: AsyncParsableCommand {
                 throw ValidationError(problems.joined(separator: "\n"))
             }
             let created = try await UserIdentityService.withMigratedDatabase { client, _, settings, logger in
-                let hash = try await PasswordHasher(cost: settings.bcryptCost).hash(password)
-                let user = User(
-                    id: UUID(), email: email, fullname: fullname, locale: locale, roles: [Role.admin], passwordHash: hash,
-                    isEnabled: true, prototype: false, createdAt: Date(), lastAuthenticationAt: nil)
-                let store = UserStore(database: client, logger: logger)
                 do {
-                    try await client.withTransaction(logger: logger) { connection in try await store.insert(user, on: connection) }
-                } catch let error as PostgresTransactionError {
-                    if let problem = error.closureError as? AppError, problem.status == .conflict {
-                        throw ValidationError("an account with the email \(email) already exists")
-                    }
-                    throw error
+                    return try await UserIdentityService.createAdmin(
+                        email: email, fullname: fullname, password: password, locale: locale, database: client,
+                        bcryptCost: settings.bcryptCost, logger: logger)
+                } catch let error as AppError where error.status == .conflict {
+                    throw ValidationError("an account with the email \(email) already exists")
                 }
-                return user
             }
-            print(created.idString)
+            print(created.uuidString.lowercased())
         }
+    }
+}
+
+extension UserIdentityService {
+    /// An enabled uai_admin account with this password: the first admin of an
+    /// installation (`user-identity users create-admin`), and the one a peer's tests
+    /// log in as to set up users over the HTTP API. 409 when the email is taken.
+    public static func createAdmin(
+        email: String, fullname: String, password: String, locale: String = "en", database: PostgresClient, bcryptCost: Int,
+        logger: Logger
+    ) async throws -> UUID {
+        let hash = try await PasswordHasher(cost: bcryptCost).hash(password)
+        let user = User(
+            id: UUID(), email: email, fullname: fullname, locale: locale, roles: [Role.admin], passwordHash: hash,
+            isEnabled: true, prototype: false, createdAt: Date(), lastAuthenticationAt: nil)
+        let store = UserStore(database: database, logger: logger)
+        do {
+            try await database.withTransaction(logger: logger) { connection in try await store.insert(user, on: connection) }
+        } catch let error as PostgresTransactionError {
+            throw (error.closureError as? AppError) ?? error
+        }
+        return user.id
     }
 }
