@@ -92,24 +92,24 @@ struct APIKeyRoutes: Sendable {
 
     func regenerate(_ request: Request, _ context: VaultContext, admin: Bool) async throws -> Response {
         guard let id = UUID(uuidString: try context.parameters.require("key_id")) else {
-            throw AppError(status: .notFound, code: "not_found", detail: "API key not found")
+            throw VaultError.notFound("API key")
         }
         let principal = try context.principal()
-        guard let (tenant, owner, scopes) = try await vault.apiKeys.grant(of: id) else { throw AppError(status: .notFound, code: "not_found", detail: "API key not found") }
+        guard let (tenant, owner, scopes) = try await vault.apiKeys.grant(of: id) else { throw VaultError.notFound("API key") }
         if admin {
             try principal.require(.apiKeysAdmin, tenant: tenant)
         } else {
             let me = try principal.requireUser()
             // Another user's key is as good as absent.
             guard me.tenant == tenant, me.userID == owner else {
-                throw AppError(status: .notFound, code: "not_found", detail: "API key not found")
+                throw VaultError.notFound("API key")
             }
         }
         // A regenerated key keeps its scopes: whoever regenerates it must hold them all.
         try principal.requireGrantable(scopes, tenant: tenant)
         let key = Self.newKey()
         guard let row = try await vault.apiKeys.rotate(id, hash: Self.hash(key)) else {
-            throw AppError(status: .notFound, code: "not_found", detail: "API key not found")
+            throw VaultError.notFound("API key")
         }
         return .json(Self.json(row, key: key, withUsername: false))
     }

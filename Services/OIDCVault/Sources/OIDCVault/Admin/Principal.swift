@@ -40,10 +40,10 @@ public struct Principal: Sendable {
     /// Throws 403 unless the principal holds `scope` for `tenant` (nil: across tenants).
     func require(_ scope: AdminScope, tenant target: String?) throws(AppError) {
         guard scopes.contains(scope.rawValue) else {
-            throw AppError(status: .forbidden, code: "forbidden", detail: "Missing scope '\(scope.rawValue)'.")
+            throw VaultError.forbidden("Missing scope '\(scope.rawValue)'.")
         }
         guard mayAdminister(target) else {
-            throw AppError(status: .forbidden, code: "forbidden", detail: "Not allowed for tenant '\(target ?? "*")'.")
+            throw VaultError.forbidden("Not allowed for tenant '\(target ?? "*")'.")
         }
     }
 
@@ -58,10 +58,10 @@ public struct Principal: Sendable {
     func requireGrantable(_ granted: some Sequence<String>, tenant target: String) throws(AppError) {
         if kind == .operatorKey { return }
         guard tenant == target else {
-            throw AppError(status: .forbidden, code: "forbidden", detail: "A key can only be made in your own tenant.")
+            throw VaultError.forbidden("A key can only be made in your own tenant.")
         }
         guard Set(granted).isSubset(of: scopes) else {
-            throw AppError(status: .forbidden, code: "forbidden", detail: "A key cannot hold scopes its maker does not have.")
+            throw VaultError.forbidden("A key cannot hold scopes its maker does not have.")
         }
     }
 
@@ -69,7 +69,7 @@ public struct Principal: Sendable {
     /// nobody's.
     func requireUser() throws(AppError) -> (tenant: String, userID: String) {
         guard let tenant, let userID else {
-            throw AppError(status: .forbidden, code: "forbidden", detail: "This operation needs a user, not the operator key.")
+            throw VaultError.forbidden("This operation needs a user, not the operator key.")
         }
         return (tenant, userID)
     }
@@ -97,7 +97,7 @@ struct Authenticator: Sendable {
         }
         let access = try await tokens.accessToken(token)
         guard let userID = access.userID else {
-            throw AppError(status: .forbidden, code: "forbidden", detail: "A client's token cannot call the admin API.")
+            throw VaultError.forbidden("A client's token cannot call the admin API.")
         }
         guard let roles = try await users.roles(tenant: access.tenant, userID: userID) else { throw Self.unauthenticated }
         return Principal(
@@ -114,7 +114,7 @@ struct Authenticator: Sendable {
         // reveals nothing usable about the key; the row records this use in the same step.
         let use = CanonicalJSON.string(AccessInfo.block(request, context: context))
         guard let (id, tenant, userID, scopes) = try await apiKeys.use(hash: hash, access: use) else {
-            throw AppError(status: .unauthorized, code: "unauthorized", detail: "Invalid API key")
+            throw VaultError.unauthorized("Invalid API key")
         }
         return Principal(kind: .apiKey(id), tenant: tenant, userID: userID, scopes: Set(scopes), defaultTenant: settings.defaultTenant)
     }

@@ -51,7 +51,7 @@ struct BlockRoutes: Sendable {
         let principal = try context.principal()
         try principal.require(.blocksWrite, tenant: tenant)
         guard try await vault.lockout.unblock(tenant: tenant, kind: kind, subject: subject) else {
-            throw AppError(status: .notFound, code: "not_found", detail: "Not blocked")
+            throw VaultError.notBlocked
         }
         return Response(status: .noContent)
     }

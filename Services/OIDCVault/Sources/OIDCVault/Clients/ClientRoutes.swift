@@ -46,7 +46,7 @@ struct ClientRoutes: Sendable {
         // A confidential client gets a secret made here, shown in this answer only.
         let secret = document["client_type"] == "confidential" ? Client.newSecret() : nil
         guard try await vault.clients.insert(tenant: tenant!, id: id!, document: document, secretHash: secret.map(Client.hash)) else {
-            throw AppError(status: .conflict, code: "conflict", detail: "Client already exists")
+            throw VaultError.exists("Client")
         }
         let client = Client(id: id!, tenant: tenant!, document: document, secretHash: nil)
         return .json(client.json(secret: secret))
@@ -64,7 +64,7 @@ struct ClientRoutes: Sendable {
         try fields.check()
         try principal.require(.clientsWrite, tenant: tenant)
         guard let existing = try await vault.clients.find(tenant: tenant!, id: id) else {
-            throw AppError(status: .notFound, code: "not_found", detail: "Client not found")
+            throw VaultError.notFound("Client")
         }
         // A client made confidential gets its first secret; one made public loses it.
         var secretHash = existing.secretHash
@@ -82,7 +82,7 @@ struct ClientRoutes: Sendable {
         let tenantID = query.string("tenant_id", max: 64)
         try query.check()
         guard let tenant = try await vault.tenants.find(tenantID!), let client = try await vault.clients.find(tenant: tenant.id, id: id!)
-        else { throw AppError(status: .notFound, code: "not_found", detail: "Client not found") }
+        else { throw VaultError.notFound("Client") }
         let name = tenant.settings["display_name"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? tenant.id
         var clientJSON = client.publicJSON(tenantName: name)
         if case .object(var members) = clientJSON {

@@ -21,7 +21,7 @@ struct LoginRoutes: Sendable {
         case login, email
     }
 
-    static let failed = AppError(status: .unauthorized, code: "unauthorized", detail: "Authentication failed")
+    static let failed = VaultError.unauthorized("Authentication failed")
     static let challengeLifetime = 120
 
     func add(to router: Router<VaultContext>, access: RouteAccess) {
@@ -77,23 +77,23 @@ struct LoginRoutes: Sendable {
         if let authRequest, let client = try await vault.clients.find(tenant: tenant.id, id: authRequest.client),
             !(client.document["register_enable"]?.boolValue ?? false) || !tenant.registerEnable
         {
-            throw AppError(status: .forbidden, code: "forbidden", detail: "Registration is not enabled")
+            throw VaultError.forbidden("Registration is not enabled")
         }
         // A user an admin made without a credential enrols under the same username and email.
         if let existing = try await vault.users.find(tenant: tenant.id, username: username!) {
             guard existing.email == email!, try await !store.hasCredential(tenant: tenant.id, userID: existing.id) else {
-                throw AppError(status: .conflict, code: "conflict", detail: "Username already exists")
+                throw VaultError.exists("Username")
             }
             try await store(commitment, tenant: tenant.id, userID: existing.id)
         } else {
-            guard tenant.registerEnable else { throw AppError(status: .forbidden, code: "forbidden", detail: "Registration is not enabled") }
+            guard tenant.registerEnable else { throw VaultError.forbidden("Registration is not enabled") }
             let user = VaultUser(
                 tenant: tenant.id, id: UUID().uuidString.lowercased(), username: username!, email: email!, isDisabled: false,
                 isVerified: false, locale: nil, roles: [], externalID: nil, createdAt: Date(), updatedAt: Date())
             switch try await vault.users.insert(user, emailUnique: tenant.hasUsernameAndEmail) {
             case .created: try await store(commitment, tenant: tenant.id, userID: user.id)
-            case .emailTaken: throw AppError(status: .conflict, code: "conflict", detail: "Email already exists")
-            default: throw AppError(status: .conflict, code: "conflict", detail: "Username already exists")
+            case .emailTaken: throw VaultError.exists("Email")
+            default: throw VaultError.exists("Username")
             }
         }
         try await audit(tenant: tenant.id, userID: nil, outcome: "register", ip: request.clientAddress(context: context), ber: nil, logData: logData)
@@ -321,7 +321,7 @@ struct LoginRoutes: Sendable {
             (RateLimit(name: "vault-reset-code-ip", limit: 20, windowSeconds: 3600), request.clientAddress(context: context))
         ])
         let commitment = try await open(sealed!)
-        let invalid = AppError(status: .badRequest, code: "bad_request", detail: "Invalid or expired code")
+        let invalid = VaultError.badRequest("Invalid or expired code")
         guard let user = try await vault.users.find(tenant: tenantID, username: username!) else { throw invalid }
         guard try await store.consumeResetCode(hash: sha256(tenantID + "\u{0}" + code!), userID: user.id) else { throw invalid }
         try await store(commitment, tenant: tenantID, userID: user.id)

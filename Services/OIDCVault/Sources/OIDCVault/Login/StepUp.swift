@@ -69,7 +69,7 @@ struct StepUpRoutes: Sendable {
         return .json(["pin": .bool(factors?.pin != nil), "pattern": .bool(factors?.pattern != nil)])
     }
 
-    static let refused = AppError(status: .unauthorized, code: "unauthorized", detail: "Verification failed")
+    static let refused = VaultError.unauthorized("Verification failed")
 
     func verify(_ request: Request, _ context: VaultContext) async throws -> Response {
         var query = try Fields(query: request)
@@ -85,7 +85,7 @@ struct StepUpRoutes: Sendable {
         }
         try fields.check()
         guard let pending = try await vault.users.pendingStepUp(authReqID: authReqID!, nonceHash: sha256(nonce!)) else {
-            throw AppError(status: .badRequest, code: "bad_request", detail: "Unknown, expired or already used login")
+            throw VaultError.badRequest("Unknown, expired or already used login")
         }
         let tenant = try await vault.tenants.require(pending.tenant)
         guard pending.needVerify else {
@@ -105,9 +105,9 @@ struct StepUpRoutes: Sendable {
             answer = pattern.flatMap { Self.patternText($0, minimum: 1) }
             stored = factors?.pattern
         }
-        guard offered else { throw AppError(status: .forbidden, code: "forbidden", detail: "The tenant does not offer \(method!)") }
+        guard offered else { throw VaultError.forbidden("The tenant does not offer \(method!)") }
         guard let stored else {
-            throw AppError(status: .forbidden, code: "forbidden", detail: "The user has no \(method!) to verify with")
+            throw VaultError.forbidden("The user has no \(method!) to verify with")
         }
         let ip = request.clientAddress(context: context)
         try await vault.lockout.reserve(tenant: tenant, ip: ip, userID: pending.userID)

@@ -30,14 +30,14 @@ struct AuthorizeRoutes: Sendable {
     }
 
     func discovery(_ tenant: String, atRoot: Bool = false) async throws -> Response {
-        guard try await vault.tenantExists(tenant) else { throw AppError(status: .notFound, code: "not_found", detail: "Tenant not found") }
+        guard try await vault.tenantExists(tenant) else { throw VaultError.notFound("Tenant") }
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
             body: .init(byteBuffer: ByteBuffer(bytes: vault.discoveryDocument(tenant, atRoot: atRoot))))
     }
 
     func jwks(_ tenant: String) async throws -> Response {
-        guard try await vault.tenantExists(tenant) else { throw AppError(status: .notFound, code: "not_found", detail: "Tenant not found") }
+        guard try await vault.tenantExists(tenant) else { throw VaultError.notFound("Tenant") }
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=60"],
             body: .init(byteBuffer: ByteBuffer(bytes: try await vault.keys.jwks())))
@@ -58,12 +58,12 @@ struct AuthorizeRoutes: Sendable {
         let query = try request.queryForm()
         func value(_ name: String) -> String? { query[name] }
         // Until the client and its redirect URI are known to match, nothing is redirected.
-        guard let tenant = try await vault.tenants.find(tenantID) else { throw AppError(status: .notFound, code: "not_found", detail: "Tenant not found") }
+        guard let tenant = try await vault.tenants.find(tenantID) else { throw VaultError.notFound("Tenant") }
         guard let clientID = value("client_id"), let client = try await vault.clients.find(tenant: tenant.id, id: clientID) else {
-            throw AppError(status: .badRequest, code: "invalid_request", detail: "Unknown client_id")
+            throw VaultError.invalidRequest("Unknown client_id")
         }
         guard let redirectURI = value("redirect_uri"), client.redirectURIs.contains(redirectURI) else {
-            throw AppError(status: .badRequest, code: "invalid_request", detail: "redirect_uri is not registered for this client")
+            throw VaultError.invalidRequest("redirect_uri is not registered for this client")
         }
         let state = value("state")
         let issuer = vault.issuers.issuer(tenant.id, atRoot: atRoot)
@@ -118,6 +118,6 @@ struct AuthorizeRoutes: Sendable {
         case .none:
             break
         }
-        throw AppError(status: .badRequest, code: "bad_request", detail: "Unknown, expired or already used login")
+        throw VaultError.badRequest("Unknown, expired or already used login")
     }
 }

@@ -34,7 +34,7 @@ struct SessionRoutes: Sendable {
         let (tenant, userID) = try principal.requireUser()
         guard let id = UUID(uuidString: try context.parameters.require("session_id")),
             try await vault.sessions.revoke(id, tenant: tenant, userID: userID)
-        else { throw AppError(status: .notFound, code: "not_found", detail: "Session not found") }
+        else { throw VaultError.notFound("Session") }
         return Response(status: .noContent)
     }
 }

@@ -408,18 +408,18 @@ struct TokenRoutes: Sendable {
         do {
             claims = try await vault.tokens.claims(hint, type: "JWT", allowExpired: true)
         } catch {
-            throw AppError(status: .badRequest, code: "bad_request", detail: "id_token_hint is not an ID token of this server")
+            throw VaultError.badRequest("id_token_hint is not an ID token of this server")
         }
         guard let tenant = claims["tenant_id"]?.stringValue, let audience = claims["aud"]?.stringValue else {
-            throw AppError(status: .badRequest, code: "bad_request", detail: "id_token_hint is not an ID token of this server")
+            throw VaultError.badRequest("id_token_hint is not an ID token of this server")
         }
         if let clientID = values["client_id"], clientID != audience {
-            throw AppError(status: .badRequest, code: "bad_request", detail: "client_id does not match the ID token")
+            throw VaultError.badRequest("client_id does not match the ID token")
         }
         // Everything is checked before anything changes: a refused logout logs nobody out.
         if let target = values["post_logout_redirect_uri"] {
             guard let client = try await vault.clients.find(tenant: tenant, id: audience), client.postLogoutRedirectURIs.contains(target) else {
-                throw AppError(status: .badRequest, code: "bad_request", detail: "post_logout_redirect_uri is not registered for this client")
+                throw VaultError.badRequest("post_logout_redirect_uri is not registered for this client")
             }
         }
         if let sid = claims["sid"]?.stringValue, let session = UUID(uuidString: sid) {

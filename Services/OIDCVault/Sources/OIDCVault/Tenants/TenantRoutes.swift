@@ -32,7 +32,7 @@ struct TenantRoutes: Sendable {
         let settings = Tenant.settings(from: &fields)
         try fields.check()
         guard try await vault.tenants.create(Tenant(id: id!, settings: settings)) else {
-            throw AppError(status: .conflict, code: "conflict", detail: "Tenant already exists")
+            throw VaultError.exists("Tenant")
         }
         vault.logger.notice("tenant created", metadata: ["tenant": "\(id!)"])
         return .null(status: .created)

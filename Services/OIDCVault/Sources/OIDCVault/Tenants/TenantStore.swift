@@ -17,7 +17,7 @@ struct TenantStore: Sendable {
     }
 
     func require(_ id: String) async throws -> Tenant {
-        guard let tenant = try await find(id) else { throw AppError(status: .notFound, code: "not_found", detail: "Tenant not found") }
+        guard let tenant = try await find(id) else { throw VaultError.notFound("Tenant") }
         return tenant
     }
 

@@ -33,7 +33,7 @@ struct UserRoutes: Sendable {
         return (try await vault.tenants.require(id), principal)
     }
 
-    static let notFound = AppError(status: .notFound, code: "not_found", detail: "User not found")
+    static let notFound = VaultError.notFound("User")
 
     func me(_ request: Request, _ context: VaultContext) async throws -> Response {
         let principal = try context.principal()
@@ -71,9 +71,9 @@ struct UserRoutes: Sendable {
         case .created:
             guard let stored = try await vault.users.find(tenant: tenant.id, id: user!.id) else { throw Self.notFound }
             return .json(stored.json, status: .created)
-        case .usernameTaken: throw AppError(status: .conflict, code: "conflict", detail: "Username already exists")
-        case .idTaken: throw AppError(status: .conflict, code: "conflict", detail: "User id already exists")
-        case .emailTaken: throw AppError(status: .conflict, code: "conflict", detail: "Email already exists")
+        case .usernameTaken: throw VaultError.exists("Username")
+        case .idTaken: throw VaultError.exists("User id")
+        case .emailTaken: throw VaultError.exists("Email")
         }
     }
 
@@ -163,7 +163,7 @@ struct UserRoutes: Sendable {
             if user.isDisabled { try await vault.sessions.revokeAll(tenant: tenant.id, userID: id) }
             return .json(updated.json)
         case .taken(let emailTaken):
-            throw AppError(status: .conflict, code: "conflict", detail: "\(emailTaken ? "Email" : "Username") already exists")
+            throw VaultError.exists("\(emailTaken ? "Email" : "Username")")
         case .notFound:
             throw Self.notFound
         }
@@ -187,7 +187,7 @@ struct UserRoutes: Sendable {
         try await vault.login.verifyChallenge(
             tenant: tenant.id, user: user, challengeID: challengeID!, signature: signature!, authRequest: nil)
         guard try await vault.users.changeEmail(tenant: tenant.id, userID: id, to: email!) else {
-            throw AppError(status: .conflict, code: "conflict", detail: "Email already exists")
+            throw VaultError.exists("Email")
         }
         return .null()
     }
