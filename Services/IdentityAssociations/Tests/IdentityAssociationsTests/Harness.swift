@@ -38,45 +38,33 @@ struct Identity: Sendable {
         configure: @escaping @Sendable (inout IdentitySettings) throws -> Void = { _ in },
         _ body: @Sendable (Identity) async throws -> Void
     ) async throws {
-        let sink = try await SMTPSink.start()
-        let port = try FreePort.next(), homeserverPort = try FreePort.next(), twilioPort = try FreePort.next()
+        let homeserverPort = try FreePort.next(), twilioPort = try FreePort.next()
         let homeserver = FakeHomeserver(port: homeserverPort)
         let twilio = FakeTwilio(port: twilioPort)
-        let schema = "identity_" + SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
-        let database: DatabaseConfiguration
-        if let ownDatabase { database = ownDatabase } else { database = try await TestPostgres.shared.makeDatabase(schema: schema) }
-        let configuration = ServiceConfiguration.forTesting(
-            service: "identity-associations", port: port, database: database, requestTimeout: requestTimeout, rateLimits: rateLimits)
-        var settings = IdentitySettings(
-            serverName: "id.example.org", publicBaseURL: "http://127.0.0.1:\(port)",
-            mail: MailSettings(from: "identity@example.org", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))),
-            templates: try MailTemplates(builtIn: IdentityAssociations.BuiltInTemplates.all),
-            sms: SMSSettings(provider: .twilio(baseURL: "http://127.0.0.1:\(twilioPort)", accountSID: "AC123", authToken: "secret-token", from: "+15550001111")),
-            homeserverBaseURL: "http://127.0.0.1:\(homeserverPort)")
-        try configure(&settings)
-        let built = try await SuiteApplication.build(IdentityAssociationsService.self, configuration: configuration, settings: settings)
-        var identity = Identity(
-            base: "http://127.0.0.1:\(port)", sink: sink, database: built.dependencies.database, settings: settings, homeserver: homeserver,
-            twilio: twilio)
-        var others: [any Service] = []
-        for _ in 1..<max(replicas, 1) {
-            let port = try FreePort.next()
-            let configuration = ServiceConfiguration.forTesting(
-                service: "identity-associations", port: port, database: database, signingKey: configuration.signingKey, rateLimits: rateLimits)
-            others.append(try await SuiteApplication.build(IdentityAssociationsService.self, configuration: configuration, settings: settings).application)
-            identity.replicas.append("http://127.0.0.1:\(port)")
+        var options = ServiceFixture<IdentityAssociationsService>.Options()
+        options.rateLimits = rateLimits
+        options.database = ownDatabase
+        options.requestTimeout = requestTimeout
+        options.replicas = replicas
+        try await ServiceFixture.run(
+            IdentityAssociationsService.self, options: options, alongside: [homeserver.application, twilio.application],
+            readyURLs: ["http://127.0.0.1:\(homeserverPort)/", "http://127.0.0.1:\(twilioPort)/"]
+        ) { port, sink in
+            var settings = IdentitySettings(
+                serverName: "id.example.org", publicBaseURL: "http://127.0.0.1:\(port)",
+                mail: MailSettings(from: "identity@example.org", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))),
+                templates: try MailTemplates(builtIn: IdentityAssociations.BuiltInTemplates.all),
+                sms: SMSSettings(provider: .twilio(baseURL: "http://127.0.0.1:\(twilioPort)", accountSID: "AC123", authToken: "secret-token", from: "+15550001111")),
+                homeserverBaseURL: "http://127.0.0.1:\(homeserverPort)")
+            try configure(&settings)
+            return settings
+        } _: { service in
+            var identity = Identity(
+                base: service.base, sink: service.sink, database: service.database, settings: service.settings, homeserver: homeserver,
+                twilio: twilio)
+            identity.replicas = service.replicas
+            try await body(identity)
         }
-        let ready = ["\(identity.base)/health/ready", "http://127.0.0.1:\(homeserverPort)/", "http://127.0.0.1:\(twilioPort)/"]
-            + identity.replicas.map { "\($0)/health/ready" }
-        do {
-            try await LiveServices.run([built.application, homeserver.application, twilio.application] + others, readyURLs: ready) { [identity] in
-                try await body(identity)
-            }
-        } catch {
-            await sink.stop()
-            throw error
-        }
-        await sink.stop()
     }
 
     @discardableResult

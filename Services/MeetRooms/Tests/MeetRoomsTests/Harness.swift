@@ -34,28 +34,15 @@ struct Meet: Sendable {
         configure: @escaping @Sendable (inout MeetSettings) -> Void = { _ in },
         _ body: @Sendable (Meet) async throws -> Void
     ) async throws {
-        let meetPort = try FreePort.next(), uaiPort = try FreePort.next()
+        let meetPort = try FreePort.next(), uaiPort = try FreePort.next(), identityPort = try FreePort.next()
         let meetURL = "http://127.0.0.1:\(meetPort)", uaiURL = "http://127.0.0.1:\(uaiPort)"
-        let suffix = SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
-        var peers = ["user-identity": uaiURL]
-        let identityPort = try FreePort.next()
-        peers["identity-associations"] = "http://127.0.0.1:\(identityPort)"
-        var meetConfiguration = ServiceConfiguration.forTesting(
-            service: "meet-rooms", port: meetPort, database: try await TestPostgres.shared.makeDatabase(schema: "meet_" + suffix),
-            trust: ServiceTrust(issuers: ["user-identity": .jwks(url: uaiURL + "/internal/jwks.json")]), peers: peers,
-            rateLimits: rateLimits)
-        // The gateway keeps meet's prefix, so PUBLIC_URL names where `/external-api` is.
-        meetConfiguration.publicURL = meetURL + "/external-api"
-        var settings = MeetSettings(signingKey: .generate(), roomBaseURL: "https://meet.example.com")
-        configure(&settings)
-        let meet = try await SuiteApplication.build(MeetRoomsService.self, configuration: meetConfiguration, settings: settings)
-
-        var services: [any Service] = [meet.application]
-        var ready = [meetURL + "/health/ready"]
+        var alongside: [any Service] = []
+        var ready: [String] = []
         var uaiDatabase: PostgresClient?
         if startUserIdentity {
             let uaiConfiguration = ServiceConfiguration.forTesting(
-                service: "user-identity", port: uaiPort, database: try await TestPostgres.shared.makeDatabase(schema: "uai_" + suffix),
+                service: "user-identity", port: uaiPort,
+                database: try await TestPostgres.shared.makeDatabase(schema: "uai_" + SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))),
                 trust: ServiceTrust(issuers: ["meet-rooms": .jwks(url: meetURL + "/internal/jwks.json")]))
             let uaiSettings = try UserIdentityService.loadSettings(ConfigReader([
                 "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4",
@@ -63,11 +50,22 @@ struct Meet: Sendable {
             ]))
             // Built only when it runs: a built service owns an HTTP client that its run shuts down.
             let uai = try await SuiteApplication.build(UserIdentityService.self, configuration: uaiConfiguration, settings: uaiSettings)
-            services.append(uai.application)
+            alongside.append(uai.application)
             ready.append(uaiURL + "/health/ready")
             uaiDatabase = uai.dependencies.database
         }
-        try await LiveServices.run(services, readyURLs: ready) { [uaiDatabase, settings] in
+        var options = ServiceFixture<MeetRoomsService>.Options()
+        options.port = meetPort
+        // The gateway keeps meet's prefix, so PUBLIC_URL names where `/external-api` is.
+        options.publicPath = "/external-api"
+        options.rateLimits = rateLimits
+        options.trust = ServiceTrust(issuers: ["user-identity": .jwks(url: uaiURL + "/internal/jwks.json")])
+        options.peers = ["user-identity": uaiURL, "identity-associations": "http://127.0.0.1:\(identityPort)"]
+        try await ServiceFixture.run(MeetRoomsService.self, options: options, alongside: alongside, readyURLs: ready) { _, _ in
+            var settings = MeetSettings(signingKey: .generate(), roomBaseURL: "https://meet.example.com")
+            configure(&settings)
+            return settings
+        } _: { [uaiDatabase] service in
             var admin: String?
             if let uaiDatabase {
                 // The installation's first admin, as `user-identity users create-admin` makes it.
@@ -78,10 +76,10 @@ struct Meet: Sendable {
                     .POST, uaiURL + "/authentications", json: ["email": "meet-admin@example.org", "password": "admin-secret-1"])
                 admin = login.json?["accessToken"]?.stringValue
             }
-            let fixture = Meet(
-                base: meetURL + "/external-api/v1.0", uaiBase: uaiURL, database: meet.dependencies.database, uaiAdmin: admin,
-                settings: settings, identityAssociationsPort: identityPort, meetURL: meetURL)
-            try await body(fixture)
+            try await body(
+                Meet(
+                    base: meetURL + "/external-api/v1.0", uaiBase: uaiURL, database: service.database, uaiAdmin: admin,
+                    settings: service.settings, identityAssociationsPort: identityPort, meetURL: meetURL))
         }
     }
 

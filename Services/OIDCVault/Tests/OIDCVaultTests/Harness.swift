@@ -30,28 +30,20 @@ struct VaultFixture: Sendable {
         configure: @escaping @Sendable (inout VaultSettings) -> Void = { _ in },
         _ body: @Sendable (VaultFixture) async throws -> Void
     ) async throws {
-        let sink = try await SMTPSink.start()
-        let port = try FreePort.next()
-        var databaseConfiguration = database
-        if databaseConfiguration == nil { databaseConfiguration = try await TestPostgres.shared.makeDatabase(schema: "vault") }
-        let configuration = ServiceConfiguration.forTesting(
-            service: "oidc-vault", port: port, database: databaseConfiguration!, rateLimits: rateLimits)
-        var settings = VaultSettings(
-            loginUIURL: "https://login.example.com/", adminAPIKey: operatorKey,
-            mail: MailSettings(from: "vault@example.com", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))))
-        configure(&settings)
-        let built = try await SuiteApplication.build(OIDCVaultService.self, configuration: configuration, settings: settings)
-        let fixture = VaultFixture(base: "http://127.0.0.1:\(port)", database: built.dependencies.database, sink: sink, settings: settings)
-        do {
-            try await LiveServices.run([built.application], readyURLs: [fixture.base + "/health/ready"]) {
-                try await fixture.waitForDefaultTenant()
-                try await body(fixture)
-            }
-        } catch {
-            await sink.stop()
-            throw error
+        var options = ServiceFixture<OIDCVaultService>.Options()
+        options.rateLimits = rateLimits
+        options.database = database
+        try await ServiceFixture.run(OIDCVaultService.self, options: options) { _, sink in
+            var settings = VaultSettings(
+                loginUIURL: "https://login.example.com/", adminAPIKey: operatorKey,
+                mail: MailSettings(from: "vault@example.com", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))))
+            configure(&settings)
+            return settings
+        } _: { service in
+            let fixture = VaultFixture(base: service.base, database: service.database, sink: service.sink, settings: service.settings)
+            try await fixture.waitForDefaultTenant()
+            try await body(fixture)
         }
-        await sink.stop()
     }
 
     /// The default tenant is made in the background at start.

@@ -45,25 +45,17 @@ struct UAI: Sendable {
         configure: @escaping (inout UserIdentitySettings) -> Void = { _ in },
         _ body: @Sendable (UAI) async throws -> Void
     ) async throws {
-        let sink = try await SMTPSink.start()
-        let port = try FreePort.next()
-        let signingKey = Ed25519SigningKey.generate()
-        let schema = "uai_" + SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
-        let configuration = ServiceConfiguration.forTesting(
-            service: "user-identity", port: port, database: try await TestPostgres.shared.makeDatabase(schema: schema),
-            signingKey: signingKey, trust: trust, rateLimits: rateLimits)
-        let settings = try settings(key: key, sinkPort: sink.port, configure: configure)
-        let built = try await SuiteApplication.build(UserIdentityService.self, configuration: configuration, settings: settings)
-        let uai = UAI(
-            base: "http://127.0.0.1:\(port)", sink: sink, database: built.dependencies.database, settings: settings,
-            signingKey: signingKey)
-        do {
-            try await LiveServices.run([built.application], readyURLs: ["\(uai.base)/health/ready"]) { try await body(uai) }
-        } catch {
-            await sink.stop()
-            throw error
+        var options = ServiceFixture<UserIdentityService>.Options()
+        options.rateLimits = rateLimits
+        options.trust = trust
+        try await ServiceFixture.run(UserIdentityService.self, options: options) { _, sink in
+            try settings(key: key, sinkPort: sink.port, configure: configure)
+        } _: { fixture in
+            try await body(
+                UAI(
+                    base: fixture.base, sink: fixture.sink, database: fixture.database, settings: fixture.settings,
+                    signingKey: fixture.configuration.signingKey))
         }
-        await sink.stop()
     }
 
     // MARK: Requests

@@ -1,0 +1,115 @@
+import Foundation
+public import NIOHTTP1
+public import PostgresNIO
+public import ServiceLifecycle
+public import SuiteCore
+public import SuiteHTTP
+public import SuitePostgres
+public import SuiteSigning
+
+/// One service under test, running for real on loopback: a free port, its own schema of
+/// the throwaway PostgreSQL (or the database given), its mail to a fresh SMTP sink, and
+/// whatever else the test runs beside it (fake third parties, replicas). Each service's
+/// harness builds its settings and helpers on this, so starting, waiting for readiness
+/// and stopping are written once.
+public struct ServiceFixture<S: SuiteService>: Sendable {
+    /// `http://127.0.0.1:<port>`.
+    public let base: String
+    public let port: Int
+    public let configuration: ServiceConfiguration
+    public let settings: S.Settings
+    /// The service's own database client (its schema).
+    public let database: PostgresClient
+    public let sink: SMTPSink
+    /// Every route the service registered, and whether it is public.
+    public let routes: [RouteEntry]
+    /// Further replicas on the same database and settings, by base URL.
+    public let replicas: [String]
+
+    /// What `run` needs beyond the service's settings.
+    public struct Options: Sendable {
+        public var rateLimits = RateLimitSettings(enabled: false)
+        public var trust = ServiceTrust(issuers: [:])
+        public var peers: [String: String] = [:]
+        public var signingKey = Ed25519SigningKey.generate()
+        public var requestTimeout: Duration = .seconds(30)
+        /// nil: a new schema named after the service.
+        public var database: DatabaseConfiguration?
+        /// Instances in all, on one database (2 or more for tests of shared state).
+        public var replicas = 1
+        /// nil: a free one. Given when peers started before it must know where it is.
+        public var port: Int?
+        /// nil: `http://127.0.0.1:<port>`. meet-rooms' is its prefix (the gateway keeps it).
+        public var publicPath: String?
+
+        public init() {}
+    }
+
+    /// Starts the service (and `alongside`, ready once each of `readyURLs` answers) with the
+    /// settings `settings` makes from its port and the SMTP sink's, runs `body`, then stops
+    /// everything gracefully, whether `body` succeeded or threw.
+    public static func run(
+        _ service: S.Type,
+        options: Options = Options(),
+        alongside: [any Service] = [],
+        readyURLs: [String] = [],
+        settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
+        _ body: @Sendable (ServiceFixture<S>) async throws -> Void
+    ) async throws {
+        let sink = try await SMTPSink.start()
+        do {
+            try await run(options: options, sink: sink, alongside: alongside, readyURLs: readyURLs, settings: makeSettings, body)
+        } catch {
+            await sink.stop()
+            throw error
+        }
+        await sink.stop()
+    }
+
+    private static func run(
+        options: Options, sink: SMTPSink, alongside: [any Service], readyURLs: [String],
+        settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
+        _ body: @Sendable (ServiceFixture<S>) async throws -> Void
+    ) async throws {
+        let port = try options.port ?? FreePort.next()
+        let schema = S.defaultSchema + "_" + SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
+        let database: DatabaseConfiguration
+        if let given = options.database { database = given } else { database = try await TestPostgres.shared.makeDatabase(schema: schema) }
+        func configuration(port: Int) -> ServiceConfiguration {
+            var configuration = ServiceConfiguration.forTesting(
+                service: S.name, port: port, database: database, signingKey: options.signingKey, trust: options.trust,
+                peers: options.peers, requestTimeout: options.requestTimeout, rateLimits: options.rateLimits)
+            if let path = options.publicPath { configuration.publicURL += path }
+            return configuration
+        }
+        let settings = try makeSettings(port, sink)
+        let built = try await SuiteApplication.build(S.self, configuration: configuration(port: port), settings: settings)
+        var applications: [any Service] = [built.application]
+        var replicas: [String] = []
+        for _ in 1..<max(options.replicas, 1) {
+            let port = try FreePort.next()
+            applications.append(try await SuiteApplication.build(S.self, configuration: configuration(port: port), settings: settings).application)
+            replicas.append("http://127.0.0.1:\(port)")
+        }
+        let fixture = ServiceFixture(
+            base: "http://127.0.0.1:\(port)", port: port, configuration: configuration(port: port), settings: settings,
+            database: built.dependencies.database, sink: sink, routes: built.routes, replicas: replicas)
+        let ready = [fixture.base + "/health/ready"] + replicas.map { $0 + "/health/ready" } + readyURLs
+        try await LiveServices.run(applications + alongside, readyURLs: ready) { try await body(fixture) }
+    }
+
+    /// A request as a client sends it: `json` as the body, `token` as `Authorization: Bearer`.
+    @discardableResult
+    public func call(
+        _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, token: String? = nil, headers: [(String, String)] = []
+    ) async throws -> TestResponse {
+        try await send(method, base + path, json: json, token: token, headers: headers)
+    }
+
+    /// The single number a `SELECT count(*)::bigint …` (or any one-value query) answers.
+    public func count(_ sql: String) async throws -> Int {
+        let rows = try await database.query(PostgresQuery(unsafeSQL: sql), logger: .init(label: "test"))
+        for try await value in rows.decode(Int.self) { return value }
+        return 0
+    }
+}
