@@ -44,3 +44,30 @@ public struct AuthenticatedContext<Identity: Sendable>: SuiteRequestContext {
 
 /// The context of a service whose callers are peers only (service tokens) or anyone.
 public typealias SuiteContext = AuthenticatedContext<Never>
+
+extension AuthenticatedContext {
+    /// The caller the group's authenticator set; `missing` thrown when there is none (a
+    /// route registered outside its authenticated group fails closed).
+    public func identity(orThrow missing: @autoclosure () -> any Error) throws -> Identity {
+        guard let identity else { throw missing() }
+        return identity
+    }
+}
+
+/// The authenticator middleware of a route group: sets the context's identity to what
+/// `authenticate` finds in the request, or lets its error answer (a 401 in the route's
+/// dialect) before any handler reads the request.
+public struct Authenticate<Identity: Sendable>: RouterMiddleware {
+    public typealias Context = AuthenticatedContext<Identity>
+    let authenticate: @Sendable (Request, Context) async throws -> Identity
+
+    public init(_ authenticate: @escaping @Sendable (Request, Context) async throws -> Identity) {
+        self.authenticate = authenticate
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.identity = try await authenticate(request, context)
+        return try await next(request, context)
+    }
+}

@@ -57,7 +57,7 @@ public enum MeetRoomsService: SuiteService {
             router.post("/external-api/v1.0/application/token") { request, context in try await token.handle(request, context) }
         }
         // Every rooms route: a delegation token of ours, or nothing is read.
-        let api = router.group("/external-api/v1.0").add(middleware: DelegationAuthenticator(delegation: delegation))
+        let api = router.group("/external-api/v1.0").add(middleware: delegation.authenticator)
         do {
             api.get("rooms") { request, context in try await rooms.list(request, context) }
             api.post("rooms") { request, context in try await rooms.create(request, context) }

@@ -1,31 +1,21 @@
 import Hummingbird
 public import SuiteHTTP
-import SuiteSigning
 
-/// The request context of meet-rooms: the delegation token `DelegationAuthenticator`
-/// verified for a rooms request.
+/// The request context of meet-rooms: the delegation token the rooms group's
+/// authenticator (`Delegation.authenticator`) verified.
 public typealias MeetContext = AuthenticatedContext<DelegationClaims>
 
 extension AuthenticatedContext where Identity == DelegationClaims {
-    /// The verified token's claims (a rooms route without one is a wiring mistake, and
-    /// refuses rather than serves).
-    func claims() throws -> DelegationClaims {
-        guard let identity else { throw MeetError.invalidToken }
-        return identity
-    }
+    /// The verified token's claims.
+    func claims() throws -> DelegationClaims { try identity(orThrow: MeetError.invalidToken) }
 }
 
-/// Refuses a rooms request that does not carry a fresh delegation token of ours (La
-/// Suite Meet's 401s), before any handler reads the request; what the token allows
-/// (scope, application and user standing) each handler checks with what it reads.
-struct DelegationAuthenticator: RouterMiddleware {
-    typealias Context = MeetContext
-    let delegation: Delegation
-
-    func handle(_ request: Request, context: MeetContext, next: (Request, MeetContext) async throws -> Response) async throws -> Response {
-        var context = context
-        context.identity = try delegation.claims(request)
-        return try await next(request, context)
+extension Delegation {
+    /// Refuses a rooms request without a fresh delegation token of ours (La Suite Meet's
+    /// 401s); what the token allows (scope, application and user standing) each handler
+    /// checks with what it reads.
+    var authenticator: Authenticate<DelegationClaims> {
+        Authenticate { [self] request, _ in try claims(request) }
     }
 }
 

@@ -30,7 +30,7 @@ struct Core: Sendable {
         request.headers[.authorization].flatMap { AuthorizationHeader.token($0, allowBare: true) }
     }
 
-    /// The signed-in caller (`UserAuthenticator` verified the token), who must hold one
+    /// The signed-in caller (the signed-in group's authenticator verified the token), who must hold one
     /// of `roles` now; 403 otherwise. The token says who calls, PostgreSQL says what they
     /// may do: an account disabled, or a role removed, within the token's fifteen minutes
     /// takes effect at once (the look-up is batched with every other concurrent one, as

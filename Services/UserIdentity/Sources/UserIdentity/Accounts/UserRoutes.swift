@@ -12,7 +12,7 @@ struct UserRoutes {
 
     func add(to router: Router<UAIContext>, access: RouteAccess) {
         // Every route but the mailed links: a valid access token of ours, or nothing is read.
-        let signedIn = router.group().add(middleware: UserAuthenticator(tokens: core.tokens))
+        let signedIn = router.group().add(middleware: core.tokens.authenticator)
         signedIn.get("/users") { request, context in try await search(request, context) }
         signedIn.post("/users") { request, context in try await create(request, context) }
         signedIn.get("/users/me") { request, context -> Response in

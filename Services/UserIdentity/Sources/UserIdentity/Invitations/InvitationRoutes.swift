@@ -49,7 +49,7 @@ struct InvitationRoutes {
 
     func add(to router: Router<UAIContext>, access: RouteAccess) {
         // Every route but the mailed links: a valid access token of ours, or nothing is read.
-        let signedIn = router.group().add(middleware: UserAuthenticator(tokens: core.tokens))
+        let signedIn = router.group().add(middleware: core.tokens.authenticator)
         signedIn.post("/user-prototypes") { request, context in
             let admin = try await core.caller(context, anyOf: [Role.admin])
             let input = try await request.decodeJSON(as: UserRoutes.NewUser.self, context: context)
