@@ -85,7 +85,7 @@ public enum UserIdentityService: SuiteService {
 enum AccountJanitor {
     static func service(database: PostgresClient, logger: Logger) -> Periodic {
         Periodic("account purge", every: .seconds(600), logger: logger) {
-            try await database.withTransaction(logger: logger) { connection in
+            try await database.withRequestTransaction(logger: logger) { connection in
                 try await connection.query("DELETE FROM activations WHERE expires_at < now()", logger: logger)
                 try await connection.query("DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'", logger: logger)
                 try await connection.query("DELETE FROM email_changes WHERE expires_at < now() - interval '1 day'", logger: logger)

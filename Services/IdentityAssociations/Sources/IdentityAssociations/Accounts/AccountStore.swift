@@ -21,7 +21,7 @@ struct AccountStore: Sendable {
 
     /// The account (made on its first registration) and a new token for it.
     func register(userID: String, tokenHash: [UInt8], logger: Logger) async throws {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             try await connection.query("INSERT INTO accounts (user_id) VALUES (\(userID)) ON CONFLICT DO NOTHING", logger: logger)
             try await connection.query(
                 "INSERT INTO account_tokens (token_hash, user_id) VALUES (\(ByteBuffer(bytes: tokenHash)), \(userID))", logger: logger)

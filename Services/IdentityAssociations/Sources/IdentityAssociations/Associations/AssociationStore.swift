@@ -31,7 +31,7 @@ struct AssociationStore: Sendable {
         medium: String, address: String, mxid: String, lookupHash: String, ts: Int64, notAfter: Int64, homeserver: String?,
         logger: Logger, answer: @Sendable ([DeliveredInvite]) -> [UInt8]
     ) async throws -> [UInt8] {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             try await connection.query(
                 """
                 INSERT INTO associations (medium, address, mxid, lookup_hash, ts, not_before, not_after)

@@ -19,7 +19,7 @@ struct InviteStore: Sendable {
     func storePending(
         email: String, roomID: String, sender: String, token: String, ephemeralPublicKey: String, mail: MailEnvelope, logger: Logger
     ) async throws {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             try await connection.query(
                 """
                 INSERT INTO pending_invites (medium, address, room_id, sender, token)
@@ -50,7 +50,7 @@ struct InviteStore: Sendable {
     func inviteToRoom(
         _ room: UUID, name: String, url: String, emails: [String], logger: Logger, mail: @Sendable (String) throws -> MailEnvelope
     ) async throws -> (invited: [String], alreadyInvited: [String]) {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             var invited: [String] = []
             var already: [String] = []
             for email in emails {

@@ -47,7 +47,7 @@ struct InviteRelay: Service {
                     throw AppError.badGateway("identity-associations has no /internal/invites")
                 }
                 let emails = invitation.emails
-                try await database.withTransaction(logger: logger) { connection in
+                try await database.withRequestTransaction(logger: logger) { connection in
                     try await outbox.markSent([id], on: connection)
                     try await connection.query(
                         "UPDATE attendees SET invited_at = now() WHERE room_id = \(room) AND email = ANY(\(emails)) AND invited_at IS NULL",

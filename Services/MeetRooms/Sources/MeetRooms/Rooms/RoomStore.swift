@@ -139,7 +139,7 @@ struct RoomStore: Sendable {
         var room = room
         for attempt in 1...8 {
             do {
-                try await database.withTransaction(logger: logger) { connection in
+                try await database.withRequestTransaction(logger: logger) { connection in
                     try await connection.query(
                         """
                         INSERT INTO rooms (id, slug, name, access_level, configuration, pin_code, created_by_application, created_at)
@@ -204,7 +204,7 @@ struct RoomStore: Sendable {
         invitation: @escaping @Sendable (Room, [String]) -> RoomInvitation
     ) async throws -> UpdateOutcome {
         let logger = self.logger
-        return try await database.withTransaction(logger: logger) { connection in
+        return try await database.withRequestTransaction(logger: logger) { connection in
             guard let (room, role) = try await self.room(id, for: user, on: connection, lock: true) else { return .notFound }
             guard let role, roles.contains(role) else { return .notAllowed }
             if let name = change.name {

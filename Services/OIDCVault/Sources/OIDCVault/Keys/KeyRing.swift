@@ -137,7 +137,7 @@ public final class KeyRing: Sendable {
     private static let lockID: Int64 = 0x7661_756C_746B_6579  // "vaultkey"
 
     private func load() async throws -> Keys {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             _ = try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))", logger: logger)
             for key in imported {
                 try await insert(kid: key.kid, alg: "EdDSA", raw: Array(key.key.rawRepresentation), on: connection, ifAbsent: true)
@@ -153,7 +153,7 @@ public final class KeyRing: Sendable {
 
     /// Retires the keys in use (published `retirementSeconds` more) and makes new ones.
     public func rotate() async throws -> [String] {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             _ = try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))", logger: logger)
             try await connection.query(
                 """

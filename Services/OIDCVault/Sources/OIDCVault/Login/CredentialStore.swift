@@ -29,7 +29,7 @@ struct CredentialStore: Sendable {
 
     /// Replaces the user's credential; pending challenges of the old one die with it.
     func replaceCredential(tenant: String, userID: String, publicKey: [UInt8], sealedHelper: Data, parameters: JSONValue) async throws {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             try await connection.query(
                 """
                 UPDATE users SET public_key = \(ByteBuffer(bytes: publicKey)),
@@ -100,7 +100,7 @@ struct CredentialStore: Sendable {
 
     /// Keeps a reset code's hash (15 minutes) and queues its mail, in one transaction.
     func insertResetCode(hash: [UInt8], tenant: String, userID: String, mail: MailEnvelope) async throws {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             try await connection.query(
                 """
                 INSERT INTO password_resets (code_hash, tenant_id, user_id, expires_at)

@@ -87,7 +87,7 @@ struct AuthRequestStore: Sendable {
     func issueCode(
         hash: [UInt8], for request: String, _ completed: Completed, session: UUID, created: String, sessionSeconds: Int
     ) async throws {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             try await connection.query(
                 """
                 INSERT INTO sessions (session_id, tenant_id, user_id, client_id, auth_time, created, last_access, expires_at)

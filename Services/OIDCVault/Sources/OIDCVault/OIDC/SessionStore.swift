@@ -10,7 +10,7 @@ struct SessionStore: Sendable {
     let logger: Logger
 
     func revokeAll(tenant: String, userID: String) async throws {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             try await connection.query(
                 "UPDATE sessions SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = \(userID) AND revoked_at IS NULL",
                 logger: logger)
@@ -49,7 +49,7 @@ struct SessionStore: Sendable {
 
     /// Revokes one session; false when it is not there (or not the user's).
     func revoke(_ id: UUID, tenant: String, userID: String?) async throws -> Bool {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 UPDATE sessions SET revoked_at = now()

@@ -206,7 +206,7 @@ struct UserStore: Sendable {
 
     /// Deletes the users with their API keys, ending their sessions and refresh tokens.
     func delete(tenant: String, ids: [String]) async throws {
-        try await database.withTransaction(logger: logger) { connection in
+        try await database.withRequestTransaction(logger: logger) { connection in
             try await connection.query(
                 "UPDATE sessions SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids)) AND revoked_at IS NULL",
                 logger: logger)

@@ -63,7 +63,7 @@ struct Core: Sendable {
     func transaction<T: Sendable>(
         isolation: isolated (any Actor)? = #isolation, _ body: (PostgresConnection) async throws -> sending T
     ) async throws -> sending T {
-        try await database.withTransaction(logger: logger, isolation: isolation, body)
+        try await database.withRequestTransaction(logger: logger, isolation: isolation, body)
     }
 
     static func created(_ location: String) -> Response {

@@ -58,7 +58,7 @@ extension UserIdentityService {
             isEnabled: true, prototype: false, createdAt: Date(), lastAuthenticationAt: nil)
         let store = UserStore(database: database, logger: logger)
         do {
-            try await database.withTransaction(logger: logger) { connection in try await store.insert(user, on: connection) }
+            try await database.withRequestTransaction(logger: logger) { connection in try await store.insert(user, on: connection) }
         } catch let error as PostgresTransactionError {
             throw (error.closureError as? AppError) ?? error
         }
