@@ -15,6 +15,14 @@ extension AppError {
             return error
         case let error as PostgresTransactionError:
             if let inner = error.closureError { return from(inner, logger: logger) }
+            if let commit = error.commitError, error.beginError == nil {
+                // The COMMIT was sent and its answer lost (the connection died): PostgreSQL
+                // may well have saved the change. Saying "unavailable, try again" would
+                // invite a duplicate; say what is known.
+                logger.error("commit outcome unknown", metadata: ["error": "\(String(reflecting: commit))"])
+                return .unavailable(
+                    "The database went away while this change was being committed: it may have been saved. Check before trying again.")
+            }
             return from(error.beginError ?? error.commitError ?? error.rollbackError ?? AppError.internalError, logger: logger)
         case let error as PSQLError:
             return fromDatabase(error, logger: logger)
