@@ -58,12 +58,12 @@ public enum UserIdentityService: SuiteService {
     public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {
         let core = core(dependencies, settings)
         let tokens = TokenRoutes(core: core)
-        let users = UserRoutes(core: core, tokenRoutes: tokens)
+        let users = UserRoutes(core: core)
         let access = dependencies.access
         tokens.add(to: router, access: access)
         users.add(to: router, access: access)
         SignupRoutes(core: core).add(to: router, access: access)
-        InvitationRoutes(core: core, userRoutes: users).add(to: router, access: access)
+        InvitationRoutes(core: core).add(to: router, access: access)
         ForgottenPasswordRoutes(core: core).add(to: router, access: access)
         EventRoutes(core: core).add(to: router)
         InternalRoutes(core: core).add(to: router)

@@ -64,3 +64,28 @@ struct UserListItem: Encodable {
         try container.encode(user.lastAuthenticationAt.map(Timestamp.plain), forKey: .lastAuthenticationAt)
     }
 }
+
+/// What `POST /users` and `POST /user-prototypes` take.
+struct NewUser: Decodable {
+    var fullname: String?
+    var email: String?
+    var locale: String?
+    var roles: [String]?
+}
+
+extension User {
+    /// A new account from its fields, checked with the seed's messages (422 otherwise); a
+    /// prototype waits, disabled, for its invitation to be redeemed.
+    static func new(from input: NewUser, prototype: Bool) throws -> User {
+        var validator = Validator()
+        let fullname = validator.fullname(input.fullname)
+        let email = validator.email(input.email)
+        let locale = validator.locale(input.locale)
+        let roles = validator.roles(input.roles)
+        try validator.checkSeed()
+        guard let fullname, let email else { throw Problem.unprocessable(validator.messages) }
+        return User(
+            id: UUID(), email: email, fullname: fullname, locale: locale, roles: roles, passwordHash: nil,
+            isEnabled: !prototype, prototype: prototype, createdAt: Date(), lastAuthenticationAt: nil)
+    }
+}

@@ -8,7 +8,6 @@ import SuiteHTTP
 /// changes of email and information.
 struct UserRoutes {
     let core: Core
-    let tokenRoutes: TokenRoutes
 
     func add(to router: Router<UAIContext>, access: RouteAccess) {
         // Every route but the mailed links: a valid access token of ours, or nothing is read.
@@ -120,12 +119,6 @@ struct UserRoutes {
 
     // MARK: Creation by an admin
 
-    struct NewUser: Decodable {
-        var fullname: String?
-        var email: String?
-        var locale: String?
-        var roles: [String]?
-    }
 
     /// Roles only an admin may hand out: a user manager creating an admin would be a
     /// way around the admin role.
@@ -136,26 +129,13 @@ struct UserRoutes {
     func create(_ request: Request, _ context: UAIContext) async throws -> Response {
         let caller = try await core.caller(context, anyOf: [Role.admin, Role.userManager])
         let input = try await request.decodeJSON(as: NewUser.self, context: context)
-        let user = try await validNewUser(input, prototype: false)
+        let user = try User.new(from: input, prototype: false)
         if !caller.roles.contains(Role.admin), let role = user.roles.first(where: Self.adminOnlyRoles.contains) {
             throw Problem.forbidden("Only uai_admin can grant \(role)")
         }
         try await core.transaction { connection in try await core.users.insert(user, on: connection) }
         context.logger.info("user created", metadata: ["user_id": "\(user.idString)", "by": "\(caller.user_id)"])
         return Core.created(core.location("/users/\(user.idString)"))
-    }
-
-    func validNewUser(_ input: NewUser, prototype: Bool) async throws -> User {
-        var validator = Validator()
-        let fullname = validator.fullname(input.fullname)
-        let email = validator.email(input.email)
-        let locale = validator.locale(input.locale)
-        let roles = validator.roles(input.roles)
-        try validator.checkSeed()
-        guard let fullname, let email else { throw Problem.unprocessable(validator.messages) }
-        return User(
-            id: UUID(), email: email, fullname: fullname, locale: locale, roles: roles, passwordHash: nil,
-            isEnabled: !prototype, prototype: prototype, createdAt: Date(), lastAuthenticationAt: nil)
     }
 
     // MARK: Enabling and roles
@@ -252,7 +232,7 @@ struct UserRoutes {
         }
         guard target.isEnabled, !target.prototype else { throw Problem.forbidden("The user is disabled") }
         let impersonator = UUID(uuidString: caller.user_id)
-        let pair = try await tokenRoutes.issue(
+        let pair = try await core.issue(
             for: target, family: nil, impersonator: impersonator, markAuthenticated: false,
             event: ("UserWasImpersonated", ["userId": .string(target.idString), "impersonatorId": .string(caller.user_id)]))
         context.logger.notice("impersonation", metadata: ["user_id": "\(target.idString)", "by": "\(caller.user_id)"])

@@ -8,7 +8,6 @@ import SuiteHTTP
 /// them into users.
 struct InvitationRoutes {
     let core: Core
-    let userRoutes: UserRoutes
     var invitations: InvitationStore { InvitationStore(database: core.database, logger: core.logger) }
 
     struct NewInvitation: Decodable {
@@ -52,8 +51,8 @@ struct InvitationRoutes {
         let signedIn = router.group().add(middleware: core.tokens.authenticator)
         signedIn.post("/user-prototypes") { request, context in
             let admin = try await core.caller(context, anyOf: [Role.admin])
-            let input = try await request.decodeJSON(as: UserRoutes.NewUser.self, context: context)
-            let user = try await userRoutes.validNewUser(input, prototype: true)
+            let input = try await request.decodeJSON(as: NewUser.self, context: context)
+            let user = try User.new(from: input, prototype: true)
             try await core.transaction { connection in try await core.users.insert(user, on: connection) }
             context.logger.info("prototype created", metadata: ["user_id": "\(user.idString)", "by": "\(admin.user_id)"])
             return Core.created(core.location("/users/\(user.idString)"))

@@ -70,36 +70,13 @@ struct TokenRoutes {
             context.logger.notice("login refused: wrong password", metadata: ["user_id": "\(user.idString)"])
             throw Problem.invalid("password", "invalidPassword", "The password is invalid")
         }
-        let pair = try await issue(
+        let pair = try await core.issue(
             for: user, family: nil, impersonator: nil, markAuthenticated: true,
             event: ("UserWasAuthenticated", ["userId": .string(user.idString)]))
         context.logger.info("login", metadata: ["user_id": "\(user.idString)"])
         return try Response.json(pair, status: .created)
     }
 
-    /// A new pair, its refresh token recorded in `family` (a new family for a login).
-    /// A new pair, recorded with `event` (logins and impersonations are audited) in the
-    /// same transaction.
-    func issue(
-        for user: User, family: UUID?, impersonator: UUID?, markAuthenticated: Bool, event: (String, [String: JSONValue])? = nil
-    ) async throws -> TokenPair {
-        let tokens = core.tokens.pair(for: user, impersonator: impersonator)
-        let family = family ?? tokens.refreshID
-        let expires = Date(timeIntervalSince1970: TimeInterval(tokens.refreshExpires))
-        let refreshTokens = core.refreshTokens
-        if let (type, body) = event {
-            try await core.transaction { connection in
-                try await refreshTokens.record(
-                    id: tokens.refreshID, family: family, user: user.id, impersonator: impersonator, expires: expires,
-                    stampLogin: markAuthenticated, on: connection)
-                try await EventStore.record(type, body, on: connection, logger: core.logger)
-            }
-        } else {
-            try await refreshTokens.record(
-                id: tokens.refreshID, family: family, user: user.id, impersonator: impersonator, expires: expires, stampLogin: markAuthenticated)
-        }
-        return TokenPair(access: tokens.access, refresh: tokens.refresh)
-    }
 
     /// Rotation: a refresh token works once. Presenting one that was already used means
     /// it was copied, so every token of its family is revoked and the caller must log
@@ -118,7 +95,7 @@ struct TokenRoutes {
             throw Problem.unauthenticated("the account is disabled")
         }
         // Roles come from the database, so a refresh picks up a role change.
-        let pair = try await issue(for: user, family: family, impersonator: impersonator, markAuthenticated: false)
+        let pair = try await core.issue(for: user, family: family, impersonator: impersonator, markAuthenticated: false)
         return try Response.json(pair, status: .created)
     }
 }
