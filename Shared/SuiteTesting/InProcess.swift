@@ -3,7 +3,6 @@ public import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 public import PostgresNIO
-import SuitePostgres
 public import SuiteCore
 public import SuiteHTTP
 
@@ -41,34 +40,13 @@ extension ServiceFixture {
         settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
         _ body: @escaping @Sendable (InProcessClient, _ database: PostgresClient) async throws -> Void
     ) async throws {
-        let sink = try await SMTPSink.start()
-        do {
-            try await inProcess(options: options, sink: sink, settings: makeSettings, body)
-        } catch {
-            await sink.stop()
-            throw error
-        }
-        await sink.stop()
-    }
-
-    private static func inProcess(
-        options: Options, sink: SMTPSink, settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
-        _ body: @escaping @Sendable (InProcessClient, _ database: PostgresClient) async throws -> Void
-    ) async throws {
-        let schema = S.defaultSchema + "_" + SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
-        let databaseConfiguration: DatabaseConfiguration
-        if let given = options.database {
-            databaseConfiguration = given
-        } else {
-            databaseConfiguration = try await TestPostgres.shared.makeDatabase(schema: schema)
-        }
-        let configuration = ServiceConfiguration.forTesting(
-            service: S.name, port: 0, database: databaseConfiguration, signingKey: options.signingKey, trust: options.trust, peers: options.peers,
-            requestTimeout: options.requestTimeout, rateLimits: options.rateLimits)
-        let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: try makeSettings(0, sink))
-        let database = built.dependencies.database
-        try await built.application.test(.router) { client in
-            try await body(InProcessClient(client: client), database)
+        try await withSink { sink in
+            let configuration = try await configuration(options)(0)
+            let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: try makeSettings(0, sink))
+            let database = built.dependencies.database
+            try await built.application.test(.router) { client in
+                try await body(InProcessClient(client: client), database)
+            }
         }
     }
 }

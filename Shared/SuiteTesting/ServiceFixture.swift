@@ -1,8 +1,7 @@
 import Foundation
-public import NIOHTTP1
 public import PostgresNIO
 public import ServiceLifecycle
-public import SuiteCore
+import SuiteCore
 public import SuiteHTTP
 public import SuitePostgres
 public import SuiteSigning
@@ -56,9 +55,16 @@ public struct ServiceFixture<S: SuiteService>: Sendable {
         settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
         _ body: @Sendable (ServiceFixture<S>) async throws -> Void
     ) async throws {
+        try await withSink { sink in
+            try await run(options: options, sink: sink, alongside: alongside, readyURLs: readyURLs, settings: makeSettings, body)
+        }
+    }
+
+    /// Runs `body` with a new SMTP sink, stopped afterwards whatever happened.
+    static func withSink(_ body: (SMTPSink) async throws -> Void) async throws {
         let sink = try await SMTPSink.start()
         do {
-            try await run(options: options, sink: sink, alongside: alongside, readyURLs: readyURLs, settings: makeSettings, body)
+            try await body(sink)
         } catch {
             await sink.stop()
             throw error
@@ -72,44 +78,39 @@ public struct ServiceFixture<S: SuiteService>: Sendable {
         _ body: @Sendable (ServiceFixture<S>) async throws -> Void
     ) async throws {
         let port = try options.port ?? FreePort.next()
-        let schema = S.defaultSchema + "_" + SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
+        let configure = try await configuration(options)
+        let settings = try makeSettings(port, sink)
+        let built = try await SuiteApplication.build(S.self, configuration: configure(port), settings: settings)
+        var applications: [any Service] = [built.application]
+        var replicas: [String] = []
+        for _ in 1..<max(options.replicas, 1) {
+            let port = try FreePort.next()
+            applications.append(try await SuiteApplication.build(S.self, configuration: configure(port), settings: settings).application)
+            replicas.append("http://127.0.0.1:\(port)")
+        }
+        let fixture = ServiceFixture(
+            base: "http://127.0.0.1:\(port)", port: port, configuration: configure(port), settings: settings,
+            database: built.dependencies.database, sink: sink, routes: built.routes, replicas: replicas)
+        let ready = [fixture.base + "/health/ready"] + replicas.map { $0 + "/health/ready" } + readyURLs
+        try await LiveServices.run(applications + alongside, readyURLs: ready) { try await body(fixture) }
+    }
+
+    /// The configuration of an instance on `port`: the options', and a database of its own
+    /// (a new schema named after the service) unless the options name one.
+    static func configuration(_ options: Options) async throws -> @Sendable (_ port: Int) -> ServiceConfiguration {
         let database: DatabaseConfiguration
-        if let given = options.database { database = given } else { database = try await TestPostgres.shared.makeDatabase(schema: schema) }
-        func configuration(port: Int) -> ServiceConfiguration {
+        if let given = options.database {
+            database = given
+        } else {
+            let suffix = SecureRandom.string(count: 8, alphabet: Array("abcdefghijklmnopqrstuvwxyz".utf8))
+            database = try await TestPostgres.shared.makeDatabase(schema: S.defaultSchema + "_" + suffix)
+        }
+        return { port in
             var configuration = ServiceConfiguration.forTesting(
                 service: S.name, port: port, database: database, signingKey: options.signingKey, trust: options.trust,
                 peers: options.peers, requestTimeout: options.requestTimeout, rateLimits: options.rateLimits)
             if let path = options.publicPath { configuration.publicURL += path }
             return configuration
         }
-        let settings = try makeSettings(port, sink)
-        let built = try await SuiteApplication.build(S.self, configuration: configuration(port: port), settings: settings)
-        var applications: [any Service] = [built.application]
-        var replicas: [String] = []
-        for _ in 1..<max(options.replicas, 1) {
-            let port = try FreePort.next()
-            applications.append(try await SuiteApplication.build(S.self, configuration: configuration(port: port), settings: settings).application)
-            replicas.append("http://127.0.0.1:\(port)")
-        }
-        let fixture = ServiceFixture(
-            base: "http://127.0.0.1:\(port)", port: port, configuration: configuration(port: port), settings: settings,
-            database: built.dependencies.database, sink: sink, routes: built.routes, replicas: replicas)
-        let ready = [fixture.base + "/health/ready"] + replicas.map { $0 + "/health/ready" } + readyURLs
-        try await LiveServices.run(applications + alongside, readyURLs: ready) { try await body(fixture) }
-    }
-
-    /// A request as a client sends it: `json` as the body, `token` as `Authorization: Bearer`.
-    @discardableResult
-    public func call(
-        _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, token: String? = nil, headers: [(String, String)] = []
-    ) async throws -> TestResponse {
-        try await send(method, base + path, json: json, token: token, headers: headers)
-    }
-
-    /// The single number a `SELECT count(*)::bigint …` (or any one-value query) answers.
-    public func count(_ sql: String) async throws -> Int {
-        let rows = try await database.query(PostgresQuery(unsafeSQL: sql), logger: .init(label: "test"))
-        for try await value in rows.decode(Int.self) { return value }
-        return 0
     }
 }

@@ -104,7 +104,6 @@ struct Vault: Sendable {
         keys = KeyRing(database: database, logger: logger, atRestKey: settings.atRestKey, imported: settings.importedSigningKeys)
         tokens = TokenVerifier(keys: keys, issuers: issuers, database: database, logger: logger)
         issuer = TokenIssuer(keys: keys, issuers: issuers, settings: settings)
-        authenticator = Authenticator(database: database, logger: logger, settings: settings, tokens: tokens)
         tenants = TenantStore(database: database, logger: logger)
         clients = ClientStore(database: database, logger: logger)
         users = UserStore(database: database, logger: logger)
@@ -112,6 +111,7 @@ struct Vault: Sendable {
         lockout = Lockout(database: database, logger: logger)
         credentials = CredentialStore(database: database, logger: logger)
         apiKeys = APIKeyStore(database: database, logger: logger)
+        authenticator = Authenticator(logger: logger, settings: settings, tokens: tokens, users: users, apiKeys: apiKeys)
         authRequests = AuthRequestStore(database: database, logger: logger)
         grants = GrantStore(database: database, logger: logger)
         rateLimiter = dependencies.rateLimiter

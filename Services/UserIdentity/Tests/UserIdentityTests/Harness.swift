@@ -73,6 +73,16 @@ struct UAI: Sendable {
         _ email: String, password: String? = "secret123", roles: [String] = [], enabled: Bool = true, prototype: Bool = false,
         locale: String = "en", fullname: String = "Test User"
     ) async throws -> UUID {
+        try await Self.user(
+            email, in: database, password: password, roles: roles, enabled: enabled, prototype: prototype, locale: locale, fullname: fullname)
+    }
+
+    /// An account made directly in `database`, for the harness and the in-process tests.
+    @discardableResult
+    static func user(
+        _ email: String, in database: PostgresClient, password: String? = "secret123", roles: [String] = [], enabled: Bool = true,
+        prototype: Bool = false, locale: String = "en", fullname: String = "Test User"
+    ) async throws -> UUID {
         let hash = try await password.asyncMap { try await PasswordHasher(cost: 4).hash($0) }
         let user = User(
             id: UUID(), email: email, fullname: fullname, locale: locale, roles: roles, passwordHash: hash, isEnabled: enabled,

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import SuiteCore
 import SuiteTesting
 import Testing
@@ -8,11 +9,9 @@ import Testing
 /// Handler logic, tested in process (no socket): what a caller without the role hears,
 /// and how a body's fields are checked, with the seed's problem shape.
 @Suite struct InProcessTests {
-    static func run(_ body: @escaping @Sendable (InProcessClient, UserStore) async throws -> Void) async throws {
-        try await ServiceFixture.inProcess(UserIdentityService.self) { _, sink in
-            try UAI.settings(sinkPort: sink.port)
-        } _: { client, database in
-            try await body(client, UserStore(database: database, logger: .init(label: "test")))
+    static func run(_ body: @escaping @Sendable (InProcessClient, PostgresClient) async throws -> Void) async throws {
+        try await ServiceFixture.inProcess(UserIdentityService.self) { _, sink in try UAI.settings(sinkPort: sink.port) } _: { client, database in
+            try await body(client, database)
         }
     }
 
@@ -21,18 +20,10 @@ import Testing
         return try #require(response.json?["accessToken"]?.stringValue)
     }
 
-    static func user(_ store: UserStore, _ email: String, roles: [String]) async throws {
-        let user = User(
-            id: UUID(), email: email, fullname: "Test User", locale: "en", roles: roles,
-            passwordHash: try await PasswordHasher(cost: 4).hash("secret123"), isEnabled: true, prototype: false, createdAt: Date(),
-            lastAuthenticationAt: nil)
-        try await store.database.withTransaction(logger: .init(label: "test")) { try await store.insert(user, on: $0) }
-    }
-
     @Test func creatingAUserNeedsTheRoleAndValidFields() async throws {
-        try await Self.run { client, store in
-            try await Self.user(store, "admin@example.com", roles: ["uai_admin"])
-            try await Self.user(store, "plain@example.com", roles: ["tenant"])
+        try await Self.run { client, database in
+            try await UAI.user("admin@example.com", in: database, roles: ["uai_admin"])
+            try await UAI.user("plain@example.com", in: database, roles: ["tenant"])
             let admin = try await Self.login(client, "admin@example.com")
             let plain = try await Self.login(client, "plain@example.com")
 

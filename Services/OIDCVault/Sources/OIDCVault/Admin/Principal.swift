@@ -77,12 +77,11 @@ public struct Principal: Sendable {
 
 /// Resolves the caller of an admin or self-service route.
 struct Authenticator: Sendable {
-    let database: PostgresClient
     let logger: Logger
     let settings: VaultSettings
     let tokens: TokenVerifier
-    var users: UserStore { UserStore(database: database, logger: logger) }
-    var apiKeys: APIKeyStore { APIKeyStore(database: database, logger: logger) }
+    let users: UserStore
+    let apiKeys: APIKeyStore
 
     static let unauthenticated = AppError(
         status: .unauthorized, code: "unauthorized", detail: "Not authenticated",
