@@ -14,6 +14,23 @@ public enum MailOutbox {
     public static let tableSQL = LeasedOutbox.tableSQL(
         "mail_outbox", payload: ["sender text NOT NULL", "recipients text[] NOT NULL", "data bytea NOT NULL"])
 
+    /// The statement that queues the mail `query` selects: its columns, in order, are the
+    /// sender (text), the recipients (text[]) and the message (bytea). For a service that
+    /// queues mail inside a larger statement (a data-modifying CTE, so a batch of changes
+    /// and their mail cost one round trip) without writing this table's columns itself.
+    public static func insert(selecting query: String) -> String {
+        "INSERT INTO mail_outbox (sender, recipients, data) \(query)"
+    }
+
+    /// Deletes mail delivered more than `seconds` ago; `keeping` selects the ids of rows
+    /// that must stay (mail another table still refers to).
+    @discardableResult
+    public static func purgeDelivered(
+        olderThanSeconds seconds: Double, keeping: String? = nil, database: PostgresClient, logger: Logger
+    ) async throws -> Int {
+        try await LeasedOutbox.purgeDelivered("mail_outbox", olderThanSeconds: seconds, keeping: keeping, database: database, logger: logger)
+    }
+
     /// Queues `envelope` on `connection`, inside the caller's transaction.
     @discardableResult
     public static func enqueue(_ envelope: MailEnvelope, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {

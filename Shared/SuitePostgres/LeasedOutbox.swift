@@ -39,9 +39,11 @@ public struct LeasedOutbox: Sendable {
     /// from a service's periodic purge: without it an outbox grows by every message ever
     /// sent, and keeps the tokens those messages carried. Returns how many went.
     @discardableResult
+    /// `keeping` is a query of ids that must stay (rows another table still refers to).
     public static func purgeDelivered(
-        _ table: String, olderThanSeconds seconds: Double, database: PostgresClient, logger: Logger
+        _ table: String, olderThanSeconds seconds: Double, keeping: String? = nil, database: PostgresClient, logger: Logger
     ) async throws -> Int {
+        let kept = keeping.map { " AND id NOT IN (\($0))" } ?? ""
         let slice = 5_000
         var total = 0
         while true {
@@ -49,7 +51,7 @@ public struct LeasedOutbox: Sendable {
                 """
                 WITH gone AS (
                     DELETE FROM \(unescaped: table) WHERE id IN (
-                        SELECT id FROM \(unescaped: table) WHERE sent_at < now() - make_interval(secs => \(seconds)) LIMIT \(slice))
+                        SELECT id FROM \(unescaped: table) WHERE sent_at < now() - make_interval(secs => \(seconds))\(unescaped: kept) LIMIT \(slice))
                     RETURNING 1
                 ) SELECT count(*)::integer FROM gone
                 """, logger: logger)

@@ -68,4 +68,23 @@ import Testing
             #expect(left == ["sent an hour ago", "waiting", "given up long ago"])
         }
     }
+
+    @Test func purgingKeepsTheRowsAnotherTableStillRefersTo() async throws {
+        try await withOutbox { database, logger in
+            try await database.query(
+                "INSERT INTO notes_outbox (body, sent_at) SELECT 'old ' || g, now() - interval '2 days' FROM generate_series(1, 5) g",
+                logger: logger)
+            try await database.query("CREATE TABLE referrers (note_id bigint)", logger: logger)
+            try await database.query(
+                "INSERT INTO referrers SELECT id FROM notes_outbox WHERE body IN ('old 2', 'old 4')", logger: logger)
+            let purged = try await LeasedOutbox.purgeDelivered(
+                "notes_outbox", olderThanSeconds: 86_400, keeping: "SELECT note_id FROM referrers", database: database, logger: logger)
+            #expect(purged == 3)
+            var left: [String] = []
+            for try await body in try await database.query("SELECT body FROM notes_outbox ORDER BY id", logger: logger).decode(String.self) {
+                left.append(body)
+            }
+            #expect(left == ["old 2", "old 4"])
+        }
+    }
 }

@@ -92,7 +92,7 @@ public enum IdentityAssociationsService: SuiteService {
             Periodic("purge", every: .seconds(600), logger: logger) {
                 try await sessions.purge(logger: logger)
                 try await AssociationIndex.prune(database: database, retentionSeconds: 3600, logger: logger)
-                try await LeasedOutbox.purgeDelivered("mail_outbox", olderThanSeconds: 86_400, database: database, logger: logger)
+                try await MailOutbox.purgeDelivered(olderThanSeconds: 86_400, database: database, logger: logger)
                 try await LeasedOutbox.purgeDelivered("sms_outbox", olderThanSeconds: 86_400, database: database, logger: logger)
                 try await LeasedOutbox.purgeDelivered("onbind_outbox", olderThanSeconds: 7 * 86_400, database: database, logger: logger)
             },

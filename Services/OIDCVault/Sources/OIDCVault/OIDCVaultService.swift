@@ -240,7 +240,7 @@ enum VaultJanitor {
                 await attempt { try await database.query(statement, logger: logger) }
             }
             // Mail a week after it went (reset and verification links expire long before).
-            await attempt { try await LeasedOutbox.purgeDelivered("mail_outbox", olderThanSeconds: 7 * 86_400, database: database, logger: logger) }
+            await attempt { try await MailOutbox.purgeDelivered(olderThanSeconds: 7 * 86_400, database: database, logger: logger) }
         }
     }
 }

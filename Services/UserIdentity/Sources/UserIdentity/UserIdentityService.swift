@@ -90,12 +90,11 @@ enum AccountJanitor {
                 try await connection.query("DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'", logger: logger)
                 try await connection.query("DELETE FROM email_changes WHERE expires_at < now() - interval '1 day'", logger: logger)
                 try await connection.query("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'", logger: logger)
-                try await connection.query(
-                    """
-                    DELETE FROM mail_outbox WHERE sent_at < now() - interval '30 days'
-                      AND id NOT IN (SELECT mail_id FROM invitations WHERE mail_id IS NOT NULL)
-                    """, logger: logger)
             }
+            // An invitation's mail stays while the invitation does: its status is read from it.
+            try await MailOutbox.purgeDelivered(
+                olderThanSeconds: 30 * 86_400, keeping: "SELECT mail_id FROM invitations WHERE mail_id IS NOT NULL", database: database,
+                logger: logger)
         }
     }
 }

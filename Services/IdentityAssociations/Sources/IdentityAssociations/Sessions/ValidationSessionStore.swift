@@ -5,8 +5,8 @@ import PostgresNIO
 import SuiteMail
 
 /// The SQL of validation sessions. Opening a batch of them also queues each due message
-/// in the same statement (mail in SuiteMail's `mail_outbox`, text messages in
-/// `sms_outbox`): requestToken is the hot path of a drop-in sydent, and one round trip
+/// in the same statement (mail through SuiteMail's `MailOutbox.insert`, text messages in
+/// this service's `sms_outbox`): requestToken is the hot path of a drop-in sydent, and one round trip
 /// per batch is what keeps it fast.
 struct ValidationSessionStore: Sendable {
     let database: PostgresClient
@@ -97,9 +97,10 @@ struct OpenSessions: PostgresPreparedStatement {
             SELECT input.*, session.id, session.last_hash = input.token_hash AS due
             FROM input JOIN session ON session.medium = input.medium AND session.address = input.address AND session.client_secret = input.secret
         ), mail AS (
-            INSERT INTO mail_outbox (sender, recipients, data)
-            SELECT mail_sender, string_to_array(mail_recipients, E'\\n'), convert_to(replace(mail_text, sid_marker, id::text), 'UTF8')
-            FROM opened WHERE due AND mail_text <> '' ORDER BY n
+            \(MailOutbox.insert(selecting: """
+                SELECT mail_sender, string_to_array(mail_recipients, E'\\n'), convert_to(replace(mail_text, sid_marker, id::text), 'UTF8')
+                FROM opened WHERE due AND mail_text <> '' ORDER BY n
+                """))
         ), sms AS (
             INSERT INTO sms_outbox (recipient, body) SELECT sms_recipient, sms_body FROM opened WHERE due AND sms_recipient <> '' ORDER BY n
         )
