@@ -42,15 +42,17 @@ struct APIKeyRoutes: Sendable {
     func create(_ request: Request, _ context: VaultContext, admin: Bool) async throws -> Response {
         let principal = try context.principal()
         var fields = Fields(try await request.jsonObject(context: context))
-        let name = fields.string("name", max: 128)
-        let scopes = fields.strings("scopes", maxCount: 20, maxLength: 64)
-        if scopes == nil, fields.problems.allSatisfy({ $0["loc"] != ["body", "scopes"] }) { fields.problem("scopes", "Field required", type: "missing") }
-        let tenant = fields.string("tenant_id", max: 64)
+        let nameField = fields.string("name", max: 128)
+        let scopesField = fields.strings("scopes", maxCount: 20, maxLength: 64)
+        if scopesField == nil, fields.problems.allSatisfy({ $0["loc"] != ["body", "scopes"] }) {
+            fields.problem("scopes", "Field required", type: "missing")
+        }
+        let tenantField = fields.string("tenant_id", max: 64)
         let owner = admin ? fields.string("user_id", required: false, max: 128) : nil
-        for scope in scopes ?? [] where AdminScope(rawValue: scope) == nil {
+        for scope in scopesField ?? [] where AdminScope(rawValue: scope) == nil {
             fields.problem("scopes", "Unknown scope '\(scope)'; known: \(AdminScope.allCases.map(\.rawValue).joined(separator: ", "))", type: "enum")
         }
-        try fields.check()
+        let (name, scopes, tenant) = try fields.checked(nameField, scopesField, tenantField)
         let userID: String?
         if admin {
             try principal.require(.apiKeysAdmin, tenant: tenant)
@@ -58,13 +60,13 @@ struct APIKeyRoutes: Sendable {
         } else {
             userID = try principal.requireUser().userID
         }
-        try principal.requireGrantable(scopes!, tenant: tenant!)
-        _ = try await vault.tenants.require(tenant!)
-        if let userID, try await vault.users.find(tenant: tenant!, id: userID) == nil { throw UserRoutes.notFound }
+        try principal.requireGrantable(scopes, tenant: tenant)
+        _ = try await vault.tenants.require(tenant)
+        if let userID, try await vault.users.find(tenant: tenant, id: userID) == nil { throw UserRoutes.notFound }
         let key = Self.newKey()
         let created = CanonicalJSON.string(AccessInfo.block(request, context: context))
         guard let row = try await vault.apiKeys.insert(
-            hash: Self.hash(key), tenant: tenant!, userID: userID, name: name!, scopes: scopes!, created: created)
+            hash: Self.hash(key), tenant: tenant, userID: userID, name: name, scopes: scopes, created: created)
         else { throw AppError.internalError }
         return .json(Self.json(row, key: key, withUsername: false), status: .created)
     }
@@ -82,7 +84,7 @@ struct APIKeyRoutes: Sendable {
             owner = nil
         } else {
             let me = try principal.requireUser()
-            guard me.tenant == tenant else { throw AppError.forbidden("Not allowed for tenant '\(tenant!)'.") }
+            guard me.tenant == tenant else { throw AppError.forbidden("Not allowed for tenant '\(tenant ?? "")'.") }
             tenantFilter = tenant
             owner = me.userID
         }

@@ -25,30 +25,30 @@ struct ClientRoutes: Sendable {
         // of the parameters (FastAPI runs its security dependencies first too).
         let principal = try context.principal()
         var query = try Fields(query: request)
-        let tenant = query.string("tenant_id", max: 64)
+        let tenantField = query.string("tenant_id", max: 64)
         let skip = query.int("skip", range: 0...1_000_000) ?? 0
         let limit = query.int("limit", range: 1...1000) ?? 100
-        try query.check()
+        let tenant = try query.checked(tenantField)
         try principal.require(.clientsRead, tenant: tenant)
-        let clients = try await vault.clients.list(tenant: tenant!, skip: skip, limit: limit)
+        let clients = try await vault.clients.list(tenant: tenant, skip: skip, limit: limit)
         return .json(["clients": .array(clients.map { $0.json() })])
     }
 
     func create(_ request: Request, _ context: VaultContext) async throws -> Response {
         let principal = try context.principal()
         var fields = Fields(try await request.jsonObject(context: context))
-        let id = fields.string("client_id", max: 128, pattern: .identifier)
-        let tenant = fields.string("tenant_id", max: 64)
+        let idField = fields.string("client_id", max: 128, pattern: .identifier)
+        let tenantField = fields.string("tenant_id", max: 64)
         let document = Client.document(from: &fields)
-        try fields.check()
+        let (id, tenant) = try fields.checked(idField, tenantField)
         try principal.require(.clientsWrite, tenant: tenant)
-        _ = try await vault.tenants.require(tenant!)
+        _ = try await vault.tenants.require(tenant)
         // A confidential client gets a secret made here, shown in this answer only.
         let secret = document["client_type"] == "confidential" ? Client.newSecret() : nil
-        guard try await vault.clients.insert(tenant: tenant!, id: id!, document: document, secretHash: secret.map(Client.hash)) else {
+        guard try await vault.clients.insert(tenant: tenant, id: id, document: document, secretHash: secret.map(Client.hash)) else {
             throw VaultError.exists("Client")
         }
-        let client = Client(id: id!, tenant: tenant!, document: document, secretHash: nil)
+        let client = Client(id: id, tenant: tenant, document: document, secretHash: nil)
         return .json(client.json(secret: secret))
     }
 
@@ -59,11 +59,11 @@ struct ClientRoutes: Sendable {
         if let bodyID = fields.string("client_id", max: 128), bodyID != id {
             fields.problem("client_id", "client_id must match the path", type: "value_error")
         }
-        let tenant = fields.string("tenant_id", max: 64)
+        let tenantField = fields.string("tenant_id", max: 64)
         let document = Client.document(from: &fields)
-        try fields.check()
+        let tenant = try fields.checked(tenantField)
         try principal.require(.clientsWrite, tenant: tenant)
-        guard let existing = try await vault.clients.find(tenant: tenant!, id: id) else {
+        guard let existing = try await vault.clients.find(tenant: tenant, id: id) else {
             throw VaultError.notFound("Client")
         }
         // A client made confidential gets its first secret; one made public loses it.
@@ -72,16 +72,16 @@ struct ClientRoutes: Sendable {
         if document["client_type"] == "confidential", existing.secretHash == nil {
             throw AppError.validation("client_type", "A public client cannot become confidential; create a new client for a secret.")
         }
-        try await vault.clients.update(tenant: tenant!, id: id, document: document, secretHash: secretHash)
+        try await vault.clients.update(tenant: tenant, id: id, document: document, secretHash: secretHash)
         return .null()
     }
 
     func publicClient(_ request: Request, _ context: VaultContext, withTenant: Bool) async throws -> Response {
         var query = try Fields(query: request)
-        let id = query.string("client_id", max: 128)
-        let tenantID = query.string("tenant_id", max: 64)
-        try query.check()
-        guard let tenant = try await vault.tenants.find(tenantID!), let client = try await vault.clients.find(tenant: tenant.id, id: id!)
+        let idField = query.string("client_id", max: 128)
+        let tenantField = query.string("tenant_id", max: 64)
+        let (id, tenantID) = try query.checked(idField, tenantField)
+        guard let tenant = try await vault.tenants.find(tenantID), let client = try await vault.clients.find(tenant: tenant.id, id: id)
         else { throw VaultError.notFound("Client") }
         let name = tenant.settings["display_name"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? tenant.id
         var clientJSON = client.publicJSON(tenantName: name)

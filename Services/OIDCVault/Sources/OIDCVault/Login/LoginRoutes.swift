@@ -65,13 +65,13 @@ struct LoginRoutes: Sendable {
     func register(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, authRequest) = try await scope(request)
         var fields = Fields(try await request.jsonObject(context: context))
-        let username = fields.string("username", max: 128, pattern: .username)
-        let email = fields.email("email")
-        let sealed = fields.string("encrypted_commitment", max: 65_536)
+        let usernameField = fields.string("username", max: 128, pattern: .username)
+        let emailField = fields.email("email")
+        let sealedField = fields.string("encrypted_commitment", max: 65_536)
         fields.protoVersion()
         let logData = fields.object("log_data", nullable: true)
-        try fields.check()
-        let commitment = try await open(sealed!)
+        let (username, email, sealed) = try fields.checked(usernameField, emailField, sealedField)
+        let commitment = try await open(sealed)
         try await vault.rateLimiter.enforce(
             [(RateLimit(name: "vault-register-ip", limit: 30, windowSeconds: 3600), request.clientAddress(context: context))])
         if let authRequest, let client = try await vault.clients.find(tenant: tenant.id, id: authRequest.client),
@@ -80,15 +80,15 @@ struct LoginRoutes: Sendable {
             throw VaultError.forbidden("Registration is not enabled")
         }
         // A user an admin made without a credential enrols under the same username and email.
-        if let existing = try await vault.users.find(tenant: tenant.id, username: username!) {
-            guard existing.email == email!, try await !store.hasCredential(tenant: tenant.id, userID: existing.id) else {
+        if let existing = try await vault.users.find(tenant: tenant.id, username: username) {
+            guard existing.email == email, try await !store.hasCredential(tenant: tenant.id, userID: existing.id) else {
                 throw VaultError.exists("Username")
             }
             try await store(commitment, tenant: tenant.id, userID: existing.id)
         } else {
             guard tenant.registerEnable else { throw VaultError.forbidden("Registration is not enabled") }
             let user = VaultUser(
-                tenant: tenant.id, id: UUID().uuidString.lowercased(), username: username!, email: email!, isDisabled: false,
+                tenant: tenant.id, id: UUID().uuidString.lowercased(), username: username, email: email, isDisabled: false,
                 isVerified: false, locale: nil, roles: [], externalID: nil, createdAt: Date(), updatedAt: Date())
             switch try await vault.users.insert(user, emailUnique: tenant.hasUsernameAndEmail) {
             case .created: try await store(commitment, tenant: tenant.id, userID: user.id)
@@ -157,40 +157,43 @@ struct LoginRoutes: Sendable {
     func challenge(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, authRequest) = try await scope(request)
         var fields = Fields(try await request.jsonObject(context: context))
-        let username = fields.string("username", max: 128)
+        let usernameField = fields.string("username", max: 128)
         let cipherKey = fields.string("cipherKey", max: 128)
-        var recipient: Curve25519.KeyAgreement.PublicKey?
+        var recipientField: Curve25519.KeyAgreement.PublicKey?
         if let cipherKey {
-            recipient = Base64URL.decode(cipherKey).flatMap { try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: $0) }
-            if recipient == nil { fields.problem("cipherKey", "cipherKey must be a base64url X25519 public key (32 bytes)", type: "value_error") }
+            recipientField = Base64URL.decode(cipherKey).flatMap { try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: $0) }
+            if recipientField == nil {
+                fields.problem("cipherKey", "cipherKey must be a base64url X25519 public key (32 bytes)", type: "value_error")
+            }
         }
-        try fields.check()
+        let (username, recipient) = try fields.checked(usernameField, recipientField)
         try await vault.rateLimiter.enforce(
             [(RateLimit(name: "vault-challenge-ip", limit: 300, windowSeconds: 60), request.clientAddress(context: context))])
-        let challengeID = UUID().uuidString.lowercased()
+        let challengeUUID = UUID()
+        let challengeID = challengeUUID.uuidString.lowercased()
         let nonce = SecureRandom.bytes(32)
         let helper: ZKP.Helper
         let code: ExtractorCode
         let algorithm: String
-        if let user = try await vault.users.find(tenant: tenant.id, username: username!), !user.isDisabled,
+        if let user = try await vault.users.find(tenant: tenant.id, username: username), !user.isDisabled,
             let credential = try await credential(tenant: tenant.id, userID: user.id)
         {
             (helper, code, algorithm) = (credential.helper, credential.code, credential.algorithmVersion)
             try await store.insertChallenge(
-                id: UUID(uuidString: challengeID)!, tenant: tenant.id, userID: user.id, authReqID: authRequest?.id,
+                id: challengeUUID, tenant: tenant.id, userID: user.id, authReqID: authRequest?.id,
                 purpose: authRequest == nil ? Purpose.email.rawValue : Purpose.login.rawValue, nonce: nonce,
                 lifetimeSeconds: Self.challengeLifetime)
         } else {
             // An unknown name gets a challenge of the same shape, stable per name, so the
             // answer does not tell who has an account. It can never be answered.
-            (helper, code, algorithm) = (decoyHelper(tenant: tenant.id, username: username!), .version1, ZKP.algorithmVersion)
+            (helper, code, algorithm) = (decoyHelper(tenant: tenant.id, username: username), .version1, ZKP.algorithmVersion)
         }
         let payload: JSONValue = [
             "challenge_id": .string(challengeID), "nonce": .string(Base64URL.encode(nonce)), "helper": helper.json,
             "code": code.json,
             "algorithm_version": .string(algorithm), "expires_in": .number(Double(Self.challengeLifetime)),
         ]
-        let sealed = try JWE.encrypt(CanonicalJSON.bytes(payload), to: recipient!)
+        let sealed = try JWE.encrypt(CanonicalJSON.bytes(payload), to: recipient)
         return .json(["challenge_data": .string(sealed), "proto_version": .string(ZKP.protoVersion)])
     }
 
@@ -209,15 +212,15 @@ struct LoginRoutes: Sendable {
     func authenticate(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, authRequest) = try await scope(request)
         var fields = Fields(try await request.jsonObject(context: context))
-        let username = fields.string("username", max: 128)
+        let usernameField = fields.string("username", max: 128)
         _ = fields.string("cipherKey", max: 128)
-        let challengeID = fields.string("challenge_id", max: 64)
-        let signature = fields.string("challenge_data", max: 256)
+        let challengeField = fields.string("challenge_id", max: 64)
+        let signatureField = fields.string("challenge_data", max: 256)
         let ber = fields.object("ber", nullable: true)
         let logData = fields.object("log_data", nullable: true)
-        try fields.check()
+        let (username, challengeID, signature) = try fields.checked(usernameField, challengeField, signatureField)
         let ip = request.clientAddress(context: context)
-        let user = try await vault.users.find(tenant: tenant.id, username: username!)
+        let user = try await vault.users.find(tenant: tenant.id, username: username)
         try await vault.lockout.reserve(tenant: tenant, ip: ip, userID: user?.id)
         let berJSON: JSONValue? = ber.map { .object($0) }
         guard let user, !user.isDisabled else {
@@ -227,7 +230,7 @@ struct LoginRoutes: Sendable {
         }
         do {
             try await verifyChallenge(
-                tenant: tenant.id, user: user, challengeID: challengeID!, signature: signature!, authRequest: authRequest)
+                tenant: tenant.id, user: user, challengeID: challengeID, signature: signature, authRequest: authRequest)
         } catch let error as AppError where error.status == .unauthorized {
             try await vault.lockout.failed(tenant: tenant, ip: ip, userID: user.id)
             try await audit(tenant: tenant.id, userID: user.id, outcome: "failed", ip: ip, ber: berJSON, logData: logData)
@@ -284,19 +287,18 @@ struct LoginRoutes: Sendable {
     func resetRequest(_ request: Request, _ context: VaultContext) async throws -> Response {
         var query = try Fields(query: request)
         _ = query.string("client_id", max: 128)
-        let tenantID = query.string("tenant_id", max: 64)
-        try query.check()
+        let tenantID = try query.checked(query.string("tenant_id", max: 64))
         var fields = Fields(try await request.jsonObject(context: context))
-        let username = fields.string("username", max: 128)
-        let email = fields.string("email", max: 254)
-        try fields.check()
+        let usernameField = fields.string("username", max: 128)
+        let emailField = fields.string("email", max: 254)
+        let (username, email) = try fields.checked(usernameField, emailField)
         try await vault.rateLimiter.enforce([
             (RateLimit(name: "vault-reset-ip", limit: 10, windowSeconds: 3600), request.clientAddress(context: context)),
-            (RateLimit(name: "vault-reset-user", limit: 3, windowSeconds: 3600), tenantID! + "/" + username!.lowercased()),
+            (RateLimit(name: "vault-reset-user", limit: 3, windowSeconds: 3600), tenantID + "/" + username.lowercased()),
         ])
         // The same answer whether or not the pair matches: no enumeration.
-        if let tenant = try await vault.tenants.find(tenantID!), let user = try await vault.users.find(tenant: tenant.id, username: username!),
-            user.email == Validate.normalizedEmail(email!), !user.isDisabled
+        if let tenant = try await vault.tenants.find(tenantID), let user = try await vault.users.find(tenant: tenant.id, username: username),
+            user.email == Validate.normalizedEmail(email), !user.isDisabled
         {
             let code = SecureRandom.string(count: 8, alphabet: Array("0123456789".utf8))
             let message = MailMessage(
@@ -310,20 +312,20 @@ struct LoginRoutes: Sendable {
 
     func reset(_ request: Request, _ context: VaultContext) async throws -> Response {
         var fields = Fields(try await request.jsonObject(context: context))
-        let code = fields.string("code", max: 32)
-        let username = fields.string("username", max: 128)
-        let sealed = fields.string("encrypted_commitment", max: 65_536)
+        let codeField = fields.string("code", max: 32)
+        let usernameField = fields.string("username", max: 128)
+        let sealedField = fields.string("encrypted_commitment", max: 65_536)
         fields.protoVersion()
         _ = fields.object("log_data", nullable: true)
-        try fields.check()
+        let (code, username, sealed) = try fields.checked(codeField, usernameField, sealedField)
         let tenantID = try await scope(request).0.id
         try await vault.rateLimiter.enforce([
             (RateLimit(name: "vault-reset-code-ip", limit: 20, windowSeconds: 3600), request.clientAddress(context: context))
         ])
-        let commitment = try await open(sealed!)
+        let commitment = try await open(sealed)
         let invalid = VaultError.badRequest("Invalid or expired code")
-        guard let user = try await vault.users.find(tenant: tenantID, username: username!) else { throw invalid }
-        guard try await store.consumeResetCode(hash: sha256(tenantID + "\u{0}" + code!), userID: user.id) else { throw invalid }
+        guard let user = try await vault.users.find(tenant: tenantID, username: username) else { throw invalid }
+        guard try await store.consumeResetCode(hash: sha256(tenantID + "\u{0}" + code), userID: user.id) else { throw invalid }
         try await store(commitment, tenant: tenantID, userID: user.id)
         try await vault.sessions.revokeAll(tenant: tenantID, userID: user.id)
         return .null()
@@ -333,11 +335,11 @@ struct LoginRoutes: Sendable {
         let principal = try context.principal()
         let (tenant, userID) = try principal.requireUser()
         var fields = Fields(try await request.jsonObject(context: context))
-        let sealed = fields.string("encrypted_commitment", max: 65_536)
+        let sealedField = fields.string("encrypted_commitment", max: 65_536)
         fields.protoVersion()
         _ = fields.object("log_data", nullable: true)
-        try fields.check()
-        try await store(try await open(sealed!), tenant: tenant, userID: userID)
+        let sealed = try fields.checked(sealedField)
+        try await store(try await open(sealed), tenant: tenant, userID: userID)
         return .null()
     }
 }

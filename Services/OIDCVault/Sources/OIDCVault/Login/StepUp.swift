@@ -73,29 +73,29 @@ struct StepUpRoutes: Sendable {
 
     func verify(_ request: Request, _ context: VaultContext) async throws -> Response {
         var query = try Fields(query: request)
-        let authReqID = query.string("auth_req_id", max: 64)
-        try query.check()
+        let authReqID = try query.checked(query.string("auth_req_id", max: 64))
         var fields = Fields(try await request.jsonObject(context: context))
-        let nonce = fields.string("nonce", max: 128)
-        let method = fields.string("method", max: 16)
+        let nonceField = fields.string("nonce", max: 128)
+        let methodName = fields.string("method", max: 16)
         let pin = fields.string("pin", required: false, max: 32)
         let pattern = fields.values["pattern"]
-        if let method, Tenant.LoginMethod(rawValue: method) == nil {
+        let methodField = methodName.flatMap(Tenant.LoginMethod.init(rawValue:))
+        if methodName != nil, methodField == nil {
             fields.problem("method", "Input should be 'PIN' or 'PATTERN'", type: "enum")
         }
-        try fields.check()
-        guard let pending = try await vault.users.pendingStepUp(authReqID: authReqID!, nonceHash: sha256(nonce!)) else {
+        let (nonce, method) = try fields.checked(nonceField, methodField)
+        guard let pending = try await vault.users.pendingStepUp(authReqID: authReqID, nonceHash: sha256(nonce)) else {
             throw VaultError.badRequest("Unknown, expired or already used login")
         }
         let tenant = try await vault.tenants.require(pending.tenant)
         guard pending.needVerify else {
-            return .json(["nonce": .string(nonce!), "need_verify": false])
+            return .json(["nonce": .string(nonce), "need_verify": false])
         }
         let offered: Bool
         let answer: String?
         let stored: String?
         let factors = try await vault.users.stepUpFactors(tenant: tenant.id, userID: pending.userID)
-        switch Tenant.LoginMethod(rawValue: method!)! {
+        switch method {
         case .pin:
             offered = tenant.settings["use_pin"]?.boolValue ?? true
             answer = pin
@@ -105,9 +105,9 @@ struct StepUpRoutes: Sendable {
             answer = pattern.flatMap { Self.patternText($0, minimum: 1) }
             stored = factors?.pattern
         }
-        guard offered else { throw VaultError.forbidden("The tenant does not offer \(method!)") }
+        guard offered else { throw VaultError.forbidden("The tenant does not offer \(method.rawValue)") }
         guard let stored else {
-            throw VaultError.forbidden("The user has no \(method!) to verify with")
+            throw VaultError.forbidden("The user has no \(method.rawValue) to verify with")
         }
         let ip = request.clientAddress(context: context)
         try await vault.lockout.reserve(tenant: tenant, ip: ip, userID: pending.userID)
@@ -123,9 +123,9 @@ struct StepUpRoutes: Sendable {
             throw Self.refused
         }
         try await vault.lockout.succeeded(tenant: tenant, ip: ip, userID: pending.userID)
-        try await vault.users.completeStepUp(authReqID: authReqID!)
+        try await vault.users.completeStepUp(authReqID: authReqID)
         try await vault.login.audit(tenant: tenant.id, userID: pending.userID, outcome: "step-up", ip: ip, ber: nil, logData: nil)
-        return .json(["nonce": .string(nonce!), "need_verify": false])
+        return .json(["nonce": .string(nonce), "need_verify": false])
     }
 }
 

@@ -426,7 +426,7 @@ struct TokenRoutes: Sendable {
             _ = try await vault.sessions.revoke(session, tenant: tenant, userID: claims["sub"]?.stringValue)
         }
         if let target = values["post_logout_redirect_uri"] {
-            return AuthorizeRoutes.redirect(target, [("state", values["state"])])
+            return try AuthorizeRoutes.redirect(target, [("state", values["state"])])
         }
         return .null()
     }

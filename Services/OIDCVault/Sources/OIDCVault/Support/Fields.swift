@@ -30,6 +30,21 @@ struct Fields {
         if !problems.isEmpty { throw AppError.validation(problems) }
     }
 
+    /// Checks the fields, then gives the required ones unwrapped:
+    /// `let (tenant, id) = try fields.checked(tenant, id)`. A required field reads as
+    /// `nil` only with a problem recorded, so after `check()` none is missing; should one
+    /// be (a reading that forgot to record its problem), the caller gets a 422 naming
+    /// nothing rather than the server a crash.
+    func checked<each Value>(_ values: repeat (each Value)?) throws(AppError) -> (repeat each Value) {
+        try check()
+        return (repeat try Self.present(each values))
+    }
+
+    private static func present<Value>(_ value: Value?) throws(AppError) -> Value {
+        guard let value else { throw AppError.validation([["msg": "Field required", "type": "missing"]]) }
+        return value
+    }
+
     /// Whether the field may be absent; an explicit `null` is an error unless `nullable`
     /// (pydantic's `X | None`), as the seed's framework validates.
     private mutating func present(_ field: String, required: Bool, nullable: Bool, expected: String, type: String) -> JSONValue? {

@@ -28,13 +28,13 @@ struct TenantRoutes: Sendable {
         let principal = try context.principal()
         try principal.require(.tenantsWrite, tenant: nil)
         var fields = Fields(try await request.jsonObject(context: context))
-        let id = fields.string("tenant_id", max: 64, pattern: .identifier)
+        let idField = fields.string("tenant_id", max: 64, pattern: .identifier)
         let settings = Tenant.settings(from: &fields)
-        try fields.check()
-        guard try await vault.tenants.create(Tenant(id: id!, settings: settings)) else {
+        let id = try fields.checked(idField)
+        guard try await vault.tenants.create(Tenant(id: id, settings: settings)) else {
             throw VaultError.exists("Tenant")
         }
-        vault.logger.notice("tenant created", metadata: ["tenant": "\(id!)"])
+        vault.logger.notice("tenant created", metadata: ["tenant": "\(id)"])
         return .null(status: .created)
     }
 

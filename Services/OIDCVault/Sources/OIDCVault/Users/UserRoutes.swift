@@ -65,11 +65,10 @@ struct UserRoutes: Sendable {
     func create(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, _) = try await tenant(context, request, .usersWrite)
         var fields = Fields(try await request.jsonObject(context: context))
-        let user = VaultUser.read(&fields, tenant: tenant.id)
-        try fields.check()
-        switch try await vault.users.insert(user!, emailUnique: tenant.hasUsernameAndEmail) {
+        let user = try fields.checked(VaultUser.read(&fields, tenant: tenant.id))
+        switch try await vault.users.insert(user, emailUnique: tenant.hasUsernameAndEmail) {
         case .created:
-            guard let stored = try await vault.users.find(tenant: tenant.id, id: user!.id) else { throw Self.notFound }
+            guard let stored = try await vault.users.find(tenant: tenant.id, id: user.id) else { throw Self.notFound }
             return .json(stored.json, status: .created)
         case .usernameTaken: throw VaultError.exists("Username")
         case .idTaken: throw VaultError.exists("User id")
@@ -126,10 +125,10 @@ struct UserRoutes: Sendable {
     func batchDelete(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, _) = try await tenant(context, request, .usersWrite)
         var fields = Fields(try await request.jsonObject(context: context))
-        let ids = fields.strings("users_ids", maxCount: 1000, maxLength: 128)
-        if ids == nil, fields.problems.isEmpty { fields.problem("users_ids", "Field required", type: "missing") }
-        try fields.check()
-        try await vault.users.delete(tenant: tenant.id, ids: ids!)
+        let idsField = fields.strings("users_ids", maxCount: 1000, maxLength: 128)
+        if idsField == nil, fields.problems.isEmpty { fields.problem("users_ids", "Field required", type: "missing") }
+        let ids = try fields.checked(idsField)
+        try await vault.users.delete(tenant: tenant.id, ids: ids)
         return .null(status: .created)
     }
 
@@ -156,8 +155,7 @@ struct UserRoutes: Sendable {
         var fields = Fields(try await request.jsonObject(context: context))
         let input = VaultUser.read(&fields, tenant: tenant.id)
         if let input, input.id != id { fields.problem("user_id", "user_id must match the path", type: "value_error") }
-        try fields.check()
-        let user = input!
+        let user = try fields.checked(input)
         switch try await vault.users.update(user, emailUnique: tenant.hasUsernameAndEmail) {
         case .updated(let updated):
             if user.isDisabled { try await vault.sessions.revokeAll(tenant: tenant.id, userID: id) }
@@ -179,14 +177,14 @@ struct UserRoutes: Sendable {
         if !isSelf { try principal.require(.usersWrite, tenant: tenantID) }
         let tenant = try await vault.tenants.require(tenantID)
         var fields = Fields(try await request.jsonObject(context: context))
-        let challengeID = fields.string("challenge_id", max: 64)
-        let signature = fields.string("challenge_data", max: 256)
-        let email = fields.email("email")
-        try fields.check()
+        let challengeField = fields.string("challenge_id", max: 64)
+        let signatureField = fields.string("challenge_data", max: 256)
+        let emailField = fields.email("email")
+        let (challengeID, signature, email) = try fields.checked(challengeField, signatureField, emailField)
         guard let user = try await vault.users.find(tenant: tenant.id, id: id) else { throw Self.notFound }
         try await vault.login.verifyChallenge(
-            tenant: tenant.id, user: user, challengeID: challengeID!, signature: signature!, authRequest: nil)
-        guard try await vault.users.changeEmail(tenant: tenant.id, userID: id, to: email!) else {
+            tenant: tenant.id, user: user, challengeID: challengeID, signature: signature, authRequest: nil)
+        guard try await vault.users.changeEmail(tenant: tenant.id, userID: id, to: email) else {
             throw VaultError.exists("Email")
         }
         return .null()

@@ -173,11 +173,12 @@ struct UserRoutes {
         let id = try core.userID(context)
         let input = try await request.decodeJSON(as: RoleInput.self, context: context)
         var validator = Validator()
-        if let role = validator.required(input.role, field: "role"), !Validator.isRoleName(role) {
+        let roleField = validator.required(input.role, field: "role")
+        if let roleField, !Validator.isRoleName(roleField) {
             validator.messages.add("role", "roleInvalid", "A role is 1 to 64 letters, digits, '_', '-', '.' or ':'")
         }
         try validator.checkSeed()
-        let role = input.role!.trimmingCharacters(in: .whitespaces)
+        guard let role = roleField else { throw Problem.unprocessable(validator.messages) }
         try await core.transaction { connection in
             guard let user = try await core.users.lock(id: id, on: connection) else { throw Problem.notFound() }
             if user.has(role: role) { throw Problem.conflict("role", "roleAlreadyAdded", "The user already has the role \(role)") }
