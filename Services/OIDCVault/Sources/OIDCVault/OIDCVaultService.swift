@@ -93,6 +93,7 @@ struct Vault: Sendable {
     let authRequests: AuthRequestStore
     let grants: GrantStore
     let rateLimiter: RateLimiter
+    let login: ZKPLogin
     private let knownTenants: TenantMemo
 
     init(dependencies: SuiteDependencies, settings: VaultSettings) {
@@ -115,10 +116,9 @@ struct Vault: Sendable {
         authRequests = AuthRequestStore(database: database, logger: logger)
         grants = GrantStore(database: database, logger: logger)
         rateLimiter = dependencies.rateLimiter
+        login = ZKPLogin(store: credentials, keys: keys, atRestKey: settings.atRestKey)
         knownTenants = TenantMemo()
     }
-
-    var login: LoginRoutes { LoginRoutes(vault: self) }
 
     /// Whether the tenant exists, remembered for five seconds: discovery and JWKS are
     /// read on every relying party's start and must not cost a query each.

@@ -13,6 +13,7 @@ import VaultZKP
 struct LoginRoutes: Sendable {
     let vault: Vault
     var store: CredentialStore { vault.credentials }
+    typealias AuthRequest = ZKPLogin.AuthRequest
 
     /// What a challenge was asked for: a login inside an authorization request, or a
     /// proof outside one (authenticate without `auth_req_id`, an email change). The
@@ -21,7 +22,7 @@ struct LoginRoutes: Sendable {
         case login, email
     }
 
-    static let failed = VaultError.unauthorized("Authentication failed")
+    static let failed = ZKPLogin.failed
     static let challengeLifetime = 120
 
     func add(to router: Router<VaultContext>, access: RouteAccess) {
@@ -36,12 +37,6 @@ struct LoginRoutes: Sendable {
             router.post("auth/password/reset") { request, context in try await reset(request, context) }
         }
         admin.post("auth/password/change") { request, context in try await change(request, context) }
-    }
-
-    struct AuthRequest {
-        let id: String
-        let tenant: String
-        let client: String
     }
 
     /// The tenant (and pending authorization request) a login call is for: the request's
@@ -71,7 +66,7 @@ struct LoginRoutes: Sendable {
         fields.protoVersion()
         let logData = fields.object("log_data", nullable: true)
         let (username, email, sealed) = try fields.checked(usernameField, emailField, sealedField)
-        let commitment = try await open(sealed)
+        let commitment = try await vault.login.open(sealed)
         try await vault.rateLimiter.enforce(
             [(RateLimit(name: "vault-register-ip", limit: 30, windowSeconds: 3600), request.clientAddress(context: context))])
         if let authRequest, let client = try await vault.clients.find(tenant: tenant.id, id: authRequest.client),
@@ -84,73 +79,22 @@ struct LoginRoutes: Sendable {
             guard existing.email == email, try await !store.hasCredential(tenant: tenant.id, userID: existing.id) else {
                 throw VaultError.exists("Username")
             }
-            try await store(commitment, tenant: tenant.id, userID: existing.id)
+            try await vault.login.save(commitment, tenant: tenant.id, userID: existing.id)
         } else {
             guard tenant.registerEnable else { throw VaultError.forbidden("Registration is not enabled") }
             let user = VaultUser(
                 tenant: tenant.id, id: UUID().uuidString.lowercased(), username: username, email: email, isDisabled: false,
                 isVerified: false, locale: nil, roles: [], externalID: nil, createdAt: Date(), updatedAt: Date())
             switch try await vault.users.insert(user, emailUnique: tenant.hasUsernameAndEmail) {
-            case .created: try await store(commitment, tenant: tenant.id, userID: user.id)
+            case .created: try await vault.login.save(commitment, tenant: tenant.id, userID: user.id)
             case .emailTaken: throw VaultError.exists("Email")
             default: throw VaultError.exists("Username")
             }
         }
-        try await audit(tenant: tenant.id, userID: nil, outcome: "register", ip: request.clientAddress(context: context), ber: nil, logData: logData)
+        try await vault.login.audit(tenant: tenant.id, userID: nil, outcome: "register", ip: request.clientAddress(context: context), ber: nil, logData: logData)
         return .null(status: .created)
     }
 
-    /// The commitment inside a JWE sealed to one of our encryption keys.
-    func open(_ sealed: String) async throws -> ZKP.Commitment {
-        guard let key = try await vault.keys.encryptionKey(kid: JWE.keyID(of: sealed)) else {
-            throw AppError.validation("encrypted_commitment", "Sealed to a key this server does not have (see the JWKS key with use \"enc\")")
-        }
-        do {
-            let plaintext = try JWE.decrypt(sealed, with: key)
-            guard let value = try? JSONParser.parse(Array(plaintext)) else {
-                throw AppError.validation("encrypted_commitment", "The decrypted commitment is not JSON")
-            }
-            return try ZKP.Commitment.parse(value)
-        } catch let error as JWE.Failure {
-            throw AppError.validation("encrypted_commitment", "Not a readable ECDH-ES/A256GCM JWE: \(error)")
-        } catch let error as ZKP.ParseError {
-            throw AppError.validation("encrypted_commitment", error.description)
-        }
-    }
-
-    /// Keeps the public key, the helper data sealed under the at-rest key (bound to the
-    /// user), and the code parameters. Pending challenges of the old credential die.
-    func store(_ commitment: ZKP.Commitment, tenant: String, userID: String) async throws {
-        let helper = CanonicalJSON.bytes(commitment.helper.json)
-        let sealedHelper = try AES.GCM.seal(helper, using: vault.settings.atRestKey, authenticating: Array((tenant + "\u{0}" + userID).utf8)).combined!
-        let credential: JSONValue = [
-            "code": commitment.code.json,
-            "algorithm_version": .string(commitment.algorithmVersion), "proto_version": .string(ZKP.protoVersion),
-            "image_dim": .array(commitment.imageDim.map { .number(Double($0)) }),
-        ]
-        try await store.replaceCredential(
-            tenant: tenant, userID: userID, publicKey: Array(commitment.publicKey.rawRepresentation), sealedHelper: sealedHelper,
-            parameters: credential)
-    }
-
-    struct Credential {
-        let publicKey: Curve25519.Signing.PublicKey
-        let helper: ZKP.Helper
-        let code: ExtractorCode
-        let algorithmVersion: String
-    }
-
-    func credential(tenant: String, userID: String) async throws -> Credential? {
-        guard let (key, sealed, text) = try await store.credential(tenant: tenant, userID: userID) else { return nil }
-        let credential = try JSONParser.parse(Array(text.utf8))
-        let code = try ExtractorCode.parse(credential["code"] ?? .null)
-        let box = try AES.GCM.SealedBox(combined: sealed)
-        let helperBytes = try AES.GCM.open(box, using: vault.settings.atRestKey, authenticating: Array((tenant + "\u{0}" + userID).utf8))
-        return Credential(
-            publicKey: try Curve25519.Signing.PublicKey(rawRepresentation: key),
-            helper: try ZKP.Helper.parse(try JSONParser.parse(Array(helperBytes)), code: code), code: code,
-            algorithmVersion: credential["algorithm_version"]?.stringValue ?? "")
-    }
 
     // MARK: - Challenge and authentication
 
@@ -176,7 +120,7 @@ struct LoginRoutes: Sendable {
         let code: ExtractorCode
         let algorithm: String
         if let user = try await vault.users.find(tenant: tenant.id, username: username), !user.isDisabled,
-            let credential = try await credential(tenant: tenant.id, userID: user.id)
+            let credential = try await vault.login.credential(tenant: tenant.id, userID: user.id)
         {
             (helper, code, algorithm) = (credential.helper, credential.code, credential.algorithmVersion)
             try await store.insertChallenge(
@@ -225,15 +169,15 @@ struct LoginRoutes: Sendable {
         let berJSON: JSONValue? = ber.map { .object($0) }
         guard let user, !user.isDisabled else {
             try await vault.lockout.failed(tenant: tenant, ip: ip, userID: nil)
-            try await audit(tenant: tenant.id, userID: nil, outcome: "unknown-user", ip: ip, ber: berJSON, logData: logData)
+            try await vault.login.audit(tenant: tenant.id, userID: nil, outcome: "unknown-user", ip: ip, ber: berJSON, logData: logData)
             throw Self.failed
         }
         do {
-            try await verifyChallenge(
+            try await vault.login.verifyChallenge(
                 tenant: tenant.id, user: user, challengeID: challengeID, signature: signature, authRequest: authRequest)
         } catch let error as AppError where error.status == .unauthorized {
             try await vault.lockout.failed(tenant: tenant, ip: ip, userID: user.id)
-            try await audit(tenant: tenant.id, userID: user.id, outcome: "failed", ip: ip, ber: berJSON, logData: logData)
+            try await vault.login.audit(tenant: tenant.id, userID: user.id, outcome: "failed", ip: ip, ber: berJSON, logData: logData)
             throw error
         }
         try await vault.lockout.succeeded(tenant: tenant, ip: ip, userID: user.id)
@@ -247,39 +191,8 @@ struct LoginRoutes: Sendable {
         if let authRequest {
             try await store.markAuthenticated(authReqID: authRequest.id, userID: user.id, nonceHash: sha256(nonce), needVerify: needVerify)
         }
-        try await audit(tenant: tenant.id, userID: user.id, outcome: "success", ip: ip, ber: berJSON, logData: logData)
+        try await vault.login.audit(tenant: tenant.id, userID: user.id, outcome: "success", ip: ip, ber: berJSON, logData: logData)
         return .json(["nonce": .string(nonce), "need_verify": .bool(needVerify)])
-    }
-
-    /// Consumes the challenge (once, atomically: of two parallel answers one finds it) and
-    /// verifies the signature over the transcript. 401 for anything wrong.
-    func verifyChallenge(
-        tenant: String, user: VaultUser, challengeID: String, signature: String, authRequest: AuthRequest?
-    ) async throws {
-        guard let id = UUID(uuidString: challengeID), let signatureBytes = Base64URL.decode(signature) else { throw Self.failed }
-        let nonce = try await store.consumeChallenge(id, tenant: tenant, userID: user.id, authReqID: authRequest?.id)
-        guard let nonce, let credential = try await credential(tenant: tenant, userID: user.id) else { throw Self.failed }
-        let transcript = ZKP.transcript(
-            tenant: tenant, client: authRequest?.client ?? "", username: user.username, challengeID: challengeID, nonce: nonce,
-            algorithmVersion: credential.algorithmVersion, helper: credential.helper)
-        guard credential.publicKey.isValidSignature(signatureBytes, for: transcript) else { throw Self.failed }
-    }
-
-    func audit(tenant: String, userID: String?, outcome: String, ip: String, ber: JSONValue?, logData: [String: JSONValue]?) async throws {
-        // The client's own record, kept as it came but for NUL, which jsonb cannot hold.
-        let ber = ber.map(Self.withoutNUL)
-        let logData = logData.map { Self.withoutNUL(.object($0)).objectValue ?? [:] }
-        try await store.audit(tenant: tenant, userID: userID, outcome: outcome, ip: ip, ber: ber, logData: logData.map { .object($0) })
-    }
-
-    static func withoutNUL(_ value: JSONValue) -> JSONValue {
-        switch value {
-        case .string(let text): .string(text.replacingOccurrences(of: "\u{0}", with: ""))
-        case .array(let items): .array(items.map(withoutNUL))
-        case .object(let members):
-            .object(Dictionary(members.map { ($0.key.replacingOccurrences(of: "\u{0}", with: ""), withoutNUL($0.value)) }, uniquingKeysWith: { first, _ in first }))
-        default: value
-        }
     }
 
     // MARK: - Replacing the credential
@@ -322,11 +235,11 @@ struct LoginRoutes: Sendable {
         try await vault.rateLimiter.enforce([
             (RateLimit(name: "vault-reset-code-ip", limit: 20, windowSeconds: 3600), request.clientAddress(context: context))
         ])
-        let commitment = try await open(sealed)
+        let commitment = try await vault.login.open(sealed)
         let invalid = VaultError.badRequest("Invalid or expired code")
         guard let user = try await vault.users.find(tenant: tenantID, username: username) else { throw invalid }
         guard try await store.consumeResetCode(hash: sha256(tenantID + "\u{0}" + code), userID: user.id) else { throw invalid }
-        try await store(commitment, tenant: tenantID, userID: user.id)
+        try await vault.login.save(commitment, tenant: tenantID, userID: user.id)
         try await vault.sessions.revokeAll(tenant: tenantID, userID: user.id)
         return .null()
     }
@@ -339,7 +252,7 @@ struct LoginRoutes: Sendable {
         fields.protoVersion()
         _ = fields.object("log_data", nullable: true)
         let sealed = try fields.checked(sealedField)
-        try await store(try await open(sealed), tenant: tenant, userID: userID)
+        try await vault.login.save(try await vault.login.open(sealed), tenant: tenant, userID: userID)
         return .null()
     }
 }
