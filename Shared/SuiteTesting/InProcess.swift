@@ -1,51 +1,95 @@
 import Foundation
-public import HTTPTypes
+import HTTPTypes
+public import NIOHTTP1
 import HummingbirdTesting
 import NIOCore
-public import PostgresNIO
+public import ServiceLifecycle
 public import SuiteCore
 public import SuiteHTTP
 
-/// A client of a service running in process (HummingbirdTesting's `.router`: no socket),
-/// for tests of handler logic: validation, authorization, what a body says.
-public struct InProcessClient: Sendable {
+/// A service's router in process (HummingbirdTesting's `.router`: no socket), behind
+/// `ServiceClient`.
+struct InProcessClient: Sendable {
     let client: any TestClientProtocol
 
-    /// A request as a client sends it: `json` as the body, `token` as `Authorization: Bearer`.
-    @discardableResult
-    public func call(
-        _ method: HTTPRequest.Method, _ path: String, json: JSONValue? = nil, token: String? = nil, headers: [(String, String)] = []
-    ) async throws -> TestResponse {
-        var fields = HTTPFields()
-        for (name, value) in headers { if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) } }
-        if let token { fields[.authorization] = "Bearer \(token)" }
-        var body: ByteBuffer?
-        if let json {
-            fields[.contentType] = "application/json"
-            body = ByteBuffer(bytes: CanonicalJSON.bytes(json))
-        }
-        let response = try await client.executeRequest(uri: path, method: method, headers: fields, body: body)
+    func execute(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+        let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: body)
         return TestResponse(
             status: Int(response.status.code), headers: response.headers.map { ($0.name.rawName, $0.value) },
             body: Array(buffer: response.body))
     }
 }
 
+/// Where a harness's requests go: to a service running on loopback, or (in process)
+/// straight to its router. A URL under `base` goes to the service either way; any other
+/// URL goes over the network. In process nothing follows a redirect; over the network
+/// `send` does (AsyncHTTPClient's default) and `fetchWithoutRedirect` does not.
+public struct ServiceClient: Sendable {
+    /// `http://127.0.0.1:<port>` (in process, the port the configuration names, unopened).
+    public let base: String
+    let router: InProcessClient?
+
+    public var isInProcess: Bool { router != nil }
+
+    public func send(_ method: HTTPMethod = .GET, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) async throws -> TestResponse {
+        guard let router, url.hasPrefix(base) else { return try await fetch(method, url, headers: headers, body: body) }
+        var fields = HTTPFields()
+        for (name, value) in headers { if let name = HTTPField.Name(name) { fields.append(HTTPField(name: name, value: value)) } }
+        let path = String(url.dropFirst(base.count))
+        return try await router.execute(
+            HTTPRequest.Method(rawValue: method.rawValue) ?? .get, path.isEmpty ? "/" : path, headers: fields, body: body.map { ByteBuffer(bytes: $0) })
+    }
+
+    /// A GET whose redirect is the answer (a browser's first step, read by a test).
+    public func fetchWithoutRedirect(_ url: String) async throws -> TestResponse {
+        if router != nil, url.hasPrefix(base) { return try await send(.GET, url) }
+        return try await SuiteTesting.fetchWithoutRedirect(url)
+    }
+
+    /// `json` as the body, `token` as `Authorization: Bearer`.
+    public func send(
+        _ method: HTTPMethod, _ url: String, json: JSONValue?, token: String? = nil, headers: [(String, String)] = []
+    ) async throws -> TestResponse {
+        var all = headers
+        if let token { all.append(("Authorization", "Bearer \(token)")) }
+        var body: [UInt8]?
+        if let json {
+            all.append(("Content-Type", "application/json"))
+            body = CanonicalJSON.bytes(json)
+        }
+        return try await send(method, url, headers: all, body: body)
+    }
+}
+
 extension ServiceFixture {
     /// Runs the service in process: its migrations and background services run as in
-    /// production, requests go straight to its router. Settings as in `run`.
+    /// production, requests go straight to its router (`client`). Settings as in `run`;
+    /// the port they get is the configured, unopened one.
     public static func inProcess(
         _ service: S.Type,
         options: Options = Options(),
+        alongside: [any Service] = [],
+        readyURLs: [String] = [],
         settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
-        _ body: @escaping @Sendable (InProcessClient, _ database: PostgresClient) async throws -> Void
+        _ body: @Sendable (ServiceFixture<S>) async throws -> Void
     ) async throws {
         try await withSink { sink in
-            let configuration = try await configuration(options)(0)
-            let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: try makeSettings(0, sink))
-            let database = built.dependencies.database
-            try await built.application.test(.router) { client in
-                try await body(InProcessClient(client: client), database)
+            let port = try options.port ?? FreePort.next()
+            let configuration = try await configuration(options)(port)
+            let settings = try makeSettings(port, sink)
+            let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: settings)
+            try await withoutActuallyEscaping(body) { body in
+                let test: @Sendable () async throws -> Void = {
+                    try await built.application.test(.router) { client in
+                        let base = "http://127.0.0.1:\(port)"
+                        try await body(
+                            ServiceFixture(
+                                base: base, port: port, configuration: configuration, settings: settings,
+                                database: built.dependencies.database, sink: sink, routes: built.routes, replicas: [],
+                                client: ServiceClient(base: base, router: InProcessClient(client: client))))
+                    }
+                }
+                if alongside.isEmpty { try await test() } else { try await LiveServices.run(alongside, readyURLs: readyURLs, test) }
             }
         }
     }

@@ -101,7 +101,11 @@ public struct TestResponse: Sendable {
 }
 
 /// Sends one request with AsyncHTTPClient, as an outside client would.
-public func send(
+public func send(_ method: HTTPMethod = .GET, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) async throws -> TestResponse {
+    try await fetch(method, url, headers: headers, body: body)
+}
+
+func fetch(
     _ method: HTTPMethod = .GET, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil
 ) async throws -> TestResponse {
     var request = HTTPClientRequest(url: url)

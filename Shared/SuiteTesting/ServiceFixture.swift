@@ -24,6 +24,8 @@ public struct ServiceFixture<S: SuiteService>: Sendable {
     public let routes: [RouteEntry]
     /// Further replicas on the same database and settings, by base URL.
     public let replicas: [String]
+    /// Requests to the service, over loopback or (in process) to its router.
+    public let client: ServiceClient
 
     /// What `run` needs beyond the service's settings.
     public struct Options: Sendable {
@@ -42,6 +44,30 @@ public struct ServiceFixture<S: SuiteService>: Sendable {
         public var publicPath: String?
 
         public init() {}
+    }
+
+    /// How a test reaches the service: `inProcess` (straight to its router, no socket: the
+    /// default for handler logic) or `live` (on loopback, for what needs the network:
+    /// peers calling it, outages, replicas, clients outside the test process).
+    public enum Mode: Sendable {
+        case inProcess, live
+    }
+
+    /// `run` or `inProcess`, as `mode` says; `alongside` (fake third parties) runs for real
+    /// either way, and replicas are always live.
+    public static func start(
+        _ service: S.Type,
+        mode: Mode,
+        options: Options = Options(),
+        alongside: [any Service] = [],
+        readyURLs: [String] = [],
+        settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
+        _ body: @Sendable (ServiceFixture<S>) async throws -> Void
+    ) async throws {
+        guard mode == .inProcess, options.replicas <= 1 else {
+            return try await run(service, options: options, alongside: alongside, readyURLs: readyURLs, settings: makeSettings, body)
+        }
+        try await inProcess(service, options: options, alongside: alongside, readyURLs: readyURLs, settings: makeSettings, body)
     }
 
     /// Starts the service (and `alongside`, ready once each of `readyURLs` answers) with the
@@ -90,7 +116,8 @@ public struct ServiceFixture<S: SuiteService>: Sendable {
         }
         let fixture = ServiceFixture(
             base: "http://127.0.0.1:\(port)", port: port, configuration: configure(port), settings: settings,
-            database: built.dependencies.database, sink: sink, routes: built.routes, replicas: replicas)
+            database: built.dependencies.database, sink: sink, routes: built.routes, replicas: replicas,
+            client: ServiceClient(base: "http://127.0.0.1:\(port)", router: nil))
         let ready = [fixture.base + "/health/ready"] + replicas.map { $0 + "/health/ready" } + readyURLs
         try await LiveServices.run(applications + alongside, readyURLs: ready) { try await body(fixture) }
     }

@@ -16,11 +16,12 @@ import Testing
 
 @testable import IdentityAssociations
 
-/// identity-associations running for real on loopback, mailing to an SMTP sink, with a
+/// identity-associations under test (in process unless a test needs it live), mailing to an SMTP sink, with a
 /// fake homeserver and a fake Twilio (third parties we cannot reach) as real HTTP
 /// servers in the test process.
 struct Identity: Sendable {
     let base: String
+    let client: ServiceClient
     let sink: SMTPSink
     let database: PostgresClient
     let settings: IdentitySettings
@@ -33,6 +34,7 @@ struct Identity: Sendable {
     static let v2 = "/_matrix/identity/v2"
 
     static func run(
+        _ mode: ServiceFixture<IdentityAssociationsService>.Mode = .inProcess,
         rateLimits: RateLimitSettings = RateLimitSettings(enabled: false), replicas: Int = 1, database ownDatabase: DatabaseConfiguration? = nil,
         requestTimeout: Duration = .seconds(30),
         configure: @escaping @Sendable (inout IdentitySettings) throws -> Void = { _ in },
@@ -46,8 +48,8 @@ struct Identity: Sendable {
         options.database = ownDatabase
         options.requestTimeout = requestTimeout
         options.replicas = replicas
-        try await ServiceFixture.run(
-            IdentityAssociationsService.self, options: options, alongside: [homeserver.application, twilio.application],
+        try await ServiceFixture.start(
+            IdentityAssociationsService.self, mode: mode, options: options, alongside: [homeserver.application, twilio.application],
             readyURLs: ["http://127.0.0.1:\(homeserverPort)/", "http://127.0.0.1:\(twilioPort)/"]
         ) { port, sink in
             var settings = IdentitySettings(
@@ -60,7 +62,7 @@ struct Identity: Sendable {
             return settings
         } _: { service in
             var identity = Identity(
-                base: service.base, sink: service.sink, database: service.database, settings: service.settings, homeserver: homeserver,
+                base: service.base, client: service.client, sink: service.sink, database: service.database, settings: service.settings, homeserver: homeserver,
                 twilio: twilio)
             identity.replicas = service.replicas
             try await body(identity)
@@ -71,12 +73,12 @@ struct Identity: Sendable {
     func call(
         _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, token: String? = nil, headers: [(String, String)] = []
     ) async throws -> TestResponse {
-        try await send(method, base + path, json: json, token: token, headers: headers)
+        try await client.send(method, base + path, json: json, token: token, headers: headers)
     }
 
     func form(_ path: String, _ fields: [(String, String)]) async throws -> TestResponse {
         let body = fields.map { "\(BrandTemplates.escapeURL($0.0))=\(BrandTemplates.escapeURL($0.1))" }.joined(separator: "&")
-        return try await send(.POST, base + path, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8))
+        return try await client.send(.POST, base + path, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8))
     }
 
     /// Starts an email validation and returns the sid and the mailed token.

@@ -16,7 +16,7 @@ import Testing
         let cluster = try await PostgresCluster.start()
         defer { cluster.stopServerInBackground() }
         let timeout = Duration.seconds(1)
-        try await Identity.run(database: cluster.configuration(database: "postgres", schema: "identity"), requestTimeout: timeout) { identity in
+        try await Identity.run(.live, database: cluster.configuration(database: "postgres", schema: "identity"), requestTimeout: timeout) { identity in
             func request(_ email: String) async throws -> TestResponse {
                 try await identity.call(
                     .POST, Self.v1 + "/validate/email/requestToken", json: ["email": .string(email), "client_secret": "s3cret", "send_attempt": 1])
@@ -159,12 +159,12 @@ import Testing
             #expect(link.hasPrefix(identity.base + Self.v1 + "/validate/email/submitToken?token=\(token)&client_secret=monkeys_are_GREAT&sid=\(sid)"))
             // A mail scanner fetches it first; the person's click still works.
             for _ in 0..<2 {
-                let page = try await send(.GET, link)
+                let page = try await identity.client.send(.GET, link)
                 #expect(page.status == 200)
                 #expect(page.header("Content-Type")?.hasPrefix("text/html") == true)
                 #expect(page.text.contains("Verification successful"))
             }
-            let wrong = try await send(.GET, identity.base + Self.v1 + "/validate/email/submitToken?token=nope&client_secret=monkeys_are_GREAT&sid=\(sid)")
+            let wrong = try await identity.client.send(.GET, identity.base + Self.v1 + "/validate/email/submitToken?token=nope&client_secret=monkeys_are_GREAT&sid=\(sid)")
             #expect(wrong.status == 400)
             #expect(wrong.text.contains("Verification failed"))
 
@@ -175,7 +175,7 @@ import Testing
             let sid2 = try #require(request.json?["sid"]?.stringValue)
             let mail2 = try await identity.sink.waitForMail(to: "erin@example.org")
             let token2 = try #require(Identity.value(after: "the code is ", in: mail2.data))
-            let redirect = try await fetchWithoutRedirect(identity.base + Self.v1 + "/validate/email/submitToken?token=\(token2)&client_secret=abc&sid=\(sid2)")
+            let redirect = try await identity.client.fetchWithoutRedirect(identity.base + Self.v1 + "/validate/email/submitToken?token=\(token2)&client_secret=abc&sid=\(sid2)")
             #expect(redirect.status == 302)
             #expect(redirect.header("Location") == "https://app.example.org/done?x=1")
 
@@ -186,7 +186,7 @@ import Testing
             let sid3 = try #require(evil.json?["sid"]?.stringValue)
             let mail3 = try await identity.sink.waitForMail(to: "frank@example.org")
             let token3 = try #require(Identity.value(after: "the code is ", in: mail3.data))
-            let page = try await send(.GET, identity.base + Self.v1 + "/validate/email/submitToken?token=\(token3)&client_secret=abc&sid=\(sid3)")
+            let page = try await identity.client.send(.GET, identity.base + Self.v1 + "/validate/email/submitToken?token=\(token3)&client_secret=abc&sid=\(sid3)")
             #expect(page.status == 200)
             #expect(page.header("Location") == nil)
         }
@@ -239,7 +239,7 @@ import Testing
             let wrongType = try await identity.call(
                 .POST, Self.v1 + "/validate/email/requestToken", json: ["email": "a@example.org", "client_secret": "abc", "send_attempt": "x"])
             #expect(wrongType.json?["errcode"] == "M_INVALID_PARAM")
-            let notJSON = try await send(
+            let notJSON = try await identity.client.send(
                 .POST, identity.base + Self.v1 + "/validate/email/requestToken", headers: [("Content-Type", "application/json")],
                 body: Array("{nope".utf8))
             #expect(notJSON.status == 400)

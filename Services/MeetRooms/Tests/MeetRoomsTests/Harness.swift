@@ -19,6 +19,7 @@ import IdentityAssociations
 /// disabled through user-identity's HTTP API, as its admin.
 struct Meet: Sendable {
     let base: String
+    let client: ServiceClient
     let uaiBase: String
     let database: PostgresClient
     /// A user-identity admin's access token (nil when user-identity is not started).
@@ -28,6 +29,8 @@ struct Meet: Sendable {
     let identityAssociationsPort: Int
     let meetURL: String
 
+    /// Live whenever user-identity runs: it fetches meet-rooms' JWKS over HTTP to trust
+    /// the service tokens meet-rooms sends it. Without it, in process.
     static func run(
         rateLimits: RateLimitSettings = RateLimitSettings(enabled: false),
         startUserIdentity: Bool = true,
@@ -61,7 +64,9 @@ struct Meet: Sendable {
         options.rateLimits = rateLimits
         options.trust = ServiceTrust(issuers: ["user-identity": .jwks(url: uaiURL + "/internal/jwks.json")])
         options.peers = ["user-identity": uaiURL, "identity-associations": "http://127.0.0.1:\(identityPort)"]
-        try await ServiceFixture.run(MeetRoomsService.self, options: options, alongside: alongside, readyURLs: ready) { _, _ in
+        try await ServiceFixture.start(
+            MeetRoomsService.self, mode: startUserIdentity ? .live : .inProcess, options: options, alongside: alongside, readyURLs: ready
+        ) { _, _ in
             var settings = MeetSettings(signingKey: .generate(), roomBaseURL: "https://meet.example.com")
             configure(&settings)
             return settings
@@ -78,7 +83,7 @@ struct Meet: Sendable {
             }
             try await body(
                 Meet(
-                    base: meetURL + "/external-api/v1.0", uaiBase: uaiURL, database: service.database, uaiAdmin: admin,
+                    base: meetURL + "/external-api/v1.0", client: service.client, uaiBase: uaiURL, database: service.database, uaiAdmin: admin,
                     settings: service.settings, identityAssociationsPort: identityPort, meetURL: meetURL))
         }
     }
@@ -133,7 +138,7 @@ struct Meet: Sendable {
     func call(
         _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, token: String? = nil, headers: [(String, String)] = []
     ) async throws -> TestResponse {
-        try await send(method, base + path, json: json, token: token, headers: headers)
+        try await client.send(method, base + path, json: json, token: token, headers: headers)
     }
 
     func tokenResponse(_ app: (id: String, secret: String), for email: String) async throws -> TestResponse {

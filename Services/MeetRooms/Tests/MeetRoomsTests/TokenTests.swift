@@ -26,7 +26,7 @@ import Testing
 
             // The same as a form, as OAuth clients send it.
             let form = "client_id=\(app.id)&client_secret=\(app.secret)&grant_type=client_credentials&scope=ann%40example.org"
-            let formed = try await send(
+            let formed = try await meet.client.send(
                 .POST, meet.base + "/application/token/", headers: [("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")],
                 body: Array(form.utf8))
             #expect(formed.status == 200)
@@ -76,7 +76,7 @@ import Testing
                 let user = try await attempt(app.id, app.secret, email)
                 #expect(user.status == 400 && user.json == ["error": "User not found."], "\(email)")
             }
-            let xml = try await send(.POST, meet.base + "/application/token/", headers: [("Content-Type", "text/xml")], body: Array("<a/>".utf8))
+            let xml = try await meet.client.send(.POST, meet.base + "/application/token/", headers: [("Content-Type", "text/xml")], body: Array("<a/>".utf8))
             #expect(xml.status == 415 && xml.json?["detail"] != nil)
         }
     }

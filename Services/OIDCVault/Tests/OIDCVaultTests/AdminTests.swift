@@ -269,7 +269,7 @@ import VaultZKP
             #expect(unknown.json?["detail"] != nil)
             let method = try await vault.call(.DELETE, "/tenants", as: .nobody)
             #expect(method.status == 405)
-            let notJSON = try await send(.POST, vault.base + "/tenants", headers: [("X-API-Key", VaultFixture.operatorKey), ("Content-Type", "application/json")], body: Array("{".utf8))
+            let notJSON = try await vault.service.send(.POST, vault.base + "/tenants", headers: [("X-API-Key", VaultFixture.operatorKey), ("Content-Type", "application/json")], body: Array("{".utf8))
             #expect(notJSON.status == 422)
             #expect(notJSON.json?["detail"]?.arrayValue?.first?["type"] == "json_invalid")
         }

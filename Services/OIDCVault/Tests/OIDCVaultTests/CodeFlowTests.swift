@@ -36,7 +36,8 @@ import VaultZKP
     }
 
     @Test func aRelyingPartyRunsTheWholeCodeFlowWithPKCE() async throws {
-        try await VaultFixture.run { vault in
+        // Live: the session records the caller's address, which only a socket has.
+        try await VaultFixture.run(.live) { vault in
             try await vault.tenant("acme")
             let spa = try await vault.client("spa", tenant: "acme", type: "public")
             #expect(spa.secret == nil)
@@ -85,7 +86,7 @@ import VaultZKP
             #expect(sessions.json?["sessions"]?.arrayValue?.first?["created"]?["ip"] == "127.0.0.1")
 
             // RP-initiated logout ends the session: back to the registered URI with the state.
-            let logout = try await fetchWithoutRedirect(
+            let logout = try await vault.service.fetchWithoutRedirect(
                 vault.base + "/logout?id_token_hint=\(idToken)&post_logout_redirect_uri=\(VaultFixture.formEscape("https://rp.example.com/bye"))&state=s1&client_id=spa")
             #expect(logout.status == 302)
             #expect(logout.header("Location") == "https://rp.example.com/bye?state=s1")
@@ -94,7 +95,7 @@ import VaultZKP
             #expect(after.json?["error"] == "invalid_grant")
             #expect(try await vault.call(.GET, "/tenants/acme/userinfo", as: .bearer(access)).status == 401)
             // An unregistered place to go after logout is refused.
-            let evil = try await fetchWithoutRedirect(vault.base + "/logout?id_token_hint=\(idToken)&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")
+            let evil = try await vault.service.fetchWithoutRedirect(vault.base + "/logout?id_token_hint=\(idToken)&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")
             #expect(evil.status == 400)
         }
     }
@@ -116,12 +117,12 @@ import VaultZKP
             let authReqID = try await vault.authorize(web, flow: flow)
             let body = try await vault.answer(tenant: "acme", username: "bob", image: photo, authReqID: authReqID, client: "web")
             let nonce = try #require(try await vault.authenticate(tenant: "acme", body: body, authReqID: authReqID).json?["nonce"]?.stringValue)
-            let redirect = try await fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
+            let redirect = try await vault.service.fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
             let location = try #require(redirect.header("Location"))
             #expect(location.hasPrefix("https://rp.example.com/callback?"))
             #expect(location.contains("iss=" + VaultFixture.formEscape(vault.base + "/tenants/acme")) || location.contains("iss=http"))
             // The login nonce is single use.
-            #expect(try await fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)").status == 400)
+            #expect(try await vault.service.fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)").status == 400)
             let code = try #require(URLComponents(string: location)?.queryItems?.first { $0.name == "code" }?.value)
 
             // Wrong verifier, then wrong redirect: refused (the code is spent by the first try).
@@ -154,7 +155,7 @@ import VaultZKP
             try await vault.tenant("acme")
             let spa = try await vault.client("spa", tenant: "acme", type: "public")
             func get(_ query: String) async throws -> TestResponse {
-                try await fetchWithoutRedirect(vault.base + "/tenants/acme/authorize?" + query)
+                try await vault.service.fetchWithoutRedirect(vault.base + "/tenants/acme/authorize?" + query)
             }
             let redirect = VaultFixture.formEscape(spa.redirect)
             // Not trusted: shown, never redirected.

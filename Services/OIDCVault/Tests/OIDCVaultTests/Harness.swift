@@ -13,10 +13,11 @@ import VaultZKP
 
 @testable import OIDCVault
 
-/// oidc-vault running for real on loopback with its own schema, mailing to an SMTP sink,
+/// oidc-vault under test (in process unless a test needs it live on loopback) with its own schema, mailing to an SMTP sink,
 /// administered with the operator's bootstrap key.
 struct VaultFixture: Sendable {
     let base: String
+    let service: ServiceClient
     let database: PostgresClient
     let sink: SMTPSink
     let settings: VaultSettings
@@ -25,6 +26,7 @@ struct VaultFixture: Sendable {
     /// A fresh database unless `database` is given: a second run on the same one is the
     /// same vault restarted.
     static func run(
+        _ mode: ServiceFixture<OIDCVaultService>.Mode = .inProcess,
         rateLimits: RateLimitSettings = RateLimitSettings(enabled: false),
         database: DatabaseConfiguration? = nil,
         configure: @escaping @Sendable (inout VaultSettings) -> Void = { _ in },
@@ -33,14 +35,14 @@ struct VaultFixture: Sendable {
         var options = ServiceFixture<OIDCVaultService>.Options()
         options.rateLimits = rateLimits
         options.database = database
-        try await ServiceFixture.run(OIDCVaultService.self, options: options) { _, sink in
+        try await ServiceFixture.start(OIDCVaultService.self, mode: mode, options: options) { _, sink in
             var settings = VaultSettings(
                 loginUIURL: "https://login.example.com/", adminAPIKey: operatorKey,
                 mail: MailSettings(from: "vault@example.com", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))))
             configure(&settings)
             return settings
         } _: { service in
-            let fixture = VaultFixture(base: service.base, database: service.database, sink: service.sink, settings: service.settings)
+            let fixture = VaultFixture(base: service.base, service: service.client, database: service.database, sink: service.sink, settings: service.settings)
             try await fixture.waitForDefaultTenant()
             try await body(fixture)
         }
@@ -69,14 +71,14 @@ struct VaultFixture: Sendable {
         case .bearer(let bearer): token = bearer
         case .nobody: break
         }
-        return try await send(method, base + path, json: json, token: token, headers: all)
+        return try await service.send(method, base + path, json: json, token: token, headers: all)
     }
 
     func form(_ path: String, _ fields: [(String, String)], basic: (String, String)? = nil) async throws -> TestResponse {
         let body = fields.map { "\(Self.formEscape($0.0))=\(Self.formEscape($0.1))" }.joined(separator: "&")
         var headers = [("Content-Type", "application/x-www-form-urlencoded")]
         if let basic { headers.append(("Authorization", "Basic " + Data("\(Self.formEscape(basic.0)):\(Self.formEscape(basic.1))".utf8).base64EncodedString())) }
-        return try await send(.POST, base + path, headers: headers, body: Array(body.utf8))
+        return try await service.send(.POST, base + path, headers: headers, body: Array(body.utf8))
     }
 
     static func formEscape(_ text: String) -> String {
@@ -174,7 +176,7 @@ struct VaultFixture: Sendable {
             ("response_type", "code"), ("client_id", client.id), ("redirect_uri", client.redirect), ("scope", scope),
             ("state", flow.state), ("nonce", flow.nonce), ("code_challenge", flow.challenge), ("code_challenge_method", "S256"),
         ].map { "\($0.0)=\(Self.formEscape($0.1))" }.joined(separator: "&")
-        let response = try await fetchWithoutRedirect(base + "/tenants/\(client.tenant)/authorize?" + query)
+        let response = try await service.fetchWithoutRedirect(base + "/tenants/\(client.tenant)/authorize?" + query)
         #expect(response.status == 302, "\(response.text)")
         let location = try #require(response.header("Location"))
         #expect(location.hasPrefix("https://login.example.com/"))
@@ -188,7 +190,7 @@ struct VaultFixture: Sendable {
         let authenticated = try await authenticate(tenant: client.tenant, body: body, authReqID: authReqID)
         #expect(authenticated.status == 200, "\(authenticated.text)")
         let nonce = try #require(authenticated.json?["nonce"]?.stringValue)
-        let redirect = try await fetchWithoutRedirect(base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
+        let redirect = try await service.fetchWithoutRedirect(base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
         #expect(redirect.status == 302, "\(redirect.text)")
         let items = URLComponents(string: try #require(redirect.header("Location")))?.queryItems ?? []
         #expect(items.first { $0.name == "state" }?.value == flow.state)

@@ -19,7 +19,7 @@ import VaultZKP
         let body = try await vault.answer(tenant: client.tenant, username: username, image: photo, authReqID: authReqID, client: client.id)
         let authenticated = try await vault.authenticate(tenant: client.tenant, body: body, authReqID: authReqID)
         let nonce = try #require(authenticated.json?["nonce"]?.stringValue)
-        let redirect = try await fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
+        let redirect = try await vault.service.fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
         let items = URLComponents(string: try #require(redirect.header("Location")))?.queryItems ?? []
         return try #require(items.first { $0.name == "code" }?.value)
     }
@@ -180,11 +180,11 @@ import VaultZKP
             let (_, tokens) = try await aliceLoggedIn(vault)
             let idToken = try #require(tokens["id_token"]?.stringValue)
             let access = try #require(tokens["access_token"]?.stringValue)
-            let refused = try await fetchWithoutRedirect(
+            let refused = try await vault.service.fetchWithoutRedirect(
                 vault.base + "/logout?id_token_hint=\(idToken)&post_logout_redirect_uri=" + VaultFixture.formEscape("https://evil.example.net/"))
             #expect(refused.status == 400)
             #expect(try await userinfo(vault, tenant: "acme", access) == 200)
-            let done = try await fetchWithoutRedirect(
+            let done = try await vault.service.fetchWithoutRedirect(
                 vault.base + "/logout?id_token_hint=\(idToken)&post_logout_redirect_uri=" + VaultFixture.formEscape("https://rp.example.com/bye"))
             #expect(done.status == 302)
             #expect(try await userinfo(vault, tenant: "acme", access) == 401)
@@ -237,7 +237,7 @@ import VaultZKP
             let authenticated = try await vault.authenticate(tenant: "acme", body: body, authReqID: authReqID)
             #expect(authenticated.json?["need_verify"] == true)
             let nonce = try #require(authenticated.json?["nonce"]?.stringValue)
-            let early = try await fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
+            let early = try await vault.service.fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
             #expect(early.status == 403, "\(early.text)")
             #expect(early.header("Location") == nil)
 
@@ -247,11 +247,11 @@ import VaultZKP
             let wrongNonce = try await vault.call(
                 .POST, "/auth/step-up?auth_req_id=\(authReqID)", json: ["nonce": "nope", "method": "PIN", "pin": "4321"], as: .nobody)
             #expect(wrongNonce.status == 400)
-            #expect(try await fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)").status == 403)
+            #expect(try await vault.service.fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)").status == 403)
             let right = try await vault.call(
                 .POST, "/auth/step-up?auth_req_id=\(authReqID)", json: ["nonce": .string(nonce), "method": "PATTERN", "pattern": [0, 4, 8]], as: .nobody)
             #expect(right.status == 200 && right.json?["need_verify"] == false, "\(right.text)")
-            let done = try await fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
+            let done = try await vault.service.fetchWithoutRedirect(vault.base + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
             #expect(done.status == 302)
             #expect(done.header("Location")?.contains("code=") == true)
         }

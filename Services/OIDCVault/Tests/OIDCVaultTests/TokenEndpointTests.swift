@@ -43,7 +43,7 @@ import VaultZKP
             // The root endpoint without tenant_id is the default tenant's, which has no client "api".
             let noTenant = try await vault.form("/token", [("grant_type", "client_credentials"), ("client_id", "api"), ("client_secret", secret)])
             #expect(noTenant.status == 401 && noTenant.json?["error"] == "invalid_client")
-            let json = try await send(.POST, vault.base + "/tenants/acme/oauth2/token", json: ["grant_type": "client_credentials"])
+            let json = try await vault.service.send(.POST, vault.base + "/tenants/acme/oauth2/token", json: ["grant_type": "client_credentials"])
             #expect(json.status == 400)
             #expect(json.json?["error"] == "invalid_request")
 

@@ -11,9 +11,11 @@ import Testing
 
 @testable import UserIdentity
 
-/// User&Identity running for real on loopback, with its mail going to an SMTP sink.
+/// User&Identity under test, in process unless a test needs it live on loopback, with
+/// its mail going to an SMTP sink.
 struct UAI: Sendable {
     let base: String
+    let client: ServiceClient
     let sink: SMTPSink
     let database: PostgresClient
     let settings: UserIdentitySettings
@@ -39,6 +41,7 @@ struct UAI: Sendable {
 
     /// Runs `body` against a fresh service in its own schema.
     static func run(
+        _ mode: ServiceFixture<UserIdentityService>.Mode = .inProcess,
         rateLimits: RateLimitSettings = RateLimitSettings(enabled: false),
         trust: ServiceTrust = ServiceTrust(issuers: [:]),
         key: TokenSettings.Key = .eddsa(.generate()),
@@ -48,12 +51,12 @@ struct UAI: Sendable {
         var options = ServiceFixture<UserIdentityService>.Options()
         options.rateLimits = rateLimits
         options.trust = trust
-        try await ServiceFixture.run(UserIdentityService.self, options: options) { _, sink in
+        try await ServiceFixture.start(UserIdentityService.self, mode: mode, options: options) { _, sink in
             try settings(key: key, sinkPort: sink.port, configure: configure)
         } _: { fixture in
             try await body(
                 UAI(
-                    base: fixture.base, sink: fixture.sink, database: fixture.database, settings: fixture.settings,
+                    base: fixture.base, client: fixture.client, sink: fixture.sink, database: fixture.database, settings: fixture.settings,
                     signingKey: fixture.configuration.signingKey))
         }
     }
@@ -64,7 +67,7 @@ struct UAI: Sendable {
     func call(
         _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, token: String? = nil, headers: [(String, String)] = []
     ) async throws -> TestResponse {
-        try await send(method, base + path, json: json, token: token, headers: headers)
+        try await client.send(method, base + path, json: json, token: token, headers: headers)
     }
 
     /// An account made directly in the database (bypassing sign-up), enabled unless told.

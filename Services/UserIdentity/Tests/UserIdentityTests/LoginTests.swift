@@ -106,9 +106,9 @@ import Testing
             #expect(try await messages("off@example.com", "secret123") == ["email": ["userIsDisabled": "User is Disabled"]])
             #expect(try await messages("on@example.com", "wrong-password") == ["password": ["invalidPassword": "The password is invalid"]])
 
-            let xml = try await send(.POST, uai.base + "/authentications", headers: [("Content-Type", "text/xml")], body: Array("<a/>".utf8))
+            let xml = try await uai.client.send(.POST, uai.base + "/authentications", headers: [("Content-Type", "text/xml")], body: Array("<a/>".utf8))
             #expect(xml.status == 415)
-            let broken = try await send(
+            let broken = try await uai.client.send(
                 .POST, uai.base + "/authentications", headers: [("Content-Type", "application/json")], body: Array("{".utf8))
             #expect(broken.status == 400)
         }
