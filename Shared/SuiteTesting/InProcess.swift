@@ -3,9 +3,9 @@ import HTTPTypes
 public import NIOHTTP1
 import HummingbirdTesting
 import NIOCore
-public import ServiceLifecycle
+import ServiceLifecycle
 public import SuiteCore
-public import SuiteHTTP
+import SuiteHTTP
 
 /// A service's router in process (HummingbirdTesting's `.router`: no socket), behind
 /// `ServiceClient`.
@@ -50,46 +50,39 @@ public struct ServiceClient: Sendable {
     public func send(
         _ method: HTTPMethod, _ url: String, json: JSONValue?, token: String? = nil, headers: [(String, String)] = []
     ) async throws -> TestResponse {
-        var all = headers
-        if let token { all.append(("Authorization", "Bearer \(token)")) }
-        var body: [UInt8]?
-        if let json {
-            all.append(("Content-Type", "application/json"))
-            body = CanonicalJSON.bytes(json)
-        }
+        let (all, body) = jsonRequest(json: json, token: token, headers: headers)
         return try await send(method, url, headers: all, body: body)
     }
 }
 
 extension ServiceFixture {
-    /// Runs the service in process: its migrations and background services run as in
-    /// production, requests go straight to its router (`client`). Settings as in `run`;
-    /// the port they get is the configured, unopened one.
-    public static func inProcess(
-        _ service: S.Type,
-        options: Options = Options(),
-        alongside: [any Service] = [],
-        readyURLs: [String] = [],
-        settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
+    /// The service in process: its migrations and background services run as in
+    /// production, requests go straight to its router (`client`); the port its settings
+    /// get is the configured, unopened one.
+    static func inProcess(
+        _ launch: Launch, settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
         _ body: @Sendable (ServiceFixture<S>) async throws -> Void
     ) async throws {
-        try await withSink { sink in
-            let port = try options.port ?? FreePort.next()
-            let configuration = try await configuration(options)(port)
-            let settings = try makeSettings(port, sink)
-            let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: settings)
-            try await withoutActuallyEscaping(body) { body in
-                let test: @Sendable () async throws -> Void = {
-                    try await built.application.test(.router) { client in
-                        let base = "http://127.0.0.1:\(port)"
-                        try await body(
-                            ServiceFixture(
-                                base: base, port: port, configuration: configuration, settings: settings,
-                                database: built.dependencies.database, sink: sink, routes: built.routes, replicas: [],
-                                client: ServiceClient(base: base, router: InProcessClient(client: client))))
-                    }
+        let (options, sink) = (launch.options, launch.sink)
+        let port = try options.port ?? FreePort.next()
+        let configuration = try await configuration(options)(port)
+        let settings = try makeSettings(port, sink)
+        let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: settings)
+        try await withoutActuallyEscaping(body) { body in
+            let test: @Sendable () async throws -> Void = {
+                try await built.application.test(.router) { client in
+                    let base = "http://127.0.0.1:\(port)"
+                    try await body(
+                        ServiceFixture(
+                            base: base, port: port, configuration: configuration, settings: settings,
+                            database: built.dependencies.database, sink: sink, routes: built.routes, replicas: [],
+                            client: ServiceClient(base: base, router: InProcessClient(client: client))))
                 }
-                if alongside.isEmpty { try await test() } else { try await LiveServices.run(alongside, readyURLs: readyURLs, test) }
+            }
+            if launch.alongside.isEmpty {
+                try await test()
+            } else {
+                try await LiveServices.run(launch.alongside, readyURLs: launch.readyURLs, test)
             }
         }
     }

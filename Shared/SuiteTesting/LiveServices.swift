@@ -124,14 +124,17 @@ func fetch(
 public func send(
     _ method: HTTPMethod, _ url: String, json: JSONValue?, token: String? = nil, headers: [(String, String)] = []
 ) async throws -> TestResponse {
+    let (all, body) = jsonRequest(json: json, token: token, headers: headers)
+    return try await send(method, url, headers: all, body: body)
+}
+
+/// The headers and body of a JSON request with an optional bearer token.
+func jsonRequest(json: JSONValue?, token: String?, headers: [(String, String)]) -> ([(String, String)], [UInt8]?) {
     var all = headers
     if let token { all.append(("Authorization", "Bearer \(token)")) }
-    var body: [UInt8]?
-    if let json {
-        all.append(("Content-Type", "application/json"))
-        body = CanonicalJSON.bytes(json)
-    }
-    return try await send(method, url, headers: all, body: body)
+    guard let json else { return (all, nil) }
+    all.append(("Content-Type", "application/json"))
+    return (all, CanonicalJSON.bytes(json))
 }
 
 /// A GET that does not follow redirects, to see a 302 and its Location as a browser would.

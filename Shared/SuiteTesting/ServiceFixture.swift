@@ -53,28 +53,14 @@ public struct ServiceFixture<S: SuiteService>: Sendable {
         case inProcess, live
     }
 
-    /// `run` or `inProcess`, as `mode` says; `alongside` (fake third parties) runs for real
-    /// either way, and replicas are always live.
-    public static func start(
-        _ service: S.Type,
-        mode: Mode,
-        options: Options = Options(),
-        alongside: [any Service] = [],
-        readyURLs: [String] = [],
-        settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
-        _ body: @Sendable (ServiceFixture<S>) async throws -> Void
-    ) async throws {
-        guard mode == .inProcess, options.replicas <= 1 else {
-            return try await run(service, options: options, alongside: alongside, readyURLs: readyURLs, settings: makeSettings, body)
-        }
-        try await inProcess(service, options: options, alongside: alongside, readyURLs: readyURLs, settings: makeSettings, body)
-    }
-
     /// Starts the service (and `alongside`, ready once each of `readyURLs` answers) with the
     /// settings `settings` makes from its port and the SMTP sink's, runs `body`, then stops
-    /// everything gracefully, whether `body` succeeded or threw.
+    /// everything gracefully, whether `body` succeeded or threw. `mode` says how the test
+    /// reaches it; `alongside` (fake third parties) runs for real either way, and replicas
+    /// are always live.
     public static func run(
         _ service: S.Type,
+        mode: Mode = .live,
         options: Options = Options(),
         alongside: [any Service] = [],
         readyURLs: [String] = [],
@@ -82,8 +68,21 @@ public struct ServiceFixture<S: SuiteService>: Sendable {
         _ body: @Sendable (ServiceFixture<S>) async throws -> Void
     ) async throws {
         try await withSink { sink in
-            try await run(options: options, sink: sink, alongside: alongside, readyURLs: readyURLs, settings: makeSettings, body)
+            let launch = Launch(options: options, sink: sink, alongside: alongside, readyURLs: readyURLs)
+            if mode == .inProcess, options.replicas <= 1 {
+                try await inProcess(launch, settings: makeSettings, body)
+            } else {
+                try await live(launch, settings: makeSettings, body)
+            }
         }
+    }
+
+    /// What both ways of running share.
+    struct Launch: Sendable {
+        let options: Options
+        let sink: SMTPSink
+        let alongside: [any Service]
+        let readyURLs: [String]
     }
 
     /// Runs `body` with a new SMTP sink, stopped afterwards whatever happened.
@@ -98,11 +97,11 @@ public struct ServiceFixture<S: SuiteService>: Sendable {
         await sink.stop()
     }
 
-    private static func run(
-        options: Options, sink: SMTPSink, alongside: [any Service], readyURLs: [String],
-        settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
+    private static func live(
+        _ launch: Launch, settings makeSettings: (_ port: Int, _ sink: SMTPSink) throws -> S.Settings,
         _ body: @Sendable (ServiceFixture<S>) async throws -> Void
     ) async throws {
+        let (options, sink) = (launch.options, launch.sink)
         let port = try options.port ?? FreePort.next()
         let configure = try await configuration(options)
         let settings = try makeSettings(port, sink)
@@ -118,8 +117,8 @@ public struct ServiceFixture<S: SuiteService>: Sendable {
             base: "http://127.0.0.1:\(port)", port: port, configuration: configure(port), settings: settings,
             database: built.dependencies.database, sink: sink, routes: built.routes, replicas: replicas,
             client: ServiceClient(base: "http://127.0.0.1:\(port)", router: nil))
-        let ready = [fixture.base + "/health/ready"] + replicas.map { $0 + "/health/ready" } + readyURLs
-        try await LiveServices.run(applications + alongside, readyURLs: ready) { try await body(fixture) }
+        let ready = [fixture.base + "/health/ready"] + replicas.map { $0 + "/health/ready" }
+        try await LiveServices.run(applications + launch.alongside, readyURLs: ready + launch.readyURLs) { try await body(fixture) }
     }
 
     /// The configuration of an instance on `port`: the options', and a database of its own

@@ -48,7 +48,7 @@ struct Identity: Sendable {
         options.database = ownDatabase
         options.requestTimeout = requestTimeout
         options.replicas = replicas
-        try await ServiceFixture.start(
+        try await ServiceFixture.run(
             IdentityAssociationsService.self, mode: mode, options: options, alongside: [homeserver.application, twilio.application],
             readyURLs: ["http://127.0.0.1:\(homeserverPort)/", "http://127.0.0.1:\(twilioPort)/"]
         ) { port, sink in

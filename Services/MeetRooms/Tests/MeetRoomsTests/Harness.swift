@@ -64,7 +64,7 @@ struct Meet: Sendable {
         options.rateLimits = rateLimits
         options.trust = ServiceTrust(issuers: ["user-identity": .jwks(url: uaiURL + "/internal/jwks.json")])
         options.peers = ["user-identity": uaiURL, "identity-associations": "http://127.0.0.1:\(identityPort)"]
-        try await ServiceFixture.start(
+        try await ServiceFixture.run(
             MeetRoomsService.self, mode: startUserIdentity ? .live : .inProcess, options: options, alongside: alongside, readyURLs: ready
         ) { _, _ in
             var settings = MeetSettings(signingKey: .generate(), roomBaseURL: "https://meet.example.com")

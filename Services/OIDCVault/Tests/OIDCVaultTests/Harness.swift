@@ -35,7 +35,7 @@ struct VaultFixture: Sendable {
         var options = ServiceFixture<OIDCVaultService>.Options()
         options.rateLimits = rateLimits
         options.database = database
-        try await ServiceFixture.start(OIDCVaultService.self, mode: mode, options: options) { _, sink in
+        try await ServiceFixture.run(OIDCVaultService.self, mode: mode, options: options) { _, sink in
             var settings = VaultSettings(
                 loginUIURL: "https://login.example.com/", adminAPIKey: operatorKey,
                 mail: MailSettings(from: "vault@example.com", transport: .smtp(SMTPConfiguration(host: "127.0.0.1", port: sink.port))))

@@ -51,7 +51,7 @@ struct UAI: Sendable {
         var options = ServiceFixture<UserIdentityService>.Options()
         options.rateLimits = rateLimits
         options.trust = trust
-        try await ServiceFixture.start(UserIdentityService.self, mode: mode, options: options) { _, sink in
+        try await ServiceFixture.run(UserIdentityService.self, mode: mode, options: options) { _, sink in
             try settings(key: key, sinkPort: sink.port, configure: configure)
         } _: { fixture in
             try await body(
