@@ -182,7 +182,8 @@ let package = Package(
         .testTarget(
             name: "SuiteHTTPTests",
             dependencies: [
-                "SuiteHTTP", "SuiteTesting",
+                "SuiteHTTP", "SuiteContracts", "SuiteTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

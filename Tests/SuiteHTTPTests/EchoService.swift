@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PostgresNIO
+import SuiteContracts
 import SuiteCore
 import SuiteHTTP
 import SuitePostgres
@@ -16,6 +17,9 @@ enum EchoService: SuiteService {
     static let defaultPort = 0
     static let defaultSchema = "echo"
     static let publicPath = "/echo"
+    static let knownUser = "00000000-0000-0000-0000-00000000000a"
+    static let refusedUser = "00000000-0000-0000-0000-00000000000b"
+    static let garbledUser = "00000000-0000-0000-0000-00000000000c"
     static var migrations: [Migration] {
         [
             Migration(version: 1, name: "notes", sql: "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL UNIQUE);"),
@@ -97,6 +101,26 @@ enum EchoService: SuiteService {
             .add(middleware: ServiceTokenMiddleware(verifier: dependencies.verifier))
             .get { _, _ -> String in throw Boom() }
 
+        // Poses as user-identity's directory (the tests point that peer here): the answer
+        // depends on the id asked about. No token check: what is tested is the caller.
+        internalRoutes.get("/users/{id}") { _, context -> Response in
+            switch context.parameters.get("id") {
+            case EchoService.refusedUser: return Response(status: .badRequest)
+            case EchoService.garbledUser: return try .json(["nope": 1])
+            case EchoService.knownUser:
+                let user = DirectoryUser(id: EchoService.knownUser, email: "ann@example.org", fullname: "Ann", roles: [], isEnabled: true, prototype: false)
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: Array(try JSONEncoder().encode(user)))))
+            default: return Response(status: .notFound)
+            }
+        }
+        // A typed call (SuiteContracts' UserByID): the user's email, "none" when not found.
+        router.get("/typed/{id}") { _, context -> String in
+            let id = try context.parameters.require("id", as: UUID.self)
+            return try await dependencies.peers.send(UserByID(id: id), requestID: context.requestID)?.email ?? "none"
+        }
+
         // Calls a peer's internal route and says what came back.
         router.get("/call/{peer}") { request, context -> Response in
             let peer = try context.parameters.require("peer")
@@ -118,7 +142,7 @@ struct RunningEcho {
 
     static func make(
         database: DatabaseConfiguration? = nil, bodyLimit: Int = 1 << 20, internalTimeout: Duration = .seconds(10),
-        extraPeers: [String: String] = [:], rateLimits: RateLimitSettings = RateLimitSettings(),
+        extraPeers: [String: String] = [:], posingAs: [String] = [], rateLimits: RateLimitSettings = RateLimitSettings(),
         requestTimeout: Duration = .seconds(30), shutdownGrace: Duration = .zero
     ) async throws -> RunningEcho {
         let port = try FreePort.next()
@@ -131,7 +155,7 @@ struct RunningEcho {
             database: chosen!,
             signingKey: key,
             trust: ServiceTrust(issuers: ["echo": .jwks(url: url + "/internal/jwks.json")]),
-            peers: ["echo": url].merging(extraPeers) { $1 },
+            peers: ["echo": url].merging(extraPeers) { $1 }.merging(posingAs.map { ($0, url) }) { $1 },
             bodyLimit: bodyLimit, internalTimeout: internalTimeout, requestTimeout: requestTimeout, rateLimits: rateLimits)
         configuration.shutdownGrace = shutdownGrace
         let built = try await SuiteApplication.build(EchoService.self, configuration: configuration)

@@ -240,6 +240,24 @@ import _ConnectionPoolModule
         }
     }
 
+    @Test func aTypedCallDecodesTheAnswerMapsNotFoundToNilAndAnythingElseTo502() async throws {
+        let echo = try await RunningEcho.make(posingAs: ["user-identity"])
+        try await echo.run {
+            func typed(_ id: String) async throws -> TestResponse { try await send(.GET, echo.url + "/typed/" + id) }
+            let known = try await typed(EchoService.knownUser)
+            #expect(known.status == 200 && known.text == "ann@example.org", "\(known.text)")
+            let missing = try await typed("00000000-0000-0000-0000-0000000000ff")
+            #expect(missing.status == 200 && missing.text == "none", "\(missing.text)")
+            // The peer refused what this service sent: the caller's fault, not the client's.
+            let refused = try await typed(EchoService.refusedUser)
+            #expect(refused.status == 502)
+            #expect(refused.json?["detail"] == "user-identity answered 400.")
+            let garbled = try await typed(EchoService.garbledUser)
+            #expect(garbled.status == 502)
+            #expect(garbled.json?["detail"] == "user-identity answered with a body this service cannot read.")
+        }
+    }
+
     @Test func anUnconfiguredPeerIsA503() async throws {
         let echo = try await RunningEcho.make()
         try await echo.run {
