@@ -121,6 +121,47 @@ import Testing
         }
     }
 
+    @Test func storeInviteTakesAnyRoomIDAsSydentDoesAndSaysInUseBeforeShapeChecks() async throws {
+        try await Identity.run { identity in
+            // Homeservers pass event-id-like and other strings: sydent stores them as given.
+            for roomID in ["$event-like:example.org", "room without a sigil", "!x"] {
+                var invite = Self.invite.objectValue!
+                invite["room_id"] = .string(roomID)
+                invite["address"] = .string("r\(roomID.count)@example.org")
+                let stored = try await identity.call(.POST, Self.v1 + "/store-invite", json: .object(invite))
+                #expect(stored.status == 200, "\(roomID): \(stored.text)")
+            }
+            var empty = Self.invite.objectValue!
+            empty["room_id"] = ""
+            #expect(try await identity.call(.POST, Self.v1 + "/store-invite", json: .object(empty)).json?["errcode"] == "M_INVALID_PARAM")
+            var long = Self.invite.objectValue!
+            long["room_id"] = .string(String(repeating: "r", count: 256))
+            #expect(try await identity.call(.POST, Self.v1 + "/store-invite", json: .object(long)).json?["errcode"] == "M_INVALID_PARAM")
+
+            // A bound address is M_THREEPID_IN_USE even when an optional field is out of shape.
+            _ = try await identity.bind("taken@example.org", to: "@taken:example.org", secret: "taken-secret")
+            var taken = Self.invite.objectValue!
+            taken["address"] = "Taken@example.org"
+            taken["room_name"] = .string(String(repeating: "n", count: 5000))
+            let inUse = try await identity.call(.POST, Self.v1 + "/store-invite", json: .object(taken))
+            #expect(inUse.status == 400)
+            #expect(inUse.json?["errcode"] == "M_THREEPID_IN_USE", "\(inUse.text)")
+            #expect(inUse.json?["mxid"] == "@taken:example.org")
+            // Not bound, the same field is refused.
+            taken["address"] = "free@example.org"
+            #expect(try await identity.call(.POST, Self.v1 + "/store-invite", json: .object(taken)).json?["errcode"] == "M_INVALID_PARAM")
+
+            // v2: the inviter is the account that calls.
+            let carol = try await identity.register("@carol:127.0.0.1")
+            let notHers = try await identity.call(.POST, Identity.v2 + "/store-invite", json: Self.invite, token: carol)
+            #expect(notHers.status == 403)
+            #expect(notHers.json?["errcode"] == "M_UNAUTHORIZED")
+            var hers = Self.invite.objectValue!
+            hers["sender"] = "@carol:127.0.0.1"
+            #expect(try await identity.call(.POST, Identity.v2 + "/store-invite", json: .object(hers), token: carol).status == 200)
+        }
+    }
+
     @Test func storeInviteIsRateLimitedPerSender() async throws {
         try await Identity.run(rateLimits: try RateLimitSettings.parse("is-store-invite-sender=1/3600")) { identity in
             #expect(try await identity.call(.POST, Self.v1 + "/store-invite", json: Self.invite).status == 200)

@@ -9,8 +9,8 @@ struct InviteStore: Sendable {
     let database: PostgresClient
 
     /// The Matrix ID an email address is bound to, if any.
-    func boundMXID(email: String, logger: Logger) async throws -> String? {
-        let rows = try await database.query("SELECT mxid FROM associations WHERE medium = 'email' AND address = \(email)", logger: logger)
+    func boundMXID(medium: String, address: String, logger: Logger) async throws -> String? {
+        let rows = try await database.query("SELECT mxid FROM associations WHERE medium = \(medium) AND address = \(address)", logger: logger)
         for try await mxid in rows.decode(String.self) { return mxid }
         return nil
     }

@@ -29,15 +29,27 @@ struct ThirdPartyInvites: Sendable {
         let parameters = try await MatrixParameters.read(request, context: context)
         try parameters.require("medium", "address", "room_id", "sender")
         let medium = try parameters.string("medium", maxBytes: 16)
+        let address = try parameters.string("address", maxBytes: 512)
+        // Any room id, as sydent stores it: homeservers pass event-id-like and other strings.
+        let roomID = try parameters.string("room_id", maxBytes: 255)
+        guard !roomID.isEmpty else { throw Matrix.invalid("room_id must not be empty.") }
+        let sender = try parameters.string("sender", maxBytes: 255)
+
+        // sydent's order: a bound address is M_THREEPID_IN_USE before anything else is
+        // judged, so a homeserver learns the owner whatever else its request carries.
+        let email = medium == "email" ? Matrix.foldedEmail(address) : address
+        if let mxid = try await store.boundMXID(medium: medium, address: email, logger: context.logger) {
+            throw Matrix.error(.badRequest, "M_THREEPID_IN_USE", "Binding already known").with("mxid", .string(mxid))
+        }
         guard medium == "email" else {
             throw Matrix.error(.badRequest, "M_UNRECOGNIZED", "Didn't understand medium '\(medium.prefix(16))'")
         }
-        let email = Matrix.foldedEmail(try parameters.string("address", maxBytes: 512))
         guard Validate.isEmail(email) else { throw Matrix.error(.badRequest, "M_INVALID_EMAIL", "Invalid email address") }
-        let roomID = try parameters.string("room_id", maxBytes: 255)
-        let sender = try parameters.string("sender", maxBytes: 255)
-        guard roomID.hasPrefix("!"), roomID.contains(":") else { throw Matrix.invalid("room_id must be a Matrix room ID (!room:server).") }
         guard Matrix.isUserID(sender) else { throw Matrix.invalid("sender must be a Matrix user ID (@user:server).") }
+        // v2: the inviter is the account calling (sydent: 403 "'sender' doesn't match").
+        if let account, account.userID != sender {
+            throw Matrix.error(.forbidden, "M_UNAUTHORIZED", "'sender' doesn't match")
+        }
 
         // Every other string parameter is a template variable, as sydent allows.
         var values: [String: String] = [:]
@@ -49,10 +61,6 @@ struct ThirdPartyInvites: Sendable {
         guard values.count <= 64 else { throw Matrix.invalid("Too many parameters.") }
 
         try await rateLimiter.enforce([(Self.invitesPerSender, sender)])
-
-        if let mxid = try await store.boundMXID(email: email, logger: context.logger) {
-            throw Matrix.error(.badRequest, "M_THREEPID_IN_USE", "Binding already known").with("mxid", .string(mxid))
-        }
 
         let token = SecureRandom.string(count: 32)
         let ephemeral = Curve25519.Signing.PrivateKey()
