@@ -239,7 +239,9 @@ let package = Package(
         ),
     ]
         + service(
-            "MeetRooms", executable: "meet-rooms", migrations: ["0001_init.sql", "0002_rooms.sql", "0003_limits.sql", "0004_room_counts.sql", "0005_room_attendee_list.sql"],
+            "MeetRooms", executable: "meet-rooms", migrations: ["0001_init.sql", "0002_rooms.sql", "0003_limits.sql", "0004_room_counts.sql", "0005_room_attendee_list.sql",
+                "0006_outbox_notify.sql",
+            ],
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -249,7 +251,7 @@ let package = Package(
             "IdentityAssociations", executable: "identity-associations",
             migrations: [
                 "0001_init.sql", "0002_room_invites.sql", "0003_outbox.sql", "0004_identity.sql", "0005_sms_and_rate_limits.sql",
-                "0006_association_log.sql", "0007_onbind.sql",
+                "0006_association_log.sql", "0007_onbind.sql", "0008_outbox_notify.sql",
             ],
             resources: ["Templates/room-invite.en.txt", "Templates/room-invite.en.html", "Templates/room-invite.fr.txt"]
                 + ["verification_template.eml", "invite_template.eml", "verify_response_template.html"].map { "Templates/default/\($0)" },
@@ -263,7 +265,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ])
         + service(
-            "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql", "0003_outbox_and_limits.sql"],
+            "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql", "0003_outbox_and_limits.sql", "0004_outbox_notify.sql"],
             resources: userIdentityTemplates.map { "Templates/\($0)" },
             dependencies: [
                 "SuiteMail",
@@ -275,6 +277,7 @@ let package = Package(
         + service(
             "OIDCVault", executable: "oidc-vault", migrations: [
                 "0001_init.sql", "0002_vault.sql", "0003_outbox_limits.sql", "0004_refresh_successor.sql", "0005_step_up_and_root_issuer.sql",
+                "0006_outbox_notify.sql",
             ],
             dependencies: [
                 "SuiteMail", "VaultZKP",

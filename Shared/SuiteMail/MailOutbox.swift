@@ -62,11 +62,15 @@ public struct OutboxWorker: Service {
     let maxAttempts: Int
     let baseBackoffSeconds: Double
     let batchSize: Int
+    let doorbell: Doorbell?
 
+    /// `doorbell`: the mail outbox's, from the service's `OutboxListener` (mail then leaves
+    /// as soon as it is committed; the poll stays as the fallback).
     public init(
-        database: PostgresClient, transport: any MailTransport, logger: Logger, pollInterval: Duration = .milliseconds(500),
-        maxAttempts: Int = 12, baseBackoffSeconds: Double = 5, batchSize: Int = 20
+        database: PostgresClient, transport: any MailTransport, logger: Logger, doorbell: Doorbell? = nil,
+        pollInterval: Duration = .milliseconds(500), maxAttempts: Int = 12, baseBackoffSeconds: Double = 5, batchSize: Int = 20
     ) {
+        self.doorbell = doorbell
         self.database = database
         self.transport = transport
         self.logger = logger
@@ -77,7 +81,7 @@ public struct OutboxWorker: Service {
     }
 
     public func run() async throws {
-        try await Periodic.draining("mail outbox pass", every: pollInterval, logger: logger, pass: { try await deliverDue() >= batchSize }).run()
+        try await Periodic.draining("mail outbox pass", every: pollInterval, doorbell: doorbell, logger: logger, pass: { try await deliverDue() >= batchSize }).run()
     }
 
     /// One pass: claims due rows, delivers them, records each outcome. Returns how many

@@ -25,6 +25,7 @@ public enum IdentityAssociationsService: SuiteService {
             Migration(fileName: "0005_sms_and_rate_limits.sql", bytes: PackageResources._005_sms_and_rate_limits_sql),
             Migration(fileName: "0006_association_log.sql", bytes: PackageResources._006_association_log_sql),
             Migration(fileName: "0007_onbind.sql", bytes: PackageResources._007_onbind_sql),
+            Migration(fileName: "0008_outbox_notify.sql", bytes: PackageResources._008_outbox_notify_sql),
         ]
     }
 
@@ -76,13 +77,18 @@ public enum IdentityAssociationsService: SuiteService {
         let database = dependencies.database, logger = dependencies.logger
         let sms = SMSWorker(database: database, settings: settings.sms, http: dependencies.peers.http, logger: logger)
         let onBind = OnBindWorker(database: database, resolver: HomeserverResolver(settings: settings, http: dependencies.peers.http), logger: logger)
+        // Each outbox's worker wakes when its rows commit (on any replica), polls otherwise.
+        let outboxes = OutboxListener(
+            database: database, schema: dependencies.configuration.database.schema, tables: ["mail_outbox", "sms_outbox", "onbind_outbox"],
+            logger: logger)
         return [
-            OutboxWorker(database: database, transport: settings.mail.makeTransport(), logger: logger),
+            outboxes,
+            OutboxWorker(database: database, transport: settings.mail.makeTransport(), logger: logger, doorbell: outboxes.doorbell("mail_outbox")),
             // A full batch means more is waiting: the next pass comes at once.
-            Periodic.draining("sms outbox pass", every: .milliseconds(500), logger: logger) {
+            Periodic.draining("sms outbox pass", every: .milliseconds(500), doorbell: outboxes.doorbell("sms_outbox"), logger: logger) {
                 try await sms.deliverDue() >= LeasedOutbox.defaultBatchSize
             },
-            Periodic.draining("onbind outbox pass", every: .milliseconds(500), logger: logger) {
+            Periodic.draining("onbind outbox pass", every: .milliseconds(500), doorbell: outboxes.doorbell("onbind_outbox"), logger: logger) {
                 try await onBind.deliverDue() >= LeasedOutbox.defaultBatchSize
             },
             // Expired validation sessions, and association log rows older than an hour

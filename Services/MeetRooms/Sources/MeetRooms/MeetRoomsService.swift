@@ -24,6 +24,7 @@ public enum MeetRoomsService: SuiteService {
             Migration(fileName: "0003_limits.sql", bytes: PackageResources._003_limits_sql),
             Migration(fileName: "0004_room_counts.sql", bytes: PackageResources._004_room_counts_sql),
             Migration(fileName: "0005_room_attendee_list.sql", bytes: PackageResources._005_room_attendee_list_sql),
+            Migration(fileName: "0006_outbox_notify.sql", bytes: PackageResources._006_outbox_notify_sql),
         ]
     }
 
@@ -70,8 +71,11 @@ public enum MeetRoomsService: SuiteService {
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
         let database = dependencies.database, logger = dependencies.logger
+        let outboxes = OutboxListener(
+            database: database, schema: dependencies.configuration.database.schema, tables: ["invite_outbox"], logger: logger)
         return [
-            InviteRelay(database: database, peers: dependencies.peers, logger: logger),
+            outboxes,
+            InviteRelay(database: database, peers: dependencies.peers, logger: logger, doorbell: outboxes.doorbell("invite_outbox")),
             // Relayed invitations a week on: the identity service has them by then.
             Periodic("purge", every: .seconds(600), logger: logger, waitFirst: true) {
                 try await LeasedOutbox.purgeDelivered("invite_outbox", olderThanSeconds: 7 * 86_400, database: database, logger: logger)

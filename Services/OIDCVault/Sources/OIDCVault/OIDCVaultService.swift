@@ -28,6 +28,7 @@ public enum OIDCVaultService: SuiteService {
             Migration(fileName: "0003_outbox_limits.sql", bytes: PackageResources._003_outbox_limits_sql),
             Migration(fileName: "0004_refresh_successor.sql", bytes: PackageResources._004_refresh_successor_sql),
             Migration(fileName: "0005_step_up_and_root_issuer.sql", bytes: PackageResources._005_step_up_and_root_issuer_sql),
+            Migration(fileName: "0006_outbox_notify.sql", bytes: PackageResources._006_outbox_notify_sql),
         ]
     }
 
@@ -62,9 +63,15 @@ public enum OIDCVaultService: SuiteService {
     }
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
-        [
+        let outboxes = OutboxListener(
+            database: dependencies.database, schema: dependencies.configuration.database.schema, tables: ["mail_outbox"],
+            logger: dependencies.logger)
+        return [
+            outboxes,
             DefaultTenant(tenants: TenantStore(database: dependencies.database, logger: dependencies.logger), id: settings.defaultTenant),
-            OutboxWorker(database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger),
+            OutboxWorker(
+                database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger,
+                doorbell: outboxes.doorbell("mail_outbox")),
             VaultJanitor.service(database: dependencies.database, logger: dependencies.logger),
         ]
     }

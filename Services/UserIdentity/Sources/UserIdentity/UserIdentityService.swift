@@ -25,6 +25,7 @@ public enum UserIdentityService: SuiteService {
             Migration(fileName: "0002_accounts.sql", bytes: PackageResources._002_accounts_sql),
             // The suite's shared tables, from the code that uses them.
             Migration(fileName: "0003_outbox_and_limits.sql", bytes: PackageResources._003_outbox_and_limits_sql),
+            Migration(fileName: "0004_outbox_notify.sql", bytes: PackageResources._004_outbox_notify_sql),
         ]
     }
 
@@ -71,8 +72,14 @@ public enum UserIdentityService: SuiteService {
     }
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
-        [
-            OutboxWorker(database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger),
+        let outboxes = OutboxListener(
+            database: dependencies.database, schema: dependencies.configuration.database.schema, tables: ["mail_outbox"],
+            logger: dependencies.logger)
+        return [
+            outboxes,
+            OutboxWorker(
+                database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger,
+                doorbell: outboxes.doorbell("mail_outbox")),
             AccountJanitor.service(database: dependencies.database, logger: dependencies.logger),
         ]
     }

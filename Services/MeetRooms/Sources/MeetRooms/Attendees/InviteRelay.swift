@@ -19,19 +19,13 @@ struct InviteRelay: Service {
     var pollInterval: Duration = .milliseconds(500)
     var baseBackoffSeconds: Double = 5
     var maxAttempts = 20
+    /// Rung when a room update queued invitations (`OutboxListener`): they leave at once.
+    var doorbell: Doorbell?
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            var handled = 0
-            do {
-                handled = try await relayDue()
-            } catch {
-                logger.warning("invite relay pass failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
-            if handled == 0 {
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
-            }
-        }
+        try await Periodic.draining("invite relay pass", every: pollInterval, doorbell: doorbell, logger: logger) {
+            try await relayDue() > 0
+        }.run()
     }
 
     @discardableResult
