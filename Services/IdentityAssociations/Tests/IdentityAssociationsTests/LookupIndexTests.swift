@@ -57,7 +57,7 @@ import Testing
     /// The index of a fresh reader, once it has loaded.
     func loaded(_ index: AssociationIndex, logger: Logger) async throws -> Int {
         for _ in 0..<500 {
-            if let count = try await index.read(logger: logger, { $0.byAddress.count }) { return count }
+            if let count = try await index.read(logger: logger, { $0.table.count }) { return count }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw HarnessError.unexpected("the lookup index never loaded")
@@ -69,7 +69,7 @@ import Testing
             let database = identity.database
             try await identity.bind("first@example.org", to: "@first:example.org")
             let index = AssociationIndex(database: database)
-            #expect(try await index.read(logger: logger) { $0.byAddress.count } == nil, "not loaded before its first use")
+            #expect(try await index.read(logger: logger) { $0.table.count } == nil, "not loaded before its first use")
             #expect(try await loaded(index, logger: logger) == 1)
 
             // An operator's import: one statement, a thousand rows, seen by the next read.
@@ -89,7 +89,7 @@ import Testing
                 try #require(AssociationIndex.HashKey(Associations.lookupHash(address: address, medium: "email", pepper: pepper)))
             }
             let user7 = try hash("user7@example.org"), user8 = try hash("user8@example.org"), moved = try hash("moved@example.org")
-            #expect(try await index.read(logger: logger) { ($0.byAddress.count, $0.byHash[user7]) }.map { "\($0.0) \($0.1 ?? "")" }
+            #expect(try await index.read(logger: logger) { ($0.table.count, $0.table[user7]) }.map { "\($0.0) \($0.1 ?? "")" }
                 == "1001 @user7:example.org")
 
             let movedHash = Associations.lookupHash(address: "moved@example.org", medium: "email", pepper: pepper)
@@ -98,22 +98,22 @@ import Testing
                 logger: logger)
             try await database.query("DELETE FROM associations WHERE address = 'user8@example.org'", logger: logger)
             let after = try #require(try await index.read(logger: logger) { contents in
-                (contents.byAddress.count, contents.byHash[user7], contents.byHash[moved], contents.byHash[user8],
-                 contents.byAddress[AssociationIndex.Key(medium: "email", address: "user7@example.org")]?.mxid)
+                (contents.table.count, contents.table[user7], contents.table[moved], contents.table[user8],
+                 contents.table.entry(AssociationIndex.Key(medium: "email", address: "user7@example.org"))?.mxid)
             })
             #expect(after.0 == 1000 && after.1 == nil && after.2 == "@moved:example.org" && after.3 == nil && after.4 == "@moved:example.org")
 
             // Pruning keeps a replica that is up to date as it is…
             try await AssociationIndex.prune(database: database, retentionSeconds: 0, logger: logger)
-            #expect(try await index.read(logger: logger) { $0.byAddress.count } == 1000)
+            #expect(try await index.read(logger: logger) { $0.table.count } == 1000)
             // …and one that missed pruned changes reloads everything (PostgreSQL answers meanwhile).
             let behind = AssociationIndex(database: database)
             #expect(try await loaded(behind, logger: logger) == 1000)
             try await database.query("DELETE FROM associations WHERE address = 'user9@example.org'", logger: logger)
             try await AssociationIndex.prune(database: database, retentionSeconds: 0, logger: logger)
-            #expect(try await behind.read(logger: logger) { $0.byAddress.count } == nil)
+            #expect(try await behind.read(logger: logger) { $0.table.count } == nil)
             #expect(try await loaded(behind, logger: logger) == 999)
-            #expect(try await index.read(logger: logger) { $0.byAddress.count } == nil)
+            #expect(try await index.read(logger: logger) { $0.table.count } == nil)
             #expect(try await loaded(index, logger: logger) == 999)
         }
     }

@@ -107,26 +107,13 @@ final class AssociationIndex: Sendable {
         }
     }
 
-    struct Entry: Sendable {
-        var mxid: String
-        var hash: HashKey?
-        var ts: Int64
-        var notBefore: Int64
-        var notAfter: Int64
-    }
+    typealias Entry = AssociationTable.Found
 
+    /// The copy and the generation it is at. The table is changed in place, under the
+    /// exclusive side of `contents`' lock.
     struct Contents: Sendable {
         var generation: Int64 = 0
-        var byAddress: [Key: Entry] = [:]
-        var byHash = HashedMXIDs()
-
-        mutating func apply(_ key: Key, _ entry: Entry?) {
-            if let old = byAddress.removeValue(forKey: key), let hash = old.hash { byHash.remove(hash) }
-            if let entry {
-                byAddress[key] = entry
-                if let hash = entry.hash { byHash.set(hash, mxid: entry.mxid) }
-            }
-        }
+        var table = AssociationTable()
     }
 
     /// Who is bringing the copy up to date.
@@ -202,6 +189,9 @@ final class AssociationIndex: Sendable {
         guard start else { return }
         Task {
             defer { work.withLock { $0.fullLoadRunning = false } }
+            // A copy behind the log's pruning cannot be caught up: let it go before the new
+            // one is built, so a replica never holds two (lookups ask PostgreSQL meanwhile).
+            self.contents.write { $0 = nil }
             do {
                 let clock = ContinuousClock.now
                 var contents = Contents()
@@ -215,11 +205,11 @@ final class AssociationIndex: Sendable {
                 {
                     contents.generation = generation
                     guard let medium, let address, let mxid, let hash, let ts, let notBefore, let notAfter else { continue }
-                    contents.apply(
-                        Key(medium: medium, address: address),
-                        Entry(mxid: mxid, hash: HashKey(hash), ts: ts, notBefore: notBefore, notAfter: notAfter))
+                    contents.table.apply(
+                        Key(medium: medium, address: address), Entry(mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter),
+                        hash: HashKey(hash))
                 }
-                let count = contents.byAddress.count
+                let count = contents.table.count, bytes = contents.table.memoryBytes
                 let loaded = contents
                 self.contents.write { current in
                     // A catch-up that finished meanwhile may already be newer.
@@ -227,7 +217,10 @@ final class AssociationIndex: Sendable {
                 }
                 logger.info(
                     "lookup index loaded",
-                    metadata: ["associations": "\(count)", "generation": "\(contents.generation)", "ms": "\((ContinuousClock.now - clock).milliseconds)"])
+                    metadata: [
+                        "associations": "\(count)", "generation": "\(contents.generation)", "bytes": "\(bytes)",
+                        "ms": "\((ContinuousClock.now - clock).milliseconds)",
+                    ])
             } catch {
                 logger.warning("lookup index load failed; lookups ask PostgreSQL", metadata: ["error": "\(String(reflecting: error))"])
             }
@@ -246,7 +239,7 @@ final class AssociationIndex: Sendable {
             ) ON true
             WHERE g.id = 1
             """, logger: logger)
-        var changes: [(Key, Entry?)] = []
+        var changes: [(Key, Entry?, HashKey?)] = []
         var newest = generation, pruned: Int64 = 0
         for try await (value, prunedThrough, medium, address, mxid, hash, ts, notBefore, notAfter)
             in rows.decode((Int64, Int64, String?, String?, String?, String?, Int64?, Int64?, Int64?).self)
@@ -256,9 +249,9 @@ final class AssociationIndex: Sendable {
             guard let medium, let address else { continue }
             let key = Key(medium: medium, address: address)
             if let mxid, let hash, let ts, let notBefore, let notAfter {
-                changes.append((key, Entry(mxid: mxid, hash: HashKey(hash), ts: ts, notBefore: notBefore, notAfter: notAfter)))
+                changes.append((key, Entry(mxid: mxid, ts: ts, notBefore: notBefore, notAfter: notAfter), HashKey(hash)))
             } else {
-                changes.append((key, nil))
+                changes.append((key, nil, nil))
             }
         }
         contents.write { contents in
@@ -269,7 +262,7 @@ final class AssociationIndex: Sendable {
                 contents = nil
                 return
             }
-            for (key, entry) in changes { contents?.apply(key, entry) }
+            for (key, entry, hash) in changes { contents?.table.apply(key, entry, hash: hash) }
             contents?.generation = newest
         }
     }

@@ -133,7 +133,7 @@ struct Associations: Sendable {
         let key = AssociationIndex.Key(medium: medium, address: address)
         let found: LookupBatcher.Found?
         if let index, let answer = try await index.read(logger: context.logger, { contents -> LookupBatcher.Found? in
-            contents.byAddress[key].map { ($0.mxid, $0.ts, $0.notBefore, $0.notAfter) }
+            contents.table.entry(key).map { ($0.mxid, $0.ts, $0.notBefore, $0.notAfter) }
         }) {
             found = answer
         } else {
@@ -157,7 +157,7 @@ struct Associations: Sendable {
     ) async throws -> [AssociationIndex.Key: String] {
         if let index, let found = try await index.read(logger: logger, known: known, { contents -> [AssociationIndex.Key: String] in
             var found: [AssociationIndex.Key: String] = [:]
-            for key in keys { if let entry = contents.byAddress[key] { found[key] = entry.mxid } }
+            for key in keys { if let entry = contents.table.entry(key) { found[key] = entry.mxid } }
             return found
         }) {
             return found
@@ -223,20 +223,18 @@ struct Associations: Sendable {
             // Decoded outside the shared lock.
             let keys = index == nil ? [] : addresses.map(AssociationIndex.HashKey.init)
             if let index, let mappings = try await index.read(logger: context.logger, known: account?.generation, { contents -> [UInt8] in
-                // One reference to the shared table for the whole loop: a retain per
-                // probe would be an atomic both cores fight over.
-                let byHash = contents.byHash
+                let table = contents.table
                 var out: [UInt8] = []
-                out.reserveCapacity(16 + addresses.count * 80 + byHash.warm(keys))
+                out.reserveCapacity(16 + addresses.count * 80 + table.warm(keys))
                 out.append(contentsOf: #"{"mappings":{"#.utf8)
                 var first = true, answered = AnsweredSlots(expected: keys.count)
                 for case let key? in keys {
-                    guard let slot = byHash.slot(of: key), answered.insert(slot) else { continue }
+                    guard let ref = table.ref(of: key), answered.insert(ref) else { continue }
                     // The key's text is what was asked: a key has one text (canonical
                     // base64url, nothing to escape), so it is written from the key.
                     key.appendMember(prefix: !first, to: &out)
                     first = false
-                    byHash.appendMXID(at: slot, key: key, to: &out)
+                    table.appendMXID(ref, to: &out)
                 }
                 out.append(contentsOf: "}}".utf8)
                 return out
