@@ -25,6 +25,7 @@ public enum MeetRoomsService: SuiteService {
             Migration(fileName: "0004_room_counts.sql", bytes: PackageResources._004_room_counts_sql),
             Migration(fileName: "0005_room_attendee_list.sql", bytes: PackageResources._005_room_attendee_list_sql),
             Migration(fileName: "0006_outbox_notify.sql", bytes: PackageResources._006_outbox_notify_sql),
+            Migration(fileName: "0007_rooms_by_name.sql", bytes: PackageResources._007_rooms_by_name_sql),
         ]
     }
 

@@ -16,9 +16,11 @@ import Testing
             let sink = try await SMTPSink.start()
             let identity = try await meet.identityAssociations(sink: sink)
             try await LiveServices.run([identity.service], readyURLs: [identity.ready]) {
-                let id = try #require(try await meet.call(.POST, "/rooms/", json: ["name": "Planning"], token: token).json?["id"]?.stringValue)
+                // A room's name is set by PATCH (create ignores it, as La Suite Meet does).
+                let id = try #require(try await meet.call(.POST, "/rooms/", token: token).json?["id"]?.stringValue)
                 let updated = try await meet.call(
-                    .PATCH, "/rooms/\(id)/", json: ["attendees": ["Bob@Example.org", "carol@example.net", "bob@example.org"]], token: token)
+                    .PATCH, "/rooms/\(id)/", json: ["name": "Planning", "attendees": ["Bob@Example.org", "carol@example.net", "bob@example.org"]],
+                    token: token)
                 #expect(updated.status == 200)
                 #expect(updated.json?["attendees"] == ["bob@example.org", "carol@example.net"])
 

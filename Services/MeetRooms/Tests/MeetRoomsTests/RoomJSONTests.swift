@@ -13,7 +13,7 @@ import Testing
         if telephony { settings.telephony = .init(phoneNumber: "+33 1 \"23\"", defaultCountry: "FR") }
         let room = Room(
             id: UUID(), slug: "abc-defg-hij", name: "Quarterly \"review\" \u{1F600}\n", accessLevel: "trusted",
-            configuration: ["lobby_enabled": false, "can_publish_sources": ["camera", "screen_share"]], pinCode: telephony ? "0123456789" : nil,
+            configuration: ["everyone_can_mute": false, "can_publish_sources": ["camera", "screen_share"]], pinCode: telephony ? "0123456789" : nil,
             createdByApplication: "app", createdAt: Date(timeIntervalSince1970: 1_700_000_000), attendees: ["a@example.org", "b@example.org"])
         var written: [UInt8] = []
         room.write(into: &written, settings: settings)

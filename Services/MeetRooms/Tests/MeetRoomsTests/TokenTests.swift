@@ -95,7 +95,7 @@ import Testing
             let start = ContinuousClock.now
             let response = try await meet.tokenResponse(app, for: "ann@example.org")
             #expect(response.status == 503)
-            #expect(response.json?["detail"] != nil)
+            #expect(response.json?["error"] != nil)
             #expect(ContinuousClock.now - start < .seconds(5))
         }
     }

@@ -33,6 +33,7 @@ enum MeetError {
         status: .unauthorized, code: "invalid_token", detail: "Token expired.",
         headers: [.wwwAuthenticate: #"Bearer error="invalid_token", error_description="expired""#])
     static let notFound = AppError(status: .notFound, code: "not_found", detail: "Not found.")
+    static let invalidPage = AppError(status: .notFound, code: "not_found", detail: "Invalid page.")
     static let notAllowed = AppError(
         status: .forbidden, code: "forbidden", detail: "You do not have permission to perform this action.")
 
@@ -119,7 +120,8 @@ struct Delegation: Sendable {
         guard let standing else { throw MeetError.unauthorized("Application not found.") }
         guard standing.active else { throw MeetError.unauthorized("Application is disabled.") }
         guard let userID = UUID(uuidString: claims.user_id) else { throw MeetError.invalidToken }
-        let scopes = Set(claims.scope.split(separator: " ").map(String.init)).intersection(standing.scopes)
+        // Compared without case, as La Suite Meet lowercases scopes.
+        let scopes = Set(claims.scope.split(separator: " ").map { $0.lowercased() }).intersection(standing.scopes.map { $0.lowercased() })
         guard scopes.contains(scope.rawValue) else { throw MeetError.missingScope(scope.rawValue) }
         return Caller(clientID: claims.client_id, userID: userID, scopes: scopes)
     }

@@ -55,10 +55,20 @@ struct TokenRoute: Sendable {
             throw MeetError.token(.forbidden, "This application is not authorized for this email domain.")
         }
         // 5. The user must exist at User&Identity (flow 1), enabled and not a prototype.
-        let user = try await delegatedUser(Validate.normalizedEmail(email), context)
+        let user: DirectoryUser?
+        do {
+            user = try await delegatedUser(Validate.normalizedEmail(email), context)
+        } catch let error as AppError where error.status.code >= 500 {
+            // A peer outage in the endpoint's own shape, `{"error": …}`, Retry-After kept.
+            var shaped = MeetError.token(error.status, error.detail ?? "User&Identity is unavailable.")
+            for field in error.headers { shaped.headers.append(field) }
+            throw shaped
+        }
         guard let user, user.isEnabled, !user.prototype else { throw MeetError.token(.badRequest, "User not found.") }
 
-        let scopes = Scope.all.filter(application.scopes.contains)
+        // The application's scopes as La Suite Meet reads them: lowercased, once each.
+        let granted = Set(application.scopes.map { $0.lowercased() })
+        let scopes = Scope.all.filter(granted.contains)
         let token = delegation.issue(clientID: clientID, userID: user.id, scopes: scopes)
         context.logger.notice(
             "audit: token issued", metadata: ["client_id": "\(clientID)", "user_id": "\(user.id)"])

@@ -15,13 +15,15 @@ struct Room: Sendable {
 
     static let accessLevels = ["public", "trusted", "restricted"]
 
-    /// The room as the External API shows it.
+    /// The room as the External API shows it: La Suite Meet's fields (`id`, `slug`,
+    /// `configuration`, `access_level`, `url`, `telephony` when on) with `name` and
+    /// `created_at`. Attendees are not in it: any holder of `rooms:list` would see who
+    /// was invited; they are on the attendees route and in the PATCH answer.
     func json(settings: MeetSettings) -> JSONValue {
         var members: [String: JSONValue] = [
             "id": .string(id.uuidString.lowercased()), "slug": .string(slug), "name": .string(name),
             "access_level": .string(accessLevel), "url": .string(settings.roomBaseURL + "/" + slug),
             "configuration": configuration, "created_at": .string(Self.iso(createdAt)),
-            "attendees": .array(attendees.map(JSONValue.string)),
         ]
         if let telephony = settings.telephony {
             members["telephony"] = [
@@ -44,12 +46,6 @@ struct Room: Sendable {
         func string(_ value: String) { CanonicalJSON.writeString(value, into: &out) }
         out.append(UInt8(ascii: "{"))
         key("access_level"); string(accessLevel); out.append(UInt8(ascii: ","))
-        key("attendees"); out.append(UInt8(ascii: "["))
-        for (index, email) in attendees.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            string(email)
-        }
-        out.append(contentsOf: [UInt8(ascii: "]"), UInt8(ascii: ",")])
         key("configuration"); CanonicalJSON.write(configuration, into: &out); out.append(UInt8(ascii: ","))
         key("created_at"); string(Self.iso(createdAt)); out.append(UInt8(ascii: ","))
         key("id"); string(id.uuidString.lowercased()); out.append(UInt8(ascii: ","))
@@ -87,21 +83,12 @@ enum Slug {
     }
 }
 
-/// The keys a room's `configuration` may hold, with their types, as the web app reads
-/// them; anything else is refused so a typo does not silently do nothing.
+/// A room's `configuration`, La Suite Meet's schema (a pydantic model there, extra keys
+/// forbidden): `can_publish_sources`, the media participants may publish, and
+/// `everyone_can_mute`. Anything else is refused with pydantic's words, so a client
+/// learns at once that a key does nothing.
 enum RoomConfiguration {
-    enum Kind { case bool, string, strings }
-
-    static let keys: [String: Kind] = [
-        "can_publish_sources": .strings,
-        "everyone_can_publish": .bool,
-        "lobby_enabled": .bool,
-        "recording_enabled": .bool,
-        "transcription_enabled": .bool,
-        "chat_enabled": .bool,
-        "screen_sharing_enabled": .bool,
-        "language": .string,
-    ]
+    static let sources = ["camera", "microphone", "screen_share", "screen_share_audio"]
 
     static func isPlainText(_ text: String, max: Int) -> Bool {
         text.count <= max
@@ -123,22 +110,25 @@ enum RoomConfiguration {
 
     /// The field errors of `value`, DRF-style, or none.
     static func problems(_ value: JSONValue) -> [String] {
-        guard case .object(let members) = value else { return ["Expected a dictionary of items."] }
+        guard case .object(let members) = value else { return ["Input should be a valid dictionary"] }
         var problems: [String] = []
+        let choices = sources.map { "'\($0)'" }.dropLast().joined(separator: ", ") + " or '\(sources.last ?? "")'"
         for (key, item) in members.sorted(by: { $0.key < $1.key }) {
-            guard let kind = keys[key] else {
-                problems.append("Unknown key \"\(key)\"; known keys are \(keys.keys.sorted().joined(separator: ", ")).")
-                continue
+            switch key {
+            case "can_publish_sources":
+                guard case .array(let items) = item else {
+                    problems.append("can_publish_sources: Input should be a valid list")
+                    continue
+                }
+                for (index, source) in items.enumerated() where !(source.stringValue.map(sources.contains) ?? false) {
+                    problems.append("can_publish_sources.\(index): Input should be \(choices)")
+                }
+            case "everyone_can_mute":
+                if case .bool = item { continue }
+                problems.append("everyone_can_mute: Input should be a valid boolean")
+            default:
+                problems.append("\(key.prefix(64)): Extra inputs are not permitted")
             }
-            let fits: Bool
-            switch (kind, item) {
-            case (.bool, .bool): fits = true
-            case (.string, .string(let text)): fits = isPlainText(text, max: 64)
-            case (.strings, .array(let items)):
-                fits = items.count <= 16 && items.allSatisfy { if case .string(let s) = $0 { isPlainText(s, max: 64) } else { false } }
-            default: fits = false
-            }
-            if !fits { problems.append("\"\(key)\" has the wrong type.") }
         }
         return problems
     }

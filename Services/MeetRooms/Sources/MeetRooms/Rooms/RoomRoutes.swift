@@ -49,6 +49,8 @@ struct RoomRoutes: Sendable {
         let found = try await rooms.page(of: user, limit: page.size, offset: page.offset, clientID: claims.client_id)
         _ = try delegation.authorize(claims, standing: found.standing, scope: .roomsList)
         try await userChecked
+        // DRF's page number pagination: a page past the last (but the first) is not found.
+        if page.page > 1, page.offset >= found.count { throw MeetError.invalidPage }
         func link(_ number: Int) -> String { "\(baseURL)/rooms?page=\(number)&page_size=\(page.size)" }
         var out: [UInt8] = []
         out.reserveCapacity(160 + found.json.count)
@@ -68,15 +70,13 @@ struct RoomRoutes: Sendable {
 
     func create(_ request: Request, _ context: MeetContext) async throws -> Response {
         let caller = try await delegation.caller(context, scope: .roomsCreate)
+        // `id`, `name`, `slug` and `access_level` are read-only, as in La Suite Meet: a
+        // room made through the API is `trusted` and named by its slug.
         let input = (try await request.decodeJSONIfPresent(as: Input.self, context: context) ?? Input()).storable
         var errors: [String: [String]] = [:]
-        let accessLevel = try validate(accessLevel: input.access_level, errors: &errors) ?? "trusted"
         if let configuration = input.configuration {
             let problems = RoomConfiguration.problems(configuration)
             if !problems.isEmpty { errors["configuration"] = problems }
-        }
-        if let name = input.name, name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || !RoomConfiguration.isPlainText(name, max: 500) {
-            errors["name"] = ["Ensure this field has between 1 and 500 characters ."]
         }
         if input.attendees != nil { errors["attendees"] = ["Add attendees with PATCH /rooms/{id} once the room exists."] }
         if !errors.isEmpty { throw MeetError.fields(errors) }
@@ -84,7 +84,7 @@ struct RoomRoutes: Sendable {
 
         let slug = Slug.make()
         let draft = Room(
-            id: UUID(), slug: slug, name: input.name?.trimmingCharacters(in: .whitespacesAndNewlines).nonEmpty ?? slug, accessLevel: accessLevel,
+            id: UUID(), slug: slug, name: slug, accessLevel: "trusted",
             configuration: input.configuration ?? .object([:]),
             pinCode: settings.telephony == nil ? nil : Slug.pin(length: settings.pinLength),
             createdByApplication: caller.clientID, createdAt: Date(), attendees: [])
@@ -182,7 +182,13 @@ struct RoomRoutes: Sendable {
         }
         context.logger.notice(
             "audit: room updated", metadata: ["client_id": "\(caller.clientID)", "user_id": "\(caller.userID)", "room_id": "\(id)"])
-        return Response.json(updated.json(settings: settings))
+        // The answer shows the attendees, which the update may have changed.
+        var answer = updated.json(settings: settings)
+        if case .object(var members) = answer {
+            members["attendees"] = .array(updated.attendees.map(JSONValue.string))
+            answer = .object(members)
+        }
+        return Response.json(answer)
     }
 
     /// Only rooms this application created, and only by their owner.

@@ -68,12 +68,12 @@ struct RoomStore: Sendable {
             JOIN applications app ON app.client_id = q.client_id
             LEFT JOIN LATERAL (
                 SELECT r.id, r.slug, r.name, r.access_level, r.configuration::text AS configuration, r.pin_code,
-                       r.created_by_application, r.created_at, a.room_created_at, r.attendees
-                FROM (SELECT room_id, room_created_at FROM room_accesses WHERE user_id = q.user_id
-                      ORDER BY room_created_at DESC, room_id LIMIT q.lim OFFSET q.off) a
+                       r.created_by_application, r.created_at, a.room_name, r.attendees
+                FROM (SELECT room_id, room_name FROM room_accesses WHERE user_id = q.user_id
+                      ORDER BY room_name, room_id LIMIT q.lim OFFSET q.off) a
                 JOIN rooms r ON r.id = a.room_id
             ) p ON true
-            ORDER BY q.i, p.room_created_at DESC, p.id
+            ORDER BY q.i, p.room_name, p.id
             """
         typealias Row = (index: Int, standing: (active: Bool, scopes: [String]), count: Int, room: Room?)
         let keys: [PageKey]
@@ -103,7 +103,7 @@ struct RoomStore: Sendable {
     }
 
     /// The application's standing (nil when it does not exist), the user's room count
-    /// and one page of their rooms, newest first.
+    /// and one page of their rooms, by name as La Suite Meet lists them.
     func page(of user: UUID, limit: Int, offset: Int, clientID: String) async throws
         -> (standing: (active: Bool, scopes: [String])?, count: Int, rooms: [Room], json: [UInt8])
     {
@@ -149,8 +149,8 @@ struct RoomStore: Sendable {
                         """, logger: logger)
                     try await connection.query(
                         """
-                        INSERT INTO room_accesses (room_id, user_id, role, room_created_at)
-                        VALUES (\(room.id), \(owner), 'owner', \(room.createdAt))
+                        INSERT INTO room_accesses (room_id, user_id, role, room_created_at, room_name)
+                        VALUES (\(room.id), \(owner), 'owner', \(room.createdAt), \(room.name))
                         """, logger: logger)
                 }
                 return room

@@ -1,0 +1,100 @@
+import Foundation
+import SuiteCore
+import SuiteTesting
+import Testing
+
+@testable import MeetRooms
+
+/// What a client written against La Suite Meet's External API expects.
+@Suite struct DropInTests {
+    @Test func configurationIsLaSuiteMeetsSchema() async throws {
+        try await Meet.run { meet in
+            try await meet.user("ann@example.org")
+            let token = try await meet.token(try await meet.application(), for: "ann@example.org")
+            let valid: JSONValue = ["can_publish_sources": ["camera", "microphone", "screen_share", "screen_share_audio"], "everyone_can_mute": true]
+            let created = try await meet.call(.POST, "/rooms/", json: ["configuration": valid], token: token)
+            #expect(created.status == 201, "\(created.text)")
+            #expect(created.json?["configuration"] == valid)
+            #expect(try await meet.call(.POST, "/rooms/", json: ["configuration": ["everyone_can_mute": false]], token: token).status == 201)
+
+            for (bad, message) in [
+                (["can_publish_sources": ["camera", "hologram"]] as JSONValue, "can_publish_sources"),
+                (["can_publish_sources": "camera"], "can_publish_sources"),
+                (["everyone_can_mute": "yes"], "everyone_can_mute"),
+                (["lobby_enabled": true], "Extra inputs are not permitted"),
+            ] {
+                let refused = try await meet.call(.POST, "/rooms/", json: ["configuration": bad], token: token)
+                #expect(refused.status == 400, "\(bad)")
+                let problems = refused.json?["configuration"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                #expect(problems.contains { $0.contains(message) }, "\(bad): \(refused.text)")
+            }
+        }
+    }
+
+    @Test func aRoomCarriesLaSuiteMeetsFieldsAndNoAttendeesAndCreateIgnoresReadOnlyFields() async throws {
+        try await Meet.run { meet in
+            try await meet.user("ann@example.org")
+            let token = try await meet.token(try await meet.application(), for: "ann@example.org")
+            let created = try await meet.call(
+                .POST, "/rooms/", json: ["name": "Mine", "access_level": "restricted", "slug": "my-own-slug", "id": "00000000-0000-0000-0000-000000000001"],
+                token: token)
+            #expect(created.status == 201, "\(created.text)")
+            let room = try #require(created.json?.objectValue)
+            #expect(Set(room.keys) == ["id", "name", "slug", "configuration", "access_level", "url", "created_at"])
+            #expect(room["access_level"] == "trusted")
+            #expect(room["slug"] != "my-own-slug" && room["id"] != "00000000-0000-0000-0000-000000000001")
+            #expect(room["name"] == room["slug"], "the name is generated, as La Suite Meet does")
+            let id = try #require(room["id"]?.stringValue)
+
+            // Attendees stay on their own route and in the PATCH answer, not in lists.
+            let patched = try await meet.call(.PATCH, "/rooms/\(id)/", json: ["attendees": ["bob@example.org"]], token: token)
+            #expect(patched.json?["attendees"] == ["bob@example.org"])
+            let listed = try #require(try await meet.call(.GET, "/rooms/", token: token).json?["results"]?.arrayValue?.first?.objectValue)
+            #expect(Set(listed.keys) == ["id", "name", "slug", "configuration", "access_level", "url", "created_at"])
+            let read = try #require(try await meet.call(.GET, "/rooms/\(id)/", token: token).json?.objectValue)
+            #expect(read["attendees"] == nil)
+        }
+    }
+
+    @Test func scopesAreComparedWithoutCase() async throws {
+        try await Meet.run { meet in
+            try await meet.user("ann@example.org")
+            let app = try await meet.application(scopes: ["ROOMS:LIST", "rooms:list", "Rooms:Create"])
+            let answer = try await meet.tokenResponse(app, for: "ann@example.org")
+            #expect(answer.json?["scope"] == "rooms:list rooms:create", "\(answer.text)")
+            let token = try #require(answer.json?["access_token"]?.stringValue)
+            #expect(try await meet.call(.POST, "/rooms/", token: token).status == 201)
+            #expect(try await meet.call(.GET, "/rooms/", token: token).status == 200)
+        }
+    }
+
+    @Test func roomsAreListedByNameAndAPagePastTheLastIsInvalid() async throws {
+        try await Meet.run { meet in
+            try await meet.user("ann@example.org")
+            let token = try await meet.token(try await meet.application(), for: "ann@example.org")
+            let empty = try await meet.call(.GET, "/rooms/", token: token)
+            #expect(empty.status == 200 && empty.json?["count"] == 0)
+            for name in ["Charlie", "alpha", "Bravo"] {
+                let id = try #require(try await meet.call(.POST, "/rooms/", token: token).json?["id"]?.stringValue)
+                #expect(try await meet.call(.PATCH, "/rooms/\(id)/", json: ["name": .string(name)], token: token).status == 200)
+            }
+            let names = try await meet.call(.GET, "/rooms/", token: token).json?["results"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+            #expect(names == ["alpha", "Bravo", "Charlie"].sorted { $0.lowercased() < $1.lowercased() } || names == ["Bravo", "Charlie", "alpha"],
+                    "\(names ?? [])")
+            let second = try await meet.call(.GET, "/rooms/?page=2&page_size=2", token: token)
+            #expect(second.status == 200 && second.json?["results"]?.arrayValue?.count == 1)
+            let past = try await meet.call(.GET, "/rooms/?page=3&page_size=2", token: token)
+            #expect(past.status == 404)
+            #expect(past.json == ["detail": "Invalid page."])
+        }
+    }
+
+    @Test func theTokenEndpointSpeaksOneShapeEvenWhenUserIdentityIsDown() async throws {
+        try await Meet.run(startUserIdentity: false) { meet in
+            let response = try await meet.tokenResponse(try await meet.application(), for: "ann@example.org")
+            #expect(response.status == 503)
+            #expect(response.json?["error"]?.stringValue != nil, "\(response.text)")
+            #expect(response.json?["detail"] == nil)
+        }
+    }
+}
