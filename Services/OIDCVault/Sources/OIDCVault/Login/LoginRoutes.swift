@@ -200,7 +200,8 @@ struct LoginRoutes: Sendable {
     func resetRequest(_ request: Request, _ context: VaultContext) async throws -> Response {
         var query = try Fields(query: request)
         _ = query.string("client_id", max: 128)
-        let tenantID = try query.checked(query.string("tenant_id", max: 64))
+        let tenantField = query.string("tenant_id", max: 64)
+        let tenantID = try query.checked(tenantField)
         var fields = Fields(try await request.jsonObject(context: context))
         let usernameField = fields.string("username", max: 128)
         let emailField = fields.string("email", max: 254)

@@ -73,7 +73,10 @@ struct StepUpRoutes: Sendable {
 
     func verify(_ request: Request, _ context: VaultContext) async throws -> Response {
         var query = try Fields(query: request)
-        let authReqID = try query.checked(query.string("auth_req_id", max: 64))
+        // Read first, checked after: `query.checked(query.string(…))` would check the copy
+        // of `query` taken before the read recorded its problem.
+        let authReqField = query.string("auth_req_id", max: 64)
+        let authReqID = try query.checked(authReqField)
         var fields = Fields(try await request.jsonObject(context: context))
         let nonceField = fields.string("nonce", max: 128)
         let methodName = fields.string("method", max: 16)
