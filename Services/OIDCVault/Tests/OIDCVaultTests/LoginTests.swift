@@ -147,9 +147,9 @@ import VaultZKP
         }
     }
 
-    /// A missing query field is named in the 422 (found by the fuzzer: a check made on a
-    /// copy of the fields taken before the read answered 422 with no `loc`).
-    @Test func aMissingQueryFieldIsNamed() async throws {
+    /// A missing or malformed field is named in the 422 (found by the fuzzer: a check made
+    /// on a copy of the fields taken before the read answered 422 with no `loc`).
+    @Test func aMissingOrMalformedFieldIsNamed() async throws {
         try await VaultFixture.run { vault in
             let reset = try await vault.call(.POST, "/auth/password/reset-request", json: ["username": "a", "email": "a@b.c"], as: .nobody)
             #expect(reset.status == 422)
@@ -158,6 +158,9 @@ import VaultZKP
             let stepUp = try await vault.call(.POST, "/auth/step-up", json: ["nonce": "n", "method": "PIN"], as: .nobody)
             #expect(stepUp.status == 422)
             #expect(stepUp.json?["detail"]?.arrayValue?.first?["loc"] == ["query", "auth_req_id"], "\(stepUp.text)")
+            let user = try await vault.call(.POST, "/tenants/default/users", json: ["user_id": "", "username": "u", "email": "u@example.com"])
+            #expect(user.status == 422)
+            #expect(user.json?["detail"]?.arrayValue?.first?["loc"] == ["body", "user_id"], "\(user.text)")
         }
     }
 

@@ -35,7 +35,11 @@ struct Fields {
     /// `nil` only with a problem recorded, so after `check()` none is missing; should one
     /// be (a reading that forgot to record its problem), the caller gets a 422 naming
     /// nothing rather than the server a crash.
-    func checked<each Value>(_ values: repeat (each Value)?) throws(AppError) -> (repeat each Value) {
+    ///
+    /// `mutating` though it changes nothing: the compiler then refuses
+    /// `fields.checked(fields.string(…))` (overlapping accesses), which would check the
+    /// copy of `fields` taken before the read recorded its problem.
+    mutating func checked<each Value>(_ values: repeat (each Value)?) throws(AppError) -> (repeat each Value) {
         try check()
         return (repeat try Self.present(each values))
     }

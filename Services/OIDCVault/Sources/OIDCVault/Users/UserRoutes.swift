@@ -65,7 +65,8 @@ struct UserRoutes: Sendable {
     func create(_ request: Request, _ context: VaultContext) async throws -> Response {
         let (tenant, _) = try await tenant(context, request, .usersWrite)
         var fields = Fields(try await request.jsonObject(context: context))
-        let user = try fields.checked(VaultUser.read(&fields, tenant: tenant.id))
+        let read = VaultUser.read(&fields, tenant: tenant.id)
+        let user = try fields.checked(read)
         switch try await vault.users.insert(user, emailUnique: tenant.hasUsernameAndEmail) {
         case .created:
             guard let stored = try await vault.users.find(tenant: tenant.id, id: user.id) else { throw Self.notFound }
