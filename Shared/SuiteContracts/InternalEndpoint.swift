@@ -9,6 +9,9 @@ public import SuiteHTTP
 public enum InternalScope: String, Sendable, CaseIterable {
     /// user-identity's user directory (`/internal/users/…`).
     case usersRead = "users:read"
+    /// user-identity's provisional accounts (`/internal/users/provision`): meet-rooms makes
+    /// one for an unknown delegated email when `MEET_ALLOW_USER_CREATION` is on.
+    case usersProvision = "users:provision"
     /// identity-associations' room invitations (`/internal/invites`).
     case invitesWrite = "invites:write"
     /// `/internal/ping` on any service.

@@ -51,3 +51,25 @@ public struct UserByID: InternalEndpoint {
 
     public init(id: UUID) { self.id = id }
 }
+
+/// `POST /internal/users/provision` at user-identity: the account of `email`, made when
+/// none exists as an enabled, password-less prototype ("provisional": it may be acted
+/// for, and becomes a full account when its owner signs up or is invited). Idempotent:
+/// concurrent calls for one address make one account.
+public struct ProvisionUser: InternalEndpoint {
+    public typealias Answer = DirectoryUser
+    public static let peer = SuitePeer.userIdentity
+    public static let method = HTTPMethod.POST
+    public static let scope = InternalScope.usersProvision
+    public static let route = "/internal/users/provision"
+
+    public struct Body: Codable, Sendable {
+        public var email: String
+        public init(email: String) { self.email = email }
+    }
+
+    public var body: Body
+    public var path: String { Self.route }
+
+    public init(email: String) { body = Body(email: email) }
+}

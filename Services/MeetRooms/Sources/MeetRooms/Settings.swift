@@ -13,6 +13,10 @@ public struct MeetSettings: Sendable {
     public var telephony: Telephony?
     public var pinLength: Int
     public var allowPublicRooms: Bool
+    /// La Suite Meet's `APPLICATION_ALLOW_USER_CREATION`: the token endpoint makes a
+    /// provisional user at user-identity for an email nobody has, instead of answering
+    /// `User not found.` (`MEET_ALLOW_USER_CREATION`, off by default).
+    public var allowUserCreation = false
 
     public struct Telephony: Sendable {
         public var phoneNumber: String
@@ -52,7 +56,7 @@ public struct MeetSettings: Sendable {
                 defaultCountry: try reader.string("MEET_TELEPHONY_DEFAULT_COUNTRY", default: "FR"))
         }
         let base = try reader.url("MEET_ROOM_BASE_URL", default: "http://localhost:3000")!
-        return MeetSettings(
+        var settings = MeetSettings(
             signingKey: key,
             issuer: try reader.string("MEET_JWT_ISSUER", default: "meet-rooms"),
             audience: try reader.string("MEET_JWT_AUDIENCE", default: "meet-external-api"),
@@ -61,5 +65,7 @@ public struct MeetSettings: Sendable {
             telephony: telephony,
             pinLength: try reader.int("MEET_PIN_LENGTH", default: 10, range: 4...16),
             allowPublicRooms: try reader.bool("MEET_ALLOW_PUBLIC_ROOMS", default: false))
+        settings.allowUserCreation = try reader.bool("MEET_ALLOW_USER_CREATION", default: false)
+        return settings
     }
 }

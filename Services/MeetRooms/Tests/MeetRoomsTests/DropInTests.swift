@@ -1,5 +1,6 @@
 import Foundation
 import SuiteCore
+import SuiteSigning
 import SuiteTesting
 import Testing
 
@@ -95,6 +96,46 @@ import Testing
             #expect(response.status == 503)
             #expect(response.json?["error"]?.stringValue != nil, "\(response.text)")
             #expect(response.json?["detail"] == nil)
+        }
+    }
+
+    /// The `user_id` a delegation token carries.
+    static func userID(_ token: String?) -> String? {
+        guard let token, let payload = token.split(separator: ".").dropFirst().first, let bytes = Base64URL.decode(String(payload)) else { return nil }
+        return (try? JSONParser.parse(bytes))?["user_id"]?.stringValue
+    }
+
+    @Test func withUserCreationOnAnUnknownEmailGetsOneProvisionalUser() async throws {
+        try await Meet.run(configure: { $0.allowUserCreation = true }) { meet in
+            let app = try await meet.application()
+            // Ten first requests at once for one new address make one user.
+            let answers = try await withThrowingTaskGroup(of: TestResponse.self) { group in
+                for _ in 0..<10 { group.addTask { try await meet.tokenResponse(app, for: "Newcomer@example.org") } }
+                var all: [TestResponse] = []
+                for try await answer in group { all.append(answer) }
+                return all
+            }
+            #expect(answers.allSatisfy { $0.status == 200 }, "\(answers.map(\.text))")
+            let users = Set(answers.compactMap { Self.userID($0.json?["access_token"]?.stringValue) })
+            #expect(users.count == 1)
+            let token = try #require(answers.first?.json?["access_token"]?.stringValue)
+            #expect(try await meet.call(.POST, "/rooms/", token: token).status == 201)
+            #expect(try await meet.call(.GET, "/rooms/", token: token).json?["count"] == 1)
+
+            // user-identity has it, enabled (its prototype flag is checked in user-identity's tests).
+            let id = try #require(users.first)
+            let account = try await send(.GET, meet.uaiBase + "/users/\(id)", json: nil, token: meet.uaiAdmin)
+            #expect(account.json?["email"] == "newcomer@example.org" && account.json?["isEnabled"] == true, "\(account.text)")
+
+            // An admin's prototype (an invitation not yet redeemed, disabled) is still not acted for.
+            try await meet.user("invited@example.org", prototype: true)
+            #expect(try await meet.tokenResponse(app, for: "invited@example.org").json == ["error": "User not found."])
+        }
+        // Off (the default), an unknown address is not found, as the seed says.
+        try await Meet.run { meet in
+            let app = try await meet.application()
+            let refused = try await meet.tokenResponse(app, for: "newcomer@example.org")
+            #expect(refused.json == ["error": "User not found."])
         }
     }
 }

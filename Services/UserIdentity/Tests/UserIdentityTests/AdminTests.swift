@@ -447,4 +447,32 @@ import Testing
             #expect(try await uai.call(.GET, "/internal/users/by-email?email=ann%40example.com", token: admin).status == 401)
         }
     }
+
+    @Test func aPeerWithTheProvisionScopeGetsOneAccountPerEmail() async throws {
+        let peer = Ed25519SigningKey.generate()
+        try await UAI.run(trust: ServiceTrust(issuers: ["meet-rooms": .keys([peer.kid: peer.publicKey])])) { uai in
+            let signer = await ServiceTokenSigner(issuer: "meet-rooms", signingKey: peer)
+            let now = Int(Date().timeIntervalSince1970)
+            let token = try await signer.mint(audience: "user-identity", scope: "users:provision", issuedAt: now, lifetime: 60)
+            let reader = try await signer.mint(audience: "user-identity", scope: "users:read", issuedAt: now, lifetime: 60)
+            #expect(try await uai.call(.POST, "/internal/users/provision", json: ["email": "new@example.com"], token: reader).status == 403)
+            #expect(try await uai.call(.POST, "/internal/users/provision", json: ["email": "new@example.com"]).status == 401)
+            #expect(try await uai.call(.POST, "/internal/users/provision", json: ["email": "nope"], token: token).status == 400)
+
+            let made = try await withThrowingTaskGroup(of: TestResponse.self) { group in
+                for _ in 0..<8 { group.addTask { try await uai.call(.POST, "/internal/users/provision", json: ["email": "New@Example.com"], token: token) } }
+                var all: [TestResponse] = []
+                for try await answer in group { all.append(answer) }
+                return all
+            }
+            #expect(made.filter { $0.status == 201 }.count == 1)
+            #expect(made.filter { $0.status == 200 }.count == 7)
+            #expect(Set(made.compactMap { $0.json?["id"]?.stringValue }).count == 1)
+            #expect(made.first?.json?["email"] == "new@example.com" && made.first?.json?["prototype"] == true && made.first?.json?["isEnabled"] == true)
+            // An existing account is answered as it is.
+            try await uai.user("ann@example.com", roles: ["tenant"])
+            let ann = try await uai.call(.POST, "/internal/users/provision", json: ["email": "ann@example.com"], token: token)
+            #expect(ann.status == 200 && ann.json?["prototype"] == false && ann.json?["roles"] == ["tenant"])
+        }
+    }
 }

@@ -55,16 +55,26 @@ struct TokenRoute: Sendable {
             throw MeetError.token(.forbidden, "This application is not authorized for this email domain.")
         }
         // 5. The user must exist at User&Identity (flow 1), enabled and not a prototype.
-        let user: DirectoryUser?
+        var user: DirectoryUser?
+        let allowCreation = delegation.settings.allowUserCreation
         do {
             user = try await delegatedUser(Validate.normalizedEmail(email), context)
+            if user == nil, allowCreation {
+                // A provisional user (La Suite Meet's APPLICATION_ALLOW_USER_CREATION).
+                user = try await peers.send(
+                    ProvisionUser(email: Validate.normalizedEmail(email)), requestID: context.requestID, traceParent: context.traceParent,
+                    logger: context.logger)
+                if let user { userCache.put(Validate.normalizedEmail(email), CachedUser(user: user, until: .now + .seconds(Self.userCacheSeconds))) }
+            }
         } catch let error as AppError where error.status.code >= 500 {
             // A peer outage in the endpoint's own shape, `{"error": …}`, Retry-After kept.
             var shaped = MeetError.token(error.status, error.detail ?? "User&Identity is unavailable.")
             for field in error.headers { shaped.headers.append(field) }
             throw shaped
         }
-        guard let user, user.isEnabled, !user.prototype else { throw MeetError.token(.badRequest, "User not found.") }
+        // A prototype is an invitation not yet redeemed; with creation on, a provisional
+        // user (an enabled prototype) may be acted for.
+        guard let user, user.isEnabled, !user.prototype || allowCreation else { throw MeetError.token(.badRequest, "User not found.") }
 
         // The application's scopes as La Suite Meet reads them: lowercased, once each.
         let granted = Set(application.scopes.map { $0.lowercased() })
