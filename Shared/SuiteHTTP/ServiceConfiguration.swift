@@ -102,6 +102,7 @@ public struct ServiceConfiguration: Sendable {
             internalTimeout: .milliseconds(try reader.int("INTERNAL_TIMEOUT_MS", default: 2000, range: 50...60000)),
             requestTimeout: .milliseconds(try reader.int("REQUEST_TIMEOUT_MS", default: 5000, range: 100...300_000)),
             shutdownGrace: .seconds(try reader.int("SHUTDOWN_GRACE_SECONDS", default: 5, range: 0...300)),
+            migrateOnStart: try reader.bool("MIGRATE_ON_START", default: true),
             rateLimits: try RateLimitSettings.parse(reader.string("RATE_LIMITS"))
         )
     }
@@ -120,6 +121,7 @@ public struct ServiceConfiguration: Sendable {
             "internal_timeout": "\(internalTimeout)",
             "request_timeout": "\(requestTimeout)",
             "shutdown_grace": "\(shutdownGrace)",
+            "migrate_on_start": "\(migrateOnStart)",
             "rate_limits": "\(rateLimits.enabled ? "on" : "off")\(rateLimits.overrides.keys.sorted().map { " " + $0 }.joined())",
         ]
     }

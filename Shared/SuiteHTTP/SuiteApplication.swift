@@ -87,7 +87,7 @@ public enum SuiteApplication {
             services.append(Periodic("rate-limit purge", every: .seconds(300), logger: logger, waitFirst: true) { _ = try await rateLimiter.purge() })
         }
         // Background work touches the service's tables: it starts once they exist.
-        let schemaReady = SchemaGate(open: !configuration.migrateOnStart)
+        let schemaReady = SchemaGate(open: false)
         services += S.backgroundServices(dependencies: dependencies, settings: settings).map {
             AfterMigration(service: $0, gate: schemaReady)
         }
@@ -103,6 +103,13 @@ public enum SuiteApplication {
                 try await migrate(S.self, database: database, schema: configuration.database.schema, logger: logger)
                 schemaReady.open()
             }
+        } else {
+            // Migrated by a job with the owner role: this process only checks that the
+            // schema is the one it was built for, and refuses to start otherwise.
+            application.beforeServerStarts {
+                try await verifySchema(S.self, database: database, schema: configuration.database.schema, logger: logger)
+                schemaReady.open()
+            }
         }
         logger.info("configuration", metadata: configuration.summary)
         return BuiltService(application: application, dependencies: dependencies, routes: routes)
@@ -116,6 +123,29 @@ public enum SuiteApplication {
         httpClient: HTTPClient? = nil
     ) async throws -> BuiltService<S> where S.Settings == NoSettings {
         try await build(S.self, configuration: configuration, settings: NoSettings(), logger: logger, httpClient: httpClient)
+    }
+
+    /// Checks that the schema holds exactly the migrations this binary knows (for
+    /// `MIGRATE_ON_START=false`), waiting for the database as `migrate` does.
+    public static func verifySchema<S: SuiteService>(
+        _ service: S.Type, database: PostgresClient, schema: String, logger: Logger, waitSeconds: Int = 30
+    ) async throws {
+        let migrator = Migrator(client: database, schema: schema, logger: logger)
+        let clock = ContinuousClock()
+        let giveUp = clock.now + .seconds(waitSeconds)
+        while true {
+            do {
+                try await migrator.verify(S.migrations)
+                logger.info("schema verified (MIGRATE_ON_START=false)", metadata: ["schema": "\(schema)"])
+                return
+            } catch let error as PSQLError where error.serverInfo == nil && clock.now < giveUp {
+                logger.warning("database not reachable yet; retrying", metadata: ["error": "\(error.code)"])
+                try await Task.sleep(for: .seconds(1))
+            } catch let error as MigrationError {
+                logger.critical("schema not ready", metadata: ["error": "\(error)"])
+                throw error
+            }
+        }
     }
 
     /// Applies the service's migrations, waiting up to `waitSeconds` for the database to

@@ -30,6 +30,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
     /// schema, and running it could write data the newer code does not expect.
     case unknownVersionsApplied([Int])
     case duplicateVersion(Int)
+    /// `MIGRATE_ON_START=false` and the schema lacks migrations this binary needs.
+    case pendingVersions([Int])
 
     public var description: String {
         switch self {
@@ -37,6 +39,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
             "the database has migrations this binary does not know (\(versions.map(String.init).joined(separator: ", "))): deploy a newer binary"
         case .duplicateVersion(let version):
             "two migrations share the number \(version)"
+        case .pendingVersions(let versions):
+            "the schema lacks migrations this binary needs (\(versions.map(String.init).joined(separator: ", "))): run `<service> migrate` (the migration job) first, or set MIGRATE_ON_START=true"
         }
     }
 }
@@ -117,6 +121,22 @@ public struct Migrator: Sendable {
         } catch let error as PostgresTransactionError {
             throw error.closureError ?? error
         }
+    }
+
+    /// With `MIGRATE_ON_START=false`: the schema must hold every one of `migrations` and
+    /// nothing newer (an older binary on a newer schema is refused, as `migrate` refuses).
+    public func verify(_ migrations: [Migration]) async throws {
+        let applied: Set<Int>
+        do {
+            applied = Set(try await appliedVersions())
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P01" {
+            applied = []  // no schema_migrations table yet: nothing applied
+        }
+        let known = Set(migrations.map(\.version))
+        let unknown = applied.subtracting(known).sorted()
+        guard unknown.isEmpty else { throw MigrationError.unknownVersionsApplied(unknown) }
+        let pending = known.subtracting(applied).sorted()
+        guard pending.isEmpty else { throw MigrationError.pendingVersions(pending) }
     }
 
     /// The versions recorded in the schema, oldest first (empty for a new database).

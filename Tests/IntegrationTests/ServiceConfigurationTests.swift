@@ -24,6 +24,13 @@ import UserIdentity
             defaultSchema: service.defaultSchema, publicPath: service.publicPath)
     }
 
+    @Test func migrationsRunAtStartUnlessTurnedOff() throws {
+        let key = Ed25519SigningKey.generate().seedBase64
+        #expect(try load(MeetRoomsService.self, ["SERVICE_SIGNING_KEY": key]).migrateOnStart == true)
+        #expect(try load(MeetRoomsService.self, ["SERVICE_SIGNING_KEY": key, "MIGRATE_ON_START": "false"]).migrateOnStart == false)
+        #expect(throws: ConfigurationError.self) { try load(MeetRoomsService.self, ["SERVICE_SIGNING_KEY": key, "MIGRATE_ON_START": "maybe"]) }
+    }
+
     @Test(arguments: 0..<4)
     func defaultsMatchTheArchitecture(index: Int) throws {
         let (service, port, schema, publicURL) = Self.services[index]

@@ -56,6 +56,20 @@ let second = Migration(version: 2, name: "accesses", sql: "CREATE TABLE room_acc
         }
     }
 
+    /// `MIGRATE_ON_START=false`: a service checks the schema a migration job made.
+    @Test func verifyingWithoutMigratingNamesWhatIsMissingOrUnknown() async throws {
+        try await withDatabase { client, _ in
+            let migrator = Migrator(client: client, schema: "svc", logger: logger)
+            await #expect(throws: MigrationError.pendingVersions([1, 2])) { try await migrator.verify([first, second]) }
+            try await migrator.migrate([first])
+            await #expect(throws: MigrationError.pendingVersions([2])) { try await migrator.verify([first, second]) }
+            try await migrator.migrate([first, second])
+            try await migrator.verify([first, second])
+            // A binary older than the schema is refused as `migrate` refuses it.
+            await #expect(throws: MigrationError.unknownVersionsApplied([2])) { try await migrator.verify([first]) }
+        }
+    }
+
     @Test func refusesADatabaseThatIsNewerThanTheBinary() async throws {
         try await withDatabase { client, _ in
             let migrator = Migrator(client: client, schema: "svc", logger: logger)

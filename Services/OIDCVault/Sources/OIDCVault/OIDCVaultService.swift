@@ -209,13 +209,15 @@ struct DefaultTenant: Service {
     func run() async throws {
         var fields = Fields([:])
         let settings = Tenant.settings(from: &fields)
-        while !Task.isShuttingDownGracefully {
+        // Cancelled (the service failed to start) as well as shut down: a loop that only
+        // watched for shutdown spun at full CPU when its sleep threw at once.
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 try await tenants.create(Tenant(id: id, settings: settings))
                 break
             } catch {
                 tenants.logger.warning("default tenant not created yet", metadata: ["error": "\(String(reflecting: error))"])
-                try? await Task.sleep(for: .seconds(1))
+                do { try await Task.sleep(for: .seconds(1)) } catch { return }
             }
         }
         try? await gracefulShutdown()
