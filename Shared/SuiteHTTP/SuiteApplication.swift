@@ -131,20 +131,12 @@ public enum SuiteApplication {
         _ service: S.Type, database: PostgresClient, schema: String, logger: Logger, waitSeconds: Int = 30
     ) async throws {
         let migrator = Migrator(client: database, schema: schema, logger: logger)
-        let clock = ContinuousClock()
-        let giveUp = clock.now + .seconds(waitSeconds)
-        while true {
-            do {
-                try await migrator.verify(S.migrations)
-                logger.info("schema verified (MIGRATE_ON_START=false)", metadata: ["schema": "\(schema)"])
-                return
-            } catch let error as PSQLError where error.serverInfo == nil && clock.now < giveUp {
-                logger.warning("database not reachable yet; retrying", metadata: ["error": "\(error.code)"])
-                try await Task.sleep(for: .seconds(1))
-            } catch let error as MigrationError {
-                logger.critical("schema not ready", metadata: ["error": "\(error)"])
-                throw error
-            }
+        do {
+            try await whenReachable(waitSeconds: waitSeconds, logger: logger) { try await migrator.verify(S.migrations) }
+            logger.info("schema verified (MIGRATE_ON_START=false)", metadata: ["schema": "\(schema)"])
+        } catch let error as MigrationError {
+            logger.critical("schema not ready", metadata: ["error": "\(error)"])
+            throw error
         }
     }
 
@@ -154,13 +146,18 @@ public enum SuiteApplication {
         _ service: S.Type, database: PostgresClient, schema: String, logger: Logger, waitSeconds: Int = 30
     ) async throws {
         let migrator = Migrator(client: database, schema: schema, logger: logger)
+        let applied = try await whenReachable(waitSeconds: waitSeconds, logger: logger) { try await migrator.migrate(S.migrations) }
+        logger.info("schema ready", metadata: ["schema": "\(schema)", "applied": "\(applied)"])
+    }
+
+    /// Runs `body`, again every second while PostgreSQL cannot be reached, for up to
+    /// `waitSeconds`.
+    private static func whenReachable<T>(waitSeconds: Int, logger: Logger, _ body: () async throws -> T) async throws -> T {
         let clock = ContinuousClock()
         let giveUp = clock.now + .seconds(waitSeconds)
         while true {
             do {
-                let applied = try await migrator.migrate(S.migrations)
-                logger.info("schema ready", metadata: ["schema": "\(schema)", "applied": "\(applied)"])
-                return
+                return try await body()
             } catch let error as PSQLError where error.serverInfo == nil && clock.now < giveUp {
                 logger.warning("database not reachable yet; retrying", metadata: ["error": "\(error.code)"])
                 try await Task.sleep(for: .seconds(1))
