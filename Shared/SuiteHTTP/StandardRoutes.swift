@@ -22,6 +22,22 @@ enum StandardRoutes {
             }
     }
 
+    /// The document as this deployment serves it: its first server is the deployment's
+    /// public address (PUBLIC_URL; without the service's prefix when the document's paths
+    /// carry it, as meet-rooms' and identity-associations' do), so "try it" in a browsed
+    /// reference calls this deployment and not `make run`'s localhost.
+    static func served(_ document: [UInt8], publicURL: String, publicPath: String) -> [UInt8] {
+        var text = String(decoding: document, as: UTF8.self)
+        guard let marker = text.range(of: "\nservers:\n- url: "), let end = text[marker.upperBound...].firstIndex(of: "\n") else {
+            return document
+        }
+        let written = text[marker.upperBound..<end]
+        let pathsCarryPrefix = !publicPath.isEmpty && !written.hasSuffix(publicPath)
+        let url = pathsCarryPrefix && publicURL.hasSuffix(publicPath) ? String(publicURL.dropLast(publicPath.count)) : publicURL
+        text.replaceSubrange(marker.upperBound..<end, with: url)
+        return Array(text.utf8)
+    }
+
     private static func addPublic<Context: SuiteRequestContext>(
         to router: Router<Context>, dependencies: SuiteDependencies, openAPIDocument: [UInt8]
     ) {

@@ -74,7 +74,9 @@ public enum SuiteApplication {
             middleware: RequestMiddleware<S.Context>(
                 metrics: metrics, bodyLimit: configuration.bodyLimit, allowedMethods: allowedMethods,
                 dialect: { S.errorDialect(forPath: $0) }))
-        StandardRoutes.add(to: router, dependencies: dependencies, openAPIDocument: S.openAPIDocument)
+        StandardRoutes.add(
+            to: router, dependencies: dependencies,
+            openAPIDocument: StandardRoutes.served(S.openAPIDocument, publicURL: configuration.publicURL, publicPath: S.publicPath))
         try await S.addRoutes(to: router, dependencies: dependencies, settings: settings)
         allowedMethods.load(from: router)
         let routes = router.routes.map {

@@ -161,3 +161,24 @@ import Testing
         #expect(error?.variable == "RATE_LIMITS")
     }
 }
+
+@Suite struct ServedDocumentTests {
+    func firstServer(_ document: [UInt8]) -> String? {
+        String(decoding: document, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("- url: ") }.map { String($0.dropFirst(7)) }
+    }
+
+    @Test func theFirstServerIsThisDeploymentsPublicAddress() {
+        let stripped = Array("openapi: 3.1.0\nservers:\n- url: http://localhost:8080/vault\n  description: make run\n- url: http://127.0.0.1:8084\n".utf8)
+        let served = StandardRoutes.served(stripped, publicURL: "https://id.example.com/vault", publicPath: "/vault")
+        #expect(firstServer(served) == "https://id.example.com/vault")
+        #expect(String(decoding: served, as: UTF8.self).contains("- url: http://127.0.0.1:8084\n"))
+
+        // Paths that carry the prefix (meet-rooms): the server is the origin.
+        let kept = Array("openapi: 3.1.0\nservers:\n- url: http://localhost:8080\n  description: make run\n".utf8)
+        #expect(firstServer(StandardRoutes.served(kept, publicURL: "https://meet.example.com/external-api", publicPath: "/external-api"))
+            == "https://meet.example.com")
+        // A document without servers is served as it is.
+        let bare = Array("openapi: 3.1.0\npaths: {}\n".utf8)
+        #expect(StandardRoutes.served(bare, publicURL: "https://x.example", publicPath: "/x") == bare)
+    }
+}
