@@ -26,6 +26,14 @@ public final class HTTPMetrics: Sendable {
         self.registry = registry
     }
 
+    /// `suite_build_info{service, version} 1`: which build a scraped process runs.
+    public func recordBuildInfo(service: String) {
+        registry.makeGauge(
+            name: "suite_build_info", labels: [("service", service), ("version", SuiteVersion.current)],
+            help: "The build a process runs (always 1)"
+        ).set(Int64(1))
+    }
+
     /// Records one request. `route` is the matched route pattern (`/rooms/{id}`), never
     /// the raw path, so the number of series stays bounded.
     public func record(method: String, route: String, status: Int, duration: Duration) {

@@ -62,6 +62,7 @@ public enum SuiteApplication {
             try await peers.fetchJWKS(url: url)
         }
         let metrics = HTTPMetrics()
+        metrics.recordBuildInfo(service: S.name)
         let rateLimiter = RateLimiter(database: database, settings: configuration.rateLimits, logger: logger)
         let dependencies = SuiteDependencies(
             configuration: configuration, database: database, logger: logger, metrics: metrics, signer: signer,

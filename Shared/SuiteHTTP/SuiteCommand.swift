@@ -18,6 +18,7 @@ public struct SuiteCommand<S: SuiteService>: AsyncParsableCommand {
         CommandConfiguration(
             commandName: S.name,
             abstract: "The \(S.name) service of the suite.",
+            version: SuiteVersion.current,
             // A service with a `keys` command of its own (the vault rotates its OIDC keys)
             // includes `KeysCommand<S>.Generate` and `.Public` in it.
             subcommands: [ServeCommand<S>.self, MigrateCommand<S>.self]
@@ -86,7 +87,17 @@ extension SuiteService {
 
 public struct ServeCommand<S: SuiteService>: AsyncParsableCommand {
     public static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "serve", abstract: "Migrate the schema, then serve HTTP until SIGTERM or SIGINT.")
+        CommandConfiguration(
+            commandName: "serve", abstract: "Migrate the schema, then serve HTTP until SIGTERM or SIGINT.",
+            discussion: """
+                Configured by the environment (NAME_FILE reads NAME from a file). Common to every service: \
+                HOST, PORT, PUBLIC_URL, DATABASE_URL, DATABASE_SCHEMA, DATABASE_POOL_SIZE, MIGRATE_ON_START, \
+                SERVICE_SIGNING_KEY, TRUSTED_SERVICES, MEET_ROOMS_URL, IDENTITY_ASSOCIATIONS_URL, USER_IDENTITY_URL, \
+                OIDC_VAULT_URL, INTERNAL_TIMEOUT_MS, REQUEST_TIMEOUT_MS, SHUTDOWN_GRACE_SECONDS, MAX_BODY_BYTES, \
+                RATE_LIMITS, LOG_LEVEL, LOG_FORMAT.
+
+                The service's own settings, with their defaults and meanings, are in the README's configuration tables.
+                """)
     }
 
     public init() {}

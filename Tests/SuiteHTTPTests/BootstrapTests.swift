@@ -82,6 +82,7 @@ import Testing
             #expect(metrics.text.contains(#"route="unmatched",status="404""#))
             #expect(!metrics.text.contains("/no/such/path/123"))
             #expect(metrics.text.contains("http_request_duration_seconds_bucket"))
+            #expect(metrics.text.contains(#"suite_build_info{service="echo",version="\#(SuiteVersion.current)"} 1"#), "\(metrics.text.prefix(400))")
         }
     }
 
