@@ -1,4 +1,5 @@
 public import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -21,7 +22,7 @@ public struct SuiteCommand<S: SuiteService>: AsyncParsableCommand {
             version: SuiteVersion.current,
             // A service with a `keys` command of its own (the vault rotates its OIDC keys)
             // includes `KeysCommand<S>.Generate` and `.Public` in it.
-            subcommands: [ServeCommand<S>.self, MigrateCommand<S>.self]
+            subcommands: [ServeCommand<S>.self, MigrateCommand<S>.self, CheckCommand<S>.self]
                 + (S.commands.contains { $0.configuration.commandName == "keys" } ? [] : [KeysCommand<S>.self])
                 + [TokenCommand<S>.self] + S.commands,
             defaultSubcommand: ServeCommand<S>.self)
@@ -106,6 +107,41 @@ public struct ServeCommand<S: SuiteService>: AsyncParsableCommand {
         let (configuration, settings) = S.startUp()
         let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: settings)
         try await built.run()
+    }
+}
+
+/// `<service> check`: exits 0 when the service on this host answers `/health/ready` with
+/// 200 within two seconds, 1 otherwise. For container health checks, where the image
+/// has no curl.
+public struct CheckCommand<S: SuiteService>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "check", abstract: "Exit 0 when this host's service is ready (GET /health/ready), 1 otherwise.")
+    }
+
+    public init() {}
+
+    public func run() async throws {
+        let port: Int
+        do {
+            port = try ConfigReader().int("PORT", default: S.defaultPort, range: 1...65535)
+        } catch {
+            throw ExitCode(2)
+        }
+        let url = "http://127.0.0.1:\(port)/health/ready"
+        do {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2))
+            _ = try await response.body.collect(upTo: 1 << 16)
+            guard response.status == .ok else {
+                print("\(S.name): not ready (\(response.status.code))")
+                throw ExitCode(1)
+            }
+            print("\(S.name): ready")
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            print("\(S.name): not answering at \(url)")
+            throw ExitCode(1)
+        }
     }
 }
 
