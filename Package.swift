@@ -193,8 +193,9 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "MeetRooms", "IdentityAssociations", "UserIdentity", "OIDCVault", "SuiteTesting",
+                "MeetRooms", "IdentityAssociations", "UserIdentity", "OIDCVault", "VaultZKP", "SuiteTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

@@ -43,7 +43,13 @@ public enum MeetRoomsService: SuiteService {
 
     public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {
         let applications = ApplicationStore(database: dependencies.database, logger: dependencies.logger)
-        let delegation = Delegation(settings: settings, applications: applications, users: UserStanding(peers: dependencies.peers))
+        let resourceServer = settings.resourceServer.map {
+            ResourceServer(
+                settings: $0, allowUserCreation: settings.allowUserCreation, audience: settings.audience, peers: dependencies.peers,
+                timeout: dependencies.configuration.internalTimeout)
+        }
+        let delegation = Delegation(
+            settings: settings, applications: applications, users: UserStanding(peers: dependencies.peers), resourceServer: resourceServer)
         let token = TokenRoute(
             delegation: delegation, applications: applications, peers: dependencies.peers, rateLimiter: dependencies.rateLimiter)
         let rooms = RoomRoutes(

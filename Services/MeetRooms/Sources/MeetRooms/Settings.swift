@@ -17,6 +17,29 @@ public struct MeetSettings: Sendable {
     /// provisional user at user-identity for an email nobody has, instead of answering
     /// `User not found.` (`MEET_ALLOW_USER_CREATION`, off by default).
     public var allowUserCreation = false
+    /// Access tokens of an OpenID Connect provider, accepted on the rooms routes beside
+    /// delegation tokens (La Suite Meet's `ResourceServerAuthentication`); nil: off.
+    public var resourceServer: ResourceServer?
+
+    /// How provider tokens are checked: RFC 7662 introspection at `introspectionURL`
+    /// with this service's own client (`client_secret_basic`), answers kept at most
+    /// `cacheSeconds` and never past the token's `exp`.
+    public struct ResourceServer: Sendable {
+        public var introspectionURL: String
+        public var clientID: String
+        public var clientSecret: String
+        /// Scopes may come as `<prefix>rooms:list` (e.g. `lasuite_meet:`) as well as `rooms:list`.
+        public var scopePrefix: String
+        public var cacheSeconds: Int
+
+        public init(introspectionURL: String, clientID: String, clientSecret: String, scopePrefix: String = "", cacheSeconds: Int = 30) {
+            self.introspectionURL = introspectionURL
+            self.clientID = clientID
+            self.clientSecret = clientSecret
+            self.scopePrefix = scopePrefix
+            self.cacheSeconds = cacheSeconds
+        }
+    }
 
     public struct Telephony: Sendable {
         public var phoneNumber: String
@@ -66,6 +89,15 @@ public struct MeetSettings: Sendable {
             pinLength: try reader.int("MEET_PIN_LENGTH", default: 10, range: 4...16),
             allowPublicRooms: try reader.bool("MEET_ALLOW_PUBLIC_ROOMS", default: false))
         settings.allowUserCreation = try reader.bool("MEET_ALLOW_USER_CREATION", default: false)
+        if let clientID = try reader.string("MEET_OIDC_CLIENT_ID") {
+            // The suite's own vault by default, over internal HTTP.
+            let vault = try reader.url("OIDC_VAULT_URL", default: "http://127.0.0.1:8084") ?? "http://127.0.0.1:8084"
+            settings.resourceServer = ResourceServer(
+                introspectionURL: try reader.url("MEET_OIDC_INTROSPECTION_URL", default: vault + "/introspect") ?? vault + "/introspect",
+                clientID: clientID, clientSecret: try reader.required("MEET_OIDC_CLIENT_SECRET"),
+                scopePrefix: try reader.string("MEET_OIDC_SCOPE_PREFIX", default: ""),
+                cacheSeconds: try reader.int("MEET_OIDC_CACHE_SECONDS", default: 30, range: 0...300))
+        }
         return settings
     }
 }

@@ -138,4 +138,21 @@ import Testing
             #expect(refused.json == ["error": "User not found."])
         }
     }
+
+    @Test func providerTokensKeepTheirRoomScopesWithOrWithoutThePrefix() {
+        #expect(ResourceServer.roomScopes("openid email rooms:list ROOMS:CREATE", prefix: "") == ["rooms:list", "rooms:create"])
+        #expect(ResourceServer.roomScopes("lasuite_meet:rooms:list rooms:retrieve lasuite_meet:rooms:list other:x", prefix: "lasuite_meet:")
+            == ["rooms:list", "rooms:retrieve"])
+        #expect(ResourceServer.roomScopes("openid profile", prefix: "").isEmpty)
+    }
+
+    @Test func introspectionIsConfiguredAsAWholeOrNotAtAll() throws {
+        let key = Ed25519SigningKey.generate().seedBase64
+        #expect(try MeetSettings.load(ConfigReader(["SERVICE_SIGNING_KEY": key])).resourceServer == nil)
+        #expect(throws: ConfigurationError.self) { try MeetSettings.load(ConfigReader(["SERVICE_SIGNING_KEY": key, "MEET_OIDC_CLIENT_ID": "meet"])) }
+        let on = try #require(try MeetSettings.load(ConfigReader([
+            "SERVICE_SIGNING_KEY": key, "MEET_OIDC_CLIENT_ID": "meet", "MEET_OIDC_CLIENT_SECRET": "s", "OIDC_VAULT_URL": "http://vault:8084",
+        ])).resourceServer)
+        #expect(on.introspectionURL == "http://vault:8084/introspect" && on.cacheSeconds == 30 && on.scopePrefix == "")
+    }
 }

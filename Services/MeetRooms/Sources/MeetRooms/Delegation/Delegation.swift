@@ -65,13 +65,29 @@ struct Delegation: Sendable {
     let jws: CompactJWS
     let applications: ApplicationStore
     let users: UserStanding
+    /// Provider access tokens (`MEET_OIDC_*`); nil: delegation tokens only.
+    let resourceServer: ResourceServer?
     private let verified = TokenMemo<DelegationClaims>()
 
-    init(settings: MeetSettings, applications: ApplicationStore, users: UserStanding) {
+    init(settings: MeetSettings, applications: ApplicationStore, users: UserStanding, resourceServer: ResourceServer? = nil) {
         self.settings = settings
         self.jws = CompactJWS(key: .eddsa(settings.signingKey))
         self.applications = applications
         self.users = users
+        self.resourceServer = resourceServer
+    }
+
+    static func bearer(_ request: Request) -> String? {
+        request.headers[.authorization].flatMap { AuthorizationHeader.token($0, allowBare: false) }
+    }
+
+    /// Whether `token` carries our signature (then its refusal stands: expired, foreign audience…).
+    func isOurs(_ token: String) -> Bool { (try? jws.verify(token)) != nil }
+
+    /// A caller's standing: an application's (delegation tokens), or the token's own
+    /// scopes (provider tokens, which no application row stands behind).
+    func standing(_ claims: DelegationClaims, application: (active: Bool, scopes: [String])?) -> (active: Bool, scopes: [String])? {
+        claims.delegated ? application : (true, claims.scope.split(separator: " ").map(String.init))
     }
 
     func issue(clientID: String, userID: String, scopes: [String], now: Int = Int(Date().timeIntervalSince1970)) -> String {
@@ -97,7 +113,8 @@ struct Delegation: Sendable {
         let claims = try context.claims()
         guard let user = UUID(uuidString: claims.user_id) else { throw MeetError.invalidToken }
         async let userChecked: Void = users.require(user, context: context)
-        let caller = try authorize(claims, standing: try await applications.standing(of: claims.client_id), scope: scope)
+        let application = claims.delegated ? try await applications.standing(of: claims.client_id) : nil
+        let caller = try authorize(claims, standing: standing(claims, application: application), scope: scope)
         try await userChecked
         return caller
     }

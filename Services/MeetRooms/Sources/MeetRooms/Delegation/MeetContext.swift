@@ -15,7 +15,15 @@ extension Delegation {
     /// 401s); what the token allows (scope, application and user standing) each handler
     /// checks with what it reads.
     var authenticator: Authenticate<DelegationClaims> {
-        Authenticate { [self] request, _ in try claims(request) }
+        Authenticate { [self] request, context in
+            do {
+                return try claims(request)
+            } catch {
+                // Not one of our delegation tokens: a provider's access token, when configured.
+                guard let resourceServer, let token = Self.bearer(request), !isOurs(token) else { throw error }
+                return try await resourceServer.claims(token, context: context)
+            }
+        }
     }
 }
 

@@ -47,7 +47,7 @@ struct RoomRoutes: Sendable {
         // anything is shown.
         async let userChecked: Void = delegation.users.require(user, context: context)
         let found = try await rooms.page(of: user, limit: page.size, offset: page.offset, clientID: claims.client_id)
-        _ = try delegation.authorize(claims, standing: found.standing, scope: .roomsList)
+        _ = try delegation.authorize(claims, standing: delegation.standing(claims, application: found.standing), scope: .roomsList)
         try await userChecked
         // DRF's page number pagination: a page past the last (but the first) is not found.
         if page.page > 1, page.offset >= found.count { throw MeetError.invalidPage }

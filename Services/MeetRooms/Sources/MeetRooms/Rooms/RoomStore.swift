@@ -47,7 +47,7 @@ struct RoomStore: Sendable {
     /// the page as the JSON array `GET /rooms` shows (written once per batch, whoever
     /// asked the same question).
     struct PageResult: Sendable {
-        var standing: (active: Bool, scopes: [String])
+        var standing: (active: Bool, scopes: [String])?
         var count: Int
         var rooms: [Room]
         var json: [UInt8] = []
@@ -65,7 +65,7 @@ struct RoomStore: Sendable {
                    p.id, p.slug, p.name, p.access_level, p.configuration, p.pin_code, p.created_by_application, p.created_at,
                    p.attendees
             FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[]) WITH ORDINALITY AS q(user_id, lim, off, client_id, i)
-            JOIN applications app ON app.client_id = q.client_id
+            LEFT JOIN applications app ON app.client_id = q.client_id
             LEFT JOIN LATERAL (
                 SELECT r.id, r.slug, r.name, r.access_level, r.configuration::text AS configuration, r.pin_code,
                        r.created_by_application, r.created_at, a.room_name, r.attendees
@@ -75,7 +75,7 @@ struct RoomStore: Sendable {
             ) p ON true
             ORDER BY q.i, p.room_name, p.id
             """
-        typealias Row = (index: Int, standing: (active: Bool, scopes: [String]), count: Int, room: Room?)
+        typealias Row = (index: Int, standing: (active: Bool, scopes: [String])?, count: Int, room: Room?)
         let keys: [PageKey]
 
         func makeBindings() throws -> PostgresBindings {
@@ -90,7 +90,8 @@ struct RoomStore: Sendable {
         func decodeRow(_ row: PostgresRow) throws -> Row {
             let c = row.makeRandomAccess()
             let index = Int(try c[0].decode(Int64.self)) - 1
-            let standing = (active: try c[1].decode(Bool.self), scopes: try c[2].decode([String].self))
+            // No application row (a provider's token, or an application gone): no standing.
+            let standing = try c[1].decode(Bool?.self).map { (active: $0, scopes: try c[2].decode([String].self)) }
             let count = try c[3].decode(Int.self)
             guard let id = try c[4].decode(UUID?.self) else { return (index, standing, count, nil) }
             let room = Room(

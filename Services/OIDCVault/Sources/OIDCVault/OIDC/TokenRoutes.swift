@@ -369,6 +369,11 @@ struct TokenRoutes: Sendable {
             if let userID = access.userID, let user = try await vault.users.find(tenant: access.tenant, id: userID) {
                 guard !user.isDisabled else { return .json(inactive) }
                 claims["username"] = .string(user.username)
+                // A resource server finds its own record of the user by address, when the
+                // user let the client see it (RFC 7662 allows further members).
+                if claims["scope"]?.stringValue?.split(separator: " ").contains("email") == true {
+                    claims["email"] = .string(user.email)
+                }
             }
             return .json(.object(claims))
         }

@@ -1,0 +1,158 @@
+import Crypto
+import Foundation
+import MeetRooms
+import OIDCVault
+import SuiteCore
+import SuiteHTTP
+import SuitePostgres
+import SuiteSigning
+import SuiteTesting
+import Testing
+import UserIdentity
+import VaultZKP
+
+/// meet-rooms as a resource server of the suite's own vault: a user who logged in at the
+/// vault through the code flow lists and creates rooms with the vault's access token,
+/// checked by introspection; once revoked, the token is refused.
+@Suite struct ResourceServerTests {
+    static let operatorKey = "operator-key-for-resource-server-tests-0123"
+
+    /// A photo with detail enough for the image login: stripes and boxes of light.
+    static func photo() -> GrayImage {
+        let width = 160, height = 120
+        var pixels = [Double](repeating: 0, count: width * height)
+        for y in 0..<height {
+            for x in 0..<width {
+                var value = 120 + 50 * sin(Double(x) * 0.11) * cos(Double(y) * 0.07)
+                if (20..<70).contains(x), (30..<60).contains(y) { value += 60 }
+                if (100..<140).contains(x), (70..<110).contains(y) { value -= 70 }
+                pixels[y * width + x] = max(0, min(255, value))
+            }
+        }
+        return GrayImage(width: width, height: height, pixels: pixels)
+    }
+
+    static func form(_ fields: [(String, String)]) -> [UInt8] {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return Array(fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&").utf8)
+    }
+
+    static func query(_ location: String?, _ name: String) -> String? {
+        location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == name }?.value }
+    }
+
+    @Test func aVaultAccessTokenListsAndCreatesRoomsUntilItIsRevoked() async throws {
+        let ports = (vault: try FreePort.next(), uai: try FreePort.next(), meet: try FreePort.next())
+        let urls = [
+            "oidc-vault": "http://127.0.0.1:\(ports.vault)", "user-identity": "http://127.0.0.1:\(ports.uai)",
+            "meet-rooms": "http://127.0.0.1:\(ports.meet)",
+        ]
+        let base = try await TestPostgres.shared.makeDatabase(schema: "public", poolSize: 4)
+        @Sendable func configuration(_ name: String, port: Int, schema: String) -> ServiceConfiguration {
+            var database = base
+            database.schema = schema
+            var trusted: [String: ServiceTrust.KeySource] = [:]
+            for (peer, url) in urls where peer != name { trusted[peer] = .jwks(url: url + "/internal/jwks.json") }
+            return .forTesting(
+                service: name, port: port, database: database, trust: ServiceTrust(issuers: trusted), peers: urls.filter { $0.key != name })
+        }
+        let mail = FileManager.default.temporaryDirectory.appendingPathComponent("resource-server-mail").path
+        let vault = try await SuiteApplication.build(
+            OIDCVaultService.self, configuration: configuration("oidc-vault", port: ports.vault, schema: "vault"),
+            settings: try OIDCVaultService.loadSettings(ConfigReader([
+                "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "VAULT_ADMIN_API_KEY": Self.operatorKey,
+                "VAULT_LOGIN_UI_URL": "https://login.example.com/", "MAIL_DIR": mail,
+            ])))
+        let uai = try await SuiteApplication.build(
+            UserIdentityService.self, configuration: configuration("user-identity", port: ports.uai, schema: "uai"),
+            settings: try UserIdentityService.loadSettings(ConfigReader([
+                "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4", "MAIL_DIR": mail,
+            ])))
+        let vaultURL = urls["oidc-vault"]!, meetRooms = urls["meet-rooms"]! + "/external-api/v1.0"
+        try await LiveServices.run([vault.application, uai.application], readyURLs: [vaultURL + "/health/ready", urls["user-identity"]! + "/health/ready"]) {
+            // The default tenant is made at start.
+            for _ in 0..<200 where try await send(.GET, vaultURL + "/.well-known/openid-configuration").status != 200 {
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            let admin = [("X-API-Key", Self.operatorKey)]
+            let tenant = try await send(
+                .POST, vaultURL + "/tenants", json: ["tenant_id": "acme", "register_enable": true, "display_name": "Acme"], headers: admin)
+            #expect(tenant.status == 201, "\(tenant.text)")
+            func client(_ id: String, scopes: [String]) async throws -> String {
+                let made = try await send(.POST, vaultURL + "/clients", json: [
+                    "client_id": .string(id), "name": .string(id), "tenant_id": "acme", "redirect_uris": ["https://rp.example.com/callback"],
+                    "allowed_scopes": .array(scopes.map { .string($0) }), "client_type": "confidential",
+                ], headers: admin)
+                return try #require(made.json?["client_secret"]?.stringValue, "\(made.text)")
+            }
+            let meetSecret = try await client("meet-rooms", scopes: ["openid"])
+            let appSecret = try await client("rooms-app", scopes: ["openid", "email", "rooms:list", "rooms:create"])
+
+            // Ann: an account at user-identity and an image login at the vault, same address.
+            _ = try await UserIdentityService.createAdmin(
+                email: "ann@example.org", fullname: "Ann", password: "ann-secret-1", database: uai.dependencies.database, bcryptCost: 4,
+                logger: .init(label: "test"))
+            let jwks = try await send(.GET, vaultURL + "/tenants/acme/.well-known/jwks.json").json
+            let enc = try #require(jwks?["keys"]?.arrayValue?.first { $0["use"] == "enc" })
+            let encKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: try #require(enc["x"]?.stringValue.flatMap(Base64URL.decode)))
+            let ann = ZKPClient(tenant: "acme", username: "ann")
+            let registered = try await send(.POST, vaultURL + "/auth/register?tenant_id=acme", json: [
+                "username": "ann", "email": "ann@example.org", "proto_version": "1",
+                "encrypted_commitment": .string(try ann.enroll(image: Self.photo(), encryptionKey: encKey, kid: enc["kid"]?.stringValue)),
+            ])
+            #expect(registered.status == 201, "\(registered.text)")
+
+            // The code flow with PKCE, as the application's users go through it.
+            let verifier = Base64URL.encode(SecureRandom.bytes(32))
+            let challenge = Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8))))
+            let authorize = try await fetchWithoutRedirect(vaultURL + "/tenants/acme/authorize?" + String(decoding: Self.form([
+                ("response_type", "code"), ("client_id", "rooms-app"), ("redirect_uri", "https://rp.example.com/callback"),
+                ("scope", "openid email rooms:list rooms:create"), ("state", "s1"), ("nonce", "n1"), ("code_challenge", challenge),
+                ("code_challenge_method", "S256"),
+            ]), as: UTF8.self))
+            let authReqID = try #require(Self.query(authorize.header("Location"), "auth_req_id"), "\(authorize.text)")
+            let (loginKey, cipherKey) = ZKPClient.loginKey()
+            let challenged = try await send(
+                .POST, vaultURL + "/auth/challenge?auth_req_id=\(authReqID)", json: ["username": "ann", "cipherKey": .string(cipherKey)])
+            let answer = try ann.answer(
+                challenge: try #require(challenged.json?["challenge_data"]?.stringValue), loginKey: loginKey, image: Self.photo(), client: "rooms-app")
+            let authenticated = try await send(.POST, vaultURL + "/auth/authenticate?auth_req_id=\(authReqID)", json: [
+                "username": "ann", "cipherKey": .string(cipherKey), "challenge_id": .string(answer.challengeID),
+                "challenge_data": .string(answer.challengeData),
+            ])
+            let nonce = try #require(authenticated.json?["nonce"]?.stringValue, "\(authenticated.text)")
+            let resumed = try await fetchWithoutRedirect(vaultURL + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
+            let code = try #require(Self.query(resumed.header("Location"), "code"), "\(resumed.text)")
+            let tokens = try await send(.POST, vaultURL + "/tenants/acme/oauth2/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                body: Self.form([
+                    ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "https://rp.example.com/callback"),
+                    ("code_verifier", verifier), ("client_id", "rooms-app"), ("client_secret", appSecret),
+                ]))
+            let access = try #require(tokens.json?["access_token"]?.stringValue, "\(tokens.text)")
+
+            // meet-rooms, introspecting at the vault with a client of its own.
+            var settings = MeetSettings(signingKey: .generate(), roomBaseURL: "https://meet.example.com")
+            settings.resourceServer = .init(introspectionURL: vaultURL + "/tenants/acme/introspect", clientID: "meet-rooms", clientSecret: meetSecret, cacheSeconds: 1)
+            var meetConfiguration = configuration("meet-rooms", port: ports.meet, schema: "meet")
+            meetConfiguration.publicURL += "/external-api"
+            let meet = try await SuiteApplication.build(MeetRoomsService.self, configuration: meetConfiguration, settings: settings)
+            try await LiveServices.run([meet.application], readyURLs: [urls["meet-rooms"]! + "/health/ready"]) {
+                let empty = try await send(.GET, meetRooms + "/rooms/", json: nil, token: access)
+                #expect(empty.status == 200 && empty.json?["count"] == 0, "\(empty.text)")
+                let created = try await send(.POST, meetRooms + "/rooms/", json: nil, token: access)
+                #expect(created.status == 201, "\(created.text)")
+                #expect(try await send(.GET, meetRooms + "/rooms/", json: nil, token: access).json?["count"] == 1)
+                #expect(try await send(.GET, meetRooms + "/rooms/", json: nil, token: "not-a-token").status == 401)
+
+                // Revoked at the vault: refused once the cached answer (here 1 s) is gone.
+                let revoked = try await send(.POST, vaultURL + "/tenants/acme/revoke", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                    body: Self.form([("token", access), ("client_id", "rooms-app"), ("client_secret", appSecret)]))
+                #expect(revoked.status == 200, "\(revoked.text)")
+                try await Task.sleep(for: .milliseconds(1200))
+                let refused = try await send(.GET, meetRooms + "/rooms/", json: nil, token: access)
+                #expect(refused.status == 401, "\(refused.text)")
+            }
+        }
+    }
+}
