@@ -37,13 +37,19 @@ struct ResourceServer: Sendable {
         self.timeout = timeout
     }
 
+    /// What was learnt of `token` and is still fresh: its claims, a 401 when the provider
+    /// said it is not active, nil when it must be asked. Checked before anything else, so
+    /// a known provider token costs no signature check.
+    func cached(_ token: String) throws -> DelegationClaims? {
+        guard let known = known.get(token), known.until > .now else { return nil }
+        guard let claims = known.claims else { throw MeetError.invalidToken }
+        return claims
+    }
+
     /// The claims a provider token stands for; 401 when the provider says it is not active.
     func claims(_ token: String, context: MeetContext) async throws -> DelegationClaims {
+        if let claims = try cached(token) { return claims }
         let now = ContinuousClock.now
-        if let known = known.get(token), known.until > now {
-            guard let claims = known.claims else { throw MeetError.invalidToken }
-            return claims
-        }
         let answer = try await introspect(token, logger: context.logger)
         let wallNow = Int(Date().timeIntervalSince1970)
         guard answer["active"]?.boolValue == true, let exp = answer["exp"]?.intValue, exp > wallNow else {
