@@ -62,14 +62,14 @@ import Testing
 
     @Test func kubernetesHasProbesForEveryService() throws {
         for service in Self.services {
-            let manifest = try read("deploy/k8s/\(service).yaml")
+            let manifest = try read("deploy/k8s/base/\(service).yaml")
             #expect(manifest.contains("kind: Deployment"))
             #expect(manifest.contains("kind: Service"))
             #expect(manifest.contains("path: /health/ready"))
             #expect(manifest.contains("path: /health/live"))
             #expect(manifest.contains("runAsNonRoot: true"))
         }
-        let ingress = try read("deploy/k8s/ingress.yaml")
+        let ingress = try read("deploy/k8s/base/ingress.yaml")
         for prefix in ["/external-api/", "/_matrix/identity/", "/uai", "/vault"] { #expect(ingress.contains("path: \(prefix)")) }
         #expect(ingress.components(separatedBy: "(?!internal(/|$)|metrics(/|$))").count - 1 == 4)
     }
