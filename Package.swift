@@ -266,7 +266,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ])
         + service(
-            "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql", "0003_outbox_and_limits.sql", "0004_outbox_notify.sql"],
+            "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql", "0003_outbox_and_limits.sql", "0004_outbox_notify.sql",
+                "0005_profiles.sql",
+            ],
             resources: userIdentityTemplates.map { "Templates/\($0)" },
             dependencies: [
                 "SuiteMail",

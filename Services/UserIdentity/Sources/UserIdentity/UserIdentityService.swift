@@ -26,6 +26,7 @@ public enum UserIdentityService: SuiteService {
             // The suite's shared tables, from the code that uses them.
             Migration(fileName: "0003_outbox_and_limits.sql", bytes: PackageResources._003_outbox_and_limits_sql),
             Migration(fileName: "0004_outbox_notify.sql", bytes: PackageResources._004_outbox_notify_sql),
+            Migration(fileName: "0005_profiles.sql", bytes: PackageResources._005_profiles_sql),
         ]
     }
 
@@ -65,6 +66,7 @@ public enum UserIdentityService: SuiteService {
         users.add(to: router, access: access)
         SignupRoutes(core: core).add(to: router, access: access)
         InvitationRoutes(core: core).add(to: router, access: access)
+        ProfileRoutes(core: core).add(to: router)
         ForgottenPasswordRoutes(core: core).add(to: router, access: access)
         EventRoutes(core: core).add(to: router)
         InternalRoutes(core: core).add(to: router)
