@@ -29,6 +29,15 @@ public struct InternalResponse: Sendable {
 /// 502: the caller answers within the timeout and never hangs. Only idempotent calls
 /// are retried, once, and only when the connection could not be made.
 public final class InternalClient: Sendable {
+    /// When a call made now must end: after `timeout`, or when what is left of the
+    /// current request's deadline runs out, whichever comes first. For any outgoing
+    /// call a handler makes (peers here, third parties such as an introspection endpoint).
+    public static func deadline(_ timeout: Duration) -> NIODeadline {
+        var budget = timeout
+        if let requestDeadline = RequestDeadline.current { budget = min(budget, max(.zero, requestDeadline - .now)) }
+        return NIODeadline.now() + .nanoseconds(Int64(budget.milliseconds * 1_000_000))
+    }
+
     public let http: HTTPClient
     public let signer: ServiceTokenSigner
     public let peers: [String: String]
@@ -75,10 +84,7 @@ public final class InternalClient: Sendable {
         }
 
         let idempotent = [.GET, .HEAD, .PUT, .DELETE, .OPTIONS].contains(method)
-        // The call's own timeout, or what is left of the request's, whichever ends first.
-        var budget = timeout
-        if let requestDeadline = RequestDeadline.current { budget = min(budget, max(.zero, requestDeadline - .now)) }
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(budget.milliseconds * 1_000_000))
+        let deadline = Self.deadline(timeout)
         var attempt = 0
         while true {
             attempt += 1

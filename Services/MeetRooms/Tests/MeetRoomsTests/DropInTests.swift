@@ -155,4 +155,24 @@ import Testing
         ])).resourceServer)
         #expect(on.introspectionURL == "http://vault:8084/introspect" && on.cacheSeconds == 30 && on.scopePrefix == "")
     }
+
+    /// A provider that cannot be reached is a 503 within the deadline, not a 401 or a hang.
+    @Test func anUnreachableIntrospectionEndpointIsA503() async throws {
+        let closed = try FreePort.next()
+        try await Meet.run(startUserIdentity: false, configure: {
+            $0.resourceServer = .init(introspectionURL: "http://127.0.0.1:\(closed)/introspect", clientID: "meet", clientSecret: "s")
+        }) { meet in
+            let start = ContinuousClock.now
+            let answer = try await meet.call(.GET, "/rooms/", token: "a.provider.token")
+            #expect(answer.status == 503, "\(answer.text)")
+            #expect(answer.header("Retry-After") == "1")
+            #expect(ContinuousClock.now - start < .seconds(5))
+            // An expired token of ours is refused as before: it is never sent to the provider.
+            let expired = Delegation.issue(
+                clientID: "app", userID: UUID().uuidString, scopes: ["rooms:list"], settings: meet.settings,
+                now: Int(Date().timeIntervalSince1970) - 7200)
+            let refused = try await meet.call(.GET, "/rooms/", token: expired)
+            #expect(refused.status == 401 && refused.json == ["detail": "Token expired."], "\(refused.text)")
+        }
+    }
 }

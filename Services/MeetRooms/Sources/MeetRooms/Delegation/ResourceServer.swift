@@ -101,7 +101,7 @@ struct ResourceServer: Sendable {
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            response = try await peers.http.execute(request, timeout: .milliseconds(Int64(timeout.components.seconds * 1000)))
+            response = try await peers.http.execute(request, deadline: InternalClient.deadline(timeout))
             body = try await response.body.collect(upTo: 1 << 20)
         } catch {
             logger.warning("token introspection unreachable", metadata: ["error": "\(String(reflecting: error))"])
