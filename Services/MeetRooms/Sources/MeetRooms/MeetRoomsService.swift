@@ -43,15 +43,16 @@ public enum MeetRoomsService: SuiteService {
 
     public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {
         let applications = ApplicationStore(database: dependencies.database, logger: dependencies.logger)
+        let users = DelegatedUsers(peers: dependencies.peers, allowCreation: settings.allowUserCreation)
         let resourceServer = settings.resourceServer.map {
             ResourceServer(
-                settings: $0, allowUserCreation: settings.allowUserCreation, audience: settings.audience, peers: dependencies.peers,
+                settings: $0, users: users, audience: settings.audience, peers: dependencies.peers,
                 timeout: dependencies.configuration.internalTimeout)
         }
         let delegation = Delegation(
             settings: settings, applications: applications, users: UserStanding(peers: dependencies.peers), resourceServer: resourceServer)
         let token = TokenRoute(
-            delegation: delegation, applications: applications, peers: dependencies.peers, rateLimiter: dependencies.rateLimiter)
+            delegation: delegation, applications: applications, rateLimiter: dependencies.rateLimiter, users: users)
         let rooms = RoomRoutes(
             delegation: delegation,
             rooms: RoomStore(

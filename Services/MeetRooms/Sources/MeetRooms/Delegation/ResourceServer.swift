@@ -18,7 +18,7 @@ import SuiteSigning
 /// takes effect within that ceiling.
 struct ResourceServer: Sendable {
     let settings: MeetSettings.ResourceServer
-    let allowUserCreation: Bool
+    let users: DelegatedUsers
     let audience: String
     let peers: InternalClient
     let timeout: Duration
@@ -29,9 +29,9 @@ struct ResourceServer: Sendable {
         let until: ContinuousClock.Instant
     }
 
-    init(settings: MeetSettings.ResourceServer, allowUserCreation: Bool, audience: String, peers: InternalClient, timeout: Duration) {
+    init(settings: MeetSettings.ResourceServer, users: DelegatedUsers, audience: String, peers: InternalClient, timeout: Duration) {
         self.settings = settings
-        self.allowUserCreation = allowUserCreation
+        self.users = users
         self.audience = audience
         self.peers = peers
         self.timeout = timeout
@@ -60,7 +60,7 @@ struct ResourceServer: Sendable {
         guard let email = answer["email"]?.stringValue, Validate.isEmail(email) else {
             throw MeetError.unauthorized("The token does not carry the user's email (scope email).")
         }
-        let user = try await user(Validate.normalizedEmail(email), context: context)
+        guard let user = try await users.user(email, context: context) else { throw MeetError.unauthorized("User not found.") }
         let claims = DelegationClaims(
             iss: answer["iss"]?.stringValue ?? "oidc", aud: audience, iat: wallNow, exp: exp, jti: answer["jti"]?.stringValue ?? "",
             client_id: "oidc:" + (answer["client_id"]?.stringValue ?? ""), user_id: user.id, scope: scopes.joined(separator: " "),
@@ -79,15 +79,6 @@ struct ResourceServer: Sendable {
             if MeetScope(rawValue: name) != nil, !found.contains(name) { found.append(name) }
         }
         return found
-    }
-
-    private func user(_ email: String, context: MeetContext) async throws -> DirectoryUser {
-        var user = try await peers.send(UserByEmail(email: email), requestID: context.requestID, logger: context.logger)
-        if user == nil, allowUserCreation {
-            user = try await peers.send(ProvisionUser(email: email), requestID: context.requestID, logger: context.logger)
-        }
-        guard let user, user.isEnabled, !user.prototype || allowUserCreation else { throw MeetError.unauthorized("User not found.") }
-        return user
     }
 
     /// POST token=… to the introspection endpoint as this service's client.

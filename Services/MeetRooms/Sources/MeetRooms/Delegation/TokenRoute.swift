@@ -11,13 +11,12 @@ import SuiteSigning
 struct TokenRoute: Sendable {
     let delegation: Delegation
     let applications: ApplicationStore
-    let peers: InternalClient
     let rateLimiter: RateLimiter
 
     static let byClient = RateLimit(name: "meet-token-client", limit: 60, windowSeconds: 60)
     static let byAddress = RateLimit(name: "meet-token-ip", limit: 120, windowSeconds: 60)
 
-    let userCache = TokenMemo<CachedUser>(capacity: 10_000)
+    let users: DelegatedUsers
 
 
     func handle(_ request: Request, _ context: MeetContext) async throws -> Response {
@@ -54,27 +53,18 @@ struct TokenRoute: Sendable {
         guard application.mayDelegate(domain: String(domain)) else {
             throw MeetError.token(.forbidden, "This application is not authorized for this email domain.")
         }
-        // 5. The user must exist at User&Identity (flow 1), enabled and not a prototype.
-        var user: DirectoryUser?
-        let allowCreation = delegation.settings.allowUserCreation
+        // 5. The user must exist at User&Identity (flow 1), enabled and not a prototype
+        //    (or be made provisional).
+        let user: DirectoryUser?
         do {
-            user = try await delegatedUser(Validate.normalizedEmail(email), context)
-            if user == nil, allowCreation {
-                // A provisional user (La Suite Meet's APPLICATION_ALLOW_USER_CREATION).
-                user = try await peers.send(
-                    ProvisionUser(email: Validate.normalizedEmail(email)), requestID: context.requestID, traceParent: context.traceParent,
-                    logger: context.logger)
-                if let user { userCache.put(Validate.normalizedEmail(email), CachedUser(user: user, until: .now + .seconds(Self.userCacheSeconds))) }
-            }
+            user = try await users.user(email, context: context)
         } catch let error as AppError where error.status.code >= 500 {
             // A peer outage in the endpoint's own shape, `{"error": …}`, Retry-After kept.
             var shaped = MeetError.token(error.status, error.detail ?? "User&Identity is unavailable.")
             for field in error.headers { shaped.headers.append(field) }
             throw shaped
         }
-        // A prototype is an invitation not yet redeemed; with creation on, a provisional
-        // user (an enabled prototype) may be acted for.
-        guard let user, user.isEnabled, !user.prototype || allowCreation else { throw MeetError.token(.badRequest, "User not found.") }
+        guard let user else { throw MeetError.token(.badRequest, "User not found.") }
 
         // The application's scopes as La Suite Meet reads them: lowercased, once each.
         let granted = Set(application.scopes.map { $0.lowercased() })
@@ -86,25 +76,6 @@ struct TokenRoute: Sendable {
             "access_token": .string(token), "token_type": "Bearer", "expires_in": .number(Double(delegation.settings.tokenTTL)),
             "scope": .string(scopes.joined(separator: " ")),
         ])
-    }
-
-    /// The user behind `email` as user-identity knows it, or nil. Answers are kept for
-    /// `userCacheSeconds` (2 s): a busy application asks for the same users again and
-    /// again, and a disable or enable at user-identity still shows within that time.
-    func delegatedUser(_ email: String, _ context: MeetContext) async throws -> DirectoryUser? {
-        let now = ContinuousClock.now
-        if let cached = userCache.get(email), cached.until > now { return cached.user }
-        let user = try await peers.send(
-            UserByEmail(email: email), requestID: context.requestID, traceParent: context.traceParent, logger: context.logger)
-        userCache.put(email, CachedUser(user: user, until: now + .seconds(Self.userCacheSeconds)))
-        return user
-    }
-
-    static let userCacheSeconds = 2
-
-    struct CachedUser: Sendable {
-        var user: DirectoryUser?
-        var until: ContinuousClock.Instant
     }
 
     /// The body's fields, from JSON (strings only) or a form; 415 for anything else.
