@@ -185,6 +185,25 @@ struct Suite4: Sendable {
         #expect(S.migrations == fromFiles, "\(S.name) applies \(S.migrations.map(\.version)), its folder holds \(files)")
     }
 
+    /// The outbox wake-up triggers are written into each service's frozen migration from
+    /// `OutboxListener.triggerSQL`; each file must still say exactly that, for the tables
+    /// the service's listener watches.
+    @Test(arguments: ["meet-rooms", "identity-associations", "user-identity", "oidc-vault"])
+    func outboxTriggerMigrationsSayWhatTheListenerExpects(service: String) throws {
+        let (migrations, tables): ([Migration], [String]) = switch service {
+        case "meet-rooms": (MeetRoomsService.migrations, MeetRoomsService.outboxTables)
+        case "identity-associations": (IdentityAssociationsService.migrations, IdentityAssociationsService.outboxTables)
+        case "user-identity": (UserIdentityService.migrations, UserIdentityService.outboxTables)
+        default: (OIDCVaultService.migrations, OIDCVaultService.outboxTables)
+        }
+        let migration = try #require(migrations.first { $0.name.hasSuffix("outbox_notify") })
+        func statements(_ sql: String) -> [String] {
+            let code = sql.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n")
+            return SQLScript.statements(code).map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        }
+        #expect(statements(migration.sql) == statements(OutboxListener.triggerSQL(tables: tables)))
+    }
+
     @Test func eachServiceAppliesExactlyItsMigrationFiles() throws {
         try Self.check(MeetRoomsService.self, folder: "MeetRooms/Sources/MeetRooms")
         try Self.check(IdentityAssociationsService.self, folder: "IdentityAssociations/Sources/IdentityAssociations")

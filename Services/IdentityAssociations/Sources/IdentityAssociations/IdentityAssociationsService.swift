@@ -16,6 +16,10 @@ public enum IdentityAssociationsService: SuiteService {
     public static let defaultSchema = "identity"
     public static let publicPath = "/_matrix/identity"
 
+    /// The outbox tables whose commits wake their workers (`OutboxListener`); each has the
+    /// trigger in the migrations.
+    public static let outboxTables = ["mail_outbox", "sms_outbox", "onbind_outbox"]
+
     public static var migrations: [Migration] {
         [
             Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
@@ -79,7 +83,7 @@ public enum IdentityAssociationsService: SuiteService {
         let onBind = OnBindWorker(database: database, resolver: HomeserverResolver(settings: settings, http: dependencies.peers.http), logger: logger)
         // Each outbox's worker wakes when its rows commit (on any replica), polls otherwise.
         let outboxes = OutboxListener(
-            database: database, schema: dependencies.configuration.database.schema, tables: ["mail_outbox", "sms_outbox", "onbind_outbox"],
+            database: database, schema: dependencies.configuration.database.schema, tables: Self.outboxTables,
             logger: logger)
         return [
             outboxes,

@@ -17,6 +17,10 @@ public enum MeetRoomsService: SuiteService {
     public static let publicPath = "/external-api"
     public static let usesRateLimits = true
 
+    /// The outbox tables whose commits wake their workers (`OutboxListener`); each has the
+    /// trigger in the migrations.
+    public static let outboxTables = ["invite_outbox"]
+
     public static var migrations: [Migration] {
         [
             Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
@@ -80,7 +84,7 @@ public enum MeetRoomsService: SuiteService {
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
         let database = dependencies.database, logger = dependencies.logger
         let outboxes = OutboxListener(
-            database: database, schema: dependencies.configuration.database.schema, tables: ["invite_outbox"], logger: logger)
+            database: database, schema: dependencies.configuration.database.schema, tables: Self.outboxTables, logger: logger)
         return [
             outboxes,
             InviteRelay(database: database, peers: dependencies.peers, logger: logger, doorbell: outboxes.doorbell("invite_outbox")),

@@ -21,6 +21,10 @@ public enum OIDCVaultService: SuiteService {
     public static let publicPath = "/vault"
     public static let usesRateLimits = true
 
+    /// The outbox tables whose commits wake their workers (`OutboxListener`); each has the
+    /// trigger in the migrations.
+    public static let outboxTables = ["mail_outbox"]
+
     public static var migrations: [Migration] {
         [
             Migration(fileName: "0001_init.sql", bytes: PackageResources._001_init_sql),
@@ -64,7 +68,7 @@ public enum OIDCVaultService: SuiteService {
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
         let outboxes = OutboxListener(
-            database: dependencies.database, schema: dependencies.configuration.database.schema, tables: ["mail_outbox"],
+            database: dependencies.database, schema: dependencies.configuration.database.schema, tables: Self.outboxTables,
             logger: dependencies.logger)
         return [
             outboxes,
