@@ -384,7 +384,7 @@ extension AssociationTable {
 
         /// Removes the entry `matches` accepts; `home` gives the hash of any other entry,
         /// to shift the run back.
-        mutating func remove(_ h: UInt64, where matches: (Ref) -> Bool, home: (Ref) -> UInt64 = { _ in 0 }) -> Ref? {
+        mutating func remove(_ h: UInt64, where matches: (Ref) -> Bool, home: (Ref) -> UInt64) -> Ref? {
             let mask = capacity - 1, tag = Self.tag(h)
             var hole = index(h)
             while true {

@@ -9,14 +9,15 @@ struct ProfileStore: Sendable {
     let logger: Logger
 
     func find(_ user: UUID) async throws -> [String: JSONValue]? {
-        let rows = try await database.query("SELECT document::text FROM profiles WHERE user_id = \(user)", logger: logger)
-        for try await text in rows.decode(String.self) { return try JSONParser.parse(Array(text.utf8)).objectValue }
-        return nil
+        try await first(database.query("SELECT document::text FROM profiles WHERE user_id = \(user)", logger: logger))
     }
 
     /// The profile, locked for the rest of `connection`'s transaction.
     func lock(_ user: UUID, on connection: PostgresConnection) async throws -> [String: JSONValue]? {
-        let rows = try await connection.query("SELECT document::text FROM profiles WHERE user_id = \(user) FOR UPDATE", logger: logger)
+        try await first(connection.query("SELECT document::text FROM profiles WHERE user_id = \(user) FOR UPDATE", logger: logger))
+    }
+
+    private func first(_ rows: PostgresRowSequence) async throws -> [String: JSONValue]? {
         for try await text in rows.decode(String.self) { return try JSONParser.parse(Array(text.utf8)).objectValue }
         return nil
     }
