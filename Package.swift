@@ -267,12 +267,13 @@ let package = Package(
             ])
         + service(
             "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql", "0003_outbox_and_limits.sql", "0004_outbox_notify.sql",
-                "0005_profiles.sql",
+                "0005_profiles.sql", "0006_documents.sql",
             ],
             resources: userIdentityTemplates.map { "Templates/\($0)" },
             dependencies: [
                 "SuiteMail",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -12,6 +12,7 @@ SERVICES=(meet-rooms identity-associations user-identity oidc-vault)
 : "${PG_PORT:=15432}"  # below 32768, the kernel's ephemeral range
 : "${GATEWAY_PORT:=8080}"
 : "${PORT_BASE:=8080}"
+: "${S3_PORT:=$((PORT_BASE + 10))}"  # the local S3 server (moto) for user-identity's documents
 PIDS=()
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -91,6 +92,8 @@ ensure_keys() {
     # The vault's operator key (X-API-Key with every scope) and its at-rest key.
     [ -s "$STATE/keys/vault-admin.key" ] || { printf 'vk_'; head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='; } >"$STATE/keys/vault-admin.key"
     [ -s "$STATE/keys/vault-encryption.key" ] || head -c 32 /dev/urandom | base64 >"$STATE/keys/vault-encryption.key"
+    # The local S3 server's secret key (its access key id is S3_ACCESS_KEY_ID).
+    [ -s "$STATE/keys/s3-secret.key" ] || head -c 30 /dev/urandom | base64 | tr '+/' '-_' >"$STATE/keys/s3-secret.key"
     chmod 600 "$STATE/keys/"*
 }
 
@@ -137,9 +140,30 @@ service_env() {
         MAIL_TRANSPORT="${MAIL_TRANSPORT:-file}" MAIL_DIR="$STATE/mail"
         IS_SERVER_NAME="${IS_SERVER_NAME:-localhost}" IS_SMS_DIR="$STATE/sms"
         UAI_CALLBACK_HOSTS="${UAI_CALLBACK_HOSTS:-localhost,127.0.0.1,app.example.com}"
+        UAI_S3_ENDPOINT="http://127.0.0.1:$S3_PORT" UAI_S3_BUCKET=documents UAI_S3_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID"
+        UAI_S3_SECRET_ACCESS_KEY_FILE="$STATE/keys/s3-secret.key"
         SHUTDOWN_GRACE_SECONDS="${SHUTDOWN_GRACE_SECONDS:-0}"
         VAULT_ADMIN_API_KEY_FILE="$STATE/keys/vault-admin.key" VAULT_ENCRYPTION_KEY_FILE="$STATE/keys/vault-encryption.key"
         LOG_LEVEL="${LOG_LEVEL:-info}" LOG_FORMAT="${LOG_FORMAT:-json}")
+}
+
+S3_ACCESS_KEY_ID=AKIASUITEDEVELOPMENT
+
+# A local S3-compatible server with the bucket "documents" (scripts/s3-server.py: moto
+# from .dev/venv, refusing any request that is not a valid presigned URL).
+start_s3() {
+    local venv
+    venv=$("$ROOT/scripts/venv")
+    mkdir -p "$STATE/logs"
+    "$venv/python" "$ROOT/scripts/s3-server.py" --port "$S3_PORT" --bucket documents \
+        --access-key-id "$S3_ACCESS_KEY_ID" --secret-access-key "$(cat "$STATE/keys/s3-secret.key")" >>"$STATE/logs/s3.log" 2>&1 &
+    PIDS+=($!)
+    local i
+    for i in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null && return 0
+        sleep 0.2
+    done
+    die "the local S3 server did not start (see $STATE/logs/s3.log)"
 }
 
 start_services() {

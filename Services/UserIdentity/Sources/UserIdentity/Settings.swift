@@ -26,12 +26,13 @@ public struct UserIdentitySettings: Sendable {
     public var emailChangeTTL: Int
     public var mail: MailSettings
     public var templates: MailTemplates
+    public var documents: DocumentSettings
 
     public init(
         tokens: TokenSettings, bcryptCost: Int = 12, signupRoles: Set<String> = ["tenant", "landlord"],
         disallowedSignupDomains: [String: Set<String>] = [:], callbackHosts: Set<String> = [],
         activationTTL: Int = 7 * 86_400, invitationTTL: Int = 14 * 86_400, passwordResetTTL: Int = 3_600,
-        emailChangeTTL: Int = 86_400, mail: MailSettings, templates: MailTemplates
+        emailChangeTTL: Int = 86_400, mail: MailSettings, templates: MailTemplates, documents: DocumentSettings = DocumentSettings()
     ) {
         self.tokens = tokens
         self.bcryptCost = bcryptCost
@@ -44,6 +45,7 @@ public struct UserIdentitySettings: Sendable {
         self.emailChangeTTL = emailChangeTTL
         self.mail = mail
         self.templates = templates
+        self.documents = documents
     }
 
     static func load(_ reader: ConfigReader) throws(ConfigurationError) -> UserIdentitySettings {
@@ -75,7 +77,8 @@ public struct UserIdentitySettings: Sendable {
             passwordResetTTL: try reader.int("UAI_PASSWORD_RESET_TTL_SECONDS", default: 3_600, range: 60...(7 * 86_400)),
             emailChangeTTL: try reader.int("UAI_EMAIL_CHANGE_TTL_SECONDS", default: 86_400, range: 60...(30 * 86_400)),
             mail: try MailSettings.load(reader),
-            templates: try MailTemplates(builtIn: BuiltInTemplates.all, directory: try reader.string("TEMPLATES_DIR")))
+            templates: try MailTemplates(builtIn: BuiltInTemplates.all, directory: try reader.string("TEMPLATES_DIR")),
+            documents: try DocumentSettings.load(reader))
     }
 }
 

@@ -31,6 +31,7 @@ public enum UserIdentityService: SuiteService {
             Migration(fileName: "0003_outbox_and_limits.sql", bytes: PackageResources._003_outbox_and_limits_sql),
             Migration(fileName: "0004_outbox_notify.sql", bytes: PackageResources._004_outbox_notify_sql),
             Migration(fileName: "0005_profiles.sql", bytes: PackageResources._005_profiles_sql),
+            Migration(fileName: "0006_documents.sql", bytes: PackageResources._006_documents_sql),
         ]
     }
 
@@ -58,6 +59,7 @@ public enum UserIdentityService: SuiteService {
             mailer: UserMailer(templates: settings.templates, from: settings.mail.from, logger: dependencies.logger),
             users: UserStore(database: dependencies.database, logger: dependencies.logger),
             rateLimiter: dependencies.rateLimiter, serviceTokens: dependencies.verifier,
+            storage: settings.documents.storage.map { ObjectStorage(settings: $0, http: dependencies.peers.http) },
             publicURL: dependencies.configuration.publicURL)
     }
 
@@ -71,10 +73,13 @@ public enum UserIdentityService: SuiteService {
         SignupRoutes(core: core).add(to: router, access: access)
         InvitationRoutes(core: core).add(to: router, access: access)
         ProfileRoutes(core: core).add(to: router)
+        DocumentRoutes(core: core).add(to: router, access: access)
         ForgottenPasswordRoutes(core: core).add(to: router, access: access)
         EventRoutes(core: core).add(to: router)
         InternalRoutes(core: core).add(to: router)
         dependencies.logger.info("mail", metadata: ["transport": "\(settings.mail.summary)"])
+        dependencies.logger.info(
+            "documents", metadata: ["storage": "\(settings.documents.storage?.summary ?? "not configured (UAI_S3_ENDPOINT)")"])
     }
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {

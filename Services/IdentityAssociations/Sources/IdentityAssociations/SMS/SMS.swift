@@ -5,17 +5,13 @@ import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 import SuiteCore
+import SuiteHTTP
 import SuitePostgres
 
 /// Where text messages go (`IS_SMS_PROVIDER`): a folder in development and tests (the
 /// log never sees a code), or any Twilio-compatible HTTP API.
 public struct SMSSettings: Sendable {
-    public enum Provider: Sendable, Equatable {
-        /// One file per message in a folder.
-        case file(directory: String)
-        /// `POST {baseURL}/2010-04-01/Accounts/{accountSID}/Messages.json`, basic auth.
-        case twilio(baseURL: String, accountSID: String, authToken: String, from: String)
-    }
+    public typealias Provider = TextMessageProvider
 
     enum Kind: String, CaseIterable {
         case file, twilio
@@ -48,12 +44,7 @@ public struct SMSSettings: Sendable {
         }
     }
 
-    var summary: String {
-        switch provider {
-        case .file(let directory): "file \(directory)"
-        case .twilio(let base, let sid, _, let from): "twilio \(base) account \(sid) from \(from)"
-        }
-    }
+    var summary: String { provider.summary }
 
     func body(token: String) -> String { template.replacingOccurrences(of: "{{token}}", with: token) }
 }
@@ -86,27 +77,10 @@ struct SMSWorker: Sendable {
     }
 
     func send(to msisdn: String, body: String) async throws {
-        switch settings.provider {
-        case .file(let directory):
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let name = "\(Int(Date().timeIntervalSince1970 * 1000))-\(SecureRandom.hex(byteCount: 4)).txt"
-            let text = "To: +\(msisdn)\n\n\(body)\n"
-            guard FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(text.utf8)) else {
-                throw DeliveryError(description: "cannot write to \(directory)")
-            }
-        case .twilio(let base, let sid, let token, let from):
-            var request = HTTPClientRequest(url: "\(base)/2010-04-01/Accounts/\(BrandTemplates.escapeURL(sid))/Messages.json")
-            request.method = .POST
-            let credentials = Data("\(sid):\(token)".utf8).base64EncodedString()
-            request.headers.add(name: "Authorization", value: "Basic \(credentials)")
-            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            let form = "To=\(BrandTemplates.escapeURL("+" + msisdn))&From=\(BrandTemplates.escapeURL(from))&Body=\(BrandTemplates.escapeURL(body))"
-            request.body = .bytes(ByteBuffer(string: form))
-            let response = try await http.execute(request, timeout: .seconds(15))
-            let answer = try await response.body.collect(upTo: 64 * 1024)
-            guard (200..<300).contains(response.status.code) else {
-                throw DeliveryError(description: "provider answered \(response.status.code): \(String(buffer: answer).prefix(200))")
-            }
+        do {
+            try await TextMessageSender(provider: settings.provider, http: http).send(to: "+" + msisdn, body: body)
+        } catch let error as TextMessageError {
+            throw DeliveryError(description: error.description)
         }
     }
 }

@@ -19,6 +19,8 @@ struct Core: Sendable {
     var refreshTokens: RefreshTokenStore { RefreshTokenStore(database: database, logger: logger) }
     let rateLimiter: RateLimiter
     let serviceTokens: ServiceTokenVerifier
+    /// The documents' bucket; nil when `UAI_S3_ENDPOINT` is not set.
+    let storage: ObjectStorage?
     /// `PUBLIC_URL`: `Location` headers are absolute, so they stay right behind the gateway.
     let publicURL: String
 
@@ -36,14 +38,20 @@ struct Core: Sendable {
     /// takes effect at once (the look-up is batched with every other concurrent one, as
     /// `/users/me`'s is).
     func caller(_ context: UAIContext, anyOf roles: [String]) async throws -> UserClaims {
+        let claims = try await activeCaller(context)
+        guard claims.roles.contains(where: roles.contains) else {
+            throw Problem.forbidden("This operation needs one of the roles: \(roles.joined(separator: ", "))")
+        }
+        return claims
+    }
+
+    /// The signed-in caller, whose account must still be enabled, with the roles it has now.
+    func activeCaller(_ context: UAIContext) async throws -> UserClaims {
         var claims = try context.caller()
         guard let id = UUID(uuidString: claims.user_id), let user = try await users.find(id: id), user.isEnabled, !user.prototype else {
             throw Problem.unauthenticated("the account is disabled or no longer exists")
         }
         claims.roles = user.roles
-        guard claims.roles.contains(where: roles.contains) else {
-            throw Problem.forbidden("This operation needs one of the roles: \(roles.joined(separator: ", "))")
-        }
         return claims
     }
 

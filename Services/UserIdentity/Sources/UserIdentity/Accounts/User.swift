@@ -28,6 +28,7 @@ enum Role {
     static let userManager = "uai_user_manager"
     static let invitationManager = "uai_invitation_manager"
     static let employee = "uai_employee"
+    static let documentManager = "uai_tenant_document_manager"
     static let propertyAcquisitionAgent = "ROLE_PROPERTY_ACQUISITION_AGENT"
     static let accommodationProvider = "ROLE_ACCOMMODATION_PROVIDER"
 }

@@ -1,0 +1,80 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real S3-compatible server for tests, with nothing to start by hand: one per test
+/// process, `scripts/s3-server.py` (moto's S3 from `.dev/venv`, made by `scripts/venv`,
+/// which refuses any request that is not a valid, unexpired presigned URL), with one
+/// bucket. Stopped when the process ends, however it ends.
+public actor TestS3 {
+    public static let shared = TestS3()
+
+    public struct Server: Sendable {
+        public let endpoint: String
+        public let bucket: String
+        public let region: String
+        public let accessKeyID: String
+        public let secretAccessKey: String
+    }
+
+    private var server: Task<Server, any Error>?
+
+    public func running() async throws -> Server {
+        if let server { return try await server.value }
+        let task = Task<Server, any Error> { try await Self.start() }
+        server = task
+        return try await task.value
+    }
+
+    /// The repository's root, from this file's place in it.
+    static var root: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    private static func start() async throws -> Server {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("suite-s3-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let python = root + "/.dev/venv/bin/python"
+        guard try await Subprocess.run([root + "/scripts/venv"], outputPath: directory + "/venv.out") == 0,
+            FileManager.default.isExecutableFile(atPath: python)
+        else {
+            let text = (try? String(contentsOfFile: directory + "/venv.out", encoding: .utf8)) ?? ""
+            throw ClusterError("scripts/venv could not install the test tooling (moto) into .dev/venv: \(text)")
+        }
+        let port = try FreePort.next()
+        let server = Server(
+            endpoint: "http://127.0.0.1:\(port)", bucket: "documents", region: "us-east-1",
+            accessKeyID: "AKIA" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)),
+            secretAccessKey: UUID().uuidString + UUID().uuidString)
+        let pid = try Subprocess.spawn(
+            [
+                python, root + "/scripts/s3-server.py", "--port", String(port), "--bucket", server.bucket, "--region", server.region,
+                "--access-key-id", server.accessKeyID, "--secret-access-key", server.secretAccessKey,
+            ], outputPath: directory + "/server.log")
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; kill \(pid) 2>/dev/null; rm -rf '\(directory)'"
+        _ = try? Subprocess.spawn(["/bin/sh", "-c", script], outputPath: "/dev/null")
+        for _ in 0..<300 {
+            if accepts(port: port) { return server }
+            if kill(pid, 0) != 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+        throw ClusterError("the test S3 server did not start: \(log)")
+    }
+
+    static func accepts(port: Int) -> Bool {
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketFD >= 0 else { return false }
+        defer { close(socketFD) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, length) }
+        } == 0
+    }
+}
