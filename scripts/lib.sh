@@ -141,7 +141,7 @@ service_env() {
         IS_SERVER_NAME="${IS_SERVER_NAME:-localhost}" IS_SMS_DIR="$STATE/sms"
         UAI_CALLBACK_HOSTS="${UAI_CALLBACK_HOSTS:-localhost,127.0.0.1,app.example.com}"
         UAI_S3_ENDPOINT="http://127.0.0.1:$S3_PORT" UAI_S3_BUCKET=documents UAI_S3_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID"
-        UAI_S3_SECRET_ACCESS_KEY_FILE="$STATE/keys/s3-secret.key"
+        UAI_S3_SECRET_ACCESS_KEY_FILE="$STATE/keys/s3-secret.key" UAI_SMS_DIR="$STATE/sms"
         SHUTDOWN_GRACE_SECONDS="${SHUTDOWN_GRACE_SECONDS:-0}"
         VAULT_ADMIN_API_KEY_FILE="$STATE/keys/vault-admin.key" VAULT_ENCRYPTION_KEY_FILE="$STATE/keys/vault-encryption.key"
         LOG_LEVEL="${LOG_LEVEL:-info}" LOG_FORMAT="${LOG_FORMAT:-json}")

@@ -117,7 +117,7 @@ public final class InternalClient: Sendable {
         }
     }
 
-    static func isTimeout(_ error: any Error) -> Bool {
+    public static func isTimeout(_ error: any Error) -> Bool {
         guard let error = error as? HTTPClientError else { return false }
         return [.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error)
     }

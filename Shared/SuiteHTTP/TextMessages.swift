@@ -1,7 +1,7 @@
 public import AsyncHTTPClient
 import Foundation
 import NIOCore
-import SuiteCore
+public import SuiteCore
 
 /// Where a service's text messages go: a folder in development and tests (one file per
 /// message, so no log ever holds a code), or any Twilio-compatible Messages API.
@@ -11,6 +11,23 @@ public enum TextMessageProvider: Sendable, Equatable {
     case file(directory: String)
     /// `POST {baseURL}/2010-04-01/Accounts/{accountSID}/Messages.json`, basic auth.
     case twilio(baseURL: String, accountSID: String, authToken: String, from: String)
+
+    enum Kind: String, CaseIterable {
+        case file, twilio
+    }
+
+    /// `<prefix>_SMS_PROVIDER` (`file`, `twilio`), `<prefix>_SMS_DIR`, `<prefix>_TWILIO_URL`,
+    /// `_TWILIO_ACCOUNT_SID`, `_TWILIO_AUTH_TOKEN`, `_SMS_FROM`.
+    public static func load(_ reader: ConfigReader, prefix: String) throws(ConfigurationError) -> TextMessageProvider {
+        switch try reader.choice(prefix + "_SMS_PROVIDER", default: Kind.file) {
+        case .file: return .file(directory: try reader.string(prefix + "_SMS_DIR", default: "sms"))
+        case .twilio:
+            return .twilio(
+                baseURL: try reader.url(prefix + "_TWILIO_URL", default: "https://api.twilio.com") ?? "https://api.twilio.com",
+                accountSID: try reader.required(prefix + "_TWILIO_ACCOUNT_SID"), authToken: try reader.required(prefix + "_TWILIO_AUTH_TOKEN"),
+                from: try reader.required(prefix + "_SMS_FROM"))
+        }
+    }
 
     public var summary: String {
         switch self {

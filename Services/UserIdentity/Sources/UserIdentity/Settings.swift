@@ -27,12 +27,14 @@ public struct UserIdentitySettings: Sendable {
     public var mail: MailSettings
     public var templates: MailTemplates
     public var documents: DocumentSettings
+    public var phones: PhoneVerificationSettings
 
     public init(
         tokens: TokenSettings, bcryptCost: Int = 12, signupRoles: Set<String> = ["tenant", "landlord"],
         disallowedSignupDomains: [String: Set<String>] = [:], callbackHosts: Set<String> = [],
         activationTTL: Int = 7 * 86_400, invitationTTL: Int = 14 * 86_400, passwordResetTTL: Int = 3_600,
-        emailChangeTTL: Int = 86_400, mail: MailSettings, templates: MailTemplates, documents: DocumentSettings = DocumentSettings()
+        emailChangeTTL: Int = 86_400, mail: MailSettings, templates: MailTemplates, documents: DocumentSettings = DocumentSettings(),
+        phones: PhoneVerificationSettings = PhoneVerificationSettings()
     ) {
         self.tokens = tokens
         self.bcryptCost = bcryptCost
@@ -46,6 +48,7 @@ public struct UserIdentitySettings: Sendable {
         self.mail = mail
         self.templates = templates
         self.documents = documents
+        self.phones = phones
     }
 
     static func load(_ reader: ConfigReader) throws(ConfigurationError) -> UserIdentitySettings {
@@ -78,7 +81,8 @@ public struct UserIdentitySettings: Sendable {
             emailChangeTTL: try reader.int("UAI_EMAIL_CHANGE_TTL_SECONDS", default: 86_400, range: 60...(30 * 86_400)),
             mail: try MailSettings.load(reader),
             templates: try MailTemplates(builtIn: BuiltInTemplates.all, directory: try reader.string("TEMPLATES_DIR")),
-            documents: try DocumentSettings.load(reader))
+            documents: try DocumentSettings.load(reader),
+            phones: try PhoneVerificationSettings.load(reader))
     }
 }
 

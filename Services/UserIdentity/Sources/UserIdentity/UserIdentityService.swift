@@ -32,6 +32,7 @@ public enum UserIdentityService: SuiteService {
             Migration(fileName: "0004_outbox_notify.sql", bytes: PackageResources._004_outbox_notify_sql),
             Migration(fileName: "0005_profiles.sql", bytes: PackageResources._005_profiles_sql),
             Migration(fileName: "0006_documents.sql", bytes: PackageResources._006_documents_sql),
+            Migration(fileName: "0007_phone_verifications.sql", bytes: PackageResources._007_phone_verifications_sql),
         ]
     }
 
@@ -60,6 +61,7 @@ public enum UserIdentityService: SuiteService {
             users: UserStore(database: dependencies.database, logger: dependencies.logger),
             rateLimiter: dependencies.rateLimiter, serviceTokens: dependencies.verifier,
             storage: settings.documents.storage.map { ObjectStorage(settings: $0, http: dependencies.peers.http) },
+            http: dependencies.peers.http,
             publicURL: dependencies.configuration.publicURL)
     }
 
@@ -74,12 +76,14 @@ public enum UserIdentityService: SuiteService {
         InvitationRoutes(core: core).add(to: router, access: access)
         ProfileRoutes(core: core).add(to: router)
         DocumentRoutes(core: core).add(to: router, access: access)
+        PhoneVerificationRoutes(core: core).add(to: router)
         ForgottenPasswordRoutes(core: core).add(to: router, access: access)
         EventRoutes(core: core).add(to: router)
         InternalRoutes(core: core).add(to: router)
         dependencies.logger.info("mail", metadata: ["transport": "\(settings.mail.summary)"])
         dependencies.logger.info(
             "documents", metadata: ["storage": "\(settings.documents.storage?.summary ?? "not configured (UAI_S3_ENDPOINT)")"])
+        dependencies.logger.info("phone verification", metadata: ["provider": "\(settings.phones.summary)"])
     }
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
@@ -108,6 +112,7 @@ enum AccountJanitor {
                 try await connection.query("DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'", logger: logger)
                 try await connection.query("DELETE FROM email_changes WHERE expires_at < now() - interval '1 day'", logger: logger)
                 try await connection.query("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'", logger: logger)
+                try await connection.query("DELETE FROM phone_verifications WHERE expires_at < now() - interval '1 day'", logger: logger)
             }
             // An invitation's mail stays while the invitation does: its status is read from it.
             try await MailOutbox.purgeDelivered(

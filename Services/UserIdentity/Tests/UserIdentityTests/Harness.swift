@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import PostgresNIO
+import ServiceLifecycle
 import SuiteCore
 import SuiteHTTP
 import SuiteMail
@@ -46,12 +47,14 @@ struct UAI: Sendable {
         trust: ServiceTrust = ServiceTrust(issuers: [:]),
         key: TokenSettings.Key = .eddsa(.generate()),
         configure: @escaping (inout UserIdentitySettings) -> Void = { _ in },
+        alongside: [any Service] = [], readyURLs: [String] = [],
         _ body: @Sendable (UAI) async throws -> Void
     ) async throws {
         var options = ServiceFixture<UserIdentityService>.Options()
         options.rateLimits = rateLimits
         options.trust = trust
-        try await ServiceFixture.run(UserIdentityService.self, mode: mode, options: options) { _, sink in
+        try await ServiceFixture.run(UserIdentityService.self, mode: mode, options: options, alongside: alongside, readyURLs: readyURLs) {
+            _, sink in
             try settings(key: key, sinkPort: sink.port, configure: configure)
         } _: { fixture in
             try await body(

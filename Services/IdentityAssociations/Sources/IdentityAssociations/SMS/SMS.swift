@@ -13,10 +13,6 @@ import SuitePostgres
 public struct SMSSettings: Sendable {
     public typealias Provider = TextMessageProvider
 
-    enum Kind: String, CaseIterable {
-        case file, twilio
-    }
-
     public var provider: Provider
     /// The message body; `{{token}}` is the code.
     public var template: String
@@ -26,22 +22,11 @@ public struct SMSSettings: Sendable {
         self.template = template
     }
 
+    /// `IS_SMS_PROVIDER` and its settings (`TextMessageProvider.load`), `IS_SMS_TEMPLATE`.
     static func load(_ reader: ConfigReader) throws(ConfigurationError) -> SMSSettings {
         let template = try reader.string("IS_SMS_TEMPLATE", default: "Your verification code is {{token}}")
         guard template.contains("{{token}}") else { throw ConfigurationError("IS_SMS_TEMPLATE", "must contain {{token}}") }
-        switch try reader.choice("IS_SMS_PROVIDER", default: Kind.file) {
-        case .file: return SMSSettings(provider: .file(directory: try reader.string("IS_SMS_DIR", default: "sms")), template: template)
-        case .twilio:
-            let base = try reader.string("IS_TWILIO_URL", default: "https://api.twilio.com")
-            guard let url = URLComponents(string: base), ["http", "https"].contains(url.scheme ?? "") else {
-                throw ConfigurationError("IS_TWILIO_URL", "must be an http(s) URL")
-            }
-            return SMSSettings(
-                provider: .twilio(
-                    baseURL: base.hasSuffix("/") ? String(base.dropLast()) : base, accountSID: try reader.required("IS_TWILIO_ACCOUNT_SID"),
-                    authToken: try reader.required("IS_TWILIO_AUTH_TOKEN"), from: try reader.required("IS_SMS_FROM")),
-                template: template)
-        }
+        return SMSSettings(provider: try TextMessageProvider.load(reader, prefix: "IS"), template: template)
     }
 
     var summary: String { provider.summary }

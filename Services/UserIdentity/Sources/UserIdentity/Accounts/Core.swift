@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -21,6 +22,8 @@ struct Core: Sendable {
     let serviceTokens: ServiceTokenVerifier
     /// The documents' bucket; nil when `UAI_S3_ENDPOINT` is not set.
     let storage: ObjectStorage?
+    /// For calls to third parties (the phone verification provider).
+    let http: HTTPClient
     /// `PUBLIC_URL`: `Location` headers are absolute, so they stay right behind the gateway.
     let publicURL: String
 
