@@ -116,6 +116,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Shared/SuiteHTTP",
             swiftSettings: swiftSettings
@@ -232,6 +234,7 @@ let package = Package(
             dependencies: [
                 "UserIdentity", "SuiteTesting", "SuiteMail",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -269,7 +272,7 @@ let package = Package(
             ])
         + service(
             "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql", "0003_outbox_and_limits.sql", "0004_outbox_notify.sql",
-                "0005_profiles.sql", "0006_documents.sql", "0007_phone_verifications.sql",
+                "0005_profiles.sql", "0006_documents.sql", "0007_phone_verifications.sql", "0008_social_logins.sql",
             ],
             resources: userIdentityTemplates.map { "Templates/\($0)" },
             dependencies: [

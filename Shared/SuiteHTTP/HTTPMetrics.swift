@@ -29,8 +29,8 @@ public final class HTTPMetrics: Sendable {
     /// `suite_build_info{service, version} 1`: which build a scraped process runs.
     public func recordBuildInfo(service: String) {
         registry.makeGauge(
-            name: "suite_build_info", labels: [("service", service), ("version", SuiteVersion.current)],
-            help: "The build a process runs (always 1)"
+            descriptor: MetricNameDescriptor(metricName: "suite_build_info", unitName: "", helpText: "The build a process runs (always 1)"),
+            labels: [("service", service), ("version", SuiteVersion.current)]
         ).set(Int64(1))
     }
 

@@ -28,13 +28,14 @@ public struct UserIdentitySettings: Sendable {
     public var templates: MailTemplates
     public var documents: DocumentSettings
     public var phones: PhoneVerificationSettings
+    public var social: SocialSettings
 
     public init(
         tokens: TokenSettings, bcryptCost: Int = 12, signupRoles: Set<String> = ["tenant", "landlord"],
         disallowedSignupDomains: [String: Set<String>] = [:], callbackHosts: Set<String> = [],
         activationTTL: Int = 7 * 86_400, invitationTTL: Int = 14 * 86_400, passwordResetTTL: Int = 3_600,
         emailChangeTTL: Int = 86_400, mail: MailSettings, templates: MailTemplates, documents: DocumentSettings = DocumentSettings(),
-        phones: PhoneVerificationSettings = PhoneVerificationSettings()
+        phones: PhoneVerificationSettings = PhoneVerificationSettings(), social: SocialSettings = SocialSettings()
     ) {
         self.tokens = tokens
         self.bcryptCost = bcryptCost
@@ -49,6 +50,7 @@ public struct UserIdentitySettings: Sendable {
         self.templates = templates
         self.documents = documents
         self.phones = phones
+        self.social = social
     }
 
     static func load(_ reader: ConfigReader) throws(ConfigurationError) -> UserIdentitySettings {
@@ -82,7 +84,8 @@ public struct UserIdentitySettings: Sendable {
             mail: try MailSettings.load(reader),
             templates: try MailTemplates(builtIn: BuiltInTemplates.all, directory: try reader.string("TEMPLATES_DIR")),
             documents: try DocumentSettings.load(reader),
-            phones: try PhoneVerificationSettings.load(reader))
+            phones: try PhoneVerificationSettings.load(reader),
+            social: try SocialSettings.load(reader))
     }
 }
 

@@ -33,6 +33,7 @@ public enum UserIdentityService: SuiteService {
             Migration(fileName: "0005_profiles.sql", bytes: PackageResources._005_profiles_sql),
             Migration(fileName: "0006_documents.sql", bytes: PackageResources._006_documents_sql),
             Migration(fileName: "0007_phone_verifications.sql", bytes: PackageResources._007_phone_verifications_sql),
+            Migration(fileName: "0008_social_logins.sql", bytes: PackageResources._008_social_logins_sql),
         ]
     }
 
@@ -77,6 +78,7 @@ public enum UserIdentityService: SuiteService {
         ProfileRoutes(core: core).add(to: router)
         DocumentRoutes(core: core).add(to: router, access: access)
         PhoneVerificationRoutes(core: core).add(to: router)
+        SocialRoutes(core: core).add(to: router, access: access)
         ForgottenPasswordRoutes(core: core).add(to: router, access: access)
         EventRoutes(core: core).add(to: router)
         InternalRoutes(core: core).add(to: router)
@@ -113,6 +115,7 @@ enum AccountJanitor {
                 try await connection.query("DELETE FROM email_changes WHERE expires_at < now() - interval '1 day'", logger: logger)
                 try await connection.query("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'", logger: logger)
                 try await connection.query("DELETE FROM phone_verifications WHERE expires_at < now() - interval '1 day'", logger: logger)
+                try await connection.query("DELETE FROM oauth_states WHERE expires_at < now()", logger: logger)
             }
             // An invitation's mail stays while the invitation does: its status is read from it.
             try await MailOutbox.purgeDelivered(
