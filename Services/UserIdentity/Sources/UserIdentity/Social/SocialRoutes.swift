@@ -11,6 +11,7 @@ import SuiteSigning
 struct SocialRoutes {
     let core: Core
     let providers: SocialProviders
+    var store: SocialStore { SocialStore(database: core.database, logger: core.logger) }
 
     init(core: Core) {
         self.core = core
@@ -99,11 +100,7 @@ struct SocialRoutes {
             fields = [("client_id", facebook.appID), ("response_type", "code"), ("scope", "public_profile,email")]
         }
         fields += [("redirect_uri", redirect), ("state", state)]
-        try await core.database.query(
-            """
-            INSERT INTO oauth_states (state_hash, provider, redirect_uri, expires_at)
-            VALUES (\(Data(sha256(state))), \(provider), \(redirect), now() + make_interval(secs => \(core.settings.social.stateTTL)))
-            """, logger: core.logger)
+        try await store.saveState(state, provider: provider, redirect: redirect, ttl: core.settings.social.stateTTL)
         let url = base + (base.contains("?") ? "&" : "?") + TextMessageSender.form(fields)
         return Response.json(.object(["authorization_url": .string(url), "oauth2state": .string(state)]))
     }
@@ -114,14 +111,7 @@ struct SocialRoutes {
         let code = try Self.required(input.code, "code")
         let redirect = try Self.required(input.redirect_uri, "redirect_uri")
         let state = try Self.required(input.state, "state")
-        let rows = try await core.database.query(
-            """
-            DELETE FROM oauth_states WHERE state_hash = \(Data(sha256(state))) AND provider = \(provider)
-            RETURNING redirect_uri, expires_at > now()
-            """, logger: core.logger)
-        for try await (stored, live) in rows.decode((String, Bool).self) where live && stored == redirect {
-            return (code, redirect)
-        }
+        if try await store.spendState(state, provider: provider, redirect: redirect) { return (code, redirect) }
         throw Problem.invalid("state", "stateInvalid", "The state is unknown, expired, used or for another redirect_uri")
     }
 
@@ -154,10 +144,10 @@ struct SocialRoutes {
     /// new social user (no password), linked.
     func account(for identity: SocialIdentity, loginContext: String?, locale: String, fullName: String?) async throws -> User {
         try await core.transaction { connection -> User in
-            let linked = try await connection.query(
-                "SELECT user_id FROM social_links WHERE provider = \(identity.provider) AND subject = \(identity.subject)", logger: core.logger)
-            for try await id in linked.decode(UUID.self) {
-                if let user = try await core.users.lock(id: id, on: connection) { return user }
+            if let id = try await store.linkedUser(provider: identity.provider, subject: identity.subject, on: connection),
+                let user = try await core.users.lock(id: id, on: connection)
+            {
+                return user
             }
             guard let email = identity.email, Validate.isEmail(email) else {
                 throw Problem.invalid("email", "emailRequired", "The provider did not share an email address")
@@ -187,10 +177,6 @@ struct SocialRoutes {
     }
 
     func link(_ identity: SocialIdentity, to user: UUID, on connection: PostgresConnection) async throws {
-        try await connection.query(
-            """
-            INSERT INTO social_links (provider, subject, user_id) VALUES (\(identity.provider), \(identity.subject), \(user))
-            ON CONFLICT DO NOTHING
-            """, logger: core.logger)
+        try await store.link(provider: identity.provider, subject: identity.subject, to: user, on: connection)
     }
 }
