@@ -188,6 +188,13 @@ public enum FreePort {
     }
 
     private static func isFree(_ port: Int) -> Bool {
+        withLoopbackSocket(port: port) { socketFD, address, length in bind(socketFD, address, length) == 0 }
+    }
+
+    /// Runs `body` with a new TCP socket and 127.0.0.1:`port`, closing the socket after.
+    static func withLoopbackSocket(
+        port: Int, _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Bool
+    ) -> Bool {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socketFD >= 0 else { return false }
         defer { close(socketFD) }
@@ -197,8 +204,8 @@ public enum FreePort {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let length = socklen_t(MemoryLayout<sockaddr_in>.size)
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) }
-        } == 0
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body(socketFD, $0, length) }
+        }
     }
 }
 
