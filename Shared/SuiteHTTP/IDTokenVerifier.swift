@@ -8,7 +8,8 @@ public import SuiteCore
 import SuiteSigning
 
 /// Verifies OpenID Connect ID tokens of a third party (Google, Apple, an OIDC vault
-/// tenant) against its published JWK Set: the algorithm pinned to RS256, the signature by
+/// tenant) against its published JWK Set: the algorithm pinned to the key's (RS256 for an
+/// RSA key, EdDSA for an Ed25519 one) and to the ones allowed, the signature by
 /// a key of the set (fetched when first needed, again when a token names a key the set
 /// does not have, at most every 30 s), and `iss`, `aud`, `exp`, `iat`, and `nonce` when
 /// asked for.
@@ -18,9 +19,34 @@ public final class IDTokenVerifier: Sendable {
     public let audiences: Set<String>
     let http: HTTPClient
     let timeout: Duration
-    let keys = NIOLockedValueBox<(keys: [String: _RSA.Signing.PublicKey], fetched: Date?)>(([:], nil))
+    public let algorithms: Set<String>
+    let keys = NIOLockedValueBox<(keys: [String: Key], fetched: Date?)>(([:], nil))
 
-    public init(jwksURL: String, issuers: Set<String>, audiences: Set<String>, http: HTTPClient, timeout: Duration = .seconds(5)) {
+    enum Key {
+        case rsa(_RSA.Signing.PublicKey)
+        case ed25519(Curve25519.Signing.PublicKey)
+
+        var algorithm: String {
+            switch self {
+            case .rsa: "RS256"
+            case .ed25519: "EdDSA"
+            }
+        }
+
+        func isValid(_ signature: Data, for input: Data) -> Bool {
+            switch self {
+            case .rsa(let key):
+                key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: input, padding: .insecurePKCS1v1_5)
+            case .ed25519(let key): key.isValidSignature(signature, for: input)
+            }
+        }
+    }
+
+    public init(
+        jwksURL: String, issuers: Set<String>, audiences: Set<String>, algorithms: Set<String> = ["RS256"], http: HTTPClient,
+        timeout: Duration = .seconds(5)
+    ) {
+        self.algorithms = algorithms
         self.jwksURL = jwksURL
         self.issuers = issuers
         self.audiences = audiences
@@ -42,12 +68,13 @@ public final class IDTokenVerifier: Sendable {
             case .object(let header)? = try? JSONParser.parse(Array(headerBytes)),
             case .object(let claims)? = try? JSONParser.parse(Array(payloadBytes))
         else { throw Refusal(description: "not a signed JWT") }
-        guard header["alg"]?.stringValue == "RS256" else { throw Refusal(description: "the algorithm must be RS256") }
+        guard let alg = header["alg"]?.stringValue, algorithms.contains(alg) else {
+            throw Refusal(description: "the algorithm must be one of \(algorithms.sorted().joined(separator: ", "))")
+        }
         let kid = header["kid"]?.stringValue ?? ""
         guard let key = try await key(kid) else { throw Refusal(description: "signed by a key the provider does not publish") }
-        let input = Data((parts[0] + "." + parts[1]).utf8)
-        guard key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: input, padding: .insecurePKCS1v1_5)
-        else { throw Refusal(description: "bad signature") }
+        guard key.algorithm == alg else { throw Refusal(description: "the algorithm does not match the key") }
+        guard key.isValid(signature, for: Data((parts[0] + "." + parts[1]).utf8)) else { throw Refusal(description: "bad signature") }
 
         guard let issuer = claims["iss"]?.stringValue, issuers.contains(issuer) else { throw Refusal(description: "wrong issuer") }
         let audience: [String]
@@ -64,7 +91,7 @@ public final class IDTokenVerifier: Sendable {
         return claims
     }
 
-    private func key(_ kid: String) async throws -> _RSA.Signing.PublicKey? {
+    private func key(_ kid: String) async throws -> Key? {
         let (cached, fetched) = keys.withLockedValue { ($0.keys, $0.fetched) }
         if let key = cached[kid] { return key }
         // An unknown kid: the provider may have rotated. Not more than every 30 s, so a
@@ -75,7 +102,7 @@ public final class IDTokenVerifier: Sendable {
         return fresh[kid]
     }
 
-    private func fetch() async throws -> [String: _RSA.Signing.PublicKey] {
+    private func fetch() async throws -> [String: Key] {
         var request = HTTPClientRequest(url: jwksURL)
         request.headers.add(name: "Accept", value: "application/json")
         let bytes: ByteBuffer
@@ -92,12 +119,17 @@ public final class IDTokenVerifier: Sendable {
         guard let set = try? JSONDecoder().decode(JWKS.self, from: Data(buffer: bytes)) else {
             throw AppError.badGateway("The identity provider's keys could not be read.")
         }
-        var result: [String: _RSA.Signing.PublicKey] = [:]
-        for jwk in set.keys where jwk.kty == "RSA" && (jwk.use ?? "sig") == "sig" {
-            guard let n = jwk.n.flatMap(Base64URL.decode), let e = jwk.e.flatMap(Base64URL.decode),
+        var result: [String: Key] = [:]
+        for jwk in set.keys where (jwk.use ?? "sig") == "sig" {
+            if jwk.kty == "RSA", let n = jwk.n.flatMap(Base64URL.decode), let e = jwk.e.flatMap(Base64URL.decode),
                 let key = try? _RSA.Signing.PublicKey(n: n, e: e), key.keySizeInBits >= 2048
-            else { continue }
-            result[jwk.kid ?? ""] = key
+            {
+                result[jwk.kid ?? ""] = .rsa(key)
+            } else if jwk.kty == "OKP", jwk.crv == "Ed25519", let x = jwk.x.flatMap(Base64URL.decode),
+                let key = try? Curve25519.Signing.PublicKey(rawRepresentation: x)
+            {
+                result[jwk.kid ?? ""] = .ed25519(key)
+            }
         }
         return result
     }

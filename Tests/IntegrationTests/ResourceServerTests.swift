@@ -17,31 +17,6 @@ import VaultZKP
 @Suite struct ResourceServerTests {
     static let operatorKey = "operator-key-for-resource-server-tests-0123"
 
-    /// A photo with detail enough for the image login: stripes and boxes of light.
-    static func photo() -> GrayImage {
-        let width = 160, height = 120
-        var pixels = [Double](repeating: 0, count: width * height)
-        for y in 0..<height {
-            for x in 0..<width {
-                var value = 120 + 50 * sin(Double(x) * 0.11) * cos(Double(y) * 0.07)
-                if (20..<70).contains(x), (30..<60).contains(y) { value += 60 }
-                if (100..<140).contains(x), (70..<110).contains(y) { value -= 70 }
-                pixels[y * width + x] = max(0, min(255, value))
-            }
-        }
-        return GrayImage(width: width, height: height, pixels: pixels)
-    }
-
-    static func form(_ fields: [(String, String)]) -> [UInt8] {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return Array(fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&").utf8)
-    }
-
-    static func query(_ location: String?, _ name: String) -> String? {
-        location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == name }?.value }
-    }
-
     @Test func aVaultAccessTokenListsAndCreatesRoomsUntilItIsRevoked() async throws {
         let ports = (vault: try FreePort.next(), uai: try FreePort.next(), meet: try FreePort.next())
         let urls = [
@@ -93,39 +68,15 @@ import VaultZKP
             _ = try await UserIdentityService.createAdmin(
                 email: "ann@example.org", fullname: "Ann", password: "ann-secret-1", database: uai.dependencies.database, bcryptCost: 4,
                 logger: .init(label: "test"))
-            let jwks = try await send(.GET, vaultURL + "/tenants/acme/.well-known/jwks.json").json
-            let enc = try #require(jwks?["keys"]?.arrayValue?.first { $0["use"] == "enc" })
-            let encKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: try #require(enc["x"]?.stringValue.flatMap(Base64URL.decode)))
-            let ann = ZKPClient(tenant: "acme", username: "ann")
-            let registered = try await send(.POST, vaultURL + "/auth/register?tenant_id=acme", json: [
-                "username": "ann", "email": "ann@example.org", "proto_version": "1",
-                "encrypted_commitment": .string(try ann.enroll(image: Self.photo(), encryptionKey: encKey, kid: enc["kid"]?.stringValue)),
-            ])
-            #expect(registered.status == 201, "\(registered.text)")
+            try await ImageLogin.register(vault: vaultURL, tenant: "acme", username: "ann", email: "ann@example.org")
 
             // The code flow with PKCE, as the application's users go through it.
             let verifier = Base64URL.encode(SecureRandom.bytes(32))
-            let challenge = Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8))))
-            let authorize = try await fetchWithoutRedirect(vaultURL + "/tenants/acme/authorize?" + String(decoding: Self.form([
-                ("response_type", "code"), ("client_id", "rooms-app"), ("redirect_uri", "https://rp.example.com/callback"),
-                ("scope", "openid email rooms:list rooms:create"), ("state", "s1"), ("nonce", "n1"), ("code_challenge", challenge),
-                ("code_challenge_method", "S256"),
-            ]), as: UTF8.self))
-            let authReqID = try #require(Self.query(authorize.header("Location"), "auth_req_id"), "\(authorize.text)")
-            let (loginKey, cipherKey) = ZKPClient.loginKey()
-            let challenged = try await send(
-                .POST, vaultURL + "/auth/challenge?auth_req_id=\(authReqID)", json: ["username": "ann", "cipherKey": .string(cipherKey)])
-            let answer = try ann.answer(
-                challenge: try #require(challenged.json?["challenge_data"]?.stringValue), loginKey: loginKey, image: Self.photo(), client: "rooms-app")
-            let authenticated = try await send(.POST, vaultURL + "/auth/authenticate?auth_req_id=\(authReqID)", json: [
-                "username": "ann", "cipherKey": .string(cipherKey), "challenge_id": .string(answer.challengeID),
-                "challenge_data": .string(answer.challengeData),
-            ])
-            let nonce = try #require(authenticated.json?["nonce"]?.stringValue, "\(authenticated.text)")
-            let resumed = try await fetchWithoutRedirect(vaultURL + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(nonce)")
-            let code = try #require(Self.query(resumed.header("Location"), "code"), "\(resumed.text)")
+            let code = try await ImageLogin.code(
+                vault: vaultURL, tenant: "acme", clientID: "rooms-app", redirect: "https://rp.example.com/callback",
+                scope: "openid email rooms:list rooms:create", username: "ann", verifier: verifier, nonce: "n1")
             let tokens = try await send(.POST, vaultURL + "/tenants/acme/oauth2/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                body: Self.form([
+                body: ImageLogin.form([
                     ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "https://rp.example.com/callback"),
                     ("code_verifier", verifier), ("client_id", "rooms-app"), ("client_secret", appSecret),
                 ]))
@@ -147,7 +98,7 @@ import VaultZKP
 
                 // Revoked at the vault: refused once the cached answer (here 1 s) is gone.
                 let revoked = try await send(.POST, vaultURL + "/tenants/acme/revoke", headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                    body: Self.form([("token", access), ("client_id", "rooms-app"), ("client_secret", appSecret)]))
+                    body: ImageLogin.form([("token", access), ("client_id", "rooms-app"), ("client_secret", appSecret)]))
                 #expect(revoked.status == 200, "\(revoked.text)")
                 try await Task.sleep(for: .milliseconds(1200))
                 let refused = try await send(.GET, meetRooms + "/rooms/", json: nil, token: access)

@@ -167,7 +167,7 @@ struct Vault: Sendable {
             "revocation_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash", "preferred_username", "name", "email", "email_verified", "locale"],
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash", "preferred_username", "name", "email", "email_verified", "locale", "external_id", "tenant_id"],
             "authorization_response_iss_parameter_supported": true,
             "frontchannel_logout_supported": false,
         ]

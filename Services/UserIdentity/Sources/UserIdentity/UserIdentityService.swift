@@ -62,7 +62,7 @@ public enum UserIdentityService: SuiteService {
             users: UserStore(database: dependencies.database, logger: dependencies.logger),
             rateLimiter: dependencies.rateLimiter, serviceTokens: dependencies.verifier,
             storage: settings.documents.storage.map { ObjectStorage(settings: $0, http: dependencies.peers.http) },
-            http: dependencies.peers.http,
+            http: dependencies.peers.http, peerURLs: dependencies.peers.peers,
             publicURL: dependencies.configuration.publicURL)
     }
 

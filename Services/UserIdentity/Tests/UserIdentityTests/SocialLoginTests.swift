@@ -36,6 +36,9 @@ import Testing
                 apple.issuer = "https://appleid.apple.com"
                 settings.social = SocialSettings(
                     google: google, facebook: facebook, apple: apple, erasmusuUserURL: base + "/erasmusu/me", wggUserURL: base + "/wgg/me")
+                settings.social.vault = SocialSettings.Vault(
+                    issuer: "https://vault.example.com/tenants/acme", clientID: "user-identity", clientSecret: "vault-secret",
+                    jwksURL: base + "/jwks", tokenURL: base + "/vault/token")
             }, alongside: [fake.application], readyURLs: [base + "/"]
         ) { uai in try await body(uai, fake) }
     }
@@ -164,6 +167,45 @@ import Testing
         }
     }
 
+    @Test func theVaultsIDTokenLogsInTheAccountItWasProvisionedFrom() async throws {
+        try await Self.run { uai, fake in
+            let ann = try await uai.user("ann@example.com")
+            func vaultToken(_ claims: [String: JSONValue]) -> String {
+                var all: [String: JSONValue] = [
+                    "iss": "https://vault.example.com/tenants/acme", "aud": "user-identity", "sub": "vault-user-1", "tenant_id": "acme",
+                    "nonce": "n-1",
+                ]
+                for (name, value) in claims { all[name] = value }
+                return fake.idToken(all)
+            }
+            // external_id names Ann's account: it is hers, whatever the email says.
+            let linked = try await uai.call(.POST, "/oauth/vault", json: [
+                "id_token": .string(vaultToken(["external_id": .string(ann.uuidString.lowercased()), "email": "other@example.com"])), "nonce": "n-1",
+            ])
+            #expect(linked.status == 201, "\(linked.text)")
+            #expect(try Self.subject(of: try #require(linked.json?["accessToken"]?.stringValue)) == ann.uuidString.lowercased())
+            // From then on the vault user is linked, external_id or not.
+            let again = try await uai.call(.POST, "/oauth/vault", json: ["id_token": .string(vaultToken([:]))])
+            #expect(try Self.subject(of: try #require(again.json?["accessToken"]?.stringValue)) == ann.uuidString.lowercased())
+
+            let wrongNonce = try await uai.call(.POST, "/oauth/vault", json: ["id_token": .string(vaultToken([:])), "nonce": "n-2"])
+            #expect(wrongNonce.status == 401 && (wrongNonce.header("WWW-Authenticate") ?? "").contains("nonce"))
+            for claims: [String: JSONValue] in [["aud": "another-client"], ["iss": "https://vault.example.com/tenants/other"]] {
+                #expect(try await uai.call(.POST, "/oauth/vault", json: ["id_token": .string(vaultToken(claims))]).status == 401)
+            }
+            // The code flow: the code is exchanged at the vault's token endpoint.
+            fake.codes.withLock { $0["vault-code"] = vaultToken(["sub": "vault-user-2", "email": "new@example.com", "email_verified": true]) }
+            let viaCode = try await uai.call(.POST, "/oauth/vault", json: [
+                "code": "vault-code", "redirect_uri": "https://app.example.com/vault", "code_verifier": "v", "login_context": "tenant",
+            ])
+            #expect(viaCode.status == 201, "\(viaCode.text)")
+            let me = try await uai.call(.GET, "/users/me", token: try #require(viaCode.json?["accessToken"]?.stringValue))
+            #expect(me.json?["email"] == "new@example.com")
+            #expect(try await uai.call(.POST, "/oauth/vault", json: ["code": "unknown", "redirect_uri": "https://app.example.com/vault"]).status == 401)
+            #expect(try await uai.call(.POST, "/oauth/vault", json: ["code": "vault-code"]).status == 422)
+        }
+    }
+
     @Test func aProviderThatIsDownOrNotConfiguredIsA503() async throws {
         let port = try FreePort.next()
         try await UAI.run(configure: { $0.social = SocialSettings(erasmusuUserURL: "http://127.0.0.1:\(port)/me") }) { uai in
@@ -233,6 +275,14 @@ final class FakeProviders: Sendable {
                 return json(["error": "invalid_grant"], .badRequest)
             }
             return json(["access_token": "ya29.x", "id_token": .string(token)])
+        }
+        router.post("/vault/token") { request, _ -> Response in
+            var request = request
+            let fields = try Request.parseForm(String(buffer: try await request.collectBody(upTo: 1 << 16)))
+            guard fields["client_secret"] == "vault-secret", fields["client_id"] == "user-identity",
+                let token = self.codes.withLock({ $0[fields["code"] ?? ""] })
+            else { return json(["error": "invalid_grant"], .badRequest) }
+            return json(["access_token": "at", "token_type": "Bearer", "id_token": .string(token)])
         }
         router.get("/graph/oauth/access_token") { request, _ -> Response in
             guard let token = self.codes.withLock({ $0[request.uri.queryParameters["code"].map(String.init) ?? ""] }) else {

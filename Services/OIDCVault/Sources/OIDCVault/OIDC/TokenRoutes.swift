@@ -198,7 +198,8 @@ struct TokenRoutes: Sendable {
             refreshHash: sha256(refresh), tenant: client.tenant, client: client.id, userID: user.id, session: session, scope: scope,
             authTime: authTime, lifetimeSeconds: vault.settings.refreshTokenTTL,
             issue: CanonicalJSON.string(AccessInfo.block(request, context: context)))
-        let tokenUser = TokenUser(id: user.id, username: user.username, email: user.email, emailVerified: user.isVerified)
+        let tokenUser = TokenUser(
+            id: user.id, username: user.username, email: user.email, emailVerified: user.isVerified, externalID: user.externalID)
         return try await tokens(
             for: client, user: tokenUser, session: session, scope: scope, authTime: authTime, refresh: refresh, nonce: grant.nonce, issuer: issuer)
     }
@@ -239,7 +240,8 @@ struct TokenRoutes: Sendable {
                 guard let found = try await vault.users.find(tenant: client.tenant, id: userID), !found.isDisabled else {
                     throw Self.oauth("invalid_grant", "The user is disabled or gone")
                 }
-                let user = TokenUser(id: found.id, username: found.username, email: found.email, emailVerified: found.isVerified)
+                let user = TokenUser(
+                    id: found.id, username: found.username, email: found.email, emailVerified: found.isVerified, externalID: found.externalID)
                 return try await tokens(
                     for: client, user: user, session: session, scope: scope, authTime: authTime, refresh: next, issuer: issuer)
             }
@@ -256,6 +258,9 @@ struct TokenRoutes: Sendable {
         let username: String
         let email: String
         let emailVerified: Bool
+        /// The user's id in the system that provisioned it (User&Identity's, flow 4): the
+        /// ID token's `external_id`, so that system links the login to its own account.
+        var externalID: String? = nil
     }
 
     /// Access token, ID token (with `openid`) and the given refresh token.
@@ -265,7 +270,7 @@ struct TokenRoutes: Sendable {
     ) async throws -> JSONValue {
         let subject = TokenIssuer.Subject(
             tenant: client.tenant, issuer: issuer, client: client, userID: user.id, username: user.username, email: user.email,
-            emailVerified: user.emailVerified, scope: scope, sessionID: session?.uuidString.lowercased(),
+            emailVerified: user.emailVerified, externalID: user.externalID, scope: scope, sessionID: session?.uuidString.lowercased(),
             authTime: authTime.map { Int($0.timeIntervalSince1970) }, nonce: nonce)
         let (access, expiresIn) = try await vault.issuer.accessToken(subject)
         var body: [String: JSONValue] = [

@@ -141,6 +141,7 @@ struct TokenIssuer: Sendable {
         var username: String?
         var email: String?
         var emailVerified: Bool = false
+        var externalID: String? = nil
         var scope: String
         var sessionID: String?
         var authTime: Int?
@@ -180,6 +181,7 @@ struct TokenIssuer: Sendable {
             "at_hash": .string(Base64URL.encode(digest.prefix(digest.count / 2))), "tenant_id": .string(subject.tenant),
         ]
         if let nonce = subject.nonce { claims["nonce"] = .string(nonce) }
+        if let external = subject.externalID { claims["external_id"] = .string(external) }
         if let authTime = subject.authTime { claims["auth_time"] = .number(Double(authTime)) }
         if let sid = subject.sessionID { claims["sid"] = .string(sid) }
         let scopes = Set(subject.scope.split(separator: " "))

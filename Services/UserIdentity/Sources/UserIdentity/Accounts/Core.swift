@@ -24,6 +24,8 @@ struct Core: Sendable {
     let storage: ObjectStorage?
     /// For calls to third parties (the phone verification provider).
     let http: HTTPClient
+    /// The peers' internal base URLs, by service name.
+    let peerURLs: [String: String]
     /// `PUBLIC_URL`: `Location` headers are absolute, so they stay right behind the gateway.
     let publicURL: String
 

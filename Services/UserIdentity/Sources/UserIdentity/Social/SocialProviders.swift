@@ -12,11 +12,21 @@ struct SocialProviders: Sendable {
     let http: HTTPClient
     let googleTokens: IDTokenVerifier?
     let appleTokens: IDTokenVerifier?
+    let vaultTokens: IDTokenVerifier?
+    let vaultTokenURL: String?
     let timeout: Duration = .seconds(5)
 
-    init(settings: SocialSettings, http: HTTPClient) {
+    /// `vaultBase`: the vault's internal URL (`OIDC_VAULT_URL`), when this deployment has one.
+    init(settings: SocialSettings, http: HTTPClient, vaultBase: String? = nil) {
         self.settings = settings
         self.http = http
+        let vaultEndpoints = settings.vault.map { $0.endpoints(internalBase: vaultBase) }
+        vaultTokens = settings.vault.flatMap { vault in
+            vaultEndpoints.map {
+                IDTokenVerifier(jwksURL: $0.jwks, issuers: [vault.issuer], audiences: [vault.clientID], algorithms: ["EdDSA", "RS256"], http: http)
+            }
+        }
+        vaultTokenURL = vaultEndpoints?.token
         googleTokens = settings.google.map {
             IDTokenVerifier(jwksURL: $0.jwksURL, issuers: $0.issuers, audiences: [$0.clientID], http: http)
         }
@@ -103,6 +113,44 @@ struct SocialProviders: Sendable {
                 + "&client_secret=" + Self.query(facebook.appSecret) + "&code=" + Self.query(code), provider: "Facebook")
         guard let access = answer["access_token"]?.stringValue else { throw AppError.badGateway("Facebook answered the code without a token.") }
         return try await facebookAccessToken(access)
+    }
+
+    // MARK: The suite's OIDC vault (flow 3)
+
+    func vault() throws(AppError) -> SocialSettings.Vault {
+        guard let vault = settings.vault else { throw Self.notConfigured("Vault", "UAI_VAULT_ISSUER") }
+        return vault
+    }
+
+    /// A vault ID token (with the `nonce` the client sent, when it says which).
+    func vaultIDToken(_ token: String, nonce: String?) async throws -> SocialIdentity {
+        guard let verifier = vaultTokens else { throw Self.notConfigured("Vault", "UAI_VAULT_ISSUER") }
+        let claims: [String: JSONValue]
+        do {
+            claims = try await verifier.verify(token, nonce: nonce)
+        } catch let refusal as IDTokenVerifier.Refusal {
+            throw Problem.unauthenticated("the ID token was refused: \(refusal.description)")
+        }
+        guard let subject = claims["sub"]?.stringValue, !subject.isEmpty else { throw Self.refused }
+        var identity = SocialIdentity(
+            provider: "vault", subject: (claims["tenant_id"]?.stringValue ?? "") + ":" + subject, email: claims["email"]?.stringValue?.lowercased(),
+            emailVerified: Self.isTrue(claims["email_verified"]), name: claims["preferred_username"]?.stringValue)
+        identity.accountID = claims["external_id"]?.stringValue.flatMap(UUID.init(uuidString:))
+        return identity
+    }
+
+    /// The code flow's end: the code (with PKCE's verifier) for tokens at the vault, and
+    /// its ID token checked as any other.
+    func vaultCode(_ code: String, redirectURI: String, verifier: String?, nonce: String?) async throws -> SocialIdentity {
+        let vault = try vault()
+        var fields = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI), ("client_id", vault.clientID)]
+        if let verifier { fields.append(("code_verifier", verifier)) }
+        if let secret = vault.clientSecret { fields.append(("client_secret", secret)) }
+        let answer = try await postForm(vaultTokenURL ?? "", fields, provider: "The vault")
+        guard let idToken = answer["id_token"]?.stringValue else {
+            throw AppError.badGateway("The vault answered the code without an ID token (is openid in the client's scopes?).")
+        }
+        return try await vaultIDToken(idToken, nonce: nonce)
     }
 
     // MARK: Apple, Erasmusu, WG-Gesucht

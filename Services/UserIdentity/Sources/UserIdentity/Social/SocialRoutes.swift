@@ -15,7 +15,7 @@ struct SocialRoutes {
 
     init(core: Core) {
         self.core = core
-        self.providers = SocialProviders(settings: core.settings.social, http: core.http)
+        self.providers = SocialProviders(settings: core.settings.social, http: core.http, vaultBase: core.peerURLs["oidc-vault"])
     }
 
     static let byAddress = RateLimit(name: "social-login-ip", limit: 30, windowSeconds: 60)
@@ -29,6 +29,9 @@ struct SocialRoutes {
         var login_context: String?
         var locale: String?
         var full_name: String?
+        var id_token: String?
+        var code_verifier: String?
+        var nonce: String?
     }
 
     func add(to router: Router<UAIContext>, access: RouteAccess) {
@@ -59,6 +62,16 @@ struct SocialRoutes {
             router.post("/oauth/apple") { request, context in
                 // 200, as the seed answers Apple.
                 try await login(request, context, status: .ok) { try await providers.apple(try Self.required($0.access_token, "access_token")) }
+            }
+            router.post("/oauth/vault") { request, context in
+                try await login(request, context) { input throws -> SocialIdentity in
+                    if let idToken = input.id_token {
+                        return try await providers.vaultIDToken(try Self.required(idToken, "id_token"), nonce: input.nonce)
+                    }
+                    return try await providers.vaultCode(
+                        try Self.required(input.code, "code"), redirectURI: try Self.required(input.redirect_uri, "redirect_uri"),
+                        verifier: input.code_verifier, nonce: input.nonce)
+                }
             }
             router.post("/oauth/erasmusu") { request, context in
                 try await login(request, context) { try await providers.userEndpoint("erasmusu", try Self.required($0.access_token, "access_token")) }
@@ -147,6 +160,11 @@ struct SocialRoutes {
             if let id = try await store.linkedUser(provider: identity.provider, subject: identity.subject, on: connection),
                 let user = try await core.users.lock(id: id, on: connection)
             {
+                return user
+            }
+            // The vault names the account it was provisioned from.
+            if let id = identity.accountID, let user = try await core.users.lock(id: id, on: connection) {
+                try await link(identity, to: user.id, on: connection)
                 return user
             }
             guard let email = identity.email, Validate.isEmail(email) else {

@@ -43,6 +43,35 @@ public struct SocialSettings: Sendable, Equatable {
         }
     }
 
+    /// Flow 3: login through the suite's OIDC vault, one tenant of it.
+    public struct Vault: Sendable, Equatable {
+        /// The tenant's issuer exactly as its ID tokens say it (`{vault PUBLIC_URL}/tenants/{id}`).
+        public var issuer: String
+        /// user-identity's client at the vault (the ID tokens' `aud`).
+        public var clientID: String
+        public var clientSecret: String?
+        /// Where the keys and the token endpoint are reached; by default over internal HTTP
+        /// at `OIDC_VAULT_URL` when it is set, else under the issuer.
+        public var jwksURL: String?
+        public var tokenURL: String?
+
+        public init(issuer: String, clientID: String, clientSecret: String? = nil, jwksURL: String? = nil, tokenURL: String? = nil) {
+            self.issuer = issuer
+            self.clientID = clientID
+            self.clientSecret = clientSecret
+            self.jwksURL = jwksURL
+            self.tokenURL = tokenURL
+        }
+
+        /// The JWKS and token URLs, given the vault's internal base URL (if any).
+        func endpoints(internalBase: String?) -> (jwks: String, token: String) {
+            let tenantPath = issuer.range(of: "/tenants/").map { String(issuer[$0.lowerBound...]) }
+            let base = internalBase.flatMap { base in tenantPath.map { base + $0 } } ?? issuer
+            return (jwksURL ?? base + "/.well-known/jwks.json", tokenURL ?? base + (tenantPath == nil ? "/token" : "/oauth2/token"))
+        }
+    }
+
+    public var vault: Vault?
     public var google: Google?
     public var facebook: Facebook?
     public var apple: Apple?
@@ -84,6 +113,11 @@ public struct SocialSettings: Sendable, Equatable {
             apple.issuer = try reader.string("UAI_APPLE_ISSUER", default: apple.issuer)
             settings.apple = apple
         }
+        if let issuer = try reader.url("UAI_VAULT_ISSUER") {
+            settings.vault = Vault(
+                issuer: issuer, clientID: try reader.required("UAI_VAULT_CLIENT_ID"), clientSecret: try reader.string("UAI_VAULT_CLIENT_SECRET"),
+                jwksURL: try reader.url("UAI_VAULT_JWKS_URL"), tokenURL: try reader.url("UAI_VAULT_TOKEN_URL"))
+        }
         settings.erasmusuUserURL = try reader.url("UAI_ERASMUSU_USER_URL")
         settings.wggUserURL = try reader.url("UAI_WGG_USER_URL")
         return settings
@@ -91,7 +125,7 @@ public struct SocialSettings: Sendable, Equatable {
 
     var summary: String {
         let on = [
-            google.map { _ in "google" }, facebook.map { _ in "facebook" }, apple.map { _ in "apple" }, erasmusuUserURL.map { _ in "erasmusu" },
+            vault.map { _ in "vault" }, google.map { _ in "google" }, facebook.map { _ in "facebook" }, apple.map { _ in "apple" }, erasmusuUserURL.map { _ in "erasmusu" },
             wggUserURL.map { _ in "wgg" },
         ].compactMap { $0 }
         return on.isEmpty ? "none" : on.joined(separator: ", ")
@@ -106,4 +140,7 @@ struct SocialIdentity: Sendable {
     /// Only a verified address may link to an existing account.
     let emailVerified: Bool
     let name: String?
+    /// The account this identity already belongs to here (the vault's `external_id`, which
+    /// provisioning from User&Identity sets to the user's id).
+    var accountID: UUID? = nil
 }

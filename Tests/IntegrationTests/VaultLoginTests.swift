@@ -1,0 +1,112 @@
+import Foundation
+import OIDCVault
+import SuiteCore
+import SuiteHTTP
+import SuitePostgres
+import SuiteSigning
+import SuiteTesting
+import Testing
+import UserIdentity
+
+/// Flow 3: a user logs in at the suite's vault with the image login and trades the code
+/// (or the ID token) at user-identity's `POST /oauth/vault` for user-identity's token
+/// pair, for the account the vault user was provisioned from (`external_id`). The keys
+/// and the token endpoint are reached over internal HTTP (`OIDC_VAULT_URL`).
+@Suite struct VaultLoginTests {
+    static let operatorKey = "operator-key-for-vault-login-tests-0123456"
+
+    @Test func aVaultLoginGetsTheUsersTokenPairAtUserIdentity() async throws {
+        let ports = (vault: try FreePort.next(), uai: try FreePort.next())
+        let urls = ["oidc-vault": "http://127.0.0.1:\(ports.vault)", "user-identity": "http://127.0.0.1:\(ports.uai)"]
+        let base = try await TestPostgres.shared.makeDatabase(schema: "public", poolSize: 4)
+        @Sendable func configuration(_ name: String, port: Int, schema: String) -> ServiceConfiguration {
+            var database = base
+            database.schema = schema
+            var trusted: [String: ServiceTrust.KeySource] = [:]
+            for (peer, url) in urls where peer != name { trusted[peer] = .jwks(url: url + "/internal/jwks.json") }
+            return .forTesting(
+                service: name, port: port, database: database, trust: ServiceTrust(issuers: trusted), peers: urls.filter { $0.key != name })
+        }
+        let mail = FileManager.default.temporaryDirectory.appendingPathComponent("vault-login-mail").path
+        // The vault's public address is not where user-identity reaches it: the issuer says
+        // one, the keys and the token endpoint are fetched at the other.
+        var vaultConfiguration = configuration("oidc-vault", port: ports.vault, schema: "vault")
+        vaultConfiguration.publicURL = "https://login.example.com/vault"
+        let vault = try await SuiteApplication.build(
+            OIDCVaultService.self, configuration: vaultConfiguration,
+            settings: try OIDCVaultService.loadSettings(ConfigReader([
+                "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "VAULT_ADMIN_API_KEY": Self.operatorKey,
+                "VAULT_LOGIN_UI_URL": "https://login.example.com/", "MAIL_DIR": mail,
+            ])))
+        let vaultURL = urls["oidc-vault"]!
+        let redirect = "https://app.example.com/vault/callback"
+        try await LiveServices.run([vault.application], readyURLs: [vaultURL + "/health/ready"]) {
+            let admin = [("X-API-Key", Self.operatorKey)]
+            #expect(try await send(.POST, vaultURL + "/tenants", json: ["tenant_id": "acme", "register_enable": true], headers: admin).status == 201)
+            let client = try await send(.POST, vaultURL + "/clients", json: [
+                "client_id": "user-identity", "name": "User&Identity", "tenant_id": "acme", "redirect_uris": .array([.string(redirect)]),
+                "allowed_scopes": ["openid", "email"], "client_type": "confidential",
+            ], headers: admin)
+            let secret = try #require(client.json?["client_secret"]?.stringValue, "\(client.text)")
+
+            let uai = try await SuiteApplication.build(
+                UserIdentityService.self, configuration: configuration("user-identity", port: ports.uai, schema: "uai"),
+                settings: try UserIdentityService.loadSettings(ConfigReader([
+                    "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4", "MAIL_DIR": mail,
+                    "UAI_VAULT_ISSUER": "https://login.example.com/vault/tenants/acme", "UAI_VAULT_CLIENT_ID": "user-identity",
+                    "UAI_VAULT_CLIENT_SECRET": secret,
+                ])))
+            let userIdentity = urls["user-identity"]!
+            try await LiveServices.run([uai.application], readyURLs: [userIdentity + "/health/ready"]) {
+                // Ann has an account at user-identity, and the vault user provisioned from it.
+                let ann = try await UserIdentityService.createAdmin(
+                    email: "ann@example.org", fullname: "Ann Example", password: "ann-secret-1", database: uai.dependencies.database,
+                    bcryptCost: 4, logger: .init(label: "test"))
+                try await ImageLogin.register(vault: vaultURL, tenant: "acme", username: "ann", email: "ann.vault@example.org")
+                let vaultUser = try #require(
+                    try await send(.GET, vaultURL + "/tenants/acme/users/by-username/ann", headers: admin).json?["user_id"]?.stringValue)
+                let provisioned = try await send(.PUT, vaultURL + "/tenants/acme/users/\(vaultUser)", json: [
+                    "user_id": .string(vaultUser), "username": "ann", "email": "ann.vault@example.org", "tenant_id": "acme",
+                    "external_id": .string(ann.uuidString.lowercased()),
+                ], headers: admin)
+                #expect(provisioned.status == 200, "\(provisioned.text)")
+
+                // The code flow: user-identity exchanges the code at the vault itself.
+                let verifier = Base64URL.encode(SecureRandom.bytes(32))
+                let code = try await ImageLogin.code(
+                    vault: vaultURL, tenant: "acme", clientID: "user-identity", redirect: redirect, scope: "openid email", username: "ann",
+                    verifier: verifier, nonce: "nonce-1")
+                let pair = try await send(.POST, userIdentity + "/oauth/vault", json: [
+                    "code": .string(code), "redirect_uri": .string(redirect), "code_verifier": .string(verifier), "nonce": "nonce-1",
+                ])
+                #expect(pair.status == 201, "\(pair.text)")
+                let access = try #require(pair.json?["accessToken"]?.stringValue)
+                let me = try await send(.GET, userIdentity + "/users/me", json: nil, token: access)
+                #expect(me.json?["id"] == .string(ann.uuidString.lowercased()) && me.json?["email"] == "ann@example.org", "\(me.text)")
+                // A code works once.
+                let reused = try await send(.POST, userIdentity + "/oauth/vault", json: [
+                    "code": .string(code), "redirect_uri": .string(redirect), "code_verifier": .string(verifier),
+                ])
+                #expect(reused.status == 401, "\(reused.text)")
+
+                // The ID token path: the client did the exchange itself.
+                let verifier2 = Base64URL.encode(SecureRandom.bytes(32))
+                let code2 = try await ImageLogin.code(
+                    vault: vaultURL, tenant: "acme", clientID: "user-identity", redirect: redirect, scope: "openid email", username: "ann",
+                    verifier: verifier2, nonce: "nonce-2")
+                let tokens = try await send(.POST, vaultURL + "/tenants/acme/oauth2/token", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                    body: ImageLogin.form([
+                        ("grant_type", "authorization_code"), ("code", code2), ("redirect_uri", redirect), ("code_verifier", verifier2),
+                        ("client_id", "user-identity"), ("client_secret", secret),
+                    ]))
+                let idToken = try #require(tokens.json?["id_token"]?.stringValue, "\(tokens.text)")
+                let byToken = try await send(.POST, userIdentity + "/oauth/vault", json: ["id_token": .string(idToken), "nonce": "nonce-2"])
+                #expect(byToken.status == 201, "\(byToken.text)")
+                let wrongNonce = try await send(.POST, userIdentity + "/oauth/vault", json: ["id_token": .string(idToken), "nonce": "nonce-1"])
+                #expect(wrongNonce.status == 401)
+                let tampered = try await send(.POST, userIdentity + "/oauth/vault", json: ["id_token": .string(String(idToken.dropLast(2)) + "AA")])
+                #expect(tampered.status == 401)
+            }
+        }
+    }
+}
