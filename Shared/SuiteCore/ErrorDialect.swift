@@ -16,6 +16,9 @@ public enum ErrorDialect: Sendable, Equatable {
     /// errors, `{"detail":[{"loc":[…],"msg":"…","type":"…"}]}` (the error's `detail`
     /// member). `application/json`.
     case fastapi
+    /// SCIM (RFC 7644 §3.12): `{"schemas":[…Error],"status":"400","scimType":…,"detail":…}`,
+    /// `application/scim+json`. `scimType` is the error's member when it has one.
+    case scim
 
     public struct Rendered: Sendable {
         public var contentType: String
@@ -58,6 +61,15 @@ public enum ErrorDialect: Sendable, Equatable {
                 CanonicalJSON.writeObject(leading: [("detail", .string(error.detail ?? error.title))], rest: error.members, into: &out)
             }
             return Rendered(contentType: "application/json", body: out)
+        case .scim:
+            var leading: [(String, JSONValue)] = [
+                ("schemas", .array([.string("urn:ietf:params:scim:api:messages:2.0:Error")])),
+                ("status", .string(String(error.status.code))),
+            ]
+            if let type = error.members["scimType"] { leading.append(("scimType", type)) }
+            leading.append(("detail", .string(error.detail ?? error.title)))
+            CanonicalJSON.writeObject(leading: leading, rest: [:], into: &out)
+            return Rendered(contentType: "application/scim+json", body: out)
         case .oauth:
             var leading: [(String, JSONValue)] = [("error", .string(Self.oauthCode(for: error)))]
             if let detail = error.detail { leading.append(("error_description", .string(detail))) }

@@ -33,6 +33,7 @@ public enum OIDCVaultService: SuiteService {
             Migration(fileName: "0004_refresh_successor.sql", bytes: PackageResources._004_refresh_successor_sql),
             Migration(fileName: "0005_step_up_and_root_issuer.sql", bytes: PackageResources._005_step_up_and_root_issuer_sql),
             Migration(fileName: "0006_outbox_notify.sql", bytes: PackageResources._006_outbox_notify_sql),
+            Migration(fileName: "0007_scim.sql", bytes: PackageResources._007_scim_sql),
         ]
     }
 
@@ -45,6 +46,7 @@ public enum OIDCVaultService: SuiteService {
     /// (`DialectMiddleware(.oauth)` on their group in `TokenRoutes`).
     public static func errorDialect(forPath path: String) -> ErrorDialect {
         if path.hasPrefix("/internal/") || path.hasPrefix("/health/") || path == "/metrics" { return .problem() }
+        if path.contains("/scim/v2") { return .scim }
         return .fastapi
     }
 
@@ -56,6 +58,7 @@ public enum OIDCVaultService: SuiteService {
         let vault = Vault(dependencies: dependencies, settings: settings)
         TenantRoutes(vault: vault).add(to: router)
         ClientRoutes(vault: vault).add(to: router, access: dependencies.access)
+        SCIMRoutes(vault: vault).add(to: router)
         UserRoutes(vault: vault).add(to: router)
         APIKeyRoutes(vault: vault).add(to: router)
         BlockRoutes(vault: vault).add(to: router)

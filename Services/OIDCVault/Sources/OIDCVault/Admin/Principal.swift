@@ -16,6 +16,8 @@ enum AdminScope: String, CaseIterable, Sendable {
     case usersRead = "users:read", usersWrite = "users:write"
     case blocksRead = "blocks:read", blocksWrite = "blocks:write"
     case apiKeysAdmin = "api-keys:admin"
+    /// SCIM provisioning of the tenant's users and groups.
+    case scim
 
     static let all = Set(allCases.map(\.rawValue))
 }

@@ -1,0 +1,311 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SuiteCore
+import SuiteHTTP
+
+/// SCIM 2.0 (RFC 7643/7644) per tenant under `/tenants/{tenant_id}/scim/v2`: Users and
+/// Groups (create, list with filters, read with attribute selection, replace, patch,
+/// delete), ServiceProviderConfig, ResourceTypes and Schemas. A tenant API key with the
+/// `scim` scope, or an admin's bearer token. Bodies are `application/scim+json`;
+/// `ETag`/`If-Match` guard writes (412 when the resource changed).
+struct SCIMRoutes: Sendable {
+    let vault: Vault
+    var store: SCIMStore { SCIMStore(database: vault.database, logger: vault.logger) }
+
+    static let contentType = "application/scim+json"
+
+    func add(to router: Router<VaultContext>) {
+        let scim = router.administered(by: vault.authenticator).group("tenants/:tenant_id/scim/v2")
+        scim.get("ServiceProviderConfig") { request, context in
+            let (_, base) = try await tenant(context)
+            return Self.response(SCIMResources.serviceProviderConfig(base: base))
+        }
+        scim.get("ResourceTypes") { request, context in
+            let (_, base) = try await tenant(context)
+            return Self.list(SCIMResources.resourceTypes(base: base), total: 2, start: 1)
+        }
+        scim.get("ResourceTypes/:name") { request, context in
+            let (_, base) = try await tenant(context)
+            let name = context.parameters.get("name") ?? ""
+            guard let type = SCIMResources.resourceTypes(base: base).first(where: { $0["id"]?.stringValue == name }) else {
+                throw SCIMError.notFound("Resource type")
+            }
+            return Self.response(type)
+        }
+        scim.get("Schemas") { request, context in
+            let (_, base) = try await tenant(context)
+            return Self.list(SCIMResources.schemas(base: base), total: 2, start: 1)
+        }
+        scim.get("Schemas/:id") { request, context in
+            let (_, base) = try await tenant(context)
+            let id = context.parameters.get("id") ?? ""
+            guard let schema = SCIMResources.schemas(base: base).first(where: { $0["id"]?.stringValue == id }) else {
+                throw SCIMError.notFound("Schema")
+            }
+            return Self.response(schema)
+        }
+        scim.get("Users") { request, context in try await listUsers(request, context) }
+        scim.post("Users") { request, context in try await createUser(request, context) }
+        scim.get("Users/:id") { request, context in
+            let (tenant, base) = try await tenant(context)
+            let stored = try await existingUser(tenant, context)
+            return Self.response(try projected(request, try await userJSON(stored, base: base)), version: stored.user.updatedAt)
+        }
+        scim.put("Users/:id") { request, context in
+            try await writeUser(request, context) { _, _ in try await Self.body(request, context) }
+        }
+        scim.patch("Users/:id") { request, context in
+            try await writeUser(request, context) { current, _ in
+                let operations = try SCIMPatch.operations(try await Self.body(request, context))
+                var json = current
+                try SCIMPatch.apply(operations, to: &json)
+                return json
+            }
+        }
+        scim.delete("Users/:id") { request, context -> Response in
+            let (tenant, _) = try await tenant(context)
+            let stored = try await existingUser(tenant, context)
+            try Self.checkVersion(request, stored.user.updatedAt)
+            try await vault.users.delete(tenant: tenant.id, ids: [stored.user.id])
+            return Response(status: .noContent)
+        }
+        scim.get("Groups") { request, context in try await listGroups(request, context) }
+        scim.post("Groups") { request, context in try await createGroup(request, context) }
+        scim.get("Groups/:id") { request, context in
+            let (tenant, base) = try await tenant(context)
+            let group = try await existingGroup(tenant, context)
+            return Self.response(try projected(request, SCIMResources.group(group, base: base)), version: group.updatedAt)
+        }
+        scim.put("Groups/:id") { request, context in
+            try await writeGroup(request, context) { _ in try await Self.body(request, context) }
+        }
+        scim.patch("Groups/:id") { request, context in
+            try await writeGroup(request, context) { current in
+                let operations = try SCIMPatch.operations(try await Self.body(request, context))
+                var json = current
+                try SCIMPatch.apply(operations, to: &json)
+                return json
+            }
+        }
+        scim.delete("Groups/:id") { request, context -> Response in
+            let (tenant, _) = try await tenant(context)
+            let group = try await existingGroup(tenant, context)
+            try Self.checkVersion(request, group.updatedAt)
+            guard try await store.deleteGroup(tenant: tenant.id, id: group.id) else { throw SCIMError.notFound("Group") }
+            return Response(status: .noContent)
+        }
+    }
+
+    // MARK: Users
+
+    func listUsers(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let (tenant, base) = try await tenant(context)
+        let (filter, start, count) = try Self.listParameters(request)
+        var candidates: [SCIMStore.StoredUser]
+        // The look-up every provisioning client makes before a create, by index.
+        if case .compare(let path, .eq, .string(let name))? = filter, path.parts.map({ $0.lowercased() }) == ["username"] {
+            candidates = try await store.users(tenant: tenant.id, userName: name)
+        } else {
+            candidates = try await store.users(tenant: tenant.id)
+        }
+        var matched: [[String: JSONValue]] = []
+        let groups = try await store.groups(tenant: tenant.id)
+        for stored in candidates {
+            let json = userJSON(stored, groups: groups, base: base)
+            if filter?.matches(json) ?? true { matched.append(json) }
+        }
+        let page = matched.dropFirst(start - 1).prefix(count)
+        return Self.list(try page.map { .object(try projected(request, $0)) }, total: matched.count, start: start)
+    }
+
+    func createUser(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let (tenant, base) = try await tenant(context)
+        let body = try await Self.body(request, context)
+        let (user, kept) = try SCIMResources.readUser(body, tenant: tenant.id, id: UUID().uuidString.lowercased(), existing: nil)
+        switch try await store.insert(user, kept: kept, emailUnique: tenant.hasUsernameAndEmail, users: vault.users) {
+        case .created: break
+        case .usernameTaken: throw SCIMError.uniqueness("userName \(user.username) is taken")
+        case .emailTaken: throw SCIMError.uniqueness("The email is taken in this tenant")
+        case .idTaken: throw SCIMError.uniqueness("The id is taken")
+        }
+        guard let stored = try await store.user(tenant: tenant.id, id: user.id) else { throw SCIMError.notFound("User") }
+        var response = Self.response(.object(try await userJSON(stored, base: base)), status: .created, version: stored.user.updatedAt)
+        response.headers[.location] = base + "/Users/" + user.id
+        return response
+    }
+
+    /// PUT and PATCH: the new JSON from the current one, checked, then saved if the
+    /// version is still the one the caller read.
+    func writeUser(
+        _ request: Request, _ context: VaultContext, change: ([String: JSONValue], VaultUser) async throws -> [String: JSONValue]
+    ) async throws -> Response {
+        let (tenant, base) = try await tenant(context)
+        let stored = try await existingUser(tenant, context)
+        try Self.checkVersion(request, stored.user.updatedAt)
+        let current = try await userJSON(stored, base: base)
+        var next = try await change(current, stored.user)
+        // id, meta and groups are the server's.
+        next["id"] = .string(stored.user.id)
+        let (user, kept) = try SCIMResources.readUser(next, tenant: tenant.id, id: stored.user.id, existing: stored.user)
+        switch try await store.replace(user, kept: kept, emailUnique: tenant.hasUsernameAndEmail, version: stored.user.updatedAt) {
+        case .replaced(let saved):
+            return Self.response(.object(try await userJSON(saved, base: base)), version: saved.user.updatedAt)
+        case .changed: throw SCIMError.make(status: 412, "The user changed since it was read")
+        case .taken: throw SCIMError.uniqueness("userName or email is taken in this tenant")
+        }
+    }
+
+    func existingUser(_ tenant: Tenant, _ context: VaultContext) async throws -> SCIMStore.StoredUser {
+        guard let id = context.parameters.get("id"), let stored = try await store.user(tenant: tenant.id, id: id) else {
+            throw SCIMError.notFound("User")
+        }
+        return stored
+    }
+
+    func userJSON(_ stored: SCIMStore.StoredUser, base: String) async throws -> [String: JSONValue] {
+        let groups = try await store.groups(tenant: stored.user.tenant, named: stored.user.roles)
+        return SCIMResources.user(stored.user, kept: stored.kept, groups: groups, base: base)
+    }
+
+    func userJSON(_ stored: SCIMStore.StoredUser, groups: [SCIMResources.SCIMGroup], base: String) -> [String: JSONValue] {
+        let mine = groups.filter { stored.user.roles.contains($0.displayName) }.map { (id: $0.id, name: $0.displayName) }
+        return SCIMResources.user(stored.user, kept: stored.kept, groups: mine, base: base)
+    }
+
+    // MARK: Groups
+
+    func listGroups(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let (tenant, base) = try await tenant(context)
+        let (filter, start, count) = try Self.listParameters(request)
+        let matched = try await store.groups(tenant: tenant.id).map { SCIMResources.group($0, base: base) }.filter { filter?.matches($0) ?? true }
+        let page = matched.dropFirst(start - 1).prefix(count)
+        return Self.list(try page.map { .object(try projected(request, $0)) }, total: matched.count, start: start)
+    }
+
+    func createGroup(_ request: Request, _ context: VaultContext) async throws -> Response {
+        let (tenant, base) = try await tenant(context)
+        let (name, external, members) = try Self.readGroup(try await Self.body(request, context))
+        let id = UUID().uuidString.lowercased()
+        try Self.check(try await store.save(
+            tenant: tenant.id, id: id, displayName: name, externalID: external, members: members, creating: true, version: nil))
+        guard let group = try await store.group(tenant: tenant.id, id: id) else { throw SCIMError.notFound("Group") }
+        var response = Self.response(.object(SCIMResources.group(group, base: base)), status: .created, version: group.updatedAt)
+        response.headers[.location] = base + "/Groups/" + id
+        return response
+    }
+
+    func writeGroup(_ request: Request, _ context: VaultContext, change: ([String: JSONValue]) async throws -> [String: JSONValue]) async throws
+        -> Response
+    {
+        let (tenant, base) = try await tenant(context)
+        let group = try await existingGroup(tenant, context)
+        try Self.checkVersion(request, group.updatedAt)
+        let (name, external, members) = try Self.readGroup(try await change(SCIMResources.group(group, base: base)))
+        try Self.check(try await store.save(
+            tenant: tenant.id, id: group.id, displayName: name, externalID: external, members: members, creating: false, version: group.updatedAt))
+        guard let saved = try await store.group(tenant: tenant.id, id: group.id) else { throw SCIMError.notFound("Group") }
+        return Self.response(.object(SCIMResources.group(saved, base: base)), version: saved.updatedAt)
+    }
+
+    func existingGroup(_ tenant: Tenant, _ context: VaultContext) async throws -> SCIMResources.SCIMGroup {
+        guard let id = context.parameters.get("id"), let group = try await store.group(tenant: tenant.id, id: id) else {
+            throw SCIMError.notFound("Group")
+        }
+        return group
+    }
+
+    static func readGroup(_ json: [String: JSONValue]) throws(AppError) -> (String, String?, [String]) {
+        guard let name = SCIMPath.member(json, "displayName")?.stringValue, (1...64).contains(name.utf8.count),
+            !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else { throw SCIMError.invalidValue("displayName is required (1 to 64 bytes): it is the role the members get") }
+        var members: [String] = []
+        switch SCIMPath.member(json, "members") {
+        case .array(let items)?:
+            for item in items {
+                guard case .object(let object) = item, let value = SCIMPath.member(object, "value")?.stringValue else {
+                    throw SCIMError.invalidValue("Each member needs a value (a user id)")
+                }
+                if !members.contains(value) { members.append(value) }
+            }
+        case nil, .null?: break
+        default: throw SCIMError.invalidValue("members must be an array")
+        }
+        guard members.count <= 10_000 else { throw SCIMError.make(status: 400, scimType: "tooMany", "At most 10000 members at once") }
+        return (name, SCIMPath.member(json, "externalId")?.stringValue, members)
+    }
+
+    static func check(_ outcome: SCIMStore.GroupOutcome) throws(AppError) {
+        switch outcome {
+        case .saved: return
+        case .nameTaken: throw SCIMError.uniqueness("A group with this displayName exists")
+        case .unknownMembers(let ids): throw SCIMError.invalidValue("Unknown members: \(ids.prefix(5).joined(separator: ", "))")
+        case .changed: throw SCIMError.make(status: 412, "The group changed since it was read")
+        case .notFound: throw SCIMError.notFound("Group")
+        }
+    }
+
+    // MARK: Shared
+
+    func tenant(_ context: VaultContext) async throws -> (Tenant, String) {
+        let id = try context.parameters.require("tenant_id")
+        try context.principal().require(.scim, tenant: id)
+        guard let tenant = try await vault.tenants.find(id) else { throw SCIMError.notFound("Tenant") }
+        return (tenant, vault.publicURL + "/tenants/" + id + "/scim/v2")
+    }
+
+    static func body(_ request: Request, _ context: VaultContext) async throws -> [String: JSONValue] {
+        do {
+            return try await request.jsonObject(context: context)
+        } catch let error as AppError where error.status == .unprocessableContent || error.status == .badRequest {
+            throw SCIMError.invalidSyntax("The body must be a JSON object")
+        }
+    }
+
+    static func listParameters(_ request: Request) throws(AppError) -> (SCIMFilter?, Int, Int) {
+        let query = request.uri.queryParameters
+        var filter: SCIMFilter?
+        if let text = query["filter"].map(String.init), !text.isEmpty {
+            do { filter = try SCIMFilter.parse(text) } catch { throw SCIMError.invalidFilter(error.message) }
+        }
+        // RFC 7644 §3.4.2.4: a startIndex below 1 is 1; a negative count is 0.
+        let start = max(1, query["startIndex"].flatMap { Int(String($0)) } ?? 1)
+        let count = min(100, max(0, query["count"].flatMap { Int(String($0)) } ?? 100))
+        if let text = query["startIndex"], Int(String(text)) == nil { throw SCIMError.invalidValue("startIndex must be an integer") }
+        if let text = query["count"], Int(String(text)) == nil { throw SCIMError.invalidValue("count must be an integer") }
+        return (filter, start, count)
+    }
+
+    func projected(_ request: Request, _ resource: [String: JSONValue]) throws -> [String: JSONValue] {
+        let query = request.uri.queryParameters
+        func list(_ name: Substring) -> [String] {
+            (query[name].map(String.init) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        return SCIMResources.project(resource, attributes: list("attributes"), excluded: list("excludedAttributes"))
+    }
+
+    /// `If-Match`: 412 unless it names the current version (or `*`).
+    static func checkVersion(_ request: Request, _ updatedAt: Date) throws(AppError) {
+        guard let header = request.headers[.ifMatch] else { return }
+        let current = SCIMResources.version(updatedAt)
+        let tags = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard tags.contains("*") || tags.contains(current) || tags.contains(String(current.dropFirst(2))) else {
+            throw SCIMError.make(status: 412, "The resource changed: its version is \(current)")
+        }
+    }
+
+    static func response(_ json: JSONValue, status: HTTPResponse.Status = .ok, version: Date? = nil) -> Response {
+        var headers: HTTPFields = [.contentType: contentType]
+        if let version { headers[.eTag] = SCIMResources.version(version) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: CanonicalJSON.bytes(json))))
+    }
+
+    static func response(_ json: [String: JSONValue], version: Date) -> Response { response(.object(json), version: version) }
+
+    static func list(_ resources: [JSONValue], total: Int, start: Int) -> Response {
+        response([
+            "schemas": [.string(SCIMResources.listSchema)], "totalResults": .number(Double(total)), "startIndex": .number(Double(start)),
+            "itemsPerPage": .number(Double(resources.count)), "Resources": .array(resources),
+        ])
+    }
+}

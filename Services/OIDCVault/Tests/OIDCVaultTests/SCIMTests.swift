@@ -1,0 +1,249 @@
+import Foundation
+import SuiteCore
+import SuiteTesting
+import Testing
+
+@testable import OIDCVault
+
+/// SCIM 2.0: the filter grammar and PATCH on their own, then Users and Groups through the
+/// routes as a provisioning client (Okta, Entra ID, scim2 clients) uses them.
+@Suite struct SCIMFilterTests {
+    static let user: [String: JSONValue] = [
+        "userName": "bjensen", "active": true, "externalId": "EXT-1",
+        "name": ["familyName": "Jensen", "givenName": "Barbara"],
+        "emails": [["value": "bjensen@example.com", "type": "work", "primary": true], ["value": "babs@jensen.org", "type": "home"]],
+        "meta": ["lastModified": "2011-05-13T04:42:34.000Z", "resourceType": "User"],
+    ]
+
+    @Test(arguments: [
+        ("userName eq \"bjensen\"", true), ("UserName EQ \"BJENSEN\"", true), ("userName ne \"bjensen\"", false),
+        ("name.familyName co \"ens\"", true), ("userName sw \"bj\"", true), ("userName ew \"sen\"", true),
+        ("emails co \"example.com\"", true), ("emails.type eq \"home\"", true), ("title pr", false), ("name pr", true),
+        ("meta.lastModified gt \"2011-05-13T04:42:33Z\"", true), ("meta.lastModified eq \"2011-05-13T04:42:34Z\"", true), ("meta.lastModified lt \"2011-01-01T00:00:00Z\"", false),
+        ("emails[type eq \"work\" and value co \"@example.com\"]", true), ("emails[type eq \"work\" and value co \"@jensen.org\"]", false),
+        ("userName eq \"x\" or active eq true", true), ("not (active eq true)", false), ("(userName eq \"x\" or userName eq \"bjensen\") and active eq true", true),
+        ("externalId eq \"ext-1\"", false), ("externalId eq \"EXT-1\"", true),
+        ("urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"bjensen\"", true),
+    ])
+    func theRFCsOperators(filter: String, expected: Bool) throws {
+        #expect(try SCIMFilter.parse(filter).matches(Self.user) == expected, "\(filter)")
+    }
+
+    @Test(arguments: [
+        "", "userName", "userName eq", "userName zz \"x\"", "(userName eq \"x\"", "userName eq \"x\" and", "emails[type eq \"work\"",
+        "userName eq \"unterminated", "not userName eq \"x\"", "userName eq bare", String(repeating: "(", count: 200) + "a pr",
+        "\"x\" eq userName",
+    ])
+    func malformedFiltersAreRefusedWithAReason(filter: String) {
+        #expect(throws: SCIMFilter.ParseError.self) { try SCIMFilter.parse(filter) }
+    }
+
+    @Test func patchAddsReplacesAndRemovesByPathAndFilter() throws {
+        var user = Self.user
+        let operations = try SCIMPatch.operations([
+            "schemas": [.string(SCIMPatch.schema)],
+            "Operations": [
+                ["op": "replace", "path": "active", "value": false],
+                ["op": "Replace", "path": "emails[type eq \"work\"].value", "value": "barbara@example.com"],
+                ["op": "remove", "path": "emails[type eq \"home\"]"],
+                ["op": "add", "path": "name.middleName", "value": "Jane"],
+                ["op": "add", "value": ["displayName": "Babs", "nickName": "B"]],
+                ["op": "add", "path": "emails", "value": [["value": "new@example.com", "type": "other"]]],
+            ],
+        ])
+        try SCIMPatch.apply(operations, to: &user)
+        #expect(user["active"] == false && user["displayName"] == "Babs" && user["name"]?["middleName"] == "Jane")
+        #expect(user["emails"] == [["value": "barbara@example.com", "type": "work", "primary": true], ["value": "new@example.com", "type": "other"]])
+        #expect(throws: AppError.self) { try SCIMPatch.operations(["Operations": [["op": "add", "value": 1]]]) }
+        #expect(throws: AppError.self) { try SCIMPatch.operations(["schemas": [.string(SCIMPatch.schema)], "Operations": [["op": "remove"]]]) }
+        #expect(throws: AppError.self) { try SCIMPatch.operations(["schemas": [.string(SCIMPatch.schema)], "Operations": [["op": "move", "path": "a"]]]) }
+        var other = Self.user
+        #expect(throws: AppError.self) {
+            try SCIMPatch.apply([.init(kind: .replace, path: "emails[type eq \"fax\"].value", value: "x")], to: &other)
+        }
+    }
+}
+
+@Suite struct SCIMTests {
+    static let scimType = "application/scim+json"
+
+    static func key(_ vault: VaultFixture, tenant: String, scopes: [String]) async throws -> String {
+        let response = try await vault.call(.POST, "/admin/api-keys", json: [
+            "name": "scim", "scopes": .array(scopes.map { .string($0) }), "tenant_id": .string(tenant),
+        ])
+        return try #require(response.json?["api_key"]?.stringValue, "\(response.text)")
+    }
+
+    static func user(_ name: String, email: String? = nil, extra: [String: JSONValue] = [:]) -> JSONValue {
+        var body: [String: JSONValue] = [
+            "schemas": [.string(SCIMResources.userSchema)], "userName": .string(name),
+            "emails": [["value": .string(email ?? "\(name)@example.com"), "type": "work", "primary": true]],
+            "name": ["givenName": .string(name.capitalized), "familyName": "Example"],
+        ]
+        for (key, value) in extra { body[key] = value }
+        return .object(body)
+    }
+
+    @Test func usersAreCreatedFoundPatchedReplacedAndDeleted() async throws {
+        try await VaultFixture.run { vault in
+            try await vault.tenant("acme")
+            let key = VaultFixture.Caller.key(try await Self.key(vault, tenant: "acme", scopes: ["scim"]))
+            let base = "/tenants/acme/scim/v2"
+            let created = try await vault.service.send(
+                .POST, vault.base + base + "/Users", headers: [("X-API-Key", try Self.keyText(key)), ("Content-Type", Self.scimType)],
+                body: CanonicalJSON.bytes(Self.user("bjensen", extra: ["externalId": "okta-1"])))
+            #expect(created.status == 201 && created.header("Content-Type") == Self.scimType, "\(created.text)")
+            let id = try #require(created.json?["id"]?.stringValue)
+            #expect(created.header("Location")?.hasSuffix("/tenants/acme/scim/v2/Users/\(id)") == true)
+            let etag = try #require(created.header("ETag"))
+            #expect(created.json?["meta"]?["version"] == .string(etag) && created.json?["active"] == true)
+            #expect(created.json?["name"]?["familyName"] == "Example")
+            // It is the tenant's user, for the admin API and the login too.
+            let admin = try await vault.call(.GET, "/tenants/acme/users/\(id)")
+            #expect(admin.json?["username"] == "bjensen" && admin.json?["external_id"] == "okta-1" && admin.json?["email"] == "bjensen@example.com")
+
+            #expect(try await vault.call(.POST, base + "/Users", json: Self.user("BJensen"), as: key).status == 409)
+            for name in ["alice", "carol", "dave"] { #expect(try await vault.call(.POST, base + "/Users", json: Self.user(name), as: key).status == 201) }
+
+            func list(_ query: String) async throws -> TestResponse { try await vault.call(.GET, base + "/Users?" + query, as: key) }
+            let byName = try await list("filter=" + Self.escape("userName eq \"BJENSEN\""))
+            #expect(byName.json?["totalResults"] == 1 && byName.json?["Resources"]?[0]?["id"] == .string(id), "\(byName.text)")
+            #expect(byName.json?["schemas"] == [.string(SCIMResources.listSchema)])
+            let complex = try await list("filter=" + Self.escape("emails[type eq \"work\" and value ew \"@example.com\"] and not (userName sw \"a\")"))
+            #expect(complex.json?["totalResults"] == 3)
+            let page = try await list("startIndex=2&count=2")
+            #expect(page.json?["totalResults"] == 4 && page.json?["itemsPerPage"] == 2 && page.json?["startIndex"] == 2)
+            #expect(page.json?["Resources"]?[0]?["userName"] == "alice")
+            let projected = try await list("filter=" + Self.escape("userName eq \"bjensen\"") + "&attributes=userName,name.givenName")
+            let only = try #require(projected.json?["Resources"]?[0]?.objectValue)
+            #expect(Set(only.keys) == ["id", "schemas", "userName", "name"] && only["name"] == ["givenName": "Bjensen"])
+            let excluded = try await vault.call(.GET, base + "/Users/\(id)?excludedAttributes=emails,meta", as: key)
+            #expect(excluded.json?["emails"] == nil && excluded.json?["meta"] == nil && excluded.json?["userName"] == "bjensen")
+            let badFilter = try await list("filter=" + Self.escape("userName eq"))
+            #expect(badFilter.status == 400 && badFilter.json?["scimType"] == "invalidFilter" && badFilter.header("Content-Type") == Self.scimType)
+            #expect(badFilter.json?["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] && badFilter.json?["status"] == "400")
+
+            // PATCH: deactivate and change the work email; the ETag moves on.
+            let patched = try await vault.call(.PATCH, base + "/Users/\(id)", json: [
+                "schemas": [.string(SCIMPatch.schema)],
+                "Operations": [["op": "replace", "path": "active", "value": false], ["op": "replace", "path": "emails[type eq \"work\"].value", "value": "barbara@example.com"]],
+            ], as: key, headers: [("If-Match", etag)])
+            #expect(patched.status == 200 && patched.json?["active"] == false, "\(patched.text)")
+            #expect(patched.header("ETag") != etag)
+            #expect(try await vault.call(.GET, "/tenants/acme/users/\(id)").json?["is_disabled"] == true)
+            #expect(try await vault.call(.GET, "/tenants/acme/users/\(id)").json?["email"] == "barbara@example.com")
+            // A write with the old version is refused; nothing changes.
+            let stale = try await vault.call(.PUT, base + "/Users/\(id)", json: Self.user("bjensen"), as: key, headers: [("If-Match", etag)])
+            #expect(stale.status == 412)
+            let replaced = try await vault.call(.PUT, base + "/Users/\(id)", json: Self.user("bjensen", extra: ["active": true, "displayName": "Babs"]),
+                as: key, headers: [("If-Match", try #require(patched.header("ETag")))])
+            #expect(replaced.status == 200 && replaced.json?["active"] == true && replaced.json?["displayName"] == "Babs", "\(replaced.text)")
+            #expect(replaced.json?["externalId"] == nil, "PUT replaces: an absent externalId is cleared")
+
+            for body: JSONValue in [["userName": "x"], ["emails": [["value": "a@example.com"]]], ["userName": "has space", "emails": [["value": "b@example.com"]]]] {
+                let refused = try await vault.call(.POST, base + "/Users", json: body, as: key)
+                #expect(refused.status == 400 && refused.json?["scimType"] == "invalidValue", "\(body)")
+            }
+            let notJSON = try await vault.service.send(.POST, vault.base + base + "/Users", headers: [("X-API-Key", try Self.keyText(key)), ("Content-Type", Self.scimType)], body: Array("{".utf8))
+            #expect(notJSON.status == 400 && notJSON.json?["scimType"] == "invalidSyntax", "\(notJSON.text)")
+
+            #expect(try await vault.call(.DELETE, base + "/Users/\(id)", as: key).status == 204)
+            let gone = try await vault.call(.GET, base + "/Users/\(id)", as: key)
+            #expect(gone.status == 404 && gone.json?["status"] == "404")
+        }
+    }
+
+    @Test func groupsAreRolesAndMembershipFollowsThem() async throws {
+        try await VaultFixture.run { vault in
+            try await vault.tenant("acme")
+            let key = VaultFixture.Caller.key(try await Self.key(vault, tenant: "acme", scopes: ["scim"]))
+            let base = "/tenants/acme/scim/v2"
+            var ids: [String] = []
+            for name in ["ann", "ben", "cat"] {
+                ids.append(try #require(try await vault.call(.POST, base + "/Users", json: Self.user(name), as: key).json?["id"]?.stringValue))
+            }
+            let group = try await vault.call(.POST, base + "/Groups", json: [
+                "schemas": [.string(SCIMResources.groupSchema)], "displayName": "editors", "members": [["value": .string(ids[0])], ["value": .string(ids[1])]],
+            ], as: key)
+            #expect(group.status == 201, "\(group.text)")
+            let groupID = try #require(group.json?["id"]?.stringValue)
+            #expect(group.json?["members"]?.arrayValue?.count == 2)
+            #expect(try await vault.call(.GET, "/tenants/acme/users/\(ids[0])").json?["roles"] == ["editors"])
+            let ann = try await vault.call(.GET, base + "/Users/\(ids[0])", as: key)
+            #expect(ann.json?["groups"]?[0]?["value"] == .string(groupID) && ann.json?["groups"]?[0]?["display"] == "editors")
+
+            let patched = try await vault.call(.PATCH, base + "/Groups/\(groupID)", json: [
+                "schemas": [.string(SCIMPatch.schema)],
+                "Operations": [
+                    ["op": "add", "path": "members", "value": [["value": .string(ids[2])]]],
+                    ["op": "remove", "path": .string("members[value eq \"\(ids[0])\"]")],
+                    ["op": "replace", "path": "displayName", "value": "writers"],
+                ],
+            ], as: key)
+            #expect(patched.status == 200, "\(patched.text)")
+            #expect(Set(patched.json?["members"]?.arrayValue?.compactMap { $0["value"]?.stringValue } ?? []) == [ids[1], ids[2]])
+            #expect(try await vault.call(.GET, "/tenants/acme/users/\(ids[0])").json?["roles"] == [])
+            #expect(try await vault.call(.GET, "/tenants/acme/users/\(ids[1])").json?["roles"] == ["writers"])
+            let filtered = try await vault.call(.GET, base + "/Groups?filter=" + Self.escape("members.value eq \"\(ids[2])\""), as: key)
+            #expect(filtered.json?["totalResults"] == 1)
+            let unknown = try await vault.call(.PATCH, base + "/Groups/\(groupID)", json: [
+                "schemas": [.string(SCIMPatch.schema)], "Operations": [["op": "add", "path": "members", "value": [["value": "nobody"]]]],
+            ], as: key)
+            #expect(unknown.status == 400 && unknown.json?["scimType"] == "invalidValue")
+            #expect(try await vault.call(.POST, base + "/Groups", json: ["displayName": "writers"], as: key).status == 409)
+
+            #expect(try await vault.call(.DELETE, base + "/Groups/\(groupID)", as: key).status == 204)
+            #expect(try await vault.call(.GET, "/tenants/acme/users/\(ids[1])").json?["roles"] == [])
+            #expect(try await vault.call(.GET, base + "/Groups/\(groupID)", as: key).status == 404)
+        }
+    }
+
+    @Test func discoveryAndWhoMayCall() async throws {
+        try await VaultFixture.run { vault in
+            try await vault.tenant("acme")
+            try await vault.tenant("other")
+            let scim = VaultFixture.Caller.key(try await Self.key(vault, tenant: "acme", scopes: ["scim"]))
+            let usersOnly = VaultFixture.Caller.key(try await Self.key(vault, tenant: "acme", scopes: ["users:read", "users:write"]))
+            let foreign = VaultFixture.Caller.key(try await Self.key(vault, tenant: "other", scopes: ["scim"]))
+            let base = "/tenants/acme/scim/v2"
+            let config = try await vault.call(.GET, base + "/ServiceProviderConfig", as: scim)
+            #expect(config.status == 200 && config.json?["patch"]?["supported"] == true && config.json?["filter"]?["maxResults"] == 100)
+            #expect(try await vault.call(.GET, base + "/ResourceTypes", as: scim).json?["totalResults"] == 2)
+            #expect(try await vault.call(.GET, base + "/ResourceTypes/User", as: scim).json?["endpoint"] == "/Users")
+            #expect(try await vault.call(.GET, base + "/Schemas", as: scim).json?["Resources"]?[0]?["id"] == .string(SCIMResources.userSchema))
+            #expect(try await vault.call(.GET, base + "/Schemas/" + SCIMResources.groupSchema, as: scim).status == 200)
+            #expect(try await vault.call(.GET, base + "/Schemas/nope", as: scim).status == 404)
+            for path in ["/Users", "/Groups", "/ServiceProviderConfig"] {
+                let nobody = try await vault.call(.GET, base + path, as: .nobody)
+                #expect(nobody.status == 401 && nobody.json?["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"], "\(path)")
+                #expect(try await vault.call(.GET, base + path, as: usersOnly).status == 403, "\(path)")
+                #expect(try await vault.call(.GET, base + path, as: foreign).status == 403, "\(path)")
+                if path != "/ServiceProviderConfig" {
+                    #expect(try await vault.call(.POST, base + path, json: Self.user("zed"), as: foreign).status == 403, "\(path)")
+                }
+            }
+            // The operator key holds every scope everywhere.
+            #expect(try await vault.call(.GET, base + "/Users").status == 200)
+            #expect(try await vault.call(.GET, "/tenants/missing/scim/v2/Users").status == 404)
+        }
+    }
+
+    static func escape(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    static func keyText(_ caller: VaultFixture.Caller) throws -> String {
+        guard case .key(let key) = caller else { throw CancellationError() }
+        return key
+    }
+}
+
+extension JSONValue {
+    /// The element at `index` of an array.
+    fileprivate subscript(index: Int) -> JSONValue? {
+        guard let items = arrayValue, items.indices.contains(index) else { return nil }
+        return items[index]
+    }
+}
