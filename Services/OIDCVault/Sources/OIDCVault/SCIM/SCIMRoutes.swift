@@ -286,9 +286,10 @@ struct SCIMRoutes: Sendable {
 
     /// `If-Match`: 412 unless it names the current version (or `*`).
     static func checkVersion(_ request: Request, _ updatedAt: Date) throws(AppError) {
-        guard let header = request.headers[.ifMatch] else { return }
+        let tags = (request.headers[.ifMatch] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // An empty If-Match names no version: as if absent.
+        guard !tags.isEmpty else { return }
         let current = SCIMResources.version(updatedAt)
-        let tags = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard tags.contains("*") || tags.contains(current) || tags.contains(String(current.dropFirst(2))) else {
             throw SCIMError.make(status: 412, "The resource changed: its version is \(current)")
         }
