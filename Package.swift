@@ -286,7 +286,7 @@ let package = Package(
         + service(
             "OIDCVault", executable: "oidc-vault", migrations: [
                 "0001_init.sql", "0002_vault.sql", "0003_outbox_limits.sql", "0004_refresh_successor.sql", "0005_step_up_and_root_issuer.sql",
-                "0006_outbox_notify.sql", "0007_scim.sql",
+                "0006_outbox_notify.sql", "0007_scim.sql", "0008_passkeys.sql",
             ],
             dependencies: [
                 "SuiteMail", "VaultZKP",

@@ -34,6 +34,7 @@ public enum OIDCVaultService: SuiteService {
             Migration(fileName: "0005_step_up_and_root_issuer.sql", bytes: PackageResources._005_step_up_and_root_issuer_sql),
             Migration(fileName: "0006_outbox_notify.sql", bytes: PackageResources._006_outbox_notify_sql),
             Migration(fileName: "0007_scim.sql", bytes: PackageResources._007_scim_sql),
+            Migration(fileName: "0008_passkeys.sql", bytes: PackageResources._008_passkeys_sql),
         ]
     }
 
@@ -59,6 +60,7 @@ public enum OIDCVaultService: SuiteService {
         TenantRoutes(vault: vault).add(to: router)
         ClientRoutes(vault: vault).add(to: router, access: dependencies.access)
         SCIMRoutes(vault: vault).add(to: router)
+        PasskeyRoutes(vault: vault).add(to: router, access: dependencies.access)
         UserRoutes(vault: vault).add(to: router)
         APIKeyRoutes(vault: vault).add(to: router)
         BlockRoutes(vault: vault).add(to: router)
@@ -252,6 +254,7 @@ enum VaultJanitor {
                 "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'",
                 "DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'",
                 "DELETE FROM sessions WHERE expires_at < now() - interval '1 day'",
+                "DELETE FROM webauthn_challenges WHERE expires_at < now()",
             ] {
                 await attempt { try await database.query(statement, logger: logger) }
             }

@@ -98,6 +98,18 @@ struct Tenant: Sendable {
         flag("show_pin_when_typing", true)
         flag("passkey_enabled", false)
         flag("has_username_and_email", true)
+        // Passkeys: the RP ID (a registrable domain of the login page) and the origins
+        // allowed; unset, those of VAULT_LOGIN_UI_URL and of the vault.
+        if let rpID = fields.string("webauthn_rp_id", required: false, nullable: true, max: 253) {
+            out["webauthn_rp_id"] = .string(rpID)
+        } else if let previous = previous?["webauthn_rp_id"] {
+            out["webauthn_rp_id"] = previous
+        }
+        if let origins = fields.strings("webauthn_origins", maxCount: 20, maxLength: 256, nullable: true) {
+            out["webauthn_origins"] = .array(origins.map(JSONValue.string))
+        } else if let previous = previous?["webauthn_origins"] {
+            out["webauthn_origins"] = previous
+        }
         out["display_name"] = .string(fields.string("display_name", required: previous != nil, max: 256) ?? "")
         var block = BlockConfig()
         if let config = fields.object("block_config", nullable: true) {
