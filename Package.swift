@@ -272,13 +272,15 @@ let package = Package(
             ])
         + service(
             "UserIdentity", executable: "user-identity", migrations: ["0001_init.sql", "0002_accounts.sql", "0003_outbox_and_limits.sql", "0004_outbox_notify.sql",
-                "0005_profiles.sql", "0006_documents.sql", "0007_phone_verifications.sql", "0008_social_logins.sql",
+                "0005_profiles.sql", "0006_documents.sql", "0007_phone_verifications.sql", "0008_social_logins.sql", "0009_vault_relay.sql",
             ],
             resources: userIdentityTemplates.map { "Templates/\($0)" },
             dependencies: [
                 "SuiteMail",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -12,6 +12,8 @@ public enum InternalScope: String, Sendable, CaseIterable {
     /// user-identity's provisional accounts (`/internal/users/provision`): meet-rooms makes
     /// one for an unknown delegated email when `MEET_ALLOW_USER_CREATION` is on.
     case usersProvision = "users:provision"
+    /// the vault's users provisioned from user-identity (`/internal/tenants/{t}/provisioned-users/{id}`, flow 4).
+    case vaultUsersProvision = "vault-users:provision"
     /// identity-associations' room invitations (`/internal/invites`).
     case invitesWrite = "invites:write"
     /// `/internal/ping` on any service.
@@ -65,4 +67,11 @@ extension InternalClient {
 extension String {
     /// For a query value: everything but letters and digits percent-encoded.
     var queryEncoded: String { addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+
+    /// For a path segment: RFC 3986's unreserved characters stay.
+    var pathEncoded: String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
 }

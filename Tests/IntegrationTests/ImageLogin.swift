@@ -34,23 +34,27 @@ enum ImageLogin {
         location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == name }?.value }
     }
 
-    /// Enrols `username` in `tenant` with the photo.
-    static func register(vault: String, tenant: String, username: String, email: String) async throws {
+    /// The photo's commitment, sealed for `tenant`'s encryption key.
+    static func sealedCommitment(vault: String, tenant: String, username: String) async throws -> String {
         let jwks = try await send(.GET, vault + "/tenants/\(tenant)/.well-known/jwks.json").json
         let enc = try #require(jwks?["keys"]?.arrayValue?.first { $0["use"] == "enc" })
         let encKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: try #require(enc["x"]?.stringValue.flatMap(Base64URL.decode)))
-        let client = ZKPClient(tenant: tenant, username: username)
+        return try ZKPClient(tenant: tenant, username: username).enroll(image: photo(), encryptionKey: encKey, kid: enc["kid"]?.stringValue)
+    }
+
+    /// Enrols `username` in `tenant` with the photo.
+    static func register(vault: String, tenant: String, username: String, email: String) async throws {
         let registered = try await send(.POST, vault + "/auth/register?tenant_id=\(tenant)", json: [
             "username": .string(username), "email": .string(email), "proto_version": "1",
-            "encrypted_commitment": .string(try client.enroll(image: photo(), encryptionKey: encKey, kid: enc["kid"]?.stringValue)),
+            "encrypted_commitment": .string(try await sealedCommitment(vault: vault, tenant: tenant, username: username)),
         ])
         #expect(registered.status == 201, "\(registered.text)")
     }
 
-    /// The authorization code `username` gets for `clientID` after the image login.
-    static func code(
+    /// An authorization request of `clientID` and the image login's answer in it.
+    static func authenticate(
         vault: String, tenant: String, clientID: String, redirect: String, scope: String, username: String, verifier: String, nonce: String
-    ) async throws -> String {
+    ) async throws -> (authReqID: String, answer: TestResponse) {
         let challenge = Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8))))
         let authorize = try await fetchWithoutRedirect(vault + "/tenants/\(tenant)/authorize?" + String(decoding: form([
             ("response_type", "code"), ("client_id", clientID), ("redirect_uri", redirect), ("scope", scope), ("state", "s1"),
@@ -61,12 +65,22 @@ enum ImageLogin {
         let (loginKey, cipherKey) = ZKPClient.loginKey()
         let challenged = try await send(
             .POST, vault + "/auth/challenge?auth_req_id=\(authReqID)", json: ["username": .string(username), "cipherKey": .string(cipherKey)])
-        let answer = try client.answer(
-            challenge: try #require(challenged.json?["challenge_data"]?.stringValue), loginKey: loginKey, image: photo(), client: clientID)
+        guard let challengeData = challenged.json?["challenge_data"]?.stringValue,
+            let answer = try? client.answer(challenge: challengeData, loginKey: loginKey, image: photo(), client: clientID)
+        else { return (authReqID, challenged) }
         let authenticated = try await send(.POST, vault + "/auth/authenticate?auth_req_id=\(authReqID)", json: [
             "username": .string(username), "cipherKey": .string(cipherKey), "challenge_id": .string(answer.challengeID),
             "challenge_data": .string(answer.challengeData),
         ])
+        return (authReqID, authenticated)
+    }
+
+    /// The authorization code `username` gets for `clientID` after the image login.
+    static func code(
+        vault: String, tenant: String, clientID: String, redirect: String, scope: String, username: String, verifier: String, nonce: String
+    ) async throws -> String {
+        let (authReqID, authenticated) = try await authenticate(
+            vault: vault, tenant: tenant, clientID: clientID, redirect: redirect, scope: scope, username: username, verifier: verifier, nonce: nonce)
         let resumeNonce = try #require(authenticated.json?["nonce"]?.stringValue, "\(authenticated.text)")
         let resumed = try await fetchWithoutRedirect(vault + "/authorize/continue?auth_req_id=\(authReqID)&nonce=\(resumeNonce)")
         return try #require(query(resumed.header("Location"), "code"), "\(resumed.text)")

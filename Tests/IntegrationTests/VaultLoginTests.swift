@@ -109,4 +109,120 @@ import UserIdentity
             }
         }
     }
+
+    /// Flow 4 then flow 3: an account made in user-identity appears in the vault (its id as
+    /// the vault user's id and external_id), enrols an image there through the reset code,
+    /// logs in, and gets its user-identity token pair; disabled in user-identity, the vault
+    /// refuses its next login within 5 s.
+    @Test func anAccountMadeInUserIdentityIsProvisionedToTheVaultUntilDisabled() async throws {
+        let ports = (vault: try FreePort.next(), uai: try FreePort.next())
+        let urls = ["oidc-vault": "http://127.0.0.1:\(ports.vault)", "user-identity": "http://127.0.0.1:\(ports.uai)"]
+        let base = try await TestPostgres.shared.makeDatabase(schema: "public", poolSize: 4)
+        @Sendable func configuration(_ name: String, port: Int, schema: String) -> ServiceConfiguration {
+            var database = base
+            database.schema = schema
+            var trusted: [String: ServiceTrust.KeySource] = [:]
+            for (peer, url) in urls where peer != name { trusted[peer] = .jwks(url: url + "/internal/jwks.json") }
+            return .forTesting(
+                service: name, port: port, database: database, trust: ServiceTrust(issuers: trusted), peers: urls.filter { $0.key != name })
+        }
+        let mail = FileManager.default.temporaryDirectory.appendingPathComponent("vault-provision-mail-\(UUID().uuidString.prefix(6))").path
+        let vault = try await SuiteApplication.build(
+            OIDCVaultService.self, configuration: configuration("oidc-vault", port: ports.vault, schema: "vault"),
+            settings: try OIDCVaultService.loadSettings(ConfigReader([
+                "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "VAULT_ADMIN_API_KEY": Self.operatorKey,
+                "VAULT_LOGIN_UI_URL": "https://login.example.com/", "MAIL_DIR": mail,
+            ])))
+        let vaultURL = urls["oidc-vault"]!, userIdentity = urls["user-identity"]!
+        let redirect = "https://app.example.com/vault/callback"
+        try await LiveServices.run([vault.application], readyURLs: [vaultURL + "/health/ready"]) {
+            let admin = [("X-API-Key", Self.operatorKey)]
+            #expect(try await send(.POST, vaultURL + "/tenants", json: ["tenant_id": "acme"], headers: admin).status == 201)
+            let client = try await send(.POST, vaultURL + "/clients", json: [
+                "client_id": "user-identity", "name": "User&Identity", "tenant_id": "acme", "redirect_uris": .array([.string(redirect)]),
+                "allowed_scopes": ["openid", "email"], "client_type": "confidential",
+            ], headers: admin)
+            let secret = try #require(client.json?["client_secret"]?.stringValue, "\(client.text)")
+            let uai = try await SuiteApplication.build(
+                UserIdentityService.self, configuration: configuration("user-identity", port: ports.uai, schema: "uai"),
+                settings: try UserIdentityService.loadSettings(ConfigReader([
+                    "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4", "MAIL_DIR": mail,
+                    "UAI_VAULT_PROVISION_TENANT": "acme", "UAI_VAULT_ISSUER": vaultURL + "/tenants/acme",
+                    "UAI_VAULT_CLIENT_ID": "user-identity", "UAI_VAULT_CLIENT_SECRET": secret,
+                ])))
+            try await LiveServices.run([uai.application], readyURLs: [userIdentity + "/health/ready"]) {
+                let database = uai.dependencies.database
+                _ = try await UserIdentityService.createAdmin(
+                    email: "root@example.org", fullname: "Root Admin", password: "root-secret-1", database: database, bcryptCost: 4,
+                    logger: .init(label: "test"))
+                let ann = try await UserIdentityService.createAdmin(
+                    email: "ann@example.org", fullname: "Ann Example", password: "ann-secret-1", database: database, bcryptCost: 4,
+                    logger: .init(label: "test"))
+                let annID = ann.uuidString.lowercased()
+                // She appears in the vault, promptly.
+                var provisioned: JSONValue?
+                for _ in 0..<100 {
+                    let found = try await send(.GET, vaultURL + "/tenants/acme/users/\(annID)", headers: admin)
+                    if found.status == 200 { provisioned = found.json; break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let user = try #require(provisioned, "the account never reached the vault")
+                #expect(user["external_id"] == .string(annID) && user["email"] == "ann@example.org" && user["username"] == "ann@example.org")
+                #expect(user["is_disabled"] == false)
+
+                // She enrols an image with a reset code mailed by the vault, then logs in.
+                #expect(try await send(.POST, vaultURL + "/auth/password/reset-request?client_id=user-identity&tenant_id=acme", json: [
+                    "username": "ann@example.org", "email": "ann@example.org",
+                ]).status == 200)
+                var code: String?
+                for _ in 0..<100 where code == nil {
+                    for name in (try? FileManager.default.contentsOfDirectory(atPath: mail)) ?? [] {
+                        let raw = (try? String(contentsOfFile: mail + "/" + name, encoding: .utf8)) ?? ""
+                        // The body is base64 (Content-Transfer-Encoding), after the blank line.
+                        let encoded = raw.components(separatedBy: "\r\n\r\n").dropFirst().joined().replacingOccurrences(of: "\r\n", with: "")
+                        let text = Data(base64Encoded: encoded).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                        if raw.contains("To: ann@example.org"), let range = text.range(of: #"image is \d{8}"#, options: .regularExpression) {
+                            code = String(text[range].suffix(8))
+                        }
+                    }
+                    if code == nil { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                let resetCode = try #require(code, "no reset code was mailed: \(((try? FileManager.default.contentsOfDirectory(atPath: mail)) ?? []).map { (try? String(contentsOfFile: mail + "/" + $0, encoding: .utf8)) ?? $0 })")
+                let reset = try await send(.POST, vaultURL + "/auth/password/reset?tenant_id=acme", json: [
+                    "code": .string(resetCode), "username": "ann@example.org", "proto_version": "1",
+                    "encrypted_commitment": .string(try await ImageLogin.sealedCommitment(vault: vaultURL, tenant: "acme", username: "ann@example.org")),
+                ])
+                #expect(reset.status == 200, "\(reset.text)")
+                let verifier = Base64URL.encode(SecureRandom.bytes(32))
+                let authorization = try await ImageLogin.code(
+                    vault: vaultURL, tenant: "acme", clientID: "user-identity", redirect: redirect, scope: "openid email",
+                    username: "ann@example.org", verifier: verifier, nonce: "n")
+                let pair = try await send(.POST, userIdentity + "/oauth/vault", json: [
+                    "code": .string(authorization), "redirect_uri": .string(redirect), "code_verifier": .string(verifier),
+                ])
+                #expect(pair.status == 201, "\(pair.text)")
+                let me = try await send(.GET, userIdentity + "/users/me", json: nil, token: try #require(pair.json?["accessToken"]?.stringValue))
+                #expect(me.json?["id"] == .string(annID), "\(me.text)")
+
+                // Disabled in user-identity: the vault refuses her next login within 5 s.
+                let rootToken = try #require(try await send(.POST, userIdentity + "/authentications", json: [
+                    "email": "root@example.org", "password": "root-secret-1",
+                ]).json?["accessToken"]?.stringValue)
+                #expect(try await send(.DELETE, userIdentity + "/users/\(annID)/enabling", json: nil, token: rootToken).status == 204)
+                let disabledAt = Date()
+                var refused = false
+                while Date().timeIntervalSince(disabledAt) < 5 {
+                    let attempt = try await ImageLogin.authenticate(
+                        vault: vaultURL, tenant: "acme", clientID: "user-identity", redirect: redirect, scope: "openid email",
+                        username: "ann@example.org", verifier: Base64URL.encode(SecureRandom.bytes(32)), nonce: "n2")
+                    if attempt.answer.status != 200 { refused = true; break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(refused, "the vault still let her in 5 s after she was disabled")
+                #expect(try await send(.GET, vaultURL + "/tenants/acme/users/\(annID)", headers: admin).json?["is_disabled"] == true)
+                let lag = try await send(.GET, userIdentity + "/metrics").text
+                #expect(lag.contains("uai_vault_relay_lag_events 0"), "\(lag.split(separator: "\n").filter { $0.contains("relay") })")
+            }
+        }
+    }
 }

@@ -61,6 +61,7 @@ public enum OIDCVaultService: SuiteService {
         ClientRoutes(vault: vault).add(to: router, access: dependencies.access)
         SCIMRoutes(vault: vault).add(to: router)
         PasskeyRoutes(vault: vault).add(to: router, access: dependencies.access)
+        ProvisionRoutes(vault: vault, verifier: dependencies.verifier).add(to: router)
         UserRoutes(vault: vault).add(to: router)
         APIKeyRoutes(vault: vault).add(to: router)
         BlockRoutes(vault: vault).add(to: router)

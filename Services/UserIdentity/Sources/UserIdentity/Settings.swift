@@ -29,13 +29,17 @@ public struct UserIdentitySettings: Sendable {
     public var documents: DocumentSettings
     public var phones: PhoneVerificationSettings
     public var social: SocialSettings
+    /// Flow 4: the vault tenant every account is provisioned to (`UAI_VAULT_PROVISION_TENANT`;
+    /// the vault is the `OIDC_VAULT_URL` peer). Nil: no relay.
+    public var vaultProvisionTenant: String?
 
     public init(
         tokens: TokenSettings, bcryptCost: Int = 12, signupRoles: Set<String> = ["tenant", "landlord"],
         disallowedSignupDomains: [String: Set<String>] = [:], callbackHosts: Set<String> = [],
         activationTTL: Int = 7 * 86_400, invitationTTL: Int = 14 * 86_400, passwordResetTTL: Int = 3_600,
         emailChangeTTL: Int = 86_400, mail: MailSettings, templates: MailTemplates, documents: DocumentSettings = DocumentSettings(),
-        phones: PhoneVerificationSettings = PhoneVerificationSettings(), social: SocialSettings = SocialSettings()
+        phones: PhoneVerificationSettings = PhoneVerificationSettings(), social: SocialSettings = SocialSettings(),
+        vaultProvisionTenant: String? = nil
     ) {
         self.tokens = tokens
         self.bcryptCost = bcryptCost
@@ -51,6 +55,7 @@ public struct UserIdentitySettings: Sendable {
         self.documents = documents
         self.phones = phones
         self.social = social
+        self.vaultProvisionTenant = vaultProvisionTenant
     }
 
     static func load(_ reader: ConfigReader) throws(ConfigurationError) -> UserIdentitySettings {
@@ -85,7 +90,8 @@ public struct UserIdentitySettings: Sendable {
             templates: try MailTemplates(builtIn: BuiltInTemplates.all, directory: try reader.string("TEMPLATES_DIR")),
             documents: try DocumentSettings.load(reader),
             phones: try PhoneVerificationSettings.load(reader),
-            social: try SocialSettings.load(reader))
+            social: try SocialSettings.load(reader),
+            vaultProvisionTenant: try reader.string("UAI_VAULT_PROVISION_TENANT"))
     }
 }
 

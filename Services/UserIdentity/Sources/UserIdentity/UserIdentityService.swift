@@ -34,6 +34,7 @@ public enum UserIdentityService: SuiteService {
             Migration(fileName: "0006_documents.sql", bytes: PackageResources._006_documents_sql),
             Migration(fileName: "0007_phone_verifications.sql", bytes: PackageResources._007_phone_verifications_sql),
             Migration(fileName: "0008_social_logins.sql", bytes: PackageResources._008_social_logins_sql),
+            Migration(fileName: "0009_vault_relay.sql", bytes: PackageResources._009_vault_relay_sql),
         ]
     }
 
@@ -89,10 +90,18 @@ public enum UserIdentityService: SuiteService {
     }
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {
+        // The domain events wake the relay to the vault the same way (their trigger is in
+        // 0009_vault_relay.sql).
         let outboxes = OutboxListener(
-            database: dependencies.database, schema: dependencies.configuration.database.schema, tables: Self.outboxTables,
+            database: dependencies.database, schema: dependencies.configuration.database.schema, tables: Self.outboxTables + ["domain_events"],
             logger: dependencies.logger)
-        return [
+        var relay: [any Service] = []
+        if let tenant = settings.vaultProvisionTenant {
+            relay.append(VaultRelay(
+                database: dependencies.database, tenant: tenant, peers: dependencies.peers, doorbell: outboxes.doorbell("domain_events"),
+                registry: dependencies.metrics.registry, logger: dependencies.logger))
+        }
+        return relay + [
             outboxes,
             OutboxWorker(
                 database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger,

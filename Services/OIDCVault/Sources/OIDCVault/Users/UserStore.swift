@@ -114,6 +114,31 @@ struct UserStore: Sendable {
         return .usernameTaken
     }
 
+    enum ProvisionOutcome: Equatable {
+        case created, updated, taken
+    }
+
+    /// Flow 4: the user `user.id` made or set to `user`'s state in one statement (the
+    /// credential, if any, stays). `taken`: another user has the username or email.
+    func provision(_ user: VaultUser, emailUnique: Bool) async throws -> ProvisionOutcome {
+        do {
+            let rows = try await database.query(
+                """
+                INSERT INTO users (tenant_id, user_id, username, email, email_unique, is_disabled, is_verified, locale, roles, external_id)
+                VALUES (\(user.tenant), \(user.id), \(user.username), \(user.email), \(emailUnique), \(user.isDisabled), \(user.isVerified),
+                        \(user.locale), \(user.roles), \(user.externalID))
+                ON CONFLICT (tenant_id, user_id) DO UPDATE SET username = EXCLUDED.username, email = EXCLUDED.email,
+                    email_unique = EXCLUDED.email_unique, is_disabled = EXCLUDED.is_disabled, is_verified = EXCLUDED.is_verified,
+                    locale = EXCLUDED.locale, roles = EXCLUDED.roles, external_id = EXCLUDED.external_id, updated_at = now()
+                RETURNING xmax = 0
+                """, logger: logger)
+            for try await created in rows.decode(Bool.self) { return created ? .created : .updated }
+            return .taken
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            return .taken
+        }
+    }
+
     // MARK: - Second factors (`need_verify`)
 
     /// Sets the factors given (nil leaves one as it is).
