@@ -96,7 +96,8 @@ import Testing
             let id = try #require(created.json?["id"]?.stringValue)
             #expect(created.header("Location")?.hasSuffix("/tenants/acme/scim/v2/Users/\(id)") == true)
             let etag = try #require(created.header("ETag"))
-            #expect(created.json?["meta"]?["version"] == .string(etag) && created.json?["active"] == true)
+            #expect(created.json?["meta"]?["version"] == .string(etag))
+            #expect(created.json?["active"] == nil, "never set: unassigned (the user is enabled)")
             #expect(created.json?["name"]?["familyName"] == "Example")
             // It is the tenant's user, for the admin API and the login too.
             let admin = try await vault.call(.GET, "/tenants/acme/users/\(id)")
@@ -119,6 +120,13 @@ import Testing
             #expect(Set(only.keys) == ["id", "schemas", "userName", "name"] && only["name"] == ["givenName": "Bjensen"])
             let excluded = try await vault.call(.GET, base + "/Users/\(id)?excludedAttributes=emails,meta", as: key)
             #expect(excluded.json?["emails"] == nil && excluded.json?["meta"] == nil && excluded.json?["userName"] == "bjensen")
+            // Spaces as '+', as SCIM clients write them; and the same query POSTed to .search.
+            #expect(try await list("filter=userName+eq+%22bjensen%22").json?["totalResults"] == 1)
+            let searched = try await vault.call(.POST, base + "/Users/.search", json: [
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName sw \"a\"", "attributes": ["userName"],
+            ], as: key)
+            #expect(searched.json?["totalResults"] == 1 && searched.json?["Resources"]?[0]?["emails"] == nil, "\(searched.text)")
+            #expect(try await vault.call(.POST, base + "/.search", json: ["filter": "userName pr"], as: key).json?["totalResults"] == 4)
             let badFilter = try await list("filter=" + Self.escape("userName eq"))
             #expect(badFilter.status == 400 && badFilter.json?["scimType"] == "invalidFilter" && badFilter.header("Content-Type") == Self.scimType)
             #expect(badFilter.json?["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] && badFilter.json?["status"] == "400")

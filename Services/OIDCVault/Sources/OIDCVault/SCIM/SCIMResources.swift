@@ -13,7 +13,11 @@ enum SCIMResources {
     /// The core attributes kept as sent, beyond those the vault's own columns hold.
     static let keptUserAttributes: Set<String> = [
         "name", "displayName", "nickName", "profileUrl", "title", "userType", "preferredLanguage", "timezone", "phoneNumbers", "addresses",
+        "emails",
     ]
+
+    /// Kept beside the attributes: the client left `active` unassigned.
+    static let activeUnassigned = "$activeUnassigned"
 
     /// `W/"<updated_at in ms>"`: changes with every write.
     static func version(_ date: Date) -> String { "W/\"\(Int64((date.timeIntervalSince1970 * 1000).rounded()))\"" }
@@ -33,8 +37,17 @@ enum SCIMResources {
         json["schemas"] = [.string(userSchema)]
         json["id"] = .string(user.id)
         json["userName"] = .string(user.username)
-        json["active"] = .bool(!user.isDisabled)
-        json["emails"] = [["value": .string(user.email), "primary": true, "type": "work"]]
+        // A client that never set `active`, or removed it, reads it unassigned (RFC 7644
+        // §3.5.2.2); the user is enabled meanwhile.
+        if !(kept[activeUnassigned] == .bool(true) && !user.isDisabled) { json["active"] = .bool(!user.isDisabled) }
+        // The emails as the client sent them when they still name the user's email, else it alone.
+        if case .array(let sent)? = kept["emails"],
+            sent.contains(where: { $0["value"]?.stringValue?.lowercased() == user.email })
+        {
+            json["emails"] = .array(sent)
+        } else {
+            json["emails"] = [["value": .string(user.email), "primary": true, "type": "work"]]
+        }
         if let external = user.externalID { json["externalId"] = .string(external) }
         if let locale = user.locale { json["locale"] = .string(locale) }
         if !groups.isEmpty {
@@ -52,9 +65,9 @@ enum SCIMResources {
     static func group(_ group: SCIMGroup, base: String) -> [String: JSONValue] {
         var json: [String: JSONValue] = [
             "schemas": [.string(groupSchema)], "id": .string(group.id), "displayName": .string(group.displayName),
-            "members": .array(group.members.map {
-                ["value": .string($0.id), "display": .string($0.username), "$ref": .string(base + "/Users/" + $0.id), "type": "User"]
-            }),
+            // value and $ref only: what a client sends back reads back the same (scim2-tester
+            // compares a PATCH's members exactly); a client looks a member up for its name.
+            "members": .array(group.members.map { ["value": .string($0.id), "$ref": .string(base + "/Users/" + $0.id)] }),
             "meta": [
                 "resourceType": "Group", "created": .string(Timestamp.millis(group.createdAt)),
                 "lastModified": .string(Timestamp.millis(group.updatedAt)), "location": .string(base + "/Groups/" + group.id),
@@ -88,20 +101,22 @@ enum SCIMResources {
         }
         guard let email, Validate.isEmail(email) else { throw SCIMError.invalidValue("A user needs a valid email (emails[primary eq true].value)") }
         var active = true
+        var assigned = true
         switch SCIMPath.member(json, "active") {
         case .bool(let flag)?: active = flag
         case .string(let text)? where ["true", "false"].contains(text.lowercased()): active = text.lowercased() == "true"
-        case nil, .null?: break
+        case nil, .null?: assigned = false
         default: throw SCIMError.invalidValue("active must be a boolean")
         }
         let external = SCIMPath.member(json, "externalId")?.stringValue
         if let external, external.utf8.count > 256 { throw SCIMError.invalidValue("externalId is longer than 256 bytes") }
         let locale = SCIMPath.member(json, "locale")?.stringValue
-        if let locale, locale.utf8.count > 35 { throw SCIMError.invalidValue("locale is longer than 35 bytes") }
+        if let locale, locale.utf8.count > 64 { throw SCIMError.invalidValue("locale is longer than 64 bytes") }
         var kept: [String: JSONValue] = [:]
         for (name, value) in json {
             if let canonical = keptUserAttributes.first(where: { $0.lowercased() == name.lowercased() }), value != .null { kept[canonical] = value }
         }
+        if !assigned { kept[activeUnassigned] = true }
         guard CanonicalJSON.bytes(.object(kept)).count <= 16_384 else { throw SCIMError.invalidValue("The user's attributes are too large") }
         let user = VaultUser(
             tenant: tenant, id: id, username: userName, email: email.lowercased(), isDisabled: !active, isVerified: existing?.isVerified ?? false,
@@ -178,7 +193,8 @@ enum SCIMResources {
 
     static func attribute(
         _ name: String, type: String = "string", multiValued: Bool = false, required: Bool = false, caseExact: Bool = false,
-        mutability: String = "readWrite", returned: String = "default", uniqueness: String = "none", sub: [JSONValue]? = nil
+        mutability: String = "readWrite", returned: String = "default", uniqueness: String = "none", sub: [JSONValue]? = nil,
+        referenceTypes: [String]? = nil
     ) -> JSONValue {
         var object: [String: JSONValue] = [
             "name": .string(name), "type": .string(type), "multiValued": .bool(multiValued), "description": .string(name),
@@ -186,11 +202,14 @@ enum SCIMResources {
             "uniqueness": .string(uniqueness),
         ]
         if let sub { object["subAttributes"] = .array(sub) }
+        if let referenceTypes { object["referenceTypes"] = .array(referenceTypes.map(JSONValue.string)) }
         return .object(object)
     }
 
     static func schemas(base: String) -> [JSONValue] {
         let multi = [attribute("value"), attribute("type"), attribute("primary", type: "boolean"), attribute("display", mutability: "readOnly")]
+        // The vault keeps one email a user must have: its value is required.
+        let emails = [attribute("value", required: true), attribute("type"), attribute("primary", type: "boolean"), attribute("display", mutability: "readOnly")]
         let user: JSONValue = [
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"], "id": .string(userSchema), "name": "User", "description": "User Account",
             "attributes": .array([
@@ -199,10 +218,13 @@ enum SCIMResources {
                 attribute("displayName"), attribute("nickName"), attribute("profileUrl", type: "reference"), attribute("title"),
                 attribute("userType"), attribute("preferredLanguage"), attribute("locale"), attribute("timezone"),
                 attribute("active", type: "boolean"),
-                attribute("emails", type: "complex", multiValued: true, required: true, sub: multi),
+                attribute("emails", type: "complex", multiValued: true, required: true, sub: emails),
                 attribute("phoneNumbers", type: "complex", multiValued: true, sub: multi),
                 attribute("addresses", type: "complex", multiValued: true, sub: ["formatted", "streetAddress", "locality", "region", "postalCode", "country", "type"].map { attribute($0) }),
-                attribute("groups", type: "complex", multiValued: true, mutability: "readOnly", sub: [attribute("value"), attribute("$ref", type: "reference"), attribute("display"), attribute("type")]),
+                attribute(
+                    "groups", type: "complex", multiValued: true, mutability: "readOnly",
+                    sub: [attribute("value", mutability: "readOnly"), attribute("$ref", type: "reference", mutability: "readOnly", referenceTypes: ["Group"]),
+                          attribute("display", mutability: "readOnly"), attribute("type", mutability: "readOnly")]),
             ]),
             "meta": ["resourceType": "Schema", "location": .string(base + "/Schemas/" + userSchema)],
         ]
@@ -210,7 +232,10 @@ enum SCIMResources {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"], "id": .string(groupSchema), "name": "Group", "description": "Group",
             "attributes": .array([
                 attribute("displayName", required: true, uniqueness: "server"),
-                attribute("members", type: "complex", multiValued: true, sub: [attribute("value", mutability: "immutable"), attribute("$ref", type: "reference", mutability: "immutable"), attribute("display", mutability: "readOnly"), attribute("type", mutability: "immutable")]),
+                attribute(
+                    "members", type: "complex", multiValued: true,
+                    sub: [attribute("value", mutability: "immutable"), attribute("$ref", type: "reference", mutability: "immutable", referenceTypes: ["User"]),
+                          attribute("display", mutability: "readOnly"), attribute("type", mutability: "readOnly")]),
             ]),
             "meta": ["resourceType": "Schema", "location": .string(base + "/Schemas/" + groupSchema)],
         ]

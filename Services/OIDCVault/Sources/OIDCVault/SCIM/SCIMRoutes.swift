@@ -46,6 +46,10 @@ struct SCIMRoutes: Sendable {
             return Self.response(schema)
         }
         scim.get("Users") { request, context in try await listUsers(request, context) }
+        // RFC 7644 §3.4.3: the same query in a POSTed SearchRequest.
+        scim.post("Users/.search") { request, context in try await listUsers(request, context, search: try await Self.search(request, context)) }
+        scim.post(".search") { request, context in try await searchAll(request, context, search: try await Self.search(request, context)) }
+        scim.post("Groups/.search") { request, context in try await listGroups(request, context, search: try await Self.search(request, context)) }
         scim.post("Users") { request, context in try await createUser(request, context) }
         scim.get("Users/:id") { request, context in
             let (tenant, base) = try await tenant(context)
@@ -99,9 +103,10 @@ struct SCIMRoutes: Sendable {
 
     // MARK: Users
 
-    func listUsers(_ request: Request, _ context: VaultContext) async throws -> Response {
+    func listUsers(_ request: Request, _ context: VaultContext, search: [String: String]? = nil) async throws -> Response {
         let (tenant, base) = try await tenant(context)
-        let (filter, start, count) = try Self.listParameters(request)
+        let parameters = search ?? Self.query(request)
+        let (filter, start, count) = try Self.listParameters(parameters)
         var candidates: [SCIMStore.StoredUser]
         // The look-up every provisioning client makes before a create, by index.
         if case .compare(let path, .eq, .string(let name))? = filter, path.parts.map({ $0.lowercased() }) == ["username"] {
@@ -116,7 +121,19 @@ struct SCIMRoutes: Sendable {
             if filter?.matches(json) ?? true { matched.append(json) }
         }
         let page = matched.dropFirst(start - 1).prefix(count)
-        return Self.list(try page.map { .object(try projected(request, $0)) }, total: matched.count, start: start)
+        return Self.list(page.map { .object(Self.projected(parameters, $0)) }, total: matched.count, start: start)
+    }
+
+    /// `POST /.search` at the root: users and groups at once, users first.
+    func searchAll(_ request: Request, _ context: VaultContext, search parameters: [String: String]) async throws -> Response {
+        let (tenant, base) = try await tenant(context)
+        let (filter, start, count) = try Self.listParameters(parameters)
+        let groups = try await store.groups(tenant: tenant.id)
+        var matched = try await store.users(tenant: tenant.id).map { userJSON($0, groups: groups, base: base) }
+        matched += groups.map { SCIMResources.group($0, base: base) }
+        matched = matched.filter { filter?.matches($0) ?? true }
+        let page = matched.dropFirst(start - 1).prefix(count)
+        return Self.list(page.map { .object(Self.projected(parameters, $0)) }, total: matched.count, start: start)
     }
 
     func createUser(_ request: Request, _ context: VaultContext) async throws -> Response {
@@ -175,12 +192,13 @@ struct SCIMRoutes: Sendable {
 
     // MARK: Groups
 
-    func listGroups(_ request: Request, _ context: VaultContext) async throws -> Response {
+    func listGroups(_ request: Request, _ context: VaultContext, search: [String: String]? = nil) async throws -> Response {
         let (tenant, base) = try await tenant(context)
-        let (filter, start, count) = try Self.listParameters(request)
+        let parameters = search ?? Self.query(request)
+        let (filter, start, count) = try Self.listParameters(parameters)
         let matched = try await store.groups(tenant: tenant.id).map { SCIMResources.group($0, base: base) }.filter { filter?.matches($0) ?? true }
         let page = matched.dropFirst(start - 1).prefix(count)
-        return Self.list(try page.map { .object(try projected(request, $0)) }, total: matched.count, start: start)
+        return Self.list(page.map { .object(Self.projected(parameters, $0)) }, total: matched.count, start: start)
     }
 
     func createGroup(_ request: Request, _ context: VaultContext) async throws -> Response {
@@ -262,24 +280,58 @@ struct SCIMRoutes: Sendable {
         }
     }
 
-    static func listParameters(_ request: Request) throws(AppError) -> (SCIMFilter?, Int, Int) {
-        let query = request.uri.queryParameters
+    /// The list parameters of a query string, by name.
+    /// Decoded as a form: SCIM clients write spaces in filters as `+`.
+    static func query(_ request: Request) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in (request.uri.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            result[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return result
+    }
+
+    /// A SearchRequest body (§3.4.3) as the same parameters.
+    static func search(_ request: Request, _ context: VaultContext) async throws -> [String: String] {
+        let body = try await Self.body(request, context)
+        var result: [String: String] = [:]
+        for name in ["filter", "startIndex", "count", "attributes", "excludedAttributes", "sortBy", "sortOrder"] {
+            switch SCIMPath.member(body, name) {
+            case .string(let text)?: result[name] = text
+            case .number(let number)?: result[name] = String(Int(number))
+            case .array(let items)? where items.allSatisfy({ $0.stringValue != nil }):
+                result[name] = items.compactMap(\.stringValue).joined(separator: ",")
+            case nil, .null?: break
+            default: throw SCIMError.invalidValue("\(name) has the wrong type")
+            }
+        }
+        return result
+    }
+
+    static func listParameters(_ parameters: [String: String]) throws(AppError) -> (SCIMFilter?, Int, Int) {
         var filter: SCIMFilter?
-        if let text = query["filter"].map(String.init), !text.isEmpty {
+        if let text = parameters["filter"], !text.isEmpty {
             do { filter = try SCIMFilter.parse(text) } catch { throw SCIMError.invalidFilter(error.message) }
         }
+        if let text = parameters["startIndex"], Int(text) == nil { throw SCIMError.invalidValue("startIndex must be an integer") }
+        if let text = parameters["count"], Int(text) == nil { throw SCIMError.invalidValue("count must be an integer") }
         // RFC 7644 §3.4.2.4: a startIndex below 1 is 1; a negative count is 0.
-        let start = max(1, query["startIndex"].flatMap { Int(String($0)) } ?? 1)
-        let count = min(100, max(0, query["count"].flatMap { Int(String($0)) } ?? 100))
-        if let text = query["startIndex"], Int(String(text)) == nil { throw SCIMError.invalidValue("startIndex must be an integer") }
-        if let text = query["count"], Int(String(text)) == nil { throw SCIMError.invalidValue("count must be an integer") }
+        let start = max(1, parameters["startIndex"].flatMap { Int($0) } ?? 1)
+        let count = min(100, max(0, parameters["count"].flatMap { Int($0) } ?? 100))
         return (filter, start, count)
     }
 
     func projected(_ request: Request, _ resource: [String: JSONValue]) throws -> [String: JSONValue] {
-        let query = request.uri.queryParameters
-        func list(_ name: Substring) -> [String] {
-            (query[name].map(String.init) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        Self.projected(Self.query(request), resource)
+    }
+
+    static func projected(_ parameters: [String: String], _ resource: [String: JSONValue]) -> [String: JSONValue] {
+        func list(_ name: String) -> [String] {
+            (parameters[name] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         return SCIMResources.project(resource, attributes: list("attributes"), excluded: list("excludedAttributes"))
     }
