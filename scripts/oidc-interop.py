@@ -7,6 +7,9 @@
 - authlib drives the whole code flow with PKCE as a relying party: discovery, the
   authorization URL, the token endpoint, the ID token checked against the JWKS (iss,
   aud, exp, nonce, at_hash), userinfo, refresh, RP-initiated logout.
+- soft-webauthn, a software authenticator (fido2's CBOR and COSE), registers a passkey
+  and logs in with it through the whole code flow; a clone with a stale counter, a wrong
+  origin and a replayed challenge are refused.
 The login itself is the reference client (`oidc-vault client login --image`).
 
     oidc-interop.py VAULT_URL ADMIN_KEY OIDC_VAULT_BINARY WORKDIR
@@ -71,7 +74,9 @@ def scene(seed, width=160, height=120, noise=0.0):
 admin = {"X-API-Key": admin_key}
 tenant, client_id, username = "interop", "rp-authlib", "pyuser"
 redirect_uri, goodbye = "http://127.0.0.1:9/cb", "http://127.0.0.1:9/bye"
-status = requests.post(f"{vault}/tenants", headers=admin, json={"tenant_id": tenant, "register_enable": True, "display_name": "Interop"}).status_code
+status = requests.post(f"{vault}/tenants", headers=admin, json={
+    "tenant_id": tenant, "register_enable": True, "display_name": "Interop", "passkey_enabled": True,
+    "webauthn_rp_id": "login.example.com", "webauthn_origins": ["https://login.example.com"]}).status_code
 check("tenant made", status in (201, 409), status)
 created = requests.post(f"{vault}/clients", headers=admin, json={
     "client_id": client_id, "name": "authlib RP", "tenant_id": tenant, "redirect_uris": [redirect_uri],
@@ -135,6 +140,67 @@ def validate(id_token, access_token, expected_nonce):
                         claims_params={"nonce": expected_nonce, "client_id": client_id, "access_token": access_token})
     claims.validate(leeway=5)
     return claims
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def unb64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# Passkeys with a software authenticator: registered with the access token, then a login.
+import copy  # noqa: E402
+
+from soft_webauthn import SoftWebauthnDevice  # noqa: E402
+
+origin = "https://login.example.com"
+bearer = {"Authorization": f"Bearer {token['access_token']}"}
+options = requests.post(f"{vault}/webauthn/register/options", headers=bearer, json={}).json()
+device = SoftWebauthnDevice()
+created = device.create({"publicKey": {**options, "challenge": unb64url(options["challenge"]),
+                                       "user": {**options["user"], "id": unb64url(options["user"]["id"])}}}, origin)
+registered_key = requests.post(f"{vault}/webauthn/register/verify", headers=bearer, json={
+    "id": b64url(created["rawId"]), "raw_id": b64url(created["rawId"]),
+    "client_data_json": b64url(created["response"]["clientDataJSON"]),
+    "attestation_object": b64url(created["response"]["attestationObject"]), "name": "soft-webauthn"})
+check("soft-webauthn registers a passkey", registered_key.status_code == 201, registered_key.text)
+
+
+def passkey_assertion(authenticator, auth_req_id=None, origin_used=origin):
+    login_options = requests.post(f"{vault}/webauthn/authenticate/options?tenant_id={tenant}",
+                                  json={"username": username, "tenant_id": tenant}).json()
+    assertion = authenticator.get({"publicKey": {"challenge": unb64url(login_options["challenge"]), "rpId": login_options["rpId"]}}, origin_used)
+    body = {"id": b64url(assertion["rawId"]), "raw_id": b64url(assertion["rawId"]),
+            "client_data_json": b64url(assertion["response"]["clientDataJSON"]),
+            "authenticator_data": b64url(assertion["response"]["authenticatorData"]),
+            "signature": b64url(assertion["response"]["signature"]), "username": username, "tenant_id": tenant,
+            "user_handle": b64url(assertion["response"]["userHandle"])}
+    query = f"?auth_req_id={auth_req_id}" if auth_req_id else ""
+    return requests.post(f"{vault}/webauthn/authenticate/verify{query}", json=body), body, query
+
+
+clone = copy.copy(device)  # the same key and counter, as a copied authenticator
+passkey_verifier, passkey_nonce = generate_token(48), generate_token(16)
+passkey_url, passkey_state = session.create_authorization_url(discovery["authorization_endpoint"], code_verifier=passkey_verifier, nonce=passkey_nonce)
+to_passkey_login = requests.get(passkey_url, allow_redirects=False)
+passkey_request = urllib.parse.parse_qs(urllib.parse.urlparse(to_passkey_login.headers.get("Location", "")).query)["auth_req_id"][0]
+verified, replayable, replay_query = passkey_assertion(device, passkey_request)
+check("the passkey logs in inside the authorization request", verified.status_code == 200 and verified.json().get("need_verify") is False, verified.text)
+passkey_back = requests.get(f"{vault}/authorize/continue", params={"auth_req_id": passkey_request, "nonce": verified.json().get("nonce")}, allow_redirects=False)
+passkey_token = session.fetch_token(discovery["token_endpoint"], authorization_response=passkey_back.headers.get("Location", ""),
+                                    code_verifier=passkey_verifier, state=passkey_state)
+try:
+    passkey_claims = validate(passkey_token["id_token"], passkey_token["access_token"], passkey_nonce)
+    check("the passkey login's ID token names the same user", passkey_claims["sub"] == validate(token["id_token"], token["access_token"], nonce)["sub"])
+except Exception as error:  # noqa: BLE001
+    check("the passkey login's ID token validates", False, repr(error))
+check("a replayed assertion is refused", requests.post(f"{vault}/webauthn/authenticate/verify", json=replayable).status_code == 401)
+cloned, _, _ = passkey_assertion(clone)
+check("a cloned authenticator (stale counter) is refused", cloned.status_code == 401, cloned.text)
+wrong_origin, _, _ = passkey_assertion(device, origin_used="https://evil.example")
+check("an assertion from another origin is refused", wrong_origin.status_code == 401, wrong_origin.text)
 
 
 try:
