@@ -62,6 +62,7 @@ public enum OIDCVaultService: SuiteService {
         SCIMRoutes(vault: vault).add(to: router)
         PasskeyRoutes(vault: vault).add(to: router, access: dependencies.access)
         ProvisionRoutes(vault: vault, verifier: dependencies.verifier).add(to: router)
+        LoginPage(vault: vault).add(to: router, access: dependencies.access)
         UserRoutes(vault: vault).add(to: router)
         APIKeyRoutes(vault: vault).add(to: router)
         BlockRoutes(vault: vault).add(to: router)

@@ -1,0 +1,53 @@
+import Foundation
+import SuiteCore
+import SuiteTesting
+import Testing
+
+@testable import OIDCVault
+
+/// The hosted login page: the client's name, a passkey form bound to the request, the
+/// language asked for, a CSP with nothing inline, and an honest page for a dead link.
+@Suite struct LoginPageTests {
+    @Test func thePageShowsTheClientAndOffersAPasskeyLogin() async throws {
+        try await VaultFixture.run { vault in
+            try await vault.tenant("acme", PasskeyTests.relyingParty)
+            let web = try await vault.client("web", tenant: "acme")
+            let authReqID = try await vault.authorize(web, flow: VaultFixture.Flow())
+            let page = try await vault.service.send(.GET, vault.base + "/login?auth_req_id=\(authReqID)", headers: [("Accept-Language", "de, es;q=0.8")])
+            #expect(page.status == 200 && page.header("Content-Type") == "text/html; charset=utf-8")
+            #expect(page.text.contains("<html lang=\"es\">") && page.text.contains("Iniciar sesión con una llave de acceso"))
+            #expect(page.text.contains("data-auth-req-id=\"\(authReqID)\"") && page.text.contains("data-tenant=\"acme\""))
+            #expect(page.text.contains("<strong>App web</strong>"), "the client's name")
+            #expect(!page.text.contains("<script>") && page.text.contains("/login/login.js"), "no inline script")
+            let csp = try #require(page.header("Content-Security-Policy"))
+            #expect(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"))
+            #expect(page.header("X-Frame-Options") == "DENY" && page.header("Set-Cookie") == nil)
+            // ui_locales wins over the header; a language we do not have is English.
+            #expect(try await vault.service.send(.GET, vault.base + "/login?auth_req_id=\(authReqID)&ui_locales=fr").text.contains("lang=\"fr\""))
+            #expect(try await vault.service.send(.GET, vault.base + "/login?auth_req_id=\(authReqID)&ui_locales=de").text.contains("Sign in with a passkey"))
+            let script = try await vault.service.send(.GET, vault.base + "/login/login.js")
+            #expect(script.status == 200 && script.header("Content-Type")?.hasPrefix("text/javascript") == true && script.text.contains("navigator.credentials.get"))
+            #expect(try await vault.service.send(.GET, vault.base + "/login/login.css").status == 200)
+        }
+    }
+
+    @Test func aDeadOrMissingRequestGetsAPageThatSaysSo() async throws {
+        try await VaultFixture.run { vault in
+            for query in ["", "?auth_req_id=nope", "?auth_req_id=" + String(repeating: "x", count: 100)] {
+                let page = try await vault.service.send(.GET, vault.base + "/login" + query)
+                #expect(page.status == 404 && page.text.contains("This sign-in link has expired"), "\(query)")
+                #expect(page.header("Content-Security-Policy") != nil)
+            }
+        }
+    }
+
+    @Test func withoutPasskeysThePageSaysHowToSignIn() async throws {
+        try await VaultFixture.run { vault in
+            try await vault.tenant("acme")
+            let web = try await vault.client("web", tenant: "acme")
+            let authReqID = try await vault.authorize(web, flow: VaultFixture.Flow())
+            let page = try await vault.service.send(.GET, vault.base + "/login?auth_req_id=\(authReqID)")
+            #expect(page.status == 200 && !page.text.contains("passkey-form") && page.text.contains("Sign in with the app on your phone."))
+        }
+    }
+}
