@@ -159,10 +159,12 @@ start_s3() {
         --access-key-id "$S3_ACCESS_KEY_ID" --secret-access-key "$(cat "$STATE/keys/s3-secret.key")" >>"$STATE/logs/s3.log" 2>&1 &
     PIDS+=($!)
     local i
-    for i in $(seq 1 100); do
+    for i in $(seq 1 300); do  # a minute: moto imports slowly on a loaded machine
         (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null && return 0
+        kill -0 "${PIDS[-1]}" 2>/dev/null || break
         sleep 0.2
     done
+    cat "$STATE/logs/s3.log" >&2
     die "the local S3 server did not start (see $STATE/logs/s3.log)"
 }
 

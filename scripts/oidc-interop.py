@@ -242,5 +242,172 @@ if machine_client.status_code == 200:
 else:
     check("EdDSA client made", machine_client.status_code == 409, machine_client.text)
 
+# The hosted login page in a real browser: headless Chromium (Debian's package) driven over
+# the DevTools protocol, with a virtual authenticator. A user registers a passkey from the
+# vault's origin, then logs in on the page and lands on the client's redirect URI with a
+# code. Screenshots of each step go to SCREENSHOTS (default: WORKDIR/screens).
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import websocket  # noqa: E402
+
+chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+screens = os.environ.get("SCREENSHOTS", f"{workdir}/screens")
+if not chromium:
+    check("chromium is installed (apt-get install chromium)", False)
+else:
+    origin_url = urllib.parse.urlparse(vault)
+    browser_origin = f"{origin_url.scheme}://{origin_url.netloc}"
+    browser_tenant, browser_client, browser_user = "browser", "browser-rp", "bob"
+    browser_redirect = "http://127.0.0.1:9/browser-cb"
+    requests.post(f"{vault}/tenants", headers=admin, json={
+        "tenant_id": browser_tenant, "register_enable": True, "display_name": "Browser", "passkey_enabled": True,
+        "webauthn_rp_id": origin_url.hostname, "webauthn_origins": [browser_origin]})
+    made = requests.post(f"{vault}/clients", headers=admin, json={
+        "client_id": browser_client, "name": "Browser RP", "tenant_id": browser_tenant, "redirect_uris": [browser_redirect],
+        "allowed_scopes": ["openid", "profile"], "client_type": "confidential", "register_enable": True}).json()
+    browser_secret = made.get("client_secret")
+    enrolled = subprocess.run([binary, "client", "enroll", "--image", photo, "--tenant", browser_tenant, "--username", browser_user,
+                               "--email", "bob@example.com", "--url", vault], capture_output=True, text=True)
+    check("bob enrols an image with the reference client", enrolled.returncode == 0, enrolled.stderr)
+
+    def code_flow_url(verifier_text, nonce_text):
+        challenge = base64.urlsafe_b64encode(__import__("hashlib").sha256(verifier_text.encode()).digest()).decode().rstrip("=")
+        query = urllib.parse.urlencode({"response_type": "code", "client_id": browser_client, "redirect_uri": browser_redirect,
+                                        "scope": "openid profile", "state": "b-1", "nonce": nonce_text, "code_challenge": challenge,
+                                        "code_challenge_method": "S256"})
+        to_login = requests.get(f"{vault}/tenants/{browser_tenant}/authorize?{query}", allow_redirects=False)
+        return to_login.headers.get("Location", "")
+
+    def tokens_for(code, verifier_text):
+        return requests.post(f"{vault}/tenants/{browser_tenant}/oauth2/token", data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": browser_redirect, "code_verifier": verifier_text,
+            "client_id": browser_client, "client_secret": browser_secret}).json()
+
+    # Bob's access token, from an image login.
+    first_verifier = generate_token(48)
+    login_url = code_flow_url(first_verifier, "n-b1")
+    first_request = urllib.parse.parse_qs(urllib.parse.urlparse(login_url).query)["auth_req_id"][0]
+    image_login = subprocess.run([binary, "client", "login", "--image", second_photo, "--tenant", browser_tenant, "--username", browser_user,
+                                  f"--auth-req-id={first_request}", "--client-id", browser_client, "--url", vault], capture_output=True, text=True)
+    resumed = requests.get(f"{vault}/authorize/continue", params={"auth_req_id": first_request, "nonce": json.loads(image_login.stdout or "{}").get("nonce")},
+                           allow_redirects=False)
+    first_code = urllib.parse.parse_qs(urllib.parse.urlparse(resumed.headers.get("Location", "")).query).get("code", [""])[0]
+    bob_tokens = tokens_for(first_code, first_verifier)
+    bob_access = bob_tokens.get("access_token", "")
+    check("bob has an access token from the image login", bool(bob_access), bob_tokens)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        debug_port = probe.getsockname()[1]
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    browser = subprocess.Popen([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={profile}",
+                                f"--remote-debugging-port={debug_port}", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                targets = requests.get(f"http://127.0.0.1:{debug_port}/json/list", timeout=1).json()
+                page_target = next(t for t in targets if t.get("type") == "page")
+                break
+            except Exception:  # noqa: BLE001 - still starting
+                time.sleep(0.1)
+        socket_url = page_target["webSocketDebuggerUrl"]
+        cdp_socket = websocket.create_connection(socket_url, timeout=30, suppress_origin=True)
+        events, counter = [], [0]
+
+        def cdp(method, params=None):
+            counter[0] += 1
+            cdp_socket.send(json.dumps({"id": counter[0], "method": method, "params": params or {}}))
+            while True:
+                message = json.loads(cdp_socket.recv())
+                if message.get("id") == counter[0]:
+                    if "error" in message:
+                        raise RuntimeError(f"{method}: {message['error']}")
+                    return message.get("result", {})
+                events.append(message)
+
+        def evaluate(expression):
+            result = cdp("Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True})
+            return result.get("result", {}).get("value")
+
+        def open_page(url):
+            cdp("Page.navigate", {"url": url})
+            for _ in range(100):
+                if evaluate("document.readyState") == "complete":
+                    return
+                time.sleep(0.05)
+
+        def screenshot(name):
+            os.makedirs(screens, exist_ok=True)
+            data = cdp("Page.captureScreenshot", {"format": "png"})["data"]
+            path = f"{screens}/{name}.png"
+            open(path, "wb").write(base64.b64decode(data))
+            return path
+
+        cdp("Page.enable")
+        cdp("Network.enable")
+        cdp("WebAuthn.enable")
+        cdp("WebAuthn.addVirtualAuthenticator", {"options": {
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+            "isUserVerified": True, "automaticPresenceSimulation": True}})
+        # Bob registers a passkey from the vault's origin (as an account page would).
+        open_page(f"{vault}/login")
+        registered_in_browser = evaluate("""(async () => {
+            const token = %s, base = %s;
+            const b = (t) => Uint8Array.from(atob(t.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((t.length + 3) %% 4)), c => c.charCodeAt(0));
+            const s = (x) => btoa(String.fromCharCode(...new Uint8Array(x))).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+            const o = await (await fetch(base + '/webauthn/register/options', {method: 'POST', headers: {'Authorization': 'Bearer ' + token,
+                'Content-Type': 'application/json'}, body: '{}'})).json();
+            const c = await navigator.credentials.create({publicKey: {challenge: b(o.challenge), rp: o.rp,
+                user: {id: b(o.user.id), name: o.user.name, displayName: o.user.displayName}, pubKeyCredParams: o.pubKeyCredParams,
+                authenticatorSelection: o.authenticatorSelection, attestation: 'none'}});
+            const r = await fetch(base + '/webauthn/register/verify', {method: 'POST', headers: {'Authorization': 'Bearer ' + token,
+                'Content-Type': 'application/json'}, body: JSON.stringify({id: c.id, raw_id: s(c.rawId),
+                client_data_json: s(c.response.clientDataJSON), attestation_object: s(c.response.attestationObject), name: 'Chromium'})});
+            return r.status;
+        })()""" % (json.dumps(bob_access), json.dumps(vault)))
+        check("Chromium's virtual authenticator registers a passkey", registered_in_browser == 201, registered_in_browser)
+
+        # The login on the hosted page, as a person would do it.
+        passkey_verifier = generate_token(48)
+        login_page = code_flow_url(passkey_verifier, "n-b2")
+        check("authorize sends the browser to the hosted login page", login_page.startswith(f"{vault}/login?auth_req_id="), login_page)
+        open_page(login_page + "&ui_locales=en")
+        shown = evaluate("document.querySelector('h1').textContent + '|' + document.querySelector('strong').textContent")
+        check("the page names the client", shown == "Sign in|Browser RP", shown)
+        check("screenshot: the login page", os.path.exists(screenshot("1-login-page")))
+        evaluate("document.getElementById('username').value = 'bob'; document.getElementById('passkey-form').requestSubmit(); true")
+        landed = None
+        for _ in range(200):
+            for event in events:
+                url = event.get("params", {}).get("request", {}).get("url", "") if event.get("method") == "Network.requestWillBeSent" else ""
+                if url.startswith(browser_redirect):
+                    landed = url
+            if landed:
+                break
+            try:
+                cdp_socket.settimeout(0.05)
+                events.append(json.loads(cdp_socket.recv()))
+            except Exception:  # noqa: BLE001 - nothing yet
+                pass
+            finally:
+                cdp_socket.settimeout(30)
+        screenshot("2-after-passkey")
+        check("the passkey login lands on the client's redirect URI with a code", landed is not None and "code=" in landed, landed)
+        if landed:
+            browser_code = urllib.parse.parse_qs(urllib.parse.urlparse(landed).query)["code"][0]
+            browser_tokens = tokens_for(browser_code, passkey_verifier)
+            same_user = jwt.decode(browser_tokens.get("id_token", ""), jwks) if browser_tokens.get("id_token") else {}
+            first_user = jwt.decode(bob_tokens.get("id_token", ""), jwks) if bob_tokens.get("id_token") else {}
+            check("its code gives bob's tokens", same_user.get("sub") and same_user.get("sub") == first_user.get("sub"), browser_tokens)
+        print(f"  note  screenshots: {screens}/1-login-page.png, {screens}/2-after-passkey.png")
+    finally:
+        browser.terminate()
+        browser.wait(timeout=10)
+        shutil.rmtree(profile, ignore_errors=True)
+
 print(f"interop: {failures} failed")
 sys.exit(1 if failures else 0)

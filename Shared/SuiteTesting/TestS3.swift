@@ -53,7 +53,8 @@ public actor TestS3 {
                 python, root + "/scripts/s3-server.py", "--port", String(port), "--bucket", server.bucket, "--region", server.region,
                 "--access-key-id", server.accessKeyID, "--secret-access-key", server.secretAccessKey,
             ], outputPath: directory + "/server.log")
-        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; kill \(pid) 2>/dev/null; rm -rf '\(directory)'"
+        // SIGKILL: the server inherits this process's signal mask, in which SIGTERM is blocked.
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; kill -9 \(pid) 2>/dev/null; rm -rf '\(directory)'"
         _ = try? Subprocess.spawn(["/bin/sh", "-c", script], outputPath: "/dev/null")
         for _ in 0..<300 {
             if accepts(port: port) { return server }

@@ -18,6 +18,7 @@ import Testing
             #expect(page.text.contains("<html lang=\"es\">") && page.text.contains("Iniciar sesión con una llave de acceso"))
             #expect(page.text.contains("data-auth-req-id=\"\(authReqID)\"") && page.text.contains("data-tenant=\"acme\""))
             #expect(page.text.contains("<strong>App web</strong>"), "the client's name")
+            #expect(!page.text.contains("<img"), "no logo_uri, no image")
             #expect(!page.text.contains("<script>") && page.text.contains("/login/login.js"), "no inline script")
             let csp = try #require(page.header("Content-Security-Policy"))
             #expect(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"))

@@ -87,6 +87,7 @@ public enum UserIdentityService: SuiteService {
         dependencies.logger.info(
             "documents", metadata: ["storage": "\(settings.documents.storage?.summary ?? "not configured (UAI_S3_ENDPOINT)")"])
         dependencies.logger.info("phone verification", metadata: ["provider": "\(settings.phones.summary)"])
+        dependencies.logger.info("social sign-in", metadata: ["providers": "\(settings.social.summary)"])
     }
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] {

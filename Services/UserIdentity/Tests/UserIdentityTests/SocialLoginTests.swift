@@ -206,14 +206,15 @@ import Testing
         }
     }
 
-    @Test func aProviderThatIsDownOrNotConfiguredIsA503() async throws {
+    @Test func aProviderThatIsDownIsA503AndOneNotConfiguredIsNotHere() async throws {
         let port = try FreePort.next()
         try await UAI.run(configure: { $0.social = SocialSettings(erasmusuUserURL: "http://127.0.0.1:\(port)/me") }) { uai in
             let down = try await uai.call(.POST, "/oauth/erasmusu", json: ["access_token": "token"])
             #expect(down.status == 503 && down.header("Content-Type") == "application/problem+json")
             let google = try await uai.call(.POST, "/oauth/sign-in-google", json: ["credential": "x.y.z"])
-            #expect(google.status == 503 && google.text.contains("UAI_GOOGLE_CLIENT_ID"))
-            #expect(try await uai.call(.GET, "/authentications/facebook?redirect_uri=https://app.example.com/fb").status == 503)
+            #expect(google.status == 404 && google.text.contains("UAI_GOOGLE_CLIENT_ID"))
+            #expect(try await uai.call(.GET, "/authentications/facebook?redirect_uri=https://app.example.com/fb").status == 404)
+            #expect(try await uai.call(.POST, "/oauth/vault", json: ["id_token": "x.y.z"]).status == 404)
             #expect(try await uai.count("SELECT count(*)::int FROM users") == 0)
         }
     }

@@ -49,13 +49,15 @@ struct LoginPage: Sendable {
             return Self.html(body, status: .notFound)
         }
         let logo = client.document["logo_uri"]?.stringValue.flatMap { URL(string: $0)?.scheme == "https" ? $0 : nil }
-        let context: [String: Any] = [
+        var context: [String: Any] = [
             "lang": strings.lang, "base": base, "title": strings.title, "heading": strings.heading, "to": strings.to,
-            "client": client.document["name"]?.stringValue ?? client.id, "logo": logo as Any, "tenant": tenantID, "authReqID": authReqID,
+            "client": client.document["name"]?.stringValue ?? client.id, "tenant": tenantID, "authReqID": authReqID,
             "passkeys": tenant.settings["passkey_enabled"]?.boolValue == true, "username": strings.username, "passkey": strings.passkey,
             "noPasskeys": strings.noPasskeys, "imageHint": strings.imageHint, "failed": strings.failed, "unsupported": strings.unsupported,
             "working": strings.working,
         ]
+        // Only when there is one: a nil in the context would still open the section.
+        if let logo { context["logo"] = logo }
         return Self.html(Self.page.render(context), status: .ok)
     }
 

@@ -35,8 +35,10 @@ struct SocialProviders: Sendable {
         }
     }
 
+    /// A provider this deployment does not offer is not here, like any unknown route (the
+    /// detail names the setting that would turn it on; the log lists those on at start).
     static func notConfigured(_ name: String, _ variable: String) -> AppError {
-        AppError.unavailable("\(name) sign-in is not configured here (\(variable)).")
+        Problem.notFound("\(name) sign-in is not offered here (\(variable) is not set).")
     }
 
     static let refused = Problem.unauthenticated("the provider refused the token")
