@@ -92,7 +92,8 @@ ensure_keys() {
     # The vault's operator key (X-API-Key with every scope) and its at-rest key.
     [ -s "$STATE/keys/vault-admin.key" ] || { printf 'vk_'; head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='; } >"$STATE/keys/vault-admin.key"
     [ -s "$STATE/keys/vault-encryption.key" ] || head -c 32 /dev/urandom | base64 >"$STATE/keys/vault-encryption.key"
-    # The local S3 server's secret key (its access key id is S3_ACCESS_KEY_ID).
+    # The local S3 server's secret key (its access key id is S3_ACCESS_KEY_ID); it may
+    # start with '-', so it is always passed as --secret-access-key=….
     [ -s "$STATE/keys/s3-secret.key" ] || head -c 30 /dev/urandom | base64 | tr '+/' '-_' >"$STATE/keys/s3-secret.key"
     chmod 600 "$STATE/keys/"*
 }
@@ -156,7 +157,7 @@ start_s3() {
     venv=$("$ROOT/scripts/venv")
     mkdir -p "$STATE/logs"
     "$venv/python" "$ROOT/scripts/s3-server.py" --port "$S3_PORT" --bucket documents \
-        --access-key-id "$S3_ACCESS_KEY_ID" --secret-access-key "$(cat "$STATE/keys/s3-secret.key")" >>"$STATE/logs/s3.log" 2>&1 &
+        --access-key-id="$S3_ACCESS_KEY_ID" --secret-access-key="$(cat "$STATE/keys/s3-secret.key")" >>"$STATE/logs/s3.log" 2>&1 &
     PIDS+=($!)
     local i
     for i in $(seq 1 300); do  # a minute: moto imports slowly on a loaded machine

@@ -51,7 +51,7 @@ public actor TestS3 {
         let pid = try Subprocess.spawn(
             [
                 python, root + "/scripts/s3-server.py", "--port", String(port), "--bucket", server.bucket, "--region", server.region,
-                "--access-key-id", server.accessKeyID, "--secret-access-key", server.secretAccessKey,
+                "--access-key-id=" + server.accessKeyID, "--secret-access-key=" + server.secretAccessKey,
             ], outputPath: directory + "/server.log")
         // SIGKILL: the server inherits this process's signal mask, in which SIGTERM is blocked.
         let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; kill -9 \(pid) 2>/dev/null; rm -rf '\(directory)'"

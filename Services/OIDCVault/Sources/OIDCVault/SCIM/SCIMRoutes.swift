@@ -299,14 +299,32 @@ struct SCIMRoutes: Sendable {
     static func search(_ request: Request, _ context: VaultContext) async throws -> [String: String] {
         let body = try await Self.body(request, context)
         var result: [String: String] = [:]
-        for name in ["filter", "startIndex", "count", "attributes", "excludedAttributes", "sortBy", "sortOrder"] {
+        switch SCIMPath.member(body, "schemas") {
+        case .array(let items)? where items.allSatisfy({ $0.stringValue != nil }): break
+        case nil, .null?: break
+        default: throw SCIMError.invalidSyntax("schemas must be an array of URNs")
+        }
+        // RFC 7643 §3.4.3's types: strings, integers, and arrays of attribute names.
+        for name in ["filter", "sortBy", "sortOrder"] {
             switch SCIMPath.member(body, name) {
             case .string(let text)?: result[name] = text
-            case .number(let number)?: result[name] = String(Int(number))
+            case nil, .null?: break
+            default: throw SCIMError.invalidValue("\(name) must be a string")
+            }
+        }
+        for name in ["startIndex", "count"] {
+            switch SCIMPath.member(body, name) {
+            case .number(let number)? where number == number.rounded() && abs(number) < 1e15: result[name] = String(Int(number))
+            case nil, .null?: break
+            default: throw SCIMError.invalidValue("\(name) must be an integer")
+            }
+        }
+        for name in ["attributes", "excludedAttributes"] {
+            switch SCIMPath.member(body, name) {
             case .array(let items)? where items.allSatisfy({ $0.stringValue != nil }):
                 result[name] = items.compactMap(\.stringValue).joined(separator: ",")
             case nil, .null?: break
-            default: throw SCIMError.invalidValue("\(name) has the wrong type")
+            default: throw SCIMError.invalidValue("\(name) must be an array of attribute names")
             }
         }
         return result
