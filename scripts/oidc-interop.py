@@ -341,10 +341,16 @@ else:
                 time.sleep(0.05)
 
         def screenshot(name):
+            # A page between two navigations cannot be captured for a moment: try again.
             os.makedirs(screens, exist_ok=True)
-            data = cdp("Page.captureScreenshot", {"format": "png"})["data"]
             path = f"{screens}/{name}.png"
-            open(path, "wb").write(base64.b64decode(data))
+            for _ in range(40):
+                try:
+                    data = cdp("Page.captureScreenshot", {"format": "png"})["data"]
+                    open(path, "wb").write(base64.b64decode(data))
+                    return path
+                except RuntimeError:
+                    time.sleep(0.1)
             return path
 
         cdp("Page.enable")
