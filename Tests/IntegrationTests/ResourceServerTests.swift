@@ -18,29 +18,12 @@ import VaultZKP
     static let operatorKey = "operator-key-for-resource-server-tests-0123"
 
     @Test func aVaultAccessTokenListsAndCreatesRoomsUntilItIsRevoked() async throws {
-        let ports = (vault: try FreePort.next(), uai: try FreePort.next(), meet: try FreePort.next())
-        let urls = [
-            "oidc-vault": "http://127.0.0.1:\(ports.vault)", "user-identity": "http://127.0.0.1:\(ports.uai)",
-            "meet-rooms": "http://127.0.0.1:\(ports.meet)",
-        ]
-        let base = try await TestPostgres.shared.makeDatabase(schema: "public", poolSize: 4)
-        @Sendable func configuration(_ name: String, port: Int, schema: String) -> ServiceConfiguration {
-            var database = base
-            database.schema = schema
-            var trusted: [String: ServiceTrust.KeySource] = [:]
-            for (peer, url) in urls where peer != name { trusted[peer] = .jwks(url: url + "/internal/jwks.json") }
-            return .forTesting(
-                service: name, port: port, database: database, trust: ServiceTrust(issuers: trusted), peers: urls.filter { $0.key != name })
-        }
+        let peers = try await Peers.make(["oidc-vault", "user-identity", "meet-rooms"])
+        let urls = peers.urls
         let mail = FileManager.default.temporaryDirectory.appendingPathComponent("resource-server-mail").path
-        let vault = try await SuiteApplication.build(
-            OIDCVaultService.self, configuration: configuration("oidc-vault", port: ports.vault, schema: "vault"),
-            settings: try OIDCVaultService.loadSettings(ConfigReader([
-                "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "VAULT_ADMIN_API_KEY": Self.operatorKey,
-                "VAULT_LOGIN_UI_URL": "https://login.example.com/", "MAIL_DIR": mail,
-            ])))
+        let vault = try await peers.vault(operatorKey: Self.operatorKey, mail: mail)
         let uai = try await SuiteApplication.build(
-            UserIdentityService.self, configuration: configuration("user-identity", port: ports.uai, schema: "uai"),
+            UserIdentityService.self, configuration: peers.configuration("user-identity", schema: "uai"),
             settings: try UserIdentityService.loadSettings(ConfigReader([
                 "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4", "MAIL_DIR": mail,
             ])))
@@ -85,7 +68,7 @@ import VaultZKP
             // meet-rooms, introspecting at the vault with a client of its own.
             var settings = MeetSettings(signingKey: .generate(), roomBaseURL: "https://meet.example.com")
             settings.resourceServer = .init(introspectionURL: vaultURL + "/tenants/acme/introspect", clientID: "meet-rooms", clientSecret: meetSecret, cacheSeconds: 1)
-            var meetConfiguration = configuration("meet-rooms", port: ports.meet, schema: "meet")
+            var meetConfiguration = peers.configuration("meet-rooms", schema: "meet")
             meetConfiguration.publicURL += "/external-api"
             let meet = try await SuiteApplication.build(MeetRoomsService.self, configuration: meetConfiguration, settings: settings)
             try await LiveServices.run([meet.application], readyURLs: [urls["meet-rooms"]! + "/health/ready"]) {
