@@ -105,17 +105,8 @@ public final class IDTokenVerifier: Sendable {
     private func fetch() async throws -> [String: Key] {
         var request = HTTPClientRequest(url: jwksURL)
         request.headers.add(name: "Accept", value: "application/json")
-        let bytes: ByteBuffer
-        do {
-            let response = try await http.execute(request, deadline: InternalClient.deadline(timeout))
-            bytes = try await response.body.collect(upTo: 1 << 20)
-            guard response.status == .ok else { throw AppError.badGateway("The identity provider's keys answered \(response.status.code).") }
-        } catch let error as AppError {
-            throw error
-        } catch {
-            if InternalClient.isTimeout(error) { throw AppError.unavailable("The identity provider did not answer in time.", retryAfterSeconds: 1) }
-            throw AppError.unavailable("The identity provider is unavailable.", retryAfterSeconds: 1)
-        }
+        let (status, bytes) = try await InternalClient.thirdParty(request, party: "The identity provider", http: http, timeout: timeout, limit: 1 << 20)
+        guard status == 200 else { throw AppError.badGateway("The identity provider's keys answered \(status).") }
         guard let set = try? JSONDecoder().decode(JWKS.self, from: Data(buffer: bytes)) else {
             throw AppError.badGateway("The identity provider's keys could not be read.")
         }

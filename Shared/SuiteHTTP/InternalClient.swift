@@ -172,3 +172,23 @@ public struct HTTPClientService: Service {
         try await client.shutdown()
     }
 }
+
+extension InternalClient {
+    /// A call to a third party (an identity provider, a text-message or storage service)
+    /// within `timeout` and the request's own deadline: its status and body (at most
+    /// `limit` bytes) whatever the status. Unreachable or slow is a 503 naming `party`;
+    /// the caller decides what each status means.
+    public static func thirdParty(
+        _ request: HTTPClientRequest, party: String, http: HTTPClient, timeout: Duration = .seconds(5), limit: Int = 256 * 1024,
+        logger: Logger? = nil
+    ) async throws(AppError) -> (status: UInt, body: ByteBuffer) {
+        do {
+            let response = try await http.execute(request, deadline: deadline(timeout), logger: logger)
+            return (response.status.code, try await response.body.collect(upTo: limit))
+        } catch {
+            logger?.warning("third party unreachable", metadata: ["party": "\(party)", "error": "\(String(reflecting: error))"])
+            if isTimeout(error) { throw AppError.unavailable("\(party) did not answer in time.", retryAfterSeconds: 1) }
+            throw AppError.unavailable("\(party) is unavailable.", retryAfterSeconds: 1)
+        }
+    }
+}

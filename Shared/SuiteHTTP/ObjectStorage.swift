@@ -92,18 +92,8 @@ public struct ObjectStorage: Sendable {
         let (origin, path) = location(key)
         var request = HTTPClientRequest(url: signer.presignedURL(method: "HEAD", origin: origin, path: path, expires: 60))
         request.method = .HEAD
-        let status: UInt
-        do {
-            let response = try await http.execute(request, deadline: InternalClient.deadline(timeout), logger: logger)
-            status = response.status.code
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-        } catch {
-            logger?.warning("object storage unreachable", metadata: ["error": "\(String(reflecting: error))"])
-            if InternalClient.isTimeout(error) {
-                throw AppError.unavailable("The document storage did not answer in time.", retryAfterSeconds: 1)
-            }
-            throw AppError.unavailable("The document storage is unavailable.", retryAfterSeconds: 1)
-        }
+        let (status, _) = try await InternalClient.thirdParty(
+            request, party: "The document storage", http: http, timeout: timeout, limit: 64 * 1024, logger: logger)
         switch status {
         case 200..<300: return true
         case 404: return false

@@ -15,6 +15,19 @@ import UserIdentity
 @Suite struct VaultLoginTests {
     static let operatorKey = "operator-key-for-vault-login-tests-0123456"
 
+    /// The tenant `acme` and user-identity's client there (its secret).
+    static func acmeWithUserIdentityClient(vault vaultURL: String, redirect: String, registerEnable: Bool) async throws -> String {
+        let admin = [("X-API-Key", Self.operatorKey)]
+        let tenant = try await send(.POST, vaultURL + "/tenants", json: ["tenant_id": "acme", "register_enable": .bool(registerEnable)], headers: admin)
+        #expect(tenant.status == 201, "\(tenant.text)")
+        let client = try await send(.POST, vaultURL + "/clients", json: [
+            "client_id": "user-identity", "name": "User&Identity", "tenant_id": "acme", "redirect_uris": .array([.string(redirect)]),
+            "allowed_scopes": ["openid", "email"], "client_type": "confidential",
+        ], headers: admin)
+        return try #require(client.json?["client_secret"]?.stringValue, "\(client.text)")
+    }
+
+
     @Test func aVaultLoginGetsTheUsersTokenPairAtUserIdentity() async throws {
         let peers = try await Peers.make(["oidc-vault", "user-identity"])
         let urls = peers.urls
@@ -26,12 +39,7 @@ import UserIdentity
         let redirect = "https://app.example.com/vault/callback"
         try await LiveServices.run([vault.application], readyURLs: [vaultURL + "/health/ready"]) {
             let admin = [("X-API-Key", Self.operatorKey)]
-            #expect(try await send(.POST, vaultURL + "/tenants", json: ["tenant_id": "acme", "register_enable": true], headers: admin).status == 201)
-            let client = try await send(.POST, vaultURL + "/clients", json: [
-                "client_id": "user-identity", "name": "User&Identity", "tenant_id": "acme", "redirect_uris": .array([.string(redirect)]),
-                "allowed_scopes": ["openid", "email"], "client_type": "confidential",
-            ], headers: admin)
-            let secret = try #require(client.json?["client_secret"]?.stringValue, "\(client.text)")
+            let secret = try await Self.acmeWithUserIdentityClient(vault: vaultURL, redirect: redirect, registerEnable: true)
 
             let uai = try await SuiteApplication.build(
                 UserIdentityService.self, configuration: peers.configuration("user-identity", schema: "uai"),
@@ -112,12 +120,7 @@ import UserIdentity
         let redirect = "https://app.example.com/vault/callback"
         try await LiveServices.run([vault.application], readyURLs: [vaultURL + "/health/ready"]) {
             let admin = [("X-API-Key", Self.operatorKey)]
-            #expect(try await send(.POST, vaultURL + "/tenants", json: ["tenant_id": "acme"], headers: admin).status == 201)
-            let client = try await send(.POST, vaultURL + "/clients", json: [
-                "client_id": "user-identity", "name": "User&Identity", "tenant_id": "acme", "redirect_uris": .array([.string(redirect)]),
-                "allowed_scopes": ["openid", "email"], "client_type": "confidential",
-            ], headers: admin)
-            let secret = try #require(client.json?["client_secret"]?.stringValue, "\(client.text)")
+            let secret = try await Self.acmeWithUserIdentityClient(vault: vaultURL, redirect: redirect, registerEnable: false)
             let uai = try await SuiteApplication.build(
                 UserIdentityService.self, configuration: peers.configuration("user-identity", schema: "uai"),
                 settings: try UserIdentityService.loadSettings(ConfigReader([

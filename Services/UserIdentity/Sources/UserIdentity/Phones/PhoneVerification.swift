@@ -124,18 +124,8 @@ struct TwilioVerify: Sendable {
         request.headers.add(name: "Authorization", value: TextMessageSender.basic(accountSID, authToken))
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.body = .bytes(ByteBuffer(string: TextMessageSender.form(fields)))
-        let status: UInt
-        let body: ByteBuffer
-        do {
-            let response = try await http.execute(request, deadline: InternalClient.deadline(timeout))
-            status = response.status.code
-            body = try await response.body.collect(upTo: 64 * 1024)
-        } catch {
-            if InternalClient.isTimeout(error) {
-                throw AppError.unavailable("The phone verification provider did not answer in time.", retryAfterSeconds: 1)
-            }
-            throw AppError.unavailable("The phone verification provider is unavailable.", retryAfterSeconds: 1)
-        }
+        let (status, body) = try await InternalClient.thirdParty(
+            request, party: "The phone verification provider", http: http, timeout: timeout, limit: 64 * 1024)
         switch status {
         case 200..<300:
             guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(buffer: body)) else {

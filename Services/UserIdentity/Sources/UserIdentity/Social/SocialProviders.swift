@@ -229,16 +229,7 @@ struct SocialProviders: Sendable {
     }
 
     private func send(_ request: HTTPClientRequest, provider: String) async throws -> [String: JSONValue] {
-        let status: UInt
-        let body: ByteBuffer
-        do {
-            let response = try await http.execute(request, deadline: InternalClient.deadline(timeout))
-            status = response.status.code
-            body = try await response.body.collect(upTo: 256 * 1024)
-        } catch {
-            if InternalClient.isTimeout(error) { throw AppError.unavailable("\(provider) did not answer in time.", retryAfterSeconds: 1) }
-            throw AppError.unavailable("\(provider) is unavailable.", retryAfterSeconds: 1)
-        }
+        let (status, body) = try await InternalClient.thirdParty(request, party: provider, http: http, timeout: timeout)
         // A refused token or code is the caller's problem; anything else is the provider's.
         if (400..<500).contains(status) { throw Self.refused }
         guard (200..<300).contains(status) else { throw AppError.badGateway("\(provider) answered \(status).") }
