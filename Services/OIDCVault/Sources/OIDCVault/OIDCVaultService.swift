@@ -35,6 +35,7 @@ public enum OIDCVaultService: SuiteService {
             Migration(fileName: "0006_outbox_notify.sql", bytes: PackageResources._006_outbox_notify_sql),
             Migration(fileName: "0007_scim.sql", bytes: PackageResources._007_scim_sql),
             Migration(fileName: "0008_passkeys.sql", bytes: PackageResources._008_passkeys_sql),
+            Migration(fileName: "0009_external_id_index.sql", bytes: PackageResources._009_external_id_index_sql),
         ]
     }
 

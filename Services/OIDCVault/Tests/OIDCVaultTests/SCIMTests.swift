@@ -107,6 +107,9 @@ import Testing
             for name in ["alice", "carol", "dave"] { #expect(try await vault.call(.POST, base + "/Users", json: Self.user(name), as: key).status == 201) }
 
             func list(_ query: String) async throws -> TestResponse { try await vault.call(.GET, base + "/Users?" + query, as: key) }
+            let byExternal = try await list("filter=" + Self.escape("externalId eq \"okta-1\""))
+            #expect(byExternal.json?["totalResults"] == 1 && byExternal.json?["Resources"]?[0]?["id"] == .string(id))
+            #expect(try await list("filter=" + Self.escape("externalId eq \"OKTA-1\"")).json?["totalResults"] == 0, "externalId is case-exact")
             let byName = try await list("filter=" + Self.escape("userName eq \"BJENSEN\""))
             #expect(byName.json?["totalResults"] == 1 && byName.json?["Resources"]?[0]?["id"] == .string(id), "\(byName.text)")
             #expect(byName.json?["schemas"] == [.string(SCIMResources.listSchema)])

@@ -108,9 +108,12 @@ struct SCIMRoutes: Sendable {
         let parameters = search ?? Self.query(request)
         let (filter, start, count) = try Self.listParameters(parameters)
         var candidates: [SCIMStore.StoredUser]
-        // The look-up every provisioning client makes before a create, by index.
+        // The look-ups provisioning clients make before a create (Okta by userName, Entra
+        // ID by externalId), by index.
         if case .compare(let path, .eq, .string(let name))? = filter, path.parts.map({ $0.lowercased() }) == ["username"] {
             candidates = try await store.users(tenant: tenant.id, userName: name)
+        } else if case .compare(let path, .eq, .string(let external))? = filter, path.parts.map({ $0.lowercased() }) == ["externalid"] {
+            candidates = try await store.users(tenant: tenant.id, externalID: external)
         } else {
             candidates = try await store.users(tenant: tenant.id)
         }

@@ -41,6 +41,12 @@ struct SCIMStore: Sendable {
             logger: logger))
     }
 
+    /// `externalId eq "…"` (case-exact, as RFC 7643 defines it).
+    func users(tenant: String, externalID: String) async throws -> [StoredUser] {
+        try await Self.users(database.query(
+            "SELECT \(unescaped: Self.userColumns) FROM users WHERE tenant_id = \(tenant) AND external_id = \(externalID)", logger: logger))
+    }
+
     func user(tenant: String, id: String) async throws -> StoredUser? {
         try await Self.users(database.query(
             "SELECT \(unescaped: Self.userColumns) FROM users WHERE tenant_id = \(tenant) AND user_id = \(id)", logger: logger)).first
