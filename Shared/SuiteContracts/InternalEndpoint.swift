@@ -69,9 +69,5 @@ extension String {
     var queryEncoded: String { addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
 
     /// For a path segment: RFC 3986's unreserved characters stay.
-    var pathEncoded: String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-    }
+    var pathEncoded: String { Percent.encode(self) }
 }

@@ -70,7 +70,7 @@ public struct TextMessageSender: Sendable {
                 throw TextMessageError("cannot write to \(directory)")
             }
         case .twilio(let base, let sid, let token, let from):
-            var request = HTTPClientRequest(url: "\(base)/2010-04-01/Accounts/\(Self.formEncode(sid))/Messages.json")
+            var request = HTTPClientRequest(url: "\(base)/2010-04-01/Accounts/\(Percent.encode(sid))/Messages.json")
             request.method = .POST
             request.headers.add(name: "Authorization", value: Self.basic(sid, token))
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
@@ -90,11 +90,7 @@ public struct TextMessageSender: Sendable {
 
     /// `application/x-www-form-urlencoded`.
     public static func form(_ fields: [(String, String)]) -> String {
-        fields.map { formEncode($0.0) + "=" + formEncode($0.1) }.joined(separator: "&")
+        fields.map { Percent.encode($0.0) + "=" + Percent.encode($0.1) }.joined(separator: "&")
     }
 
-    static func formEncode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"))
-            ?? text
-    }
 }

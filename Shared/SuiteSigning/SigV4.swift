@@ -78,34 +78,13 @@ public struct SigV4: Sendable {
         String(Timestamp.plain(date).compactMap { $0 == "-" || $0 == ":" ? nil : $0 == " " ? "T" : $0 }) + "Z"
     }
 
-    /// RFC 3986 unreserved characters stay, everything else is `%XX` (upper case).
-    public static func encode(_ text: String, keepSlash: Bool = false) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                result.unicodeScalars.append(Unicode.Scalar(byte))
-            case UInt8(ascii: "/") where keepSlash:
-                result.append("/")
-            default:
-                let digits = Array("0123456789ABCDEF")
-                result.append("%")
-                result.append(digits[Int(byte >> 4)])
-                result.append(digits[Int(byte & 0x0F)])
-            }
-        }
-        return result
-    }
-
     /// S3 paths are encoded once, slashes kept.
     static func canonicalPath(_ path: String) -> String {
-        path.isEmpty ? "/" : encode(path.hasPrefix("/") ? path : "/" + path, keepSlash: true)
+        path.isEmpty ? "/" : Percent.encode(path.hasPrefix("/") ? path : "/" + path, keepSlash: true)
     }
 
     static func canonicalQuery(_ query: [(String, String)]) -> String {
-        let pairs: [(String, String)] = query.map { (encode($0.0), encode($0.1)) }
+        let pairs: [(String, String)] = query.map { (Percent.encode($0.0), Percent.encode($0.1)) }
         let sorted = pairs.sorted { left, right in left.0 == right.0 ? left.1 < right.1 : left.0 < right.0 }
         return sorted.map { $0.0 + "=" + $0.1 }.joined(separator: "&")
     }

@@ -119,7 +119,7 @@ struct TwilioVerify: Sendable {
     }
 
     private func post(_ operation: String, _ fields: [(String, String)]) async throws(AppError) -> Answer {
-        var request = HTTPClientRequest(url: "\(baseURL)/v2/Services/\(URLPath.segment(serviceSID))/\(operation)")
+        var request = HTTPClientRequest(url: "\(baseURL)/v2/Services/\(Percent.encode(serviceSID))/\(operation)")
         request.method = .POST
         request.headers.add(name: "Authorization", value: TextMessageSender.basic(accountSID, authToken))
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
@@ -139,12 +139,5 @@ struct TwilioVerify: Sendable {
             throw Problem.invalid("phone", "phoneNotReachable", "The phone number cannot receive a code this way")
         default: throw AppError.badGateway("The phone verification provider answered \(status).")
         }
-    }
-}
-
-/// A path segment of a URL, percent-encoded.
-enum URLPath {
-    static func segment(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
     }
 }

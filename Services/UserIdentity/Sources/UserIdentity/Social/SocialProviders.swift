@@ -53,7 +53,7 @@ struct SocialProviders: Sendable {
     /// An access token of our client: tokeninfo says whom it was issued to, userinfo who it is.
     func googleAccessToken(_ token: String) async throws -> SocialIdentity {
         let google = try google()
-        let info = try await getJSON(google.tokeninfoURL + "?access_token=" + Self.query(token), provider: "Google")
+        let info = try await getJSON(google.tokeninfoURL + "?access_token=" + Percent.encode(token), provider: "Google")
         guard info["aud"]?.stringValue == google.clientID || info["azp"]?.stringValue == google.clientID else { throw Self.refused }
         return try googleIdentity(try await getJSON(google.userinfoURL, bearer: token, provider: "Google"))
     }
@@ -93,7 +93,7 @@ struct SocialProviders: Sendable {
     func facebookAccessToken(_ token: String) async throws -> SocialIdentity {
         let facebook = try facebook()
         let debug = try await getJSON(
-            facebook.graphURL + "/debug_token?input_token=" + Self.query(token) + "&access_token=" + Self.query(facebook.appID + "|" + facebook.appSecret),
+            facebook.graphURL + "/debug_token?input_token=" + Percent.encode(token) + "&access_token=" + Percent.encode(facebook.appID + "|" + facebook.appSecret),
             provider: "Facebook")
         guard case .object(let data)? = debug["data"], data["app_id"]?.stringValue == facebook.appID, Self.isTrue(data["is_valid"]) else {
             throw Self.refused
@@ -111,8 +111,8 @@ struct SocialProviders: Sendable {
     func facebookCode(_ code: String, redirectURI: String) async throws -> SocialIdentity {
         let facebook = try facebook()
         let answer = try await getJSON(
-            facebook.graphURL + "/oauth/access_token?client_id=" + Self.query(facebook.appID) + "&redirect_uri=" + Self.query(redirectURI)
-                + "&client_secret=" + Self.query(facebook.appSecret) + "&code=" + Self.query(code), provider: "Facebook")
+            facebook.graphURL + "/oauth/access_token?client_id=" + Percent.encode(facebook.appID) + "&redirect_uri=" + Percent.encode(redirectURI)
+                + "&client_secret=" + Percent.encode(facebook.appSecret) + "&code=" + Percent.encode(code), provider: "Facebook")
         guard let access = answer["access_token"]?.stringValue else { throw AppError.badGateway("Facebook answered the code without a token.") }
         return try await facebookAccessToken(access)
     }
@@ -205,11 +205,6 @@ struct SocialProviders: Sendable {
         case .string(let text): text == "true"
         default: false
         }
-    }
-
-    static func query(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"))
-            ?? text
     }
 
     func getJSON(_ url: String, bearer: String? = nil, provider: String) async throws -> [String: JSONValue] {
