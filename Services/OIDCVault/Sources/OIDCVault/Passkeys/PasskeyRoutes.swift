@@ -84,9 +84,7 @@ struct PasskeyRoutes: Sendable {
             "user": ["id": .string(Base64URL.encode(Array(user.id.utf8))), "name": .string(user.username), "displayName": .string(user.username)],
             "pubKeyCredParams": .array(WebAuthn.algorithms.map { ["type": "public-key", "alg": .number(Double($0))] }),
             "timeout": .number(Double(Self.challengeSeconds * 1000)), "attestation": "none",
-            "excludeCredentials": .array(existing.map {
-                ["type": "public-key", "id": .string(Base64URL.encode($0.credentialID)), "transports": .array($0.transports.map(JSONValue.string))]
-            }),
+            "excludeCredentials": .array(existing.map(\.descriptor)),
             "authenticatorSelection": ["residentKey": "preferred", "userVerification": "preferred"],
         ])
     }
@@ -143,9 +141,7 @@ struct PasskeyRoutes: Sendable {
         // discoverable-credential login would): the options do not say who exists.
         var allowed: [JSONValue] = []
         if let user = try await vault.users.find(tenant: tenantID, username: username), !user.isDisabled {
-            allowed = try await store.passkeys(tenant: tenantID, userID: user.id).map {
-                ["type": "public-key", "id": .string(Base64URL.encode($0.credentialID)), "transports": .array($0.transports.map(JSONValue.string))]
-            }
+            allowed = try await store.passkeys(tenant: tenantID, userID: user.id).map(\.descriptor)
         }
         return .json([
             "challenge": .string(challenge), "rpId": .string(rpID), "allowCredentials": .array(allowed),

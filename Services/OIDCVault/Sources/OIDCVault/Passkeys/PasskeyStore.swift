@@ -21,6 +21,11 @@ struct PasskeyStore: Sendable {
         let createdAt: Date
         let lastUse: JSONValue?
 
+        /// A PublicKeyCredentialDescriptor: how the options name it to the browser.
+        var descriptor: JSONValue {
+            ["type": "public-key", "id": .string(Base64URL.encode(credentialID)), "transports": .array(transports.map(JSONValue.string))]
+        }
+
         /// As the seed lists them.
         var json: JSONValue {
             ["id": .string(keyID), "created_at": .string(Timestamp.iso(createdAt)), "name": .string(name), "last_use": lastUse ?? .null]
