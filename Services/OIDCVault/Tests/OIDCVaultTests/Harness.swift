@@ -29,12 +29,14 @@ struct VaultFixture: Sendable {
         _ mode: ServiceFixture<OIDCVaultService>.Mode = .inProcess,
         rateLimits: RateLimitSettings = RateLimitSettings(enabled: false),
         database: DatabaseConfiguration? = nil,
+        trust: ServiceTrust = ServiceTrust(issuers: [:]),
         configure: @escaping @Sendable (inout VaultSettings) -> Void = { _ in },
         _ body: @Sendable (VaultFixture) async throws -> Void
     ) async throws {
         var options = ServiceFixture<OIDCVaultService>.Options()
         options.rateLimits = rateLimits
         options.database = database
+        options.trust = trust
         try await ServiceFixture.run(OIDCVaultService.self, mode: mode, options: options) { _, sink in
             var settings = VaultSettings(
                 loginUIURL: "https://login.example.com/", adminAPIKey: operatorKey,
