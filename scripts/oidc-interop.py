@@ -10,6 +10,9 @@
 - soft-webauthn, a software authenticator (fido2's CBOR and COSE), registers a passkey
   and logs in with it through the whole code flow; a clone with a stale counter, a wrong
   origin and a replayed challenge are refused.
+- headless Chromium drives the hosted login page over the DevTools protocol: a passkey
+  with a virtual authenticator, the image login from a PNG the page reads on the device
+  (zkp.js with WebCrypto), and the PIN step-up a blurrier photo asks for.
 The login itself is the reference client (`oidc-vault client login --image`).
 
     oidc-interop.py VAULT_URL ADMIN_KEY OIDC_VAULT_BINARY WORKDIR
@@ -69,6 +72,20 @@ def scene(seed, width=160, height=120, noise=0.0):
                 value += noise_rng.gauss(0, noise)
             out.append(max(0, min(255, int(round(value)))))
     return b"P5\n%d %d\n255\n" % (width, height) + bytes(out)
+
+
+def png(pgm):
+    """A binary PGM as an 8-bit grayscale PNG, as a phone's photo would come to a browser."""
+    import struct
+    import zlib
+    _, size, _, raster = pgm.split(b"\n", 3)
+    width, height = map(int, size.split())
+    rows = b"".join(b"\x00" + raster[y * width:(y + 1) * width] for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 admin = {"X-API-Key": admin_key}
@@ -349,12 +366,29 @@ else:
                     data = cdp("Page.captureScreenshot", {"format": "png"})["data"]
                     open(path, "wb").write(base64.b64decode(data))
                     return path
-                except RuntimeError:
+                except (RuntimeError, websocket.WebSocketTimeoutException):
                     time.sleep(0.1)
             return path
 
+        def page_errors():
+            """What the page's scripts threw or logged, to show with a failed check."""
+            found = []
+            for event in events:
+                if event.get("method") == "Runtime.exceptionThrown":
+                    details = event["params"]["exceptionDetails"]
+                    found.append(details.get("exception", {}).get("description") or details.get("text"))
+                elif event.get("method") == "Runtime.consoleAPICalled":
+                    found.append(" ".join(str(a.get("value", a.get("description"))) for a in event["params"]["args"]))
+                elif event.get("method") == "Log.entryAdded":
+                    found.append(event["params"]["entry"].get("text"))
+            return found
+
         cdp("Page.enable")
         cdp("Network.enable")
+        cdp("Runtime.enable")
+        cdp("Log.enable")
+        # A phone-sized window, so a screenshot shows the whole page.
+        cdp("Emulation.setDeviceMetricsOverride", {"width": 420, "height": 860, "deviceScaleFactor": 1, "mobile": False})
         cdp("WebAuthn.enable")
         cdp("WebAuthn.addVirtualAuthenticator", {"options": {
             "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
@@ -385,31 +419,114 @@ else:
         shown = evaluate("document.querySelector('h1').textContent + '|' + document.querySelector('strong').textContent")
         check("the page names the client", shown == "Sign in|Browser RP", shown)
         check("screenshot: the login page", os.path.exists(screenshot("1-login-page")))
-        evaluate("document.getElementById('username').value = 'bob'; document.getElementById('passkey-form').requestSubmit(); true")
-        landed = None
-        for _ in range(200):
-            for event in events:
-                url = event.get("params", {}).get("request", {}).get("url", "") if event.get("method") == "Network.requestWillBeSent" else ""
-                if url.startswith(browser_redirect):
-                    landed = url
-            if landed:
-                break
-            try:
-                cdp_socket.settimeout(0.05)
-                events.append(json.loads(cdp_socket.recv()))
-            except Exception:  # noqa: BLE001 - nothing yet
-                pass
-            finally:
-                cdp_socket.settimeout(30)
-        screenshot("2-after-passkey")
-        check("the passkey login lands on the client's redirect URI with a code", landed is not None and "code=" in landed, landed)
-        if landed:
+        def wait_for_landing(rounds=200):
+            """The URL of the first request to the client's redirect URI, once the page sends the browser there."""
+            for _ in range(rounds):
+                for event in events:
+                    url = event.get("params", {}).get("request", {}).get("url", "") if event.get("method") == "Network.requestWillBeSent" else ""
+                    if url.startswith(browser_redirect):
+                        return url
+                try:
+                    cdp_socket.settimeout(0.05)
+                    events.append(json.loads(cdp_socket.recv()))
+                except Exception:  # noqa: BLE001 - nothing yet
+                    pass
+                finally:
+                    cdp_socket.settimeout(30)
+            return None
+
+        def same_user_as_bob(landed, verifier_text):
             browser_code = urllib.parse.parse_qs(urllib.parse.urlparse(landed).query)["code"][0]
-            browser_tokens = tokens_for(browser_code, passkey_verifier)
+            browser_tokens = tokens_for(browser_code, verifier_text)
             same_user = jwt.decode(browser_tokens.get("id_token", ""), jwks) if browser_tokens.get("id_token") else {}
             first_user = jwt.decode(bob_tokens.get("id_token", ""), jwks) if bob_tokens.get("id_token") else {}
-            check("its code gives bob's tokens", same_user.get("sub") and same_user.get("sub") == first_user.get("sub"), browser_tokens)
-        print(f"  note  screenshots: {screens}/1-login-page.png, {screens}/2-after-passkey.png")
+            return bool(same_user.get("sub")) and same_user.get("sub") == first_user.get("sub"), browser_tokens
+
+        evaluate("document.getElementById('username').value = 'bob'; document.getElementById('passkey-button').click(); true")
+        landed = wait_for_landing()
+        screenshot("2-after-passkey")
+        check("the passkey login lands on the client's redirect URI with a code", landed is not None and "code=" in landed, (landed, page_errors()))
+        if landed:
+            check("its code gives bob's tokens", *same_user_as_bob(landed, passkey_verifier))
+
+        # The image login on the page: the browser reads a PNG of another shot of bob's
+        # photo (the page's zkp.js does the reference client's steps with WebCrypto).
+        def choose_photo(pgm, name):
+            path = f"{workdir}/{name}.png"
+            open(path, "wb").write(png(pgm))
+            root = cdp("DOM.getDocument")["root"]["nodeId"]
+            node = cdp("DOM.querySelector", {"nodeId": root, "selector": "#photo"})["nodeId"]
+            cdp("DOM.setFileInputFiles", {"nodeId": node, "files": [path]})
+
+        def image_login(verifier_text, nonce_text, pgm, name):
+            events.clear()
+            open_page(code_flow_url(verifier_text, nonce_text) + "&ui_locales=en")
+            choose_photo(pgm, name)
+            evaluate("document.getElementById('username').value = 'bob'; document.getElementById('login-form').requestSubmit(); true")
+
+        def page_state(rounds=100):
+            """The step-up section's visibility and the status line, once either shows."""
+            for _ in range(rounds):
+                state = evaluate("[document.getElementById('step-up').hidden, document.getElementById('status').textContent]")
+                if state and (not state[0] or state[1] not in ("", "Checking your image…")):
+                    return state
+                time.sleep(0.05)
+            return state
+
+        image_login(generate_token(48), "n-b3", scene(7), "another-photo")
+        refused = page_state()
+        screenshot("3-another-photo")
+        check("another photo is refused on the page, and the page says so",
+              refused == [True, "That did not work. Check your username and your image, and try again."], (refused, page_errors()))
+
+        image_verifier = generate_token(48)
+        image_login(image_verifier, "n-b4", scene(42, noise=8), "photo-again")
+        landed = wait_for_landing()
+        screenshot("4-after-image")
+        check("the image login in the browser lands on the client's redirect URI with a code", landed is not None and "code=" in landed,
+              (landed, page_errors()))
+        if landed:
+            check("its code gives bob's tokens", *same_user_as_bob(landed, image_verifier))
+
+        # A blurrier shot with a tenant that asks for the step-up on any bit error: the page
+        # asks for bob's PIN, refuses a wrong one, and lets the right one through.
+        pin_set = requests.put(f"{vault}/auth/step-up", headers={"Authorization": f"Bearer {bob_access}"}, json={"pin": "246810"})
+        check("bob sets a PIN", pin_set.status_code == 200, pin_set.text)
+        strict = requests.put(f"{vault}/tenants/{browser_tenant}", headers=admin, json={
+            "display_name": "Browser", "register_enable": True, "passkey_enabled": True, "ber_soft_limit_percent": 0,
+            "login_order": ["PIN", "PATTERN"]})
+        check("the tenant asks for the step-up on any bit error", strict.status_code == 200, strict.text)
+        step_verifier = generate_token(48)
+        image_login(step_verifier, "n-b5", scene(42, noise=20), "photo-blurry")
+        asked = page_state()
+        screenshot("5-step-up")
+        check("a blurrier photo logs in but the page asks for the step-up", asked and asked[0] is False, (asked, page_errors()))
+        evaluate("document.getElementById('pin').value = '111111'; document.querySelector('form.step[data-method=PIN]').requestSubmit(); true")
+        wrong = None
+        for _ in range(100):
+            wrong = evaluate("document.getElementById('status').textContent")
+            if wrong:
+                break
+            time.sleep(0.05)
+        check("a wrong PIN is refused on the page", wrong == "That is not right. Try again.", wrong)
+        evaluate("document.getElementById('pin').value = '246810'; document.querySelector('form.step[data-method=PIN]').requestSubmit(); true")
+        landed = wait_for_landing()
+        screenshot("6-after-step-up")
+        check("the right PIN lands on the client's redirect URI with a code", landed is not None and "code=" in landed, (landed, page_errors()))
+        if landed:
+            check("its code gives bob's tokens", *same_user_as_bob(landed, step_verifier))
+        # The pattern instead: the dots pressed in order on the page's grid.
+        pattern_set = requests.put(f"{vault}/auth/step-up", headers={"Authorization": f"Bearer {bob_access}"}, json={"pattern": [0, 4, 8, 5]})
+        check("bob sets a pattern", pattern_set.status_code == 200 and pattern_set.json() == {"pin": True, "pattern": True}, pattern_set.text)
+        pattern_verifier = generate_token(48)
+        image_login(pattern_verifier, "n-b6", scene(42, noise=20), "photo-blurry")
+        asked = page_state()
+        evaluate("""[0, 4, 8, 5].forEach((i) => document.querySelector('.cell[data-cell="' + i + '"]').click());
+                    document.querySelector('form.step[data-method=PATTERN]').requestSubmit(); true""")
+        landed = wait_for_landing()
+        check("the pattern drawn on the page's grid lands on the client's redirect URI with a code",
+              asked and asked[0] is False and landed is not None and "code=" in landed, (asked, landed, page_errors()))
+        print(f"  note  screenshots: {screens}/1-login-page.png … 6-after-step-up.png")
     finally:
         browser.terminate()
         browser.wait(timeout=10)

@@ -5,8 +5,10 @@ import Testing
 
 @testable import OIDCVault
 
-/// The hosted login page: the client's name, a passkey form bound to the request, the
-/// language asked for, a CSP with nothing inline, and an honest page for a dead link.
+/// The hosted login page: the client's name, the image and passkey logins bound to the
+/// request, the step-up in the tenant's login order, the language asked for, a CSP with
+/// nothing inline, and an honest page for a dead link. The page's scripts run in
+/// Chromium in e2e (scripts/oidc-interop.py).
 @Suite struct LoginPageTests {
     @Test func thePageShowsTheClientAndOffersAPasskeyLogin() async throws {
         try await VaultFixture.run { vault in
@@ -28,6 +30,9 @@ import Testing
             #expect(try await vault.service.send(.GET, vault.base + "/login?auth_req_id=\(authReqID)&ui_locales=de").text.contains("Sign in with a passkey"))
             let script = try await vault.service.send(.GET, vault.base + "/login/login.js")
             #expect(script.status == 200 && script.header("Content-Type")?.hasPrefix("text/javascript") == true && script.text.contains("navigator.credentials.get"))
+            let zkp = try await vault.service.send(.GET, vault.base + "/login/zkp.js")
+            // The device's half of the protocol uses the reference client's domain strings.
+            #expect(zkp.status == 200 && zkp.text.contains("\"oidc-vault/zkp-login\"") && zkp.text.contains("\"oidc-vault zkp v1\""))
             #expect(try await vault.service.send(.GET, vault.base + "/login/login.css").status == 200)
         }
     }
@@ -42,13 +47,37 @@ import Testing
         }
     }
 
-    @Test func withoutPasskeysThePageSaysHowToSignIn() async throws {
+    @Test func withoutPasskeysThePageOffersTheImageLoginOnly() async throws {
         try await VaultFixture.run { vault in
             try await vault.tenant("acme")
             let web = try await vault.client("web", tenant: "acme")
             let authReqID = try await vault.authorize(web, flow: VaultFixture.Flow())
             let page = try await vault.service.send(.GET, vault.base + "/login?auth_req_id=\(authReqID)")
-            #expect(page.status == 200 && !page.text.contains("passkey-form") && page.text.contains("Sign in with the app on your phone."))
+            #expect(page.status == 200 && !page.text.contains("passkey-button"))
+            #expect(page.text.contains("<input id=\"photo\" name=\"photo\" type=\"file\" accept=\"image/*\"") && page.text.contains("Sign in with your image"))
+            #expect(page.text.contains("data-client=\"web\""), "the transcript names the client")
+        }
+    }
+
+    @Test func theStepUpFollowsTheTenantsLoginOrderAndOffersWhatItAllows() async throws {
+        try await VaultFixture.run { vault in
+            try await vault.tenant("both", ["login_order": ["PATTERN", "PIN"], "pin_size": 4, "show_pin_when_typing": false])
+            try await vault.tenant("pin-only", ["use_pattern": false])
+            try await vault.tenant("none", ["use_pin": false, "use_pattern": false])
+            func page(_ tenant: String) async throws -> String {
+                let client = try await vault.client("web-\(tenant)", tenant: tenant)
+                let authReqID = try await vault.authorize(client, flow: VaultFixture.Flow())
+                return try await vault.service.send(.GET, vault.base + "/login?auth_req_id=\(authReqID)&ui_locales=fr").text
+            }
+            let both = try await page("both")
+            let pattern = try #require(both.range(of: "data-method=\"PATTERN\"")), pin = try #require(both.range(of: "data-method=\"PIN\""))
+            #expect(pattern.lowerBound < pin.lowerBound, "the pattern first, as login_order says")
+            #expect(both.contains("type=\"password\" inputmode=\"numeric\" pattern=\"[0-9]*\" minlength=\"4\" maxlength=\"4\""))
+            #expect(both.components(separatedBy: "class=\"cell\"").count == 10 && both.contains("aria-label=\"Point 9\""))
+            #expect(both.contains("Confirmez votre identité"))
+            let pinOnly = try await page("pin-only")
+            #expect(pinOnly.contains("data-method=\"PIN\"") && !pinOnly.contains("data-method=\"PATTERN\"") && pinOnly.contains("type=\"text\" inputmode"))
+            #expect(!(try await page("none")).contains("class=\"step\""))
         }
     }
 }

@@ -42,6 +42,27 @@ import VaultZKP
         }
     }
 
+    @Test func theTenantSetsTheSoftLimitAboveWhichALoginNeedsTheStepUp() async throws {
+        try await VaultFixture.run { vault in
+            // 2% reported: under the service's 10%, over a strict tenant's 1%.
+            let reported: JSONValue = ["ber": ["count_bits": 248, "error_bits": 5, "BER_PERCENT": "2.02"]]
+            for (tenant, limit, expected) in [("lax", JSONValue.null, false), ("strict", 1, true), ("zero", 0, true)] {
+                try await vault.tenant(tenant, ["ber_soft_limit_percent": limit])
+                #expect(try await vault.register(tenant: tenant, username: "alice", email: "alice@example.com", image: photo).status == 201)
+                var body = try await vault.answer(tenant: tenant, username: "alice", image: photo)
+                body["ber"] = reported
+                let answered = try await vault.authenticate(tenant: tenant, body: body)
+                #expect(answered.status == 200 && answered.json?["need_verify"] == .bool(expected), "\(tenant): \(answered.text)")
+            }
+            let shown = try await vault.call(.GET, "/tenants/strict")
+            #expect(shown.json?["ber_soft_limit_percent"] == 1, "\(shown.text)")
+            for bad: JSONValue in [101, -1, .number(2.5), "5"] {
+                let refused = try await vault.call(.POST, "/tenants", json: ["tenant_id": "bad", "display_name": "Bad", "ber_soft_limit_percent": bad])
+                #expect(refused.status == 422 && refused.json?["detail"]?.arrayValue?.first?["loc"] == ["body", "ber_soft_limit_percent"], "\(bad)")
+            }
+        }
+    }
+
     @Test func anUnknownUserGetsAChallengeThatLooksLikeAnyOther() async throws {
         try await VaultFixture.run { vault in
             try await vault.tenant("acme")

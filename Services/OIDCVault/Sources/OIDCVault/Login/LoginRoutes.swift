@@ -186,7 +186,7 @@ struct LoginRoutes: Sendable {
             ?? ber?["ber"]?["error_bits"]?.intValue.flatMap { errors in
                 (ber?["ber"]?["count_bits"]?.intValue).map { Double(errors) * 100 / Double(max($0, 1)) }
             } ?? 0
-        let needVerify = percent > vault.settings.berSoftLimitPercent
+        let needVerify = percent > tenant.settings["ber_soft_limit_percent"]?.intValue.map(Double.init) ?? vault.settings.berSoftLimitPercent
         let nonce = Base64URL.encode(SecureRandom.bytes(32))
         if let authRequest {
             try await store.markAuthenticated(authReqID: authRequest.id, userID: user.id, nonceHash: sha256(nonce), needVerify: needVerify)

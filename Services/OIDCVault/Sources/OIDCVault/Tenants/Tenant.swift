@@ -110,6 +110,13 @@ struct Tenant: Sendable {
         } else if let previous = previous?["webauthn_origins"] {
             out["webauthn_origins"] = previous
         }
+        // The client-reported bit error rate above which an image login needs the step-up;
+        // unset, VAULT_BER_SOFT_LIMIT_PERCENT.
+        if let limit = fields.int("ber_soft_limit_percent", range: 0...100, nullable: true) {
+            out["ber_soft_limit_percent"] = .number(Double(limit))
+        } else if let previous = previous?["ber_soft_limit_percent"] {
+            out["ber_soft_limit_percent"] = previous
+        }
         out["display_name"] = .string(fields.string("display_name", required: previous != nil, max: 256) ?? "")
         var block = BlockConfig()
         if let config = fields.object("block_config", nullable: true) {
