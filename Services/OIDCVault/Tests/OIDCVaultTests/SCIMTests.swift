@@ -64,6 +64,77 @@ import Testing
     }
 }
 
+/// Filters as SQL: what is translated, whether SQL decides alone, and that a list answers
+/// what the matcher would on every user.
+@Suite struct SCIMUserQueryTests {
+    @Test(arguments: [
+        ("userName eq \"a\"", "exact"), ("id eq \"x\" or externalId sw \"E\"", "exact"), ("not (active eq false)", "exact"),
+        ("externalId pr", "exact"), ("meta.lastModified gt \"2026-01-01T00:00:00Z\"", "superset"), ("active eq true", "superset"),
+        ("userName eq \"a\" and name.givenName eq \"b\"", "superset"), ("name.givenName eq \"b\"", "none"),
+        ("userName eq \"a\" or emails co \"x\"", "superset"), ("userName eq \"a\" or title co \"x\"", "none"), ("not (active eq true)", "none"), ("emails[type eq \"work\"]", "none"),
+        ("userName eq \"2026-01-01T00:00:00Z\"", "none"), ("userName eq 5", "none"), ("emails co \"@example\"", "superset"),
+        ("emails.value eq \"a@b.c\"", "superset"), ("emails co \"a\\\"b\"", "none"), ("emails gt \"a\"", "none"),
+    ])
+    func filtersTranslateAsFarAsSQLDecidesThem(filter: String, expected: String) throws {
+        var query = SCIMUserQuery(tenant: "t")
+        let condition = query.condition(try SCIMFilter.parse(filter))
+        #expect((condition.map { $0.exact ? "exact" : "superset" } ?? "none") == expected, "\(filter): \(condition?.sql ?? "nil")")
+        // Placeholders and binds agree: an abandoned branch leaves no bind behind.
+        let placeholders = Set((condition?.sql ?? "").matches(of: /\$(\d+)/).map { Int($0.1)! })
+        #expect(query.binds.count == 1 + placeholders.count && placeholders == Set((0..<placeholders.count).map { $0 + 2 }), "\(filter)")
+    }
+
+    @Test func everyFilterListsWhatTheMatcherFindsWithTotalsAndPages() async throws {
+        try await VaultFixture.run { vault in
+            try await vault.tenant("acme")
+            try await vault.tenant("other")
+            let key = VaultFixture.Caller.key(try await SCIMTests.key(vault, tenant: "acme", scopes: ["scim"]))
+            let base = "/tenants/acme/scim/v2"
+            let people: [(String, [String: JSONValue])] = [
+                ("alice", ["externalId": "EXT-1", "active": true]), ("Bob", ["externalId": "ext-2", "active": false]),
+                ("carol", ["externalId": ""]), ("dave", [:]), ("erin", ["externalId": "EXT-5", "active": true, "displayName": "Erin E"]),
+                ("frank", ["active": false]), ("grace", ["externalId": "Z-7"]),
+            ]
+            for (name, extra) in people {
+                let made = try await vault.call(.POST, base + "/Users", json: SCIMTests.user(name, extra: extra), as: key)
+                #expect(made.status == 201, "\(made.text)")
+            }
+            // Another tenant's user never shows.
+            let otherKey = VaultFixture.Caller.key(try await SCIMTests.key(vault, tenant: "other", scopes: ["scim"]))
+            #expect(try await vault.call(.POST, "/tenants/other/scim/v2/Users", json: SCIMTests.user("alice"), as: otherKey).status == 201)
+
+            let everyone = try #require(try await vault.call(.GET, base + "/Users?count=100", as: key).json?["Resources"]?.arrayValue)
+            #expect(everyone.count == people.count)
+            let middle = try #require(everyone[3]["meta"]?["lastModified"]?.stringValue)
+            let filters = [
+                "userName eq \"BOB\"", "userName ne \"bob\"", "userName co \"a\"", "userName sw \"B\"", "userName ew \"E\"",
+                "userName gt \"c\"", "userName le \"dave\"", "externalId eq \"EXT-1\"", "externalId eq \"ext-1\"", "externalId ne \"EXT-1\"",
+                "externalId pr", "not (externalId pr)", "externalId sw \"EXT\" or userName eq \"frank\"", "active eq false", "active eq true",
+                "active ne false", "not (active eq false)", "active gt true", "meta.lastModified ge \"\(middle)\"", "meta.lastModified lt \"\(middle)\"",
+                "meta.lastModified eq \"\(middle)\"", "meta.created pr", "id pr", "displayName eq \"Erin E\" and userName sw \"e\"",
+                "userName sw \"a\" or name.givenName eq \"Grace\"", "emails co \"dave\"", "emails.value ew \"BOB@example.com\"",
+                "emails eq \"carol@example.com\" or emails sw \"erin\"", "emails co \"work\"", "not (userName eq \"alice\" or active eq false)",
+            ]
+            for text in filters {
+                let filter = try SCIMFilter.parse(text)
+                let expected = everyone.filter { filter.matches($0.objectValue!) }.compactMap { $0["id"]?.stringValue }
+                let listed = try await vault.call(.GET, base + "/Users?count=100&filter=" + SCIMTests.escape(text), as: key)
+                let ids = listed.json?["Resources"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+                #expect(listed.status == 200 && ids == expected && listed.json?["totalResults"] == .number(Double(expected.count)), "\(text): \(listed.text)")
+            }
+            // Pages of an exact filter: the window, and the total even past the end or with count=0.
+            let filter = SCIMTests.escape("userName ne \"zed\"")
+            let second = try await vault.call(.GET, base + "/Users?startIndex=3&count=2&filter=" + filter, as: key)
+            #expect(second.json?["Resources"]?.arrayValue?.compactMap { $0["id"] } == Array(everyone[2..<4]).compactMap { $0["id"] })
+            #expect(second.json?["totalResults"] == 7 && second.json?["startIndex"] == 3 && second.json?["itemsPerPage"] == 2)
+            for query in ["startIndex=50&count=5", "count=0"] {
+                let empty = try await vault.call(.GET, base + "/Users?\(query)&filter=" + filter, as: key)
+                #expect(empty.json?["totalResults"] == 7 && empty.json?["Resources"]?.arrayValue?.isEmpty != false, "\(query): \(empty.text)")
+            }
+        }
+    }
+}
+
 @Suite struct SCIMTests {
     static let scimType = "application/scim+json"
 

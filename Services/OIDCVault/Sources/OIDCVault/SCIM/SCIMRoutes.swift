@@ -107,24 +107,26 @@ struct SCIMRoutes: Sendable {
         let (tenant, base) = try await tenant(context)
         let parameters = search ?? Self.query(request)
         let (filter, start, count) = try Self.listParameters(parameters)
-        var candidates: [SCIMStore.StoredUser]
-        // The look-ups provisioning clients make before a create (Okta by userName, Entra
-        // ID by externalId), by index.
-        if case .compare(let path, .eq, .string(let name))? = filter, path.parts.map({ $0.lowercased() }) == ["username"] {
-            candidates = try await store.users(tenant: tenant.id, userName: name)
-        } else if case .compare(let path, .eq, .string(let external))? = filter, path.parts.map({ $0.lowercased() }) == ["externalid"] {
-            candidates = try await store.users(tenant: tenant.id, externalID: external)
-        } else {
-            candidates = try await store.users(tenant: tenant.id)
+        var query = SCIMUserQuery(tenant: tenant.id)
+        let condition = query.condition(filter)
+        if let condition, condition.exact {
+            let (users, total) = try await store.page(query, condition, offset: start - 1, limit: count)
+            let page = try await usersJSON(users, tenant: tenant.id, base: base)
+            return Self.list(page.map { .object(Self.projected(parameters, $0)) }, total: total, start: start)
         }
-        var matched: [[String: JSONValue]] = []
-        let groups = try await store.groups(tenant: tenant.id)
-        for stored in candidates {
-            let json = userJSON(stored, groups: groups, base: base)
-            if filter?.matches(json) ?? true { matched.append(json) }
-        }
+        let candidates = try await store.users(query, condition ?? SCIMUserQuery.Fragment(sql: "TRUE", exact: false))
+        let matched = try await usersJSON(candidates, tenant: tenant.id, base: base).filter { filter?.matches($0) ?? true }
         let page = matched.dropFirst(start - 1).prefix(count)
         return Self.list(page.map { .object(Self.projected(parameters, $0)) }, total: matched.count, start: start)
+    }
+
+    /// The users as SCIM resources, their groups found in one query.
+    func usersJSON(_ users: [SCIMStore.StoredUser], tenant: String, base: String) async throws -> [[String: JSONValue]] {
+        let roles = Array(Set(users.flatMap(\.user.roles)))
+        let groups = roles.isEmpty ? [] : try await store.groups(tenant: tenant, named: roles)
+        return users.map { stored in
+            SCIMResources.user(stored.user, kept: stored.kept, groups: groups.filter { stored.user.roles.contains($0.name) }, base: base)
+        }
     }
 
     /// `POST /.search` at the root: users and groups at once, users first.
@@ -132,7 +134,9 @@ struct SCIMRoutes: Sendable {
         let (tenant, base) = try await tenant(context)
         let (filter, start, count) = try Self.listParameters(parameters)
         let groups = try await store.groups(tenant: tenant.id)
-        var matched = try await store.users(tenant: tenant.id).map { userJSON($0, groups: groups, base: base) }
+        var query = SCIMUserQuery(tenant: tenant.id)
+        let condition = query.condition(filter) ?? SCIMUserQuery.Fragment(sql: "TRUE", exact: false)
+        var matched = try await usersJSON(store.users(query, condition), tenant: tenant.id, base: base)
         matched += groups.map { SCIMResources.group($0, base: base) }
         matched = matched.filter { filter?.matches($0) ?? true }
         let page = matched.dropFirst(start - 1).prefix(count)
@@ -184,13 +188,7 @@ struct SCIMRoutes: Sendable {
     }
 
     func userJSON(_ stored: SCIMStore.StoredUser, base: String) async throws -> [String: JSONValue] {
-        let groups = try await store.groups(tenant: stored.user.tenant, named: stored.user.roles)
-        return SCIMResources.user(stored.user, kept: stored.kept, groups: groups, base: base)
-    }
-
-    func userJSON(_ stored: SCIMStore.StoredUser, groups: [SCIMResources.SCIMGroup], base: String) -> [String: JSONValue] {
-        let mine = groups.filter { stored.user.roles.contains($0.displayName) }.map { (id: $0.id, name: $0.displayName) }
-        return SCIMResources.user(stored.user, kept: stored.kept, groups: mine, base: base)
+        try await usersJSON([stored], tenant: stored.user.tenant, base: base)[0]
     }
 
     // MARK: Groups

@@ -21,30 +21,46 @@ struct SCIMStore: Sendable {
     private static func users(_ rows: PostgresRowSequence) async throws -> [StoredUser] {
         var result: [StoredUser] = []
         for try await row in rows.decode((String, String, String, String, Bool, Bool, String?, [String], String?, Date, Date, String?).self) {
-            let user = UserStore.user((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10))
-            let kept = row.11.flatMap { try? JSONParser.parse(Array($0.utf8)).objectValue } ?? [:]
-            result.append(StoredUser(user: user, kept: kept))
+            result.append(stored((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11)))
         }
         return result
     }
 
-    /// Every user of the tenant, oldest first (filters are evaluated on them).
-    func users(tenant: String) async throws -> [StoredUser] {
-        try await Self.users(database.query(
-            "SELECT \(unescaped: Self.userColumns) FROM users WHERE tenant_id = \(tenant) ORDER BY created_at, user_id", logger: logger))
+    private static func stored(_ row: (String, String, String, String, Bool, Bool, String?, [String], String?, Date, Date, String?)) -> StoredUser {
+        let user = UserStore.user((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10))
+        let kept = row.11.flatMap { try? JSONParser.parse(Array($0.utf8)).objectValue } ?? [:]
+        return StoredUser(user: user, kept: kept)
     }
 
-    /// `userName eq "…"`, the look-up provisioning clients make before each create.
-    func users(tenant: String, userName: String) async throws -> [StoredUser] {
-        try await Self.users(database.query(
-            "SELECT \(unescaped: Self.userColumns) FROM users WHERE tenant_id = \(tenant) AND lower(username) = lower(\(userName))",
-            logger: logger))
+    /// The users `condition` selects, oldest first; the matcher decides on them when the
+    /// condition is a superset.
+    func users(_ query: SCIMUserQuery, _ condition: SCIMUserQuery.Fragment) async throws -> [StoredUser] {
+        try await Self.users(database.query(PostgresQuery(
+            unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE tenant_id = $1 AND \(condition.sql) ORDER BY created_at, user_id",
+            binds: query.binds), logger: logger))
     }
 
-    /// `externalId eq "…"` (case-exact, as RFC 7643 defines it).
-    func users(tenant: String, externalID: String) async throws -> [StoredUser] {
-        try await Self.users(database.query(
-            "SELECT \(unescaped: Self.userColumns) FROM users WHERE tenant_id = \(tenant) AND external_id = \(externalID)", logger: logger))
+    /// One page of the users an exact condition selects, and how many it selects in all.
+    func page(_ query: SCIMUserQuery, _ condition: SCIMUserQuery.Fragment, offset: Int, limit: Int) async throws -> ([StoredUser], total: Int) {
+        let from = "FROM users WHERE tenant_id = $1 AND \(condition.sql)"
+        let rows = try await database.query(PostgresQuery(
+            unsafeSQL: "SELECT \(Self.userColumns), count(*) OVER () \(from) ORDER BY created_at, user_id LIMIT \(limit) OFFSET \(offset)",
+            binds: query.binds), logger: logger)
+        var users: [StoredUser] = []
+        var total = 0
+        for try await row in rows.decode((String, String, String, String, Bool, Bool, String?, [String], String?, Date, Date, String?, Int).self) {
+            users.append(Self.stored((row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11)))
+            total = row.12
+        }
+        // A page past the end (or of size 0) has no row to carry the total.
+        if users.isEmpty, offset > 0 || limit == 0 {
+            for try await count in try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) \(from)", binds: query.binds), logger: logger)
+                .decode(Int.self)
+            {
+                total = count
+            }
+        }
+        return (users, total)
     }
 
     func user(tenant: String, id: String) async throws -> StoredUser? {
