@@ -164,10 +164,35 @@ import Glibc
         #expect(TermsPolicy().isSatisfied(by: []))
     }
 
+    /// What the hand-written reader it replaced misread: escapes, flow mappings, folded
+    /// blocks, and versions that look like numbers.
+    @Test func anyYAMLAPersonWritesIsRead() throws {
+        let policy = try TermsPolicy.parse(#"""
+            master_version: 1.10
+            docs:
+              terms_of_service:
+                version: 2.0
+                langs:
+                  en: {name: "Terms \u00e9 \"quoted\"", url: "https://example.org/terms\\1.html"}
+                  de:
+                    name: >-
+                      Nutzungs
+                      bedingungen
+                    url: https://example.org/terms-de.html  # a comment
+            """#)
+        #expect(policy.masterVersion == "1.10")
+        let terms = try #require(policy.documents.first)
+        #expect(terms.version == "2.0")
+        #expect(terms.languages["en"]?.name == "Terms é \"quoted\"" && terms.languages["en"]?.url == "https://example.org/terms\\1.html")
+        #expect(terms.languages["de"]?.name == "Nutzungs bedingungen" && terms.languages["de"]?.url == "https://example.org/terms-de.html")
+    }
+
     @Test func brokenFilesAreRefusedWithTheReason() {
         #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("docs:\n  tos:\n    langs:\n      en:\n        name: x\n") }
         #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("docs:\n\ttos: 1\n") }
         #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("just text") }
+        #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("docs: [unclosed") }
+        #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("docs:\n  tos: {version: 1, langs: {en: {name: x, url: not-a-url}}}") }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import SuiteCore
+import Yams
 
 /// The policies users must accept before using v2, read from a file in sydent's terms
 /// format, so operators keep theirs:
@@ -75,125 +76,39 @@ public struct TermsPolicy: Sendable, Equatable {
         let message: String
     }
 
-    /// Reads the YAML subset the terms format uses: nested mappings by indentation,
-    /// scalars plain or quoted, `#` comments.
+    /// Reads the file with Yams (libyaml): any YAML 1.1 a person writes, escapes, flow
+    /// mappings, folded and literal blocks and anchors included. Scalars are read as
+    /// written, so `version: 1.10` stays "1.10".
     static func parse(_ text: String) throws(ParseError) -> TermsPolicy {
-        let tree = try MiniYAML.parse(text)
-        guard case .map(let root) = tree else { throw ParseError(message: "the file must be a mapping") }
-        var policy = TermsPolicy(masterVersion: root["master_version"]?.scalar)
+        let tree: Node?
+        do {
+            tree = try Yams.compose(yaml: text)
+        } catch {
+            throw ParseError(message: "not YAML: \(error)")
+        }
+        guard let root = tree?.mapping else { throw ParseError(message: "the file must be a mapping") }
+        var policy = TermsPolicy(masterVersion: root["master_version"]?.string)
         guard let docsNode = root["docs"] else { return policy }
-        guard case .map(let docs) = docsNode else { throw ParseError(message: "docs must be a mapping") }
-        for (name, node) in docs.sorted(by: { $0.key < $1.key }) {
-            guard case .map(let doc) = node, let version = doc["version"]?.scalar else {
+        guard let docs = docsNode.mapping else { throw ParseError(message: "docs must be a mapping") }
+        for (nameNode, node) in docs {
+            guard let name = nameNode.string else { throw ParseError(message: "docs must be named by text") }
+            guard let document = node.mapping, let version = document["version"]?.string else {
                 throw ParseError(message: "docs.\(name) needs a version")
             }
-            guard case .map(let langs)? = doc["langs"], !langs.isEmpty else {
+            guard let langs = document["langs"]?.mapping, !langs.isEmpty else {
                 throw ParseError(message: "docs.\(name) needs langs")
             }
             var languages: [String: (name: String, url: String)] = [:]
-            for (language, entry) in langs {
-                guard case .map(let fields) = entry, let title = fields["name"]?.scalar, let url = fields["url"]?.scalar,
+            for (languageNode, entry) in langs {
+                let language = languageNode.string ?? ""
+                guard let fields = entry.mapping, let title = fields["name"]?.string, let url = fields["url"]?.string,
                     URLComponents(string: url)?.scheme != nil
                 else { throw ParseError(message: "docs.\(name).langs.\(language) needs a name and an absolute url") }
                 languages[language] = (title, url)
             }
             policy.documents.append(Document(name: name, version: version, languages: languages))
         }
+        policy.documents.sort { $0.name < $1.name }
         return policy
-    }
-}
-
-/// Just enough YAML for configuration files: block mappings and scalars.
-enum MiniYAML {
-    indirect enum Node {
-        case scalar(String)
-        case map([String: Node])
-
-        var scalar: String? {
-            if case .scalar(let value) = self { return value }
-            return nil
-        }
-    }
-
-    static func parse(_ text: String) throws(TermsPolicy.ParseError) -> Node {
-        var lines: [(indent: Int, key: String, value: String?, number: Int)] = []
-        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-            let line = stripComment(String(raw))
-            if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("---") { continue }
-            guard !line.contains("\t") else { throw TermsPolicy.ParseError(message: "line \(index + 1): tabs are not allowed") }
-            let indent = line.prefix { $0 == " " }.count
-            let content = line.dropFirst(indent)
-            guard let colon = keyColon(content) else {
-                throw TermsPolicy.ParseError(message: "line \(index + 1): expected key: value")
-            }
-            let key = unquote(String(content[..<colon]).trimmingCharacters(in: .whitespaces))
-            let rest = String(content[content.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-            lines.append((indent, key, rest.isEmpty ? nil : unquote(rest), index + 1))
-        }
-        var position = 0
-        func block(indent: Int) throws(TermsPolicy.ParseError) -> [String: Node] {
-            var map: [String: Node] = [:]
-            while position < lines.count, lines[position].indent >= indent {
-                let line = lines[position]
-                guard line.indent == indent else {
-                    throw TermsPolicy.ParseError(message: "line \(line.number): unexpected indentation")
-                }
-                position += 1
-                if let value = line.value {
-                    map[line.key] = .scalar(value)
-                } else if position < lines.count, lines[position].indent > indent {
-                    map[line.key] = .map(try block(indent: lines[position].indent))
-                } else {
-                    map[line.key] = .scalar("")
-                }
-            }
-            return map
-        }
-        let root = try block(indent: lines.first?.indent ?? 0)
-        if position < lines.count { throw TermsPolicy.ParseError(message: "line \(lines[position].number): unexpected indentation") }
-        return .map(root)
-    }
-
-    /// The colon ending a key (outside quotes, followed by a space or the end).
-    private static func keyColon(_ text: Substring) -> Substring.Index? {
-        var quote: Character?
-        var index = text.startIndex
-        while index < text.endIndex {
-            let character = text[index]
-            if let open = quote {
-                if character == open { quote = nil }
-            } else if character == "\"" || character == "'" {
-                quote = character
-            } else if character == ":" {
-                let next = text.index(after: index)
-                if next == text.endIndex || text[next] == " " { return index }
-            }
-            index = text.index(after: index)
-        }
-        return nil
-    }
-
-    private static func stripComment(_ line: String) -> String {
-        var quote: Character?
-        var previous: Character = " "
-        for (offset, character) in line.enumerated() {
-            if let open = quote {
-                if character == open { quote = nil }
-            } else if character == "\"" || character == "'" {
-                quote = character
-            } else if character == "#", previous == " " {
-                return String(line.prefix(offset))
-            }
-            previous = character
-        }
-        return line
-    }
-
-    private static func unquote(_ text: String) -> String {
-        if text.count >= 2, let first = text.first, first == "\"" || first == "'", text.last == first {
-            let inner = String(text.dropFirst().dropLast())
-            return first == "'" ? inner.replacingOccurrences(of: "''", with: "'") : inner.replacingOccurrences(of: "\\\"", with: "\"")
-        }
-        return text
     }
 }
