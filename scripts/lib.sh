@@ -223,7 +223,12 @@ start_gateway() {
         -e "s/127.0.0.1:8083/127.0.0.1:$(service_port user-identity)/" \
         -e "s/127.0.0.1:8084/127.0.0.1:$(service_port oidc-vault)/" \
         "$ROOT/deploy/nginx/upstreams-local.conf" >"$STATE/nginx/upstreams.conf"
-    sed -e "s/listen 8080;/listen 127.0.0.1:$GATEWAY_PORT;/" "$ROOT/deploy/nginx/gateway.conf" >"$STATE/nginx/gateway.conf"
+    # The API reference at /docs/ (Swagger UI's files come from PyPI, once, into .dev/cache),
+    # readable by nginx's workers (nobody) when it runs as root; the keys keep mode 700.
+    [ "$(id -u)" = 0 ] && chmod 755 "$STATE"
+    "$("$ROOT/scripts/venv")/python" "$ROOT/scripts/docs-site.py" "$STATE/docs" --cache "$ROOT/.dev/cache" >/dev/null
+    sed -e "s/listen 8080;/listen 127.0.0.1:$GATEWAY_PORT;/" -e "s#alias /usr/share/nginx/docs/;#alias $STATE/docs/;#" \
+        "$ROOT/deploy/nginx/gateway.conf" >"$STATE/nginx/gateway.conf"
     cat >"$STATE/nginx/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;

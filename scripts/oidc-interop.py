@@ -294,7 +294,7 @@ else:
     def code_flow_url(verifier_text, nonce_text):
         challenge = base64.urlsafe_b64encode(__import__("hashlib").sha256(verifier_text.encode()).digest()).decode().rstrip("=")
         query = urllib.parse.urlencode({"response_type": "code", "client_id": browser_client, "redirect_uri": browser_redirect,
-                                        "scope": "openid profile", "state": "b-1", "nonce": nonce_text, "code_challenge": challenge,
+                                        "scope": "openid profile", "state": "s-" + nonce_text, "nonce": nonce_text, "code_challenge": challenge,
                                         "code_challenge_method": "S256"})
         to_login = requests.get(f"{vault}/tenants/{browser_tenant}/authorize?{query}", allow_redirects=False)
         return to_login.headers.get("Location", "")
@@ -361,7 +361,7 @@ else:
             # A page between two navigations cannot be captured for a moment: try again.
             os.makedirs(screens, exist_ok=True)
             path = f"{screens}/{name}.png"
-            for _ in range(40):
+            for _ in range(10):
                 try:
                     data = cdp("Page.captureScreenshot", {"format": "png"})["data"]
                     open(path, "wb").write(base64.b64decode(data))
@@ -419,12 +419,16 @@ else:
         shown = evaluate("document.querySelector('h1').textContent + '|' + document.querySelector('strong').textContent")
         check("the page names the client", shown == "Sign in|Browser RP", shown)
         check("screenshot: the login page", os.path.exists(screenshot("1-login-page")))
-        def wait_for_landing(rounds=200):
-            """The URL of the first request to the client's redirect URI, once the page sends the browser there."""
+        def wait_for_landing(nonce_text, rounds=200):
+            """The URL of the request to the client's redirect URI that ends the flow of `nonce_text`
+            (by its state: a late event of an earlier flow's landing is not this one)."""
             for _ in range(rounds):
                 for event in events:
                     url = event.get("params", {}).get("request", {}).get("url", "") if event.get("method") == "Network.requestWillBeSent" else ""
-                    if url.startswith(browser_redirect):
+                    if url.startswith(browser_redirect) and f"state=s-{nonce_text}&" in url + "&":
+                        # Nothing listens there: leave Chromium's error page (which reloads
+                        # itself, and can hold up a screenshot) for a blank one.
+                        cdp("Page.navigate", {"url": "about:blank"})
                         return url
                 try:
                     cdp_socket.settimeout(0.05)
@@ -440,14 +444,16 @@ else:
             browser_tokens = tokens_for(browser_code, verifier_text)
             same_user = jwt.decode(browser_tokens.get("id_token", ""), jwks) if browser_tokens.get("id_token") else {}
             first_user = jwt.decode(bob_tokens.get("id_token", ""), jwks) if bob_tokens.get("id_token") else {}
-            return bool(same_user.get("sub")) and same_user.get("sub") == first_user.get("sub"), browser_tokens
+            requests_seen = [e["params"]["request"]["method"] + " " + e["params"]["request"]["url"].split("?")[0].split("/")[-1] + " "
+                             + e["params"]["request"]["url"].split("?")[-1][:60]
+                             for e in events if e.get("method") == "Network.requestWillBeSent"]
+            return bool(same_user.get("sub")) and same_user.get("sub") == first_user.get("sub"), (browser_tokens, landed, requests_seen)
 
         evaluate("document.getElementById('username').value = 'bob'; document.getElementById('passkey-button').click(); true")
-        landed = wait_for_landing()
-        screenshot("2-after-passkey")
+        landed = wait_for_landing("n-b2")
         check("the passkey login lands on the client's redirect URI with a code", landed is not None and "code=" in landed, (landed, page_errors()))
         if landed:
-            check("its code gives bob's tokens", *same_user_as_bob(landed, passkey_verifier))
+            check("the passkey login's code gives bob's tokens", *same_user_as_bob(landed, passkey_verifier))
 
         # The image login on the page: the browser reads a PNG of another shot of bob's
         # photo (the page's zkp.js does the reference client's steps with WebCrypto).
@@ -475,18 +481,17 @@ else:
 
         image_login(generate_token(48), "n-b3", scene(7), "another-photo")
         refused = page_state()
-        screenshot("3-another-photo")
+        screenshot("2-another-photo")
         check("another photo is refused on the page, and the page says so",
               refused == [True, "That did not work. Check your username and your image, and try again."], (refused, page_errors()))
 
         image_verifier = generate_token(48)
         image_login(image_verifier, "n-b4", scene(42, noise=8), "photo-again")
-        landed = wait_for_landing()
-        screenshot("4-after-image")
+        landed = wait_for_landing("n-b4")
         check("the image login in the browser lands on the client's redirect URI with a code", landed is not None and "code=" in landed,
               (landed, page_errors()))
         if landed:
-            check("its code gives bob's tokens", *same_user_as_bob(landed, image_verifier))
+            check("the browser's image login code gives bob's tokens", *same_user_as_bob(landed, image_verifier))
 
         # A blurrier shot with a tenant that asks for the step-up on any bit error: the page
         # asks for bob's PIN, refuses a wrong one, and lets the right one through.
@@ -499,7 +504,7 @@ else:
         step_verifier = generate_token(48)
         image_login(step_verifier, "n-b5", scene(42, noise=20), "photo-blurry")
         asked = page_state()
-        screenshot("5-step-up")
+        screenshot("3-step-up")
         check("a blurrier photo logs in but the page asks for the step-up", asked and asked[0] is False, (asked, page_errors()))
         evaluate("document.getElementById('pin').value = '111111'; document.querySelector('form.step[data-method=PIN]').requestSubmit(); true")
         wrong = None
@@ -510,11 +515,10 @@ else:
             time.sleep(0.05)
         check("a wrong PIN is refused on the page", wrong == "That is not right. Try again.", wrong)
         evaluate("document.getElementById('pin').value = '246810'; document.querySelector('form.step[data-method=PIN]').requestSubmit(); true")
-        landed = wait_for_landing()
-        screenshot("6-after-step-up")
+        landed = wait_for_landing("n-b5")
         check("the right PIN lands on the client's redirect URI with a code", landed is not None and "code=" in landed, (landed, page_errors()))
         if landed:
-            check("its code gives bob's tokens", *same_user_as_bob(landed, step_verifier))
+            check("the code after the PIN gives bob's tokens", *same_user_as_bob(landed, step_verifier))
         # The pattern instead: the dots pressed in order on the page's grid.
         pattern_set = requests.put(f"{vault}/auth/step-up", headers={"Authorization": f"Bearer {bob_access}"}, json={"pattern": [0, 4, 8, 5]})
         check("bob sets a pattern", pattern_set.status_code == 200 and pattern_set.json() == {"pin": True, "pattern": True}, pattern_set.text)
@@ -523,10 +527,34 @@ else:
         asked = page_state()
         evaluate("""[0, 4, 8, 5].forEach((i) => document.querySelector('.cell[data-cell="' + i + '"]').click());
                     document.querySelector('form.step[data-method=PATTERN]').requestSubmit(); true""")
-        landed = wait_for_landing()
+        landed = wait_for_landing("n-b6")
         check("the pattern drawn on the page's grid lands on the client's redirect URI with a code",
               asked and asked[0] is False and landed is not None and "code=" in landed, (asked, landed, page_errors()))
-        print(f"  note  screenshots: {screens}/1-login-page.png … 6-after-step-up.png")
+        # The gateway's API reference: Swagger UI renders each service's document, read
+        # through the gateway, and offers all four.
+        cdp("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        open_page(f"{browser_origin}/docs/")
+        rendered = None
+        for _ in range(200):
+            rendered = evaluate("[document.querySelectorAll('.opblock').length, "
+                                "Array.from(document.querySelectorAll('.topbar select option')).map((o) => o.textContent)]")
+            if rendered and rendered[0] > 0:
+                break
+            time.sleep(0.05)
+        check("the API reference at /docs/ renders the operations and lists the four documents",
+              rendered and rendered[0] > 10 and len(rendered[1]) == 4, (rendered, page_errors()))
+        options = rendered[1] if rendered else []
+        for service in ["user-identity", "oidc-vault"]:
+            open_page(f"{browser_origin}/docs/?service=" + urllib.parse.quote(next((o for o in options if o.startswith(service)), service)))
+            count, title = 0, None
+            for _ in range(200):
+                count, title = evaluate("[document.querySelectorAll('.opblock').length, (document.querySelector('.info .title') || {}).textContent]")
+                if count > 0:
+                    break
+                time.sleep(0.05)
+            check(f"the API reference renders {service}'s document too", count > 10, (count, title, page_errors()))
+        screenshot("4-api-reference")
+        print(f"  note  screenshots: {screens}/1-login-page.png, 2-another-photo.png, 3-step-up.png, 4-api-reference.png")
     finally:
         browser.terminate()
         browser.wait(timeout=10)
