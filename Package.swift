@@ -247,7 +247,7 @@ let package = Package(
     ]
         + service(
             "MeetRooms", executable: "meet-rooms", migrations: ["0001_init.sql", "0002_rooms.sql", "0003_limits.sql", "0004_room_counts.sql", "0005_room_attendee_list.sql",
-                "0006_outbox_notify.sql", "0007_rooms_by_name.sql",
+                "0006_outbox_notify.sql", "0007_rooms_by_name.sql", "0008_outbox_created.sql",
             ],
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),

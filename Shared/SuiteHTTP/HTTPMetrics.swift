@@ -22,8 +22,37 @@ public final class HTTPMetrics: Sendable {
         .seconds(1), .milliseconds(2500), .seconds(5),
     ]
 
+    /// Counters made by name and labels on first use (`count`).
+    private let counters = ReadMostly<[CounterKey: Counter]>([:])
+    /// Work done before each scrape: gauges read from the process or the database.
+    private let collectors = ReadMostly<[@Sendable () async -> Void]>([])
+
+    private struct CounterKey: Hashable {
+        var name: String
+        var labels: [String]
+    }
+
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+    }
+
+    /// Adds one to the counter `name` with `labels`, made on first use. Label values must
+    /// come from a bounded set (an outcome, a limit's name), never from input.
+    public func count(_ name: String, help: String, labels: [(String, String)] = []) {
+        let key = CounterKey(name: name, labels: labels.flatMap { [$0.0, $0.1] })
+        let counter = counters.read({ $0[key] }) ?? counters.write { counters in
+            if let known = counters[key] { return known }
+            let made = registry.makeCounter(
+                descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+            counters[key] = made
+            return made
+        }
+        counter.increment()
+    }
+
+    /// Runs `collect` before each scrape (it sets gauges of this registry).
+    public func addCollector(_ collect: @escaping @Sendable () async -> Void) {
+        collectors.write { $0.append(collect) }
     }
 
     /// `suite_build_info{service, version} 1`: which build a scraped process runs.
@@ -57,7 +86,9 @@ public final class HTTPMetrics: Sendable {
         histogram.record(duration)
     }
 
-    public func exposition() -> [UInt8] {
-        registry.emitToBuffer()
+    /// The registry in Prometheus text, after the collectors ran.
+    public func exposition() async -> [UInt8] {
+        for collect in collectors.read({ $0 }) { await collect() }
+        return registry.emitToBuffer()
     }
 }

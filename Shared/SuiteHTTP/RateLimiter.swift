@@ -88,11 +88,14 @@ public struct RateLimiter: Sendable {
     let database: PostgresClient
     let settings: RateLimitSettings
     let logger: Logger
+    /// Refusals are counted by limit (`suite_rate_limited_total{limit}`).
+    let metrics: HTTPMetrics?
 
-    public init(database: PostgresClient, settings: RateLimitSettings, logger: Logger) {
+    public init(database: PostgresClient, settings: RateLimitSettings, logger: Logger, metrics: HTTPMetrics? = nil) {
         self.database = database
         self.settings = settings
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Counts one hit for `key` and says whether it is within the limit.
@@ -134,9 +137,13 @@ public struct RateLimiter: Sendable {
     /// limit. Does nothing when rate limits are off.
     public func enforce(_ checks: [(RateLimit, String)]) async throws {
         guard settings.enabled else { return }
-        let retryAfter = try await hits(checks).filter { !$0.allowed }.map(\.retryAfterSeconds).max() ?? 0
+        let decisions = try await hits(checks)
+        let retryAfter = decisions.filter { !$0.allowed }.map(\.retryAfterSeconds).max() ?? 0
         if retryAfter > 0 {
             logger.notice("rate limited", metadata: ["limits": "\(checks.map(\.0.name))"])
+            for (check, decision) in zip(checks, decisions) where !decision.allowed {
+                metrics?.count("suite_rate_limited_total", help: "Requests refused by a rate limit", labels: [("limit", check.0.name)])
+            }
             throw AppError.tooManyRequests(retryAfterSeconds: retryAfter)
         }
     }

@@ -67,7 +67,7 @@ enum StandardRoutes {
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: dependencies.metrics.exposition())))
+                body: .init(byteBuffer: ByteBuffer(bytes: await dependencies.metrics.exposition())))
         }
 
         let document = ByteBuffer(bytes: openAPIDocument)

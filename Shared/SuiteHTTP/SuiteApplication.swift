@@ -63,7 +63,9 @@ public enum SuiteApplication {
         }
         let metrics = HTTPMetrics()
         metrics.recordBuildInfo(service: S.name)
-        let rateLimiter = RateLimiter(database: database, settings: configuration.rateLimits, logger: logger)
+        RuntimeMetrics.process(metrics)
+        RuntimeMetrics.outboxes(S.outboxTables, metrics: metrics, database: database, logger: logger)
+        let rateLimiter = RateLimiter(database: database, settings: configuration.rateLimits, logger: logger, metrics: metrics)
         let dependencies = SuiteDependencies(
             configuration: configuration, database: database, logger: logger, metrics: metrics, signer: signer,
             verifier: verifier, peers: peers, rateLimiter: rateLimiter, shutdown: ShutdownState(), access: RouteAccess())

@@ -30,6 +30,10 @@ public protocol SuiteService: Sendable {
     /// `RateLimiter.tableSQL`), so old windows are purged while it runs.
     static var usesRateLimits: Bool { get }
 
+    /// The service's outbox tables (`LeasedOutbox.tableSQL`), exported as
+    /// `suite_outbox_*{outbox}` gauges at each scrape.
+    static var outboxTables: [String] { get }
+
     /// The error dialect of the route at `path`.
     static func errorDialect(forPath path: String) -> ErrorDialect
 
@@ -70,6 +74,8 @@ public struct SuiteDependencies: Sendable {
 
 extension SuiteService {
     public static var usesRateLimits: Bool { false }
+
+    public static var outboxTables: [String] { [] }
 
     public static func backgroundServices(dependencies: SuiteDependencies, settings: Settings) -> [any Service] { [] }
 }

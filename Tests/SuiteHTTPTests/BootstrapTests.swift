@@ -64,6 +64,38 @@ import Testing
         }
     }
 
+    /// Beside requests: the process as Prometheus' own collector names it, each outbox's
+    /// depth and age, and the refusals of each rate limit.
+    @Test func metricsShowTheProcessTheOutboxesAndRateLimits() async throws {
+        let echo = try await RunningEcho.make(rateLimits: RateLimitSettings(enabled: true))
+        try await echo.run {
+            let database = echo.built.dependencies.database
+            try await database.query(
+                """
+                INSERT INTO echo_outbox (body, created_at, attempts, sent_at, failed_at) VALUES
+                ('waiting', now() - interval '90 seconds', 0, NULL, NULL), ('retried', now() - interval '10 seconds', 2, NULL, NULL),
+                ('given up', now() - interval '1 hour', 12, NULL, now()), ('sent', now() - interval '2 hours', 1, now(), NULL)
+                """)
+            for _ in 0..<5 { _ = try await send(.POST, echo.url + "/login", headers: [("X-Test-IP", "10.9.0.1")]) }
+            let text = try await send(.GET, echo.url + "/metrics").text
+            func value(_ series: String) -> Double? {
+                text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.dropFirst(series.count + 1)) }
+            }
+            #expect(value(#"suite_outbox_pending{outbox="echo_outbox"}"#) == 2, "\(text)")
+            #expect(value(#"suite_outbox_retrying{outbox="echo_outbox"}"#) == 1)
+            #expect(value(#"suite_outbox_given_up{outbox="echo_outbox"}"#) == 1)
+            let age = try #require(value(#"suite_outbox_oldest_pending_age_seconds{outbox="echo_outbox"}"#))
+            #expect(age >= 90 && age < 600, "the oldest waiting message, not the given-up one")
+            #expect(value(#"suite_rate_limited_total{limit="login-ip"}"#) == 2, "5 logins against a limit of 3")
+            let resident = try #require(value("process_resident_memory_bytes"))
+            #expect(resident > 1_000_000 && resident < 8_000_000_000)
+            #expect(try #require(value("process_open_fds")) > 3 && value("process_max_fds") ?? 0 > 0)
+            let started = try #require(value("process_start_time_seconds"))
+            #expect(abs(started - Date().timeIntervalSince1970) < 7 * 86_400, "\(started)")
+            #expect(value("process_cpu_seconds_total") ?? 0 > 0)
+        }
+    }
+
     @Test func metricsCountRequestsByRouteAndStatus() async throws {
         let echo = try await RunningEcho.make()
         try await echo.run {
@@ -172,6 +204,24 @@ import Testing
 }
 
 @Suite struct ReadinessTests {
+    /// Metrics matter most during an outage: the outbox gauges give up after a second and
+    /// keep their last values; the rest of the scrape answers.
+    @Test func aScrapeAnswersWhileTheDatabaseIsDown() async throws {
+        let cluster = try await PostgresCluster.start()
+        defer { cluster.stopServerInBackground() }
+        let echo = try await RunningEcho.make(database: cluster.configuration(database: "postgres", schema: "echo"))
+        try await echo.run {
+            #expect(try await send(.GET, echo.url + "/metrics").text.contains(#"suite_outbox_pending{outbox="echo_outbox"} 0"#))
+            try await cluster.stopServer()
+            let started = ContinuousClock.now
+            let scrape = try await send(.GET, echo.url + "/metrics")
+            #expect(scrape.status == 200 && scrape.text.contains("process_resident_memory_bytes"))
+            #expect(scrape.text.contains(#"suite_outbox_pending{outbox="echo_outbox"} 0"#), "the last value stays")
+            #expect(scrape.text.contains("suite_metrics_collect_failures_total 1"))
+            #expect(ContinuousClock.now - started < .seconds(3), "the outbox gauges give up after a second")
+        }
+    }
+
     @Test func readinessFollowsTheDatabaseWithoutARestart() async throws {
         let cluster = try await PostgresCluster.start()
         defer { cluster.stopServerInBackground() }

@@ -24,9 +24,11 @@ enum EchoService: SuiteService {
         [
             Migration(version: 1, name: "notes", sql: "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL UNIQUE);"),
             Migration(version: 2, name: "rate_limits", sql: RateLimiter.tableSQL),
+            Migration(version: 3, name: "outbox", sql: LeasedOutbox.tableSQL("echo_outbox", payload: ["body text NOT NULL"])),
         ]
     }
     static let usesRateLimits = true
+    static let outboxTables = ["echo_outbox"]
     // Hour-long windows: a fixed window that rolls over mid-test would reset the count.
     static let loginLimit = RateLimit(name: "login-ip", limit: 3, windowSeconds: 3600)
     static let loginEmailLimit = RateLimit(name: "login-email", limit: 5, windowSeconds: 3600)

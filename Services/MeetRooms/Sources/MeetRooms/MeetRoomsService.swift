@@ -17,8 +17,8 @@ public enum MeetRoomsService: SuiteService {
     public static let publicPath = "/external-api"
     public static let usesRateLimits = true
 
-    /// The outbox tables whose commits wake their workers (`OutboxListener`); each has the
-    /// trigger in the migrations.
+    /// The outbox tables whose commits wake their workers (`OutboxListener`; each has the
+    /// trigger in the migrations), and whose depth and age `/metrics` exports.
     public static let outboxTables = ["invite_outbox"]
 
     public static var migrations: [Migration] {
@@ -30,6 +30,7 @@ public enum MeetRoomsService: SuiteService {
             Migration(fileName: "0005_room_attendee_list.sql", bytes: PackageResources._005_room_attendee_list_sql),
             Migration(fileName: "0006_outbox_notify.sql", bytes: PackageResources._006_outbox_notify_sql),
             Migration(fileName: "0007_rooms_by_name.sql", bytes: PackageResources._007_rooms_by_name_sql),
+            Migration(fileName: "0008_outbox_created.sql", bytes: PackageResources._008_outbox_created_sql),
         ]
     }
 

@@ -135,7 +135,7 @@ struct Vault: Sendable {
         authRequests = AuthRequestStore(database: database, logger: logger)
         grants = GrantStore(database: database, logger: logger)
         rateLimiter = dependencies.rateLimiter
-        login = ZKPLogin(store: credentials, keys: keys, atRestKey: settings.atRestKey)
+        login = ZKPLogin(store: credentials, keys: keys, atRestKey: settings.atRestKey, metrics: dependencies.metrics)
         knownTenants = TenantMemo()
     }
 

@@ -39,6 +39,11 @@ import VaultZKP
             var outcomes: [String] = []
             for try await (outcome, _, _) in rows.decode((String, Bool, Bool).self) { outcomes.append(outcome) }
             #expect(outcomes == ["register", "success", "failed", "failed", "success"])
+            // And counted for Prometheus, by outcome.
+            let metrics = try await vault.service.send(.GET, vault.base + "/metrics").text
+            for (outcome, count) in [("register", 1), ("success", 2), ("failed", 2)] {
+                #expect(metrics.contains("vault_login_attempts_total{outcome=\"\(outcome)\"} \(count)\n"), "\(outcome)")
+            }
         }
     }
 

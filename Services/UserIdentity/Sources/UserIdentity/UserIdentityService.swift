@@ -64,7 +64,7 @@ public enum UserIdentityService: SuiteService {
             rateLimiter: dependencies.rateLimiter, serviceTokens: dependencies.verifier,
             storage: settings.documents.storage.map { ObjectStorage(settings: $0, http: dependencies.peers.http) },
             http: dependencies.peers.http, peerURLs: dependencies.peers.peers,
-            publicURL: dependencies.configuration.publicURL)
+            publicURL: dependencies.configuration.publicURL, metrics: dependencies.metrics)
     }
 
     public static func addRoutes(to router: Router<Context>, dependencies: SuiteDependencies, settings: Settings) async throws {

@@ -105,6 +105,12 @@ import Testing
                     == ["email": ["authenticationMethodNotSupported": "The authentication method provided cannot be used by this user"]])
             #expect(try await messages("off@example.com", "secret123") == ["email": ["userIsDisabled": "User is Disabled"]])
             #expect(try await messages("on@example.com", "wrong-password") == ["password": ["invalidPassword": "The password is invalid"]])
+            #expect(try await uai.call(.POST, "/authentications", json: ["email": "on@example.com", "password": "secret123"]).status == 201)
+            // Each refusal is counted by its reason, and the success too.
+            let metrics = try await uai.client.send(.GET, uai.base + "/metrics").text
+            for outcome in ["userNotExists", "userIsPrototype", "authenticationMethodNotSupported", "userIsDisabled", "invalidPassword", "success"] {
+                #expect(metrics.contains("uai_logins_total{outcome=\"\(outcome)\"} 1\n"), "\(outcome)")
+            }
 
             let xml = try await uai.client.send(.POST, uai.base + "/authentications", headers: [("Content-Type", "text/xml")], body: Array("<a/>".utf8))
             #expect(xml.status == 415)

@@ -28,6 +28,7 @@ struct Core: Sendable {
     let peerURLs: [String: String]
     /// `PUBLIC_URL`: `Location` headers are absolute, so they stay right behind the gateway.
     let publicURL: String
+    let metrics: HTTPMetrics
 
     func location(_ path: String) -> String { publicURL + path }
 

@@ -10,6 +10,7 @@ struct TokenRoutes {
 
     static let loginByAddress = RateLimit(name: "authentications-ip", limit: 30, windowSeconds: 60)
     static let loginByEmail = RateLimit(name: "authentications-email", limit: 10, windowSeconds: 300)
+    static let loginsHelp = "Password logins by outcome: success or the seed's reason of the refusal"
 
     struct Login: Decodable {
         var email: String?
@@ -57,22 +58,27 @@ struct TokenRoutes {
         try await core.rateLimiter.enforce([
             (Self.loginByAddress, request.clientAddress(context: context)), (Self.loginByEmail, email),
         ])
+        // Every outcome is counted (`uai_logins_total{outcome}`), a refusal by its reason.
+        func refuse(_ field: String, _ reason: String, _ message: String) -> AppError {
+            core.metrics.count("uai_logins_total", help: Self.loginsHelp, labels: [("outcome", reason)])
+            return Problem.invalid(field, reason, message)
+        }
         guard let user = try await core.users.find(email: email) else {
-            throw Problem.invalid("email", "userNotExists", "This user does not exist")
+            throw refuse("email", "userNotExists", "This user does not exist")
         }
-        if user.prototype { throw Problem.invalid("email", "userIsPrototype", "User is a prototype") }
+        if user.prototype { throw refuse("email", "userIsPrototype", "User is a prototype") }
         guard let hash = user.passwordHash else {
-            throw Problem.invalid(
-                "email", "authenticationMethodNotSupported", "The authentication method provided cannot be used by this user")
+            throw refuse("email", "authenticationMethodNotSupported", "The authentication method provided cannot be used by this user")
         }
-        if !user.isEnabled { throw Problem.invalid("email", "userIsDisabled", "User is Disabled") }
+        if !user.isEnabled { throw refuse("email", "userIsDisabled", "User is Disabled") }
         guard try await core.passwords.verify(password, hash: hash) else {
             context.logger.notice("login refused: wrong password", metadata: ["user_id": "\(user.idString)"])
-            throw Problem.invalid("password", "invalidPassword", "The password is invalid")
+            throw refuse("password", "invalidPassword", "The password is invalid")
         }
         let pair = try await core.issue(
             for: user, family: nil, impersonator: nil, markAuthenticated: true,
             event: ("UserWasAuthenticated", ["userId": .string(user.idString)]))
+        core.metrics.count("uai_logins_total", help: Self.loginsHelp, labels: [("outcome", "success")])
         context.logger.info("login", metadata: ["user_id": "\(user.idString)"])
         return try Response.json(pair, status: .created)
     }

@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+public import PostgresNIO
+import Prometheus
+import SuiteCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What every service exports beside its requests, read at each scrape: the process
+/// (memory, CPU, file descriptors, start time, as Prometheus' own process collector
+/// names them) and each outbox (messages waiting, the age of the oldest, those being
+/// retried and those given up).
+enum RuntimeMetrics {
+    /// `process_*` from /proc/self (Linux); elsewhere nothing.
+    static func process(_ metrics: HTTPMetrics) {
+        func gauge(_ name: String, _ help: String) -> Gauge {
+            metrics.registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help))
+        }
+        let resident = gauge("process_resident_memory_bytes", "Resident memory size in bytes")
+        let virtual = gauge("process_virtual_memory_bytes", "Virtual memory size in bytes")
+        let openFDs = gauge("process_open_fds", "Open file descriptors")
+        let maxFDs = gauge("process_max_fds", "The limit of open file descriptors")
+        let started = gauge("process_start_time_seconds", "Start time of the process since the epoch, in seconds")
+        let cpu = metrics.registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "process_cpu_seconds_total", unitName: "", helpText: "User and system CPU time spent, in seconds"))
+        let lastCPU = ReadMostly<Double>(0)
+        metrics.addCollector {
+            guard let stat = ProcessStat.read() else { return }
+            resident.set(Double(stat.residentBytes))
+            virtual.set(Double(stat.virtualBytes))
+            started.set(stat.startTime)
+            openFDs.set(Double(ProcessStat.openFileDescriptors()))
+            maxFDs.set(Double(ProcessStat.fileDescriptorLimit()))
+            // A counter moves by the CPU time spent since the last scrape.
+            let delta = lastCPU.write { last -> Double in
+                let delta = max(0, stat.cpuSeconds - last)
+                last = max(last, stat.cpuSeconds)
+                return delta
+            }
+            if delta > 0 { cpu.increment(by: delta) }
+        }
+    }
+
+    /// `suite_outbox_*{outbox}` for each outbox table of the service, in one statement.
+    /// A database that does not answer within a second leaves the last values (a scrape
+    /// must work during an outage, which is when it matters).
+    static func outboxes(_ tables: [String], metrics: HTTPMetrics, database: PostgresClient, logger: Logger) {
+        guard !tables.isEmpty else { return }
+        func gauge(_ name: String, _ help: String, _ table: String) -> Gauge {
+            metrics.registry.makeGauge(
+                descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: [("outbox", table)])
+        }
+        let gauges = Dictionary(uniqueKeysWithValues: tables.map { table in
+            (table, (
+                pending: gauge("suite_outbox_pending", "Messages waiting to be delivered", table),
+                retrying: gauge("suite_outbox_retrying", "Waiting messages that failed at least once", table),
+                givenUp: gauge("suite_outbox_given_up", "Messages given up after the last attempt, kept for an operator", table),
+                oldest: gauge("suite_outbox_oldest_pending_age_seconds", "Age of the oldest waiting message (0: none)", table)
+            ))
+        })
+        // Table names are the service's own constants, never input.
+        let sql = tables.map { table in
+            """
+            SELECT '\(table)', p.pending, p.retrying, (SELECT count(*) FROM \(table) WHERE failed_at IS NOT NULL),
+                   coalesce(extract(epoch FROM now() - p.oldest), 0)::float8
+            FROM (SELECT count(*) AS pending, count(*) FILTER (WHERE attempts > 0) AS retrying, min(created_at) AS oldest
+                  FROM \(table) WHERE sent_at IS NULL AND failed_at IS NULL) p
+            """
+        }.joined(separator: "\nUNION ALL\n")
+        metrics.addCollector {
+            do {
+                let rows = try await withTimeout(seconds: 1) {
+                    var rows: [(String, Int, Int, Int, Double)] = []
+                    for try await row in try await database.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+                        .decode((String, Int, Int, Int, Double).self)
+                    {
+                        rows.append(row)
+                    }
+                    return rows
+                }
+                for (table, pending, retrying, givenUp, oldest) in rows {
+                    guard let set = gauges[table] else { continue }
+                    set.pending.set(Double(pending))
+                    set.retrying.set(Double(retrying))
+                    set.givenUp.set(Double(givenUp))
+                    set.oldest.set(oldest)
+                }
+            } catch {
+                metrics.count("suite_metrics_collect_failures_total", help: "Scrapes whose database-backed gauges could not be read")
+                logger.debug("outbox metrics not read", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            }
+        }
+    }
+}
+
+/// The process' own numbers, from /proc/self/stat (proc(5)).
+struct ProcessStat {
+    var cpuSeconds: Double
+    var virtualBytes: Int
+    var residentBytes: Int
+    var startTime: Double
+
+    static func read() -> ProcessStat? {
+        #if os(Linux)
+            guard let text = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+                let close = text.lastIndex(of: ")")
+            else { return nil }
+            // After the command name, which may hold spaces: field 3 (state) onwards.
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            guard fields.count > 22, let utime = Double(fields[11]), let stime = Double(fields[12]), let start = Double(fields[19]),
+                let virtual = Int(fields[20]), let residentPages = Int(fields[21])
+            else { return nil }
+            let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            return ProcessStat(
+                cpuSeconds: (utime + stime) / ticks, virtualBytes: virtual, residentBytes: residentPages * page,
+                startTime: bootTime() + start / ticks)
+        #else
+            return nil
+        #endif
+    }
+
+    /// Seconds since the epoch at boot (`btime` of /proc/stat).
+    static func bootTime() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("btime ") })
+        else { return 0 }
+        return Double(line.dropFirst(6)) ?? 0
+    }
+
+    static func openFileDescriptors() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+    }
+
+    static func fileDescriptorLimit() -> Int {
+        #if canImport(Glibc)
+            var limit = rlimit()
+            guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+            return Int(limit.rlim_cur)
+        #else
+            return 0
+        #endif
+    }
+}
