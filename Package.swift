@@ -104,7 +104,6 @@ let package = Package(
             dependencies: [
                 "SuiteCore", "SuiteSigning", "SuitePostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -187,6 +186,8 @@ let package = Package(
             dependencies: [
                 "SuiteHTTP", "SuiteContracts", "SuiteTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // Only to make the pool's real error in a test of its recognition.
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -263,7 +264,7 @@ let package = Package(
             resources: ["Templates/room-invite.en.txt", "Templates/room-invite.en.html", "Templates/room-invite.fr.txt"]
                 + ["verification_template.eml", "invite_template.eml", "verify_response_template.html"].map { "Templates/default/\($0)" },
             dependencies: [
-                "SuiteMail",
+                "SuiteMail", "CResolver",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -306,6 +307,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ])
         + [
+            // The system resolver (glibc's res_nquery) for identity-associations' SRV look-ups.
+            .target(
+                name: "CResolver",
+                path: "Services/IdentityAssociations/Sources/CResolver",
+                linkerSettings: [.linkedLibrary("resolv")]
+            ),
             .target(
                 name: "VaultZKP",
                 dependencies: ["SuiteCore", "SuiteSigning", .product(name: "Crypto", package: "swift-crypto")],

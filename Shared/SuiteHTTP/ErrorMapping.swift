@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 public import Logging
 import PostgresNIO
-import _ConnectionPoolModule
 public import SuiteCore
 
 extension AppError {
@@ -26,7 +25,7 @@ extension AppError {
             return from(error.beginError ?? error.commitError ?? error.rollbackError ?? AppError.internalError, logger: logger)
         case let error as PSQLError:
             return fromDatabase(error, logger: logger)
-        case is ConnectionPoolError:
+        case _ where isConnectionPoolError(error):
             // PostgresClient's pool gave up on a request: PostgreSQL has refused
             // connections for a while (its circuit breaker), or the pool is closing.
             logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))"])
@@ -58,6 +57,16 @@ extension AppError {
             logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
             return .internalError
         }
+    }
+
+    /// Whether `error` is the pool's own (`ConnectionPoolError`). PostgresClient turns its
+    /// shutdown and cancellation into `PSQLError`s but lets the circuit breaker's error
+    /// (PostgreSQL refusing connections for a while) through as the pool's type, which
+    /// lives in postgres-nio's underscored `_ConnectionPoolModule`. Its name is read
+    /// instead of importing that module, whose API carries no stability promise; the
+    /// outage tests (a stopped PostgreSQL answers 503 in each dialect) fail if it changes.
+    static func isConnectionPoolError(_ error: any Error) -> Bool {
+        String(reflecting: type(of: error)).hasSuffix(".ConnectionPoolError")
     }
 
     static func fromDatabase(_ error: PSQLError, logger: Logger) -> AppError {

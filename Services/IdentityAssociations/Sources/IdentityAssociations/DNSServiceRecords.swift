@@ -1,10 +1,7 @@
+import CResolver
 import Foundation
 import NIOPosix
 import SuiteCore
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// One DNS SRV record (RFC 2782).
 struct ServiceRecord: Sendable, Equatable {
@@ -14,19 +11,30 @@ struct ServiceRecord: Sendable, Equatable {
     var target: String
 }
 
-/// DNS SRV lookups over UDP, to the system's name servers (`/etc/resolv.conf`): the one
-/// DNS question homeserver resolution asks that `getaddrinfo` cannot. Blocking socket
-/// calls run on NIO's thread pool, never on an event loop.
+/// DNS SRV look-ups, the one DNS question homeserver resolution asks that `getaddrinfo`
+/// cannot, through the system resolver (glibc's `res_nquery`, `CResolver`): the name
+/// servers and options of `/etc/resolv.conf` (timeout, attempts, rotate), EDNS0, and TCP
+/// when an answer does not fit in a datagram. The blocking call runs on NIO's thread
+/// pool, never on an event loop.
 enum DNSServiceRecords {
     /// The SRV records of `name` (`_matrix-fed._tcp.example.org`); none when the name has
     /// none, says the service is absent (target `.`), or no name server answers.
-    static func lookup(_ name: String, nameservers: [String] = systemNameservers(), timeout: Duration = .seconds(2)) async -> [ServiceRecord] {
-        guard let query = query(for: name, id: UInt16.random(in: 0...UInt16.max)) else { return [] }
-        for server in nameservers.prefix(3) {
-            let answer = try? await NIOThreadPool.singleton.runIfActive { exchange(query, with: server, timeout: timeout) }
-            if let answer = answer ?? nil, let records = parse(answer, id: query.id) { return records }
+    /// `nameserver` (`127.0.0.1:5353`, tests) replaces the system's; `timeout` is per try,
+    /// in whole seconds (the resolver's unit), the system's when nil.
+    static func lookup(_ name: String, nameserver: String? = nil, timeout: Duration? = nil) async -> [ServiceRecord] {
+        let server = nameserver.map { text -> (String, Int32) in
+            let parts = text.split(separator: ":")
+            return (String(parts[0]), parts.count == 2 ? Int32(parts[1]) ?? 53 : 53)
         }
-        return []
+        let seconds = timeout.map { Int32(max(1, $0.components.seconds)) } ?? 0
+        let answer = try? await NIOThreadPool.singleton.runIfActive { () -> [UInt8]? in
+            var buffer = [UInt8](repeating: 0, count: 65_535)
+            let count = suite_resolve_srv(name, server?.0, server?.1 ?? 53, seconds, &buffer, Int32(buffer.count))
+            return count > 12 ? Array(buffer[..<Int(count)]) : nil
+        }
+        guard let answer = answer ?? nil else { return [] }
+        // The resolver matched the answer to its query; read it under its own id.
+        return parse(answer, id: UInt16(answer[0]) << 8 | UInt16(answer[1])) ?? []
     }
 
     /// The records in the order to try them: lowest priority first, and within one
@@ -46,31 +54,7 @@ enum DNSServiceRecords {
         return ordered
     }
 
-    /// `nameserver` lines of `/etc/resolv.conf`, else the local resolver.
-    static func systemNameservers(_ text: String? = try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) -> [String] {
-        let servers = (text ?? "").split(whereSeparator: \.isNewline).compactMap { line -> String? in
-            let words = line.split(whereSeparator: \.isWhitespace)
-            guard words.count >= 2, words[0] == "nameserver" else { return nil }
-            return String(words[1].split(separator: "%")[0])  // a scope id is not ours to use
-        }
-        return servers.isEmpty ? ["127.0.0.1"] : servers
-    }
-
     // MARK: Wire format (RFC 1035)
-
-    /// A standard query, recursion desired, for `name`'s SRV records.
-    static func query(for name: String, id: UInt16) -> (id: UInt16, bytes: [UInt8])? {
-        var bytes: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xff), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
-        for label in name.split(separator: ".") {
-            let utf8 = Array(label.utf8)
-            guard (1...63).contains(utf8.count) else { return nil }
-            bytes.append(UInt8(utf8.count))
-            bytes.append(contentsOf: utf8)
-        }
-        guard bytes.count <= 12 + 255 else { return nil }
-        bytes.append(contentsOf: [0, 0, 33, 0, 1])  // root, QTYPE SRV, QCLASS IN
-        return (id, bytes)
-    }
 
     /// The SRV records of an answer to query `id`; nil when it is not a usable answer
     /// (another id, an error code, truncated, malformed). "No such name" is no records.
@@ -144,41 +128,5 @@ enum DNSServiceRecords {
             }
             return nil
         }
-    }
-
-    // MARK: The exchange
-
-    /// Sends `query` to `server` (an IPv4 or IPv6 literal, port 53, or `host:port` for
-    /// tests) and waits up to `timeout` for the answer with its id. Blocking.
-    static func exchange(_ query: (id: UInt16, bytes: [UInt8]), with server: String, timeout: Duration) -> [UInt8]? {
-        var host = server, port = "53"
-        if let colon = server.lastIndex(of: ":"), server.filter({ $0 == ":" }).count == 1 {
-            host = String(server[..<colon])
-            port = String(server[server.index(after: colon)...])
-        }
-        var hints = addrinfo()
-        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
-        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
-        var found: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, port, &hints, &found) == 0, let address = found else { return nil }
-        defer { freeaddrinfo(found) }
-        let socket = Glibc.socket(address.pointee.ai_family, Int32(SOCK_DGRAM.rawValue), 0)
-        guard socket >= 0 else { return nil }
-        defer { close(socket) }
-        let seconds = timeout.components.seconds
-        var limit = timeval(tv_sec: Int(seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
-        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        guard connect(socket, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0,
-            send(socket, query.bytes, query.bytes.count, 0) == query.bytes.count
-        else { return nil }
-        let deadline = ContinuousClock.now + timeout
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while ContinuousClock.now < deadline {
-            let count = recv(socket, &buffer, buffer.count, 0)
-            guard count > 0 else { return nil }  // timed out, or refused
-            // A stray datagram with another id is not our answer: keep waiting.
-            if count >= 2, UInt16(buffer[0]) << 8 | UInt16(buffer[1]) == query.id { return Array(buffer[..<count]) }
-        }
-        return nil
     }
 }
