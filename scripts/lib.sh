@@ -146,6 +146,10 @@ service_env() {
         SHUTDOWN_GRACE_SECONDS="${SHUTDOWN_GRACE_SECONDS:-0}"
         VAULT_ADMIN_API_KEY_FILE="$STATE/keys/vault-admin.key" VAULT_ENCRYPTION_KEY_FILE="$STATE/keys/vault-encryption.key"
         LOG_LEVEL="${LOG_LEVEL:-info}" LOG_FORMAT="${LOG_FORMAT:-json}")
+    # Traces to an OTLP/HTTP collector when one is named (e2e starts a stand-in).
+    if [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
+        SERVICE_ENV+=(OTEL_EXPORTER_OTLP_ENDPOINT="$OTEL_EXPORTER_OTLP_ENDPOINT" OTEL_BSP_SCHEDULE_DELAY="${OTEL_BSP_SCHEDULE_DELAY:-200}")
+    fi
 }
 
 S3_ACCESS_KEY_ID=AKIASUITEDEVELOPMENT

@@ -75,8 +75,12 @@ public final class InternalClient: Sendable {
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "X-Request-Id", value: requestID ?? SecureRandom.hex(byteCount: 16))
-        let trace = traceParent.flatMap(TraceParent.init(header:))?.child() ?? .root()
-        request.headers.add(name: "traceparent", value: trace.header)
+        // Traced, AsyncHTTPClient opens the call's client span and sends its traceparent;
+        // otherwise the call continues the caller's trace id by itself.
+        if !SuiteTracing.enabled {
+            let trace = traceParent.flatMap(TraceParent.init(header:))?.child() ?? .root()
+            request.headers.add(name: "traceparent", value: trace.header)
+        }
         request.headers.add(name: "Accept", value: "application/json")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")

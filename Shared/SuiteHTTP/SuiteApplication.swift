@@ -28,10 +28,12 @@ public struct BuiltService<S: SuiteService>: Sendable {
 
     /// Runs the service until SIGTERM or SIGINT, then shuts it down gracefully: not ready
     /// at once, accepting for the grace, then draining in-flight requests.
-    public func run() async throws {
+    /// Runs the service until SIGTERM or SIGINT; `first` (the span exporter) starts before
+    /// and stops after everything else, so the last requests' spans still leave.
+    public func run(first: [any Service] = []) async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                services: (first + services).map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: dependencies.logger))
         try await group.run()
     }
@@ -73,6 +75,9 @@ public enum SuiteApplication {
         let router = Router(context: S.Context.self)
         let allowedMethods = AllowedMethods()
         // Middleware first: Hummingbird attaches it to the routes registered after it.
+        // A span per request when tracing is on, continuing the caller's trace; outermost,
+        // so the access log and the error mapping happen inside it (their lines carry its ids).
+        if SuiteTracing.enabled { router.add(middleware: TracingMiddleware<S.Context>()) }
         router.add(
             middleware: RequestMiddleware<S.Context>(
                 metrics: metrics, bodyLimit: configuration.bodyLimit, allowedMethods: allowedMethods,

@@ -7,6 +7,7 @@ import PostgresNIO
 import SuiteCore
 import SuitePostgres
 import SuiteSigning
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -75,7 +76,9 @@ extension SuiteService {
     static func bootstrapLogging(_ configuration: ServiceConfiguration) {
         let level = configuration.logLevel
         switch configuration.logFormat {
-        case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+        case .json:
+            let traced = SuiteTracing.logMetadataProvider
+            LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level, metadataProvider: traced) }
         case .text:
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardOutput(label: label)
@@ -95,7 +98,8 @@ public struct ServeCommand<S: SuiteService>: AsyncParsableCommand {
                 HOST, PORT, PUBLIC_URL, DATABASE_URL, DATABASE_SCHEMA, DATABASE_POOL_SIZE, MIGRATE_ON_START, \
                 SERVICE_SIGNING_KEY, TRUSTED_SERVICES, MEET_ROOMS_URL, IDENTITY_ASSOCIATIONS_URL, USER_IDENTITY_URL, \
                 OIDC_VAULT_URL, INTERNAL_TIMEOUT_MS, REQUEST_TIMEOUT_MS, SHUTDOWN_GRACE_SECONDS, MAX_BODY_BYTES, \
-                RATE_LIMITS, LOG_LEVEL, LOG_FORMAT.
+                RATE_LIMITS, LOG_LEVEL, LOG_FORMAT; OpenTelemetry's OTEL_EXPORTER_OTLP_ENDPOINT (traces over OTLP/HTTP, \
+                off when unset) and the other standard OTEL_* variables.
 
                 The service's own settings, with their defaults and meanings, are in the README's configuration tables.
                 """)
@@ -105,8 +109,15 @@ public struct ServeCommand<S: SuiteService>: AsyncParsableCommand {
 
     public func run() async throws {
         let (configuration, settings) = S.startUp()
+        let tracing: (any Service)?
+        do {
+            tracing = try SuiteTracing.bootstrap(serviceName: S.name)
+        } catch {
+            FileHandle.standardError.write(Data("\(S.name): configuration error: OTEL_*: \(error)\n".utf8))
+            Glibc.exit(2)
+        }
         let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: settings)
-        try await built.run()
+        try await built.run(first: tracing.map { [$0] } ?? [])
     }
 }
 

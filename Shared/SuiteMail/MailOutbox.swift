@@ -4,6 +4,7 @@ public import PostgresNIO
 public import ServiceLifecycle
 import SuiteHTTP
 import SuitePostgres
+import Tracing
 
 /// The transactional outbox: a message is a row written in the same transaction as the
 /// change it reports, so none is sent for a rolled-back change and none is lost when the
@@ -99,7 +100,11 @@ public struct OutboxWorker: Service {
         // The batch goes to the transport at once (SMTP sends it over one connection).
         // Delivered rows are marked together at the end; a crash in between means those
         // few go out again after the lease (at least once, never lost).
-        let outcomes = await transport.deliver(batch: claimed.map(\.payload))
+        guard !claimed.isEmpty else { return 0 }
+        let outcomes = await withSpan("outbox mail_outbox", ofKind: .producer) { span in
+            span.attributes["messaging.batch.message_count"] = claimed.count
+            return await transport.deliver(batch: claimed.map(\.payload))
+        }
         var sent: [Int64] = []
         for ((id, attempts, _), failure) in zip(claimed, outcomes) {
             if let error = failure {

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import PostgresNIO
+import Tracing
 
 /// Delivery of an outbox-shaped table (`id, attempts, next_attempt_at, locked_until,
 /// sent_at, failed_at, last_error` beside the payload): due rows are claimed with a
@@ -134,15 +135,21 @@ public struct LeasedOutbox: Sendable {
         _ decode: (PostgresRandomAccessRow) throws -> Payload, _ deliver: (Payload) async throws -> Void
     ) async throws -> Int {
         let claimed = try await claimDue(decode)
-        for (id, attempts, payload) in claimed {
-            do {
-                try await deliver(payload)
-                try await markSent([id])
-            } catch {
-                let outcome = try await markFailed(id, attempts: attempts, error: error)
-                logger.warning(
-                    "outbox delivery failed",
-                    metadata: ["outbox": "\(table)", "id": "\(id)", "outcome": "\(outcome)", "error": "\(String(describing: error).prefix(300))"])
+        guard !claimed.isEmpty else { return 0 }
+        // One span for the pass (when tracing is on): the deliveries' calls are its children.
+        try await withSpan("outbox \(table)", ofKind: .producer) { span in
+            span.attributes["messaging.batch.message_count"] = claimed.count
+            for (id, attempts, payload) in claimed {
+                do {
+                    try await deliver(payload)
+                    try await markSent([id])
+                } catch {
+                    let outcome = try await markFailed(id, attempts: attempts, error: error)
+                    span.addEvent(SpanEvent(name: "delivery failed", attributes: ["outbox.id": "\(id)", "outcome": "\(outcome)"]))
+                    logger.warning(
+                        "outbox delivery failed",
+                        metadata: ["outbox": "\(table)", "id": "\(id)", "outcome": "\(outcome)", "error": "\(String(describing: error).prefix(300))"])
+                }
             }
         }
         return claimed.count

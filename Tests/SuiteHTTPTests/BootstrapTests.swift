@@ -250,3 +250,17 @@ import Testing
         }
     }
 }
+
+/// Tracing is on only when a collector is named, and the standard switches turn it off.
+@Suite struct TracingSettingsTests {
+    @Test(arguments: [
+        ([:], false), (["OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"], true),
+        (["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"], true),
+        (["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "TRUE"], false),
+        (["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"], false),
+        (["OTEL_SERVICE_NAME": "x"], false),
+    ] as [([String: String], Bool)])
+    func tracingFollowsTheStandardVariables(environment: [String: String], enabled: Bool) {
+        #expect(SuiteTracing.isConfigured(environment) == enabled, "\(environment)")
+    }
+}

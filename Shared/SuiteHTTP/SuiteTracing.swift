@@ -1,0 +1,42 @@
+import Foundation
+public import Logging
+import OTel
+public import ServiceLifecycle
+import Tracing
+
+/// OpenTelemetry tracing, on when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set and neither `OTEL_SDK_DISABLED=true` nor
+/// `OTEL_TRACES_EXPORTER=none` says otherwise; every other `OTEL_*` variable (sampler,
+/// batch delays, headers, resource attributes) is swift-otel's. Spans: each request
+/// (continuing the caller's `traceparent`), each call to a peer or a third party
+/// (AsyncHTTPClient's own client spans, which carry the trace on), and each outbox
+/// pass that delivers something. Every log line of a traced request carries `trace_id`
+/// and `span_id`. Off, nothing is started and requests pay nothing.
+public enum SuiteTracing {
+    public static let enabled = isConfigured(ProcessInfo.processInfo.environment)
+
+    public static func isConfigured(_ environment: [String: String]) -> Bool {
+        if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" { return false }
+        if environment["OTEL_TRACES_EXPORTER"]?.lowercased() == "none" { return false }
+        return environment["OTEL_EXPORTER_OTLP_ENDPOINT"] != nil || environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] != nil
+    }
+
+    /// Bootstraps the process' tracer (once, by `serve`) and returns the service that
+    /// exports its spans, to run first and stop last; nil when tracing is off.
+    static func bootstrap(serviceName: String) throws -> (any Service)? {
+        guard enabled else { return nil }
+        var configuration = OTel.Configuration.default
+        configuration.serviceName = serviceName
+        configuration.traces.enabled = true
+        configuration.metrics.enabled = false
+        configuration.logs.enabled = false
+        let (tracer, service) = try OTel.makeTracingBackend(configuration: configuration)
+        InstrumentationSystem.bootstrap(tracer)
+        return service
+    }
+
+    /// `trace_id` and `span_id` on every log line written inside a span.
+    static var logMetadataProvider: Logger.MetadataProvider? {
+        enabled ? OTel.makeLoggingMetadataProvider() : nil
+    }
+}
