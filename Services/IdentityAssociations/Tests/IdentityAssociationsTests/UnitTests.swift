@@ -373,10 +373,16 @@ import Glibc
                 while true {
                     let connection = accept(tcp, nil, nil)
                     guard connection >= 0 else { return }
-                    var buffer = [UInt8](repeating: 0, count: 4096)
-                    let count = recv(connection, &buffer, buffer.count, 0)
-                    if count > 14, let records {
-                        let answer = Self.answer(to: Array(buffer[2..<count]), records: records, truncated: false)
+                    // The length and the query may come in separate segments: read until whole.
+                    var received: [UInt8] = []
+                    var chunk = [UInt8](repeating: 0, count: 4096)
+                    while received.count < 2 || received.count < 2 + (Int(received[0]) << 8 | Int(received[1])) {
+                        let count = recv(connection, &chunk, chunk.count, 0)
+                        guard count > 0 else { break }
+                        received += chunk[..<count]
+                    }
+                    if received.count > 14, let records {
+                        let answer = Self.answer(to: Array(received[2...]), records: records, truncated: false)
                         let framed = [UInt8(answer.count >> 8), UInt8(answer.count & 0xff)] + answer
                         _ = send(connection, framed, framed.count, 0)
                     }
