@@ -63,6 +63,9 @@ import Testing
             #expect(wrongSecret.status == 401 && wrongSecret.json == ["error": "Invalid credentials"])
             let unknown = try await attempt("x", app.secret, "ann@example.org")
             #expect(unknown.status == 401 && unknown.json == ["error": "Invalid credentials"])
+            // A NUL in the id (schemathesis sent one) is no client, not a database error.
+            let nul = try await attempt("7\u{0}B", app.secret, "ann@example.org")
+            #expect(nul.status == 401 && nul.json == ["error": "Invalid credentials"], "\(nul.text)")
             // Inactive is said only to whoever knows the secret.
             let off = try await attempt(inactive.id, inactive.secret, "not-an-email")
             #expect(off.status == 401 && off.json == ["error": "Application is inactive"])

@@ -38,7 +38,8 @@ struct TokenRoute: Sendable {
 
         try await rateLimiter.enforce([(Self.byClient, clientID), (Self.byAddress, request.clientAddress(context: context))])
         // 2. The credentials; an unknown client costs the same hash as a known one.
-        let application = try await applications.find(clientID: clientID)
+        // A NUL cannot be in a stored id (PostgreSQL text holds none): no such client.
+        let application = clientID.utf8.contains(0) ? nil : try await applications.find(clientID: clientID)
         let matches = Credentials.matches(secret, hash: application?.secretHash ?? Credentials.hash(""))
         guard let application, matches else {
             context.logger.notice("token refused: invalid credentials")

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""The examples in the services' OpenAPI documents are checked against their schemas
+(JSON Schema 2020-12, as OpenAPI 3.1 has it, $refs resolved in the document), and the
+documents named COMPLETE carry an example on every JSON request body and every JSON
+2xx answer. Run by scripts/check-deploy.
+"""
+import glob
+import sys
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+COMPLETE = {"MeetRooms"}
+failures = 0
+
+
+def pointer(parts):
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+for path in sorted(glob.glob("Services/*/Sources/*/openapi.yaml")):
+    service = path.split("/")[1]
+    doc = yaml.safe_load(open(path))
+    registry = Registry().with_resource("urn:doc", Resource.from_contents(doc, default_specification=DRAFT202012))
+    checked, missing, wrong = 0, [], []
+
+    def media_types(node, parts):
+        """Every media type object: (its path, the object, request or status)."""
+        if isinstance(node, dict):
+            if "content" in node and isinstance(node["content"], dict):
+                for media, value in node["content"].items():
+                    if isinstance(value, dict) and "schema" in value:
+                        yield parts + ["content", media], value, media
+            for key, value in node.items():
+                yield from media_types(value, parts + [key])
+
+    for parts, media_object, media in media_types(doc, []):
+        examples = []
+        if "example" in media_object:
+            examples.append(("example", media_object["example"]))
+        for name, example in (media_object.get("examples") or {}).items():
+            if isinstance(example, dict) and "value" in example:
+                examples.append((name, example["value"]))
+        validator = Draft202012Validator({"$ref": "urn:doc#" + pointer(parts + ["schema"])}, registry=registry)
+        for name, value in examples:
+            checked += 1
+            errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
+            if errors:
+                wrong.append(f"{pointer(parts)} {name}: {errors[0].message} at {list(errors[0].path)}")
+        operation_part = parts[:3] if parts and parts[0] == "paths" else None
+        needs = operation_part and media.endswith("json") and (
+            parts[3] == "requestBody" or (parts[3] == "responses" and str(parts[4]).startswith("2")))
+        if service in COMPLETE and needs and not examples:
+            missing.append(pointer(parts))
+    ok = not wrong and not missing
+    failures += 0 if ok else 1
+    print(f"  {'ok   ' if ok else 'FAIL '} {path}: {checked} examples valid against their schemas"
+          + ("" if service not in COMPLETE else ", one on every JSON request and 2xx answer"))
+    for line in wrong[:10] + [f"no example: {m}" for m in missing[:20]]:
+        print(f"        {line}")
+sys.exit(1 if failures else 0)
