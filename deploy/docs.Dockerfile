@@ -11,5 +11,7 @@ RUN python /src/docs-site.py /out/docs --site /src/site
 
 FROM nginxinc/nginx-unprivileged:1.27-bookworm
 COPY --from=build /out/docs /usr/share/nginx/html/docs
+# The image's unprivileged user, said here too (Kubernetes runs it as 10101: docs.yaml).
+USER 101
 LABEL org.opencontainers.image.title="suite-docs"
 EXPOSE 8080
