@@ -107,6 +107,53 @@ import UserIdentity
         }
     }
 
+    /// Flow 4 through an outage: accounts made while the vault is down wait in
+    /// user-identity (the relay's lag says so) and reach the vault once it is back, without
+    /// a restart of either.
+    @Test func accountsMadeWhileTheVaultIsDownReachItWhenItIsBack() async throws {
+        let peers = try await Peers.make(["oidc-vault", "user-identity"])
+        let urls = peers.urls
+        let mail = FileManager.default.temporaryDirectory.appendingPathComponent("vault-outage-mail-\(UUID().uuidString.prefix(6))").path
+        let vaultURL = urls["oidc-vault"]!, userIdentity = urls["user-identity"]!
+        let admin = [("X-API-Key", Self.operatorKey)]
+        // The tenant exists; then the vault goes away.
+        let first = try await peers.vault(operatorKey: Self.operatorKey, mail: mail)
+        let secret = try await LiveServices.run([first.application], readyURLs: [vaultURL + "/health/ready"]) {
+            try await Self.acmeWithUserIdentityClient(vault: vaultURL, redirect: "https://app.example.com/cb", registerEnable: false)
+        }
+        let uai = try await SuiteApplication.build(
+            UserIdentityService.self, configuration: peers.configuration("user-identity", schema: "uai"),
+            settings: try UserIdentityService.loadSettings(ConfigReader([
+                "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4", "MAIL_DIR": mail,
+                "UAI_VAULT_PROVISION_TENANT": "acme", "UAI_VAULT_ISSUER": vaultURL + "/tenants/acme",
+                "UAI_VAULT_CLIENT_ID": "user-identity", "UAI_VAULT_CLIENT_SECRET": secret,
+            ])))
+        try await LiveServices.run([uai.application], readyURLs: [userIdentity + "/health/ready"]) {
+            let bea = try await UserIdentityService.createAdmin(
+                email: "bea@example.org", fullname: "Bea Example", password: "bea-secret-1", database: uai.dependencies.database, bcryptCost: 4,
+                logger: .init(label: "test"))
+            let beaID = bea.uuidString.lowercased()
+            // The relay cannot deliver: the lag shows it.
+            var lagging = false
+            for _ in 0..<60 where !lagging {
+                let metrics = try await send(.GET, userIdentity + "/metrics").text
+                lagging = metrics.split(separator: "\n").contains { $0.hasPrefix("uai_vault_relay_lag_events ") && !$0.hasSuffix(" 0") }
+                if !lagging { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(lagging, "the relay's lag does not show the waiting account")
+            // The vault is back, on the same address and database: she arrives.
+            let second = try await peers.vault(operatorKey: Self.operatorKey, mail: mail)
+            try await LiveServices.run([second.application], readyURLs: [vaultURL + "/health/ready"]) {
+                var arrived = false
+                for _ in 0..<200 where !arrived {
+                    arrived = try await send(.GET, vaultURL + "/tenants/acme/users/\(beaID)", headers: admin).status == 200
+                    if !arrived { try await Task.sleep(for: .milliseconds(100)) }
+                }
+                #expect(arrived, "the account never reached the vault after it came back")
+            }
+        }
+    }
+
     /// Flow 4 then flow 3: an account made in user-identity appears in the vault (its id as
     /// the vault user's id and external_id), enrols an image there through the reset code,
     /// logs in, and gets its user-identity token pair; disabled in user-identity, the vault
