@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The examples in the services' OpenAPI documents are checked against their schemas
-(JSON Schema 2020-12, as OpenAPI 3.1 has it, $refs resolved in the document), and the
+(JSON Schema 2020-12, as OpenAPI 3.1 has it, $refs resolved in the document), the
 documents named COMPLETE carry an example on every JSON request body and every JSON
-2xx answer. Run by scripts/check-deploy.
+2xx answer, and every parameter of every document says what it is. Run by
+scripts/check-deploy.
 """
 import glob
 import sys
@@ -54,10 +55,16 @@ for path in sorted(glob.glob("Services/*/Sources/*/openapi.yaml")):
             parts[3] == "requestBody" or (parts[3] == "responses" and str(parts[4]).startswith("2")))
         if service in COMPLETE and needs and not examples:
             missing.append(pointer(parts))
+    for route, item in doc["paths"].items():
+        for method, op in item.items():
+            parameters = op if method == "parameters" else (op.get("parameters") or []) if isinstance(op, dict) else []
+            for parameter in parameters:
+                if isinstance(parameter, dict) and "$ref" not in parameter and not parameter.get("description"):
+                    missing.append(f"a description of {parameter.get('name')} ({parameter.get('in')}) in {method.upper()} {route}")
     ok = not wrong and not missing
     failures += 0 if ok else 1
     print(f"  {'ok   ' if ok else 'FAIL '} {path}: {checked} examples valid against their schemas"
-          + ("" if service not in COMPLETE else ", one on every JSON request and 2xx answer"))
-    for line in wrong[:10] + [f"no example: {m}" for m in missing[:20]]:
+          + ("" if service not in COMPLETE else ", one on every JSON request and 2xx answer") + "; every parameter described")
+    for line in wrong[:10] + [f"missing: {m}" for m in missing[:20]]:
         print(f"        {line}")
 sys.exit(1 if failures else 0)

@@ -34,6 +34,12 @@ def client_package(service, directory):
     check(f"{service}'s document generates a client with every model", result.returncode == 0 and not dropped,
           (result.stdout + result.stderr)[-600:])
     package = next(p for p in output.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    # openapi-python-client 0.29.1 forgets to import `Unset` in the module of an operation
+    # whose body has two media types (JSON and a form: meet's token, identity's binds).
+    for module in (package / "api").rglob("*.py"):
+        text = module.read_text()
+        if "| Unset = UNSET" in text and "from ...types import Response, UNSET\n" in text:
+            module.write_text(text.replace("from ...types import Response, UNSET\n", "from ...types import Response, UNSET, Unset\n"))
     sys.path.insert(0, str(output))
     return package.name
 

@@ -24,6 +24,8 @@ public final class HTTPMetrics: Sendable {
 
     /// Counters made by name and labels on first use (`count`).
     private let counters = ReadMostly<[CounterKey: Counter]>([:])
+    /// Gauges set by name and labels (`set`).
+    private let gauges = ReadMostly<[CounterKey: Gauge]>([:])
     /// Work done before each scrape: gauges read from the process or the database.
     private let collectors = ReadMostly<[@Sendable () async -> Void]>([])
 
@@ -48,6 +50,18 @@ public final class HTTPMetrics: Sendable {
             return made
         }
         counter.increment()
+    }
+
+    /// Sets the gauge `name` with `labels` (made on first use) to `value`: for a collector.
+    public func set(_ name: String, help: String, labels: [(String, String)] = [], to value: Double) {
+        let key = CounterKey(name: name, labels: labels.flatMap { [$0.0, $0.1] })
+        let gauge = gauges.read({ $0[key] }) ?? gauges.write { gauges in
+            if let known = gauges[key] { return known }
+            let made = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+            gauges[key] = made
+            return made
+        }
+        gauge.set(value)
     }
 
     /// Runs `collect` before each scrape (it sets gauges of this registry).

@@ -55,11 +55,13 @@ public enum IdentityAssociationsService: SuiteService {
         // One resolver (and its memory of delegations and keys' homes) for registration and
         // signed unbinds alike.
         let homeservers = HomeserverResolver(settings: settings, http: dependencies.peers.http)
+        let index = settings.lookupIndex ? AssociationIndex(database: database) : nil
+        if let index { Self.exportIndexMetrics(index, metrics: dependencies.metrics, logger: dependencies.logger) }
         IdentityRoutes(
             settings: settings, sessions: sessions,
             associations: Associations(
                 store: AssociationStore(database: database), settings: settings, sessions: sessions,
-                batcher: LookupBatcher(database: database), index: settings.lookupIndex ? AssociationIndex(database: database) : nil,
+                batcher: LookupBatcher(database: database), index: index,
                 serverRequests: ServerRequestVerifier(resolver: homeservers, serverName: settings.serverName)),
             invites: ThirdPartyInvites(
                 store: InviteStore(database: database), settings: settings, publicBaseURL: base, rateLimiter: dependencies.rateLimiter),
@@ -117,5 +119,23 @@ public enum IdentityAssociationsService: SuiteService {
         if url.hasSuffix("/") { url.removeLast() }
         if url.hasSuffix(publicPath) { url.removeLast(publicPath.count) }
         return url
+    }
+}
+
+extension IdentityAssociationsService {
+    /// `is_lookup_index_entries`, `_memory_bytes`, and `_generation_lag`: how many
+    /// association changes the in-memory copy is behind PostgreSQL at the scrape (it
+    /// catches up before each lookup answers, so a lag only says lookups have been few).
+    static func exportIndexMetrics(_ index: AssociationIndex, metrics: HTTPMetrics, logger: Logger) {
+        metrics.addCollector {
+            guard let statistics = index.statistics() else { return }
+            metrics.set("is_lookup_index_entries", help: "Associations in the lookup index", to: Double(statistics.entries))
+            metrics.set("is_lookup_index_memory_bytes", help: "Memory the lookup index holds", to: Double(statistics.memoryBytes))
+            if let current = try? await withTimeout(seconds: 1, { try await index.databaseGeneration(logger: logger) }) {
+                metrics.set(
+                    "is_lookup_index_generation_lag", help: "Association changes the lookup index has not applied yet",
+                    to: Double(max(0, current - statistics.generation)))
+            }
+        }
     }
 }

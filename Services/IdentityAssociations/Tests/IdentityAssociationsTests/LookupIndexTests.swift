@@ -54,6 +54,33 @@ import Testing
         }
     }
 
+    /// `/metrics` shows the index: its entries, and how far it is behind PostgreSQL
+    /// between lookups (a lookup brings it up to date).
+    @Test func metricsShowTheIndexAndItsLag() async throws {
+        try await Identity.run { identity in
+            func value(_ name: String) async throws -> Double? {
+                let text = try await identity.client.send(.GET, identity.base + "/metrics").text
+                return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.dropFirst(name.count + 1)) }
+            }
+            let ann = try await identity.bind("ann@example.org", to: "@ann:example.org")
+            #expect(ann.status == 200)
+            let found = try await lookup(identity.base, "ann@example.org", via: identity)
+            #expect(found?["mxid"] == "@ann:example.org")
+            let entries = try await value("is_lookup_index_entries"), lag = try await value("is_lookup_index_generation_lag")
+            let memory = try await value("is_lookup_index_memory_bytes")
+            #expect(entries == 1 && lag == 0 && (memory ?? 0) > 0, "\(String(describing: entries)) \(String(describing: lag))")
+            // Bound but not looked up yet: the index is behind, until a lookup.
+            let bob = try await identity.bind("bob@example.org", to: "@bob:example.org", secret: "bobs_secret")
+            #expect(bob.status == 200)
+            let behind = try await value("is_lookup_index_generation_lag")
+            #expect((behind ?? 0) >= 1, "\(String(describing: behind))")
+            let bobFound = try await lookup(identity.base, "bob@example.org", via: identity)
+            #expect(bobFound?["mxid"] == "@bob:example.org")
+            let caughtUp = try await value("is_lookup_index_generation_lag"), both = try await value("is_lookup_index_entries")
+            #expect(caughtUp == 0 && both == 2, "\(String(describing: caughtUp)) \(String(describing: both))")
+        }
+    }
+
     /// The index of a fresh reader, once it has loaded.
     func loaded(_ index: AssociationIndex, logger: Logger) async throws -> Int {
         for _ in 0..<500 {

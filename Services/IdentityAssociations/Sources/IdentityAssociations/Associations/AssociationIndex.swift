@@ -109,6 +109,19 @@ final class AssociationIndex: Sendable {
 
     typealias Entry = AssociationTable.Found
 
+    /// What the copy holds (entries, bytes) and the generation it is at; nil before its
+    /// first load. For `/metrics`.
+    func statistics() -> (entries: Int, memoryBytes: Int, generation: Int64)? {
+        contents.read { contents in contents.map { ($0.table.count, $0.table.memoryBytes, $0.generation) } }
+    }
+
+    /// PostgreSQL's current generation of the associations.
+    func databaseGeneration(logger: Logger) async throws -> Int64 {
+        let rows = try await database.query("SELECT value FROM association_generation WHERE id = 1", logger: logger)
+        for try await value in rows.decode(Int64.self) { return value }
+        return 0
+    }
+
     /// The copy and the generation it is at. The table is changed in place, under the
     /// exclusive side of `contents`' lock.
     struct Contents: Sendable {
