@@ -1,4 +1,5 @@
 public import Prometheus
+public import SuitePostgres
 import SuiteCore
 
 /// Request count and latency by route and status, in Prometheus text at `/metrics`.
@@ -40,7 +41,7 @@ public final class HTTPMetrics: Sendable {
 
     /// Adds one to the counter `name` with `labels`, made on first use. Label values must
     /// come from a bounded set (an outcome, a limit's name), never from input.
-    public func count(_ name: String, help: String, labels: [(String, String)] = []) {
+    public func count(_ name: String, help: String, labels: [(String, String)] = [], by amount: Int = 1) {
         let key = CounterKey(name: name, labels: labels.flatMap { [$0.0, $0.1] })
         let counter = counters.read({ $0[key] }) ?? counters.write { counters in
             if let known = counters[key] { return known }
@@ -49,7 +50,7 @@ public final class HTTPMetrics: Sendable {
             counters[key] = made
             return made
         }
-        counter.increment()
+        counter.increment(by: Int64(amount))
     }
 
     /// Sets the gauge `name` with `labels` (made on first use) to `value`: for a collector.
@@ -104,5 +105,18 @@ public final class HTTPMetrics: Sendable {
     public func exposition() async -> [UInt8] {
         for collect in collectors.read({ $0 }) { await collect() }
         return registry.emitToBuffer()
+    }
+}
+
+/// Each outbox's deliveries and failed attempts, as counters.
+extension HTTPMetrics: OutboxObserver {
+    public func delivered(_ count: Int, outbox: String) {
+        count > 0 ? self.count("suite_outbox_sent_total", help: "Messages delivered", labels: [("outbox", outbox)], by: count) : ()
+    }
+
+    public func failed(outbox: String, givenUp: Bool) {
+        self.count(
+            "suite_outbox_failures_total", help: "Failed delivery attempts: retried later, or given up after the last",
+            labels: [("outbox", outbox), ("outcome", givenUp ? "given_up" : "retry")])
     }
 }

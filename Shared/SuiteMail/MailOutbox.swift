@@ -64,13 +64,16 @@ public struct OutboxWorker: Service {
     let baseBackoffSeconds: Double
     let batchSize: Int
     let doorbell: Doorbell?
+    let observer: (any OutboxObserver)?
 
     /// `doorbell`: the mail outbox's, from the service's `OutboxListener` (mail then leaves
     /// as soon as it is committed; the poll stays as the fallback).
     public init(
         database: PostgresClient, transport: any MailTransport, logger: Logger, doorbell: Doorbell? = nil,
-        pollInterval: Duration = .milliseconds(500), maxAttempts: Int = 12, baseBackoffSeconds: Double = 5, batchSize: Int = 20
+        pollInterval: Duration = .milliseconds(500), maxAttempts: Int = 12, baseBackoffSeconds: Double = 5, batchSize: Int = 20,
+        observer: (any OutboxObserver)? = nil
     ) {
+        self.observer = observer
         self.doorbell = doorbell
         self.database = database
         self.transport = transport
@@ -91,7 +94,7 @@ public struct OutboxWorker: Service {
     public func deliverDue() async throws -> Int {
         let outbox = LeasedOutbox(
             table: "mail_outbox", payload: "sender, recipients, data", database: database, logger: logger, leaseSeconds: 120,
-            batchSize: batchSize, maxAttempts: maxAttempts, baseBackoffSeconds: baseBackoffSeconds)
+            batchSize: batchSize, maxAttempts: maxAttempts, baseBackoffSeconds: baseBackoffSeconds, observer: observer)
         let claimed = try await outbox.claimDue { columns in
             MailEnvelope(
                 sender: try columns[0].decode(String.self), recipients: try columns[1].decode([String].self),

@@ -10,6 +10,12 @@ import Tracing
 /// after an exponential backoff (base·2ⁿ⁻¹, at most an hour), or after `maxAttempts`
 /// marked failed and kept for an operator. The mail outbox and meet-rooms' invitation
 /// relay both run on it.
+/// Told what an outbox delivered and what failed (`HTTPMetrics` counts them).
+public protocol OutboxObserver: Sendable {
+    func delivered(_ count: Int, outbox: String)
+    func failed(outbox: String, givenUp: Bool)
+}
+
 public struct LeasedOutbox: Sendable {
     public enum Outcome: Sendable, Equatable {
         case retryIn(seconds: Double)
@@ -85,6 +91,7 @@ public struct LeasedOutbox: Sendable {
     let batchSize: Int
     let maxAttempts: Int
     let baseBackoffSeconds: Double
+    let observer: (any OutboxObserver)?
 
     /// Rows one pass claims unless told otherwise; a pass that claimed this many
     /// leaves more waiting.
@@ -93,8 +100,9 @@ public struct LeasedOutbox: Sendable {
     public init(
         table: String, payload: String, database: PostgresClient, logger: Logger, leaseSeconds: Int = 120,
         batchSize: Int = LeasedOutbox.defaultBatchSize,
-        maxAttempts: Int = 12, baseBackoffSeconds: Double = 5
+        maxAttempts: Int = 12, baseBackoffSeconds: Double = 5, observer: (any OutboxObserver)? = nil
     ) {
+        self.observer = observer
         self.table = table
         self.payload = payload
         self.database = database
@@ -162,6 +170,7 @@ public struct LeasedOutbox: Sendable {
         let query: PostgresQuery =
             "UPDATE \(unescaped: table) SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = ANY(\(ids))"
         if let connection { try await connection.query(query, logger: logger) } else { try await database.query(query, logger: logger) }
+        observer?.delivered(ids.count, outbox: table)
     }
 
     /// Records a failed attempt: a later try after the backoff, or, after the last
@@ -169,6 +178,7 @@ public struct LeasedOutbox: Sendable {
     @discardableResult
     public func markFailed(_ id: Int64, attempts: Int, error: any Error) async throws -> Outcome {
         let reason = String(String(describing: error).prefix(500))
+        observer?.failed(outbox: table, givenUp: attempts >= maxAttempts)
         if attempts >= maxAttempts {
             try await database.query(
                 "UPDATE \(unescaped: table) SET failed_at = now(), locked_until = NULL, last_error = \(reason) WHERE id = \(id)",

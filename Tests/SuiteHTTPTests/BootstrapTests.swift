@@ -93,6 +93,17 @@ import Testing
             let started = try #require(value("process_start_time_seconds"))
             #expect(abs(started - Date().timeIntervalSince1970) < 7 * 86_400, "\(started)")
             #expect(value("process_cpu_seconds_total") ?? 0 > 0)
+
+            // A delivery pass: one message goes, one fails and waits for its retry.
+            let outbox = LeasedOutbox(
+                table: "echo_outbox", payload: "body", database: database, logger: Logger(label: "test"), observer: echo.built.dependencies.metrics)
+            let claimed = try await outbox.deliverEach({ try $0[0].decode(String.self) }) { body in
+                if body == "retried" { throw CancellationError() }
+            }
+            #expect(claimed == 2)
+            let after = try await send(.GET, echo.url + "/metrics").text
+            #expect(after.contains(#"suite_outbox_sent_total{outbox="echo_outbox"} 1"#), "\(after)")
+            #expect(after.contains(#"suite_outbox_failures_total{outbox="echo_outbox",outcome="retry"} 1"#))
         }
     }
 

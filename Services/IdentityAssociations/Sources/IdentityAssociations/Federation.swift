@@ -171,11 +171,13 @@ struct OnBindWorker: Sendable {
     let database: PostgresClient
     let resolver: HomeserverResolver
     let logger: Logger
+    var observer: (any OutboxObserver)?
 
     @discardableResult
     func deliverDue() async throws -> Int {
         let outbox = LeasedOutbox(
-            table: "onbind_outbox", payload: "server, body", database: database, logger: logger, maxAttempts: 10, baseBackoffSeconds: 2)
+            table: "onbind_outbox", payload: "server, body", database: database, logger: logger, maxAttempts: 10, baseBackoffSeconds: 2,
+            observer: observer)
         return try await outbox.deliverEach({ (try $0[0].decode(String.self), try $0[1].decode(String.self)) }) { notice in
             try await notify(server: notice.0, body: notice.1)
         }

@@ -81,15 +81,19 @@ public enum IdentityAssociationsService: SuiteService {
         let sessions = ValidationSessions(
             database: dependencies.database, settings: settings, publicBaseURL: "", rateLimiter: dependencies.rateLimiter)
         let database = dependencies.database, logger = dependencies.logger
-        let sms = SMSWorker(database: database, settings: settings.sms, http: dependencies.peers.http, logger: logger)
-        let onBind = OnBindWorker(database: database, resolver: HomeserverResolver(settings: settings, http: dependencies.peers.http), logger: logger)
+        let sms = SMSWorker(database: database, settings: settings.sms, http: dependencies.peers.http, logger: logger, observer: dependencies.metrics)
+        let onBind = OnBindWorker(
+            database: database, resolver: HomeserverResolver(settings: settings, http: dependencies.peers.http), logger: logger,
+            observer: dependencies.metrics)
         // Each outbox's worker wakes when its rows commit (on any replica), polls otherwise.
         let outboxes = OutboxListener(
             database: database, schema: dependencies.configuration.database.schema, tables: Self.outboxTables,
             logger: logger)
         return [
             outboxes,
-            OutboxWorker(database: database, transport: settings.mail.makeTransport(), logger: logger, doorbell: outboxes.doorbell("mail_outbox")),
+            OutboxWorker(
+                database: database, transport: settings.mail.makeTransport(), logger: logger, doorbell: outboxes.doorbell("mail_outbox"),
+                observer: dependencies.metrics),
             // A full batch means more is waiting: the next pass comes at once.
             Periodic.draining("sms outbox pass", every: .milliseconds(500), doorbell: outboxes.doorbell("sms_outbox"), logger: logger) {
                 try await sms.deliverDue() >= LeasedOutbox.defaultBatchSize

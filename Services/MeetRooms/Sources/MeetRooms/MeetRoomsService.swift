@@ -88,7 +88,9 @@ public enum MeetRoomsService: SuiteService {
             database: database, schema: dependencies.configuration.database.schema, tables: Self.outboxTables, logger: logger)
         return [
             outboxes,
-            InviteRelay(database: database, peers: dependencies.peers, logger: logger, doorbell: outboxes.doorbell("invite_outbox")),
+            InviteRelay(
+                database: database, peers: dependencies.peers, logger: logger, doorbell: outboxes.doorbell("invite_outbox"),
+                observer: dependencies.metrics),
             // Relayed invitations a week on: the identity service has them by then.
             Periodic("purge", every: .seconds(600), logger: logger, waitFirst: true) {
                 try await LeasedOutbox.purgeDelivered("invite_outbox", olderThanSeconds: 7 * 86_400, database: database, logger: logger)

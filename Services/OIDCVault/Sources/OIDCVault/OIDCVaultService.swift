@@ -83,7 +83,7 @@ public enum OIDCVaultService: SuiteService {
             DefaultTenant(tenants: TenantStore(database: dependencies.database, logger: dependencies.logger), id: settings.defaultTenant),
             OutboxWorker(
                 database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger,
-                doorbell: outboxes.doorbell("mail_outbox")),
+                doorbell: outboxes.doorbell("mail_outbox"), observer: dependencies.metrics),
             VaultJanitor.service(database: dependencies.database, logger: dependencies.logger),
         ]
     }

@@ -106,7 +106,7 @@ public enum UserIdentityService: SuiteService {
             outboxes,
             OutboxWorker(
                 database: dependencies.database, transport: settings.mail.makeTransport(), logger: dependencies.logger,
-                doorbell: outboxes.doorbell("mail_outbox")),
+                doorbell: outboxes.doorbell("mail_outbox"), observer: dependencies.metrics),
             AccountJanitor.service(database: dependencies.database, logger: dependencies.logger),
         ]
     }

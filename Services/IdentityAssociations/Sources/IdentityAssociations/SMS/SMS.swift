@@ -52,10 +52,11 @@ struct SMSWorker: Sendable {
     let settings: SMSSettings
     let http: HTTPClient
     let logger: Logger
+    var observer: (any OutboxObserver)?
 
     @discardableResult
     func deliverDue() async throws -> Int {
-        let outbox = LeasedOutbox(table: "sms_outbox", payload: "recipient, body", database: database, logger: logger)
+        let outbox = LeasedOutbox(table: "sms_outbox", payload: "recipient, body", database: database, logger: logger, observer: observer)
         return try await outbox.deliverEach({ (try $0[0].decode(String.self), try $0[1].decode(String.self)) }) { message in
             try await send(to: message.0, body: message.1)
         }

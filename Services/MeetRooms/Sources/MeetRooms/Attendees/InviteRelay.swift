@@ -21,6 +21,8 @@ struct InviteRelay: Service {
     var maxAttempts = 20
     /// Rung when a room update queued invitations (`OutboxListener`): they leave at once.
     var doorbell: Doorbell?
+    /// Counts what was delivered and what failed (`suite_outbox_*_total`).
+    var observer: (any OutboxObserver)?
 
     func run() async throws {
         try await Periodic.draining("invite relay pass", every: pollInterval, doorbell: doorbell, logger: logger) {
@@ -32,7 +34,7 @@ struct InviteRelay: Service {
     func relayDue() async throws -> Int {
         let outbox = LeasedOutbox(
             table: "invite_outbox", payload: "room_id, payload::text", database: database, logger: logger, leaseSeconds: 60,
-            maxAttempts: maxAttempts, baseBackoffSeconds: baseBackoffSeconds)
+            maxAttempts: maxAttempts, baseBackoffSeconds: baseBackoffSeconds, observer: observer)
         let claimed = try await outbox.claimDue { columns in (try columns[0].decode(UUID.self), try columns[1].decode(String.self)) }
         for (id, attempts, (room, payload)) in claimed {
             do {
