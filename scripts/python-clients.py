@@ -61,14 +61,14 @@ if check("meet-rooms: an application gets a token for eve", answer.status_code =
 name = client_package("user-identity", "UserIdentity")
 uai = importlib.import_module(name)
 login = importlib.import_module(f"{name}.api.tokens.login")
-token_info = importlib.import_module(f"{name}.api.tokens.token_info")
+get_me = importlib.import_module(f"{name}.api.users.get_me")
 body = importlib.import_module(f"{name}.models.login_body").LoginBody.from_dict({"email": "eve@example.com", "password": "correct-horse"})
 base = gateway + "/uai"
 answer = login.sync_detailed(client=uai.Client(base_url=base), body=body)
 token = getattr(answer.parsed, "access_token", None)
 if check("user-identity: eve logs in", answer.status_code == 201 and token, answer.content[:300]):
-    me = token_info.sync_detailed(client=uai.AuthenticatedClient(base_url=base, token=token))
-    check("user-identity: and her token says who she is", me.status_code == 200 and b"eve@example.com" in me.content, me.content[:300])
+    me = get_me.sync_detailed(client=uai.AuthenticatedClient(base_url=base, token=token))
+    check("user-identity: and reads her account with it", me.status_code == 200 and b"eve@example.com" in me.content, me.content[:300])
 
 # oidc-vault: the operator's API key lists the tenants; discovery names the issuer.
 name = client_package("oidc-vault", "OIDCVault")

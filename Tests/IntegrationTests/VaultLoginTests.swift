@@ -107,6 +107,20 @@ import UserIdentity
         }
     }
 
+    /// user-identity relaying its accounts to the vault's tenant `acme` (flow 4), and
+    /// logging in through it with the client `user-identity` (flow 3).
+    static func provisioningUserIdentity(_ peers: Peers, vault vaultURL: String, clientSecret: String, mail: String) async throws
+        -> BuiltService<UserIdentityService>
+    {
+        try await SuiteApplication.build(
+            UserIdentityService.self, configuration: peers.configuration("user-identity", schema: "uai"),
+            settings: try UserIdentityService.loadSettings(ConfigReader([
+                "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4", "MAIL_DIR": mail,
+                "UAI_VAULT_PROVISION_TENANT": "acme", "UAI_VAULT_ISSUER": vaultURL + "/tenants/acme",
+                "UAI_VAULT_CLIENT_ID": "user-identity", "UAI_VAULT_CLIENT_SECRET": clientSecret,
+            ])))
+    }
+
     /// Flow 4 through an outage: accounts made while the vault is down wait in
     /// user-identity (the relay's lag says so) and reach the vault once it is back, without
     /// a restart of either.
@@ -121,13 +135,7 @@ import UserIdentity
         let secret = try await LiveServices.run([first.application], readyURLs: [vaultURL + "/health/ready"]) {
             try await Self.acmeWithUserIdentityClient(vault: vaultURL, redirect: "https://app.example.com/cb", registerEnable: false)
         }
-        let uai = try await SuiteApplication.build(
-            UserIdentityService.self, configuration: peers.configuration("user-identity", schema: "uai"),
-            settings: try UserIdentityService.loadSettings(ConfigReader([
-                "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4", "MAIL_DIR": mail,
-                "UAI_VAULT_PROVISION_TENANT": "acme", "UAI_VAULT_ISSUER": vaultURL + "/tenants/acme",
-                "UAI_VAULT_CLIENT_ID": "user-identity", "UAI_VAULT_CLIENT_SECRET": secret,
-            ])))
+        let uai = try await Self.provisioningUserIdentity(peers, vault: vaultURL, clientSecret: secret, mail: mail)
         try await LiveServices.run([uai.application], readyURLs: [userIdentity + "/health/ready"]) {
             let bea = try await UserIdentityService.createAdmin(
                 email: "bea@example.org", fullname: "Bea Example", password: "bea-secret-1", database: uai.dependencies.database, bcryptCost: 4,
@@ -168,13 +176,7 @@ import UserIdentity
         try await LiveServices.run([vault.application], readyURLs: [vaultURL + "/health/ready"]) {
             let admin = [("X-API-Key", Self.operatorKey)]
             let secret = try await Self.acmeWithUserIdentityClient(vault: vaultURL, redirect: redirect, registerEnable: false)
-            let uai = try await SuiteApplication.build(
-                UserIdentityService.self, configuration: peers.configuration("user-identity", schema: "uai"),
-                settings: try UserIdentityService.loadSettings(ConfigReader([
-                    "SERVICE_SIGNING_KEY": Ed25519SigningKey.generate().seedBase64, "UAI_BCRYPT_COST": "4", "MAIL_DIR": mail,
-                    "UAI_VAULT_PROVISION_TENANT": "acme", "UAI_VAULT_ISSUER": vaultURL + "/tenants/acme",
-                    "UAI_VAULT_CLIENT_ID": "user-identity", "UAI_VAULT_CLIENT_SECRET": secret,
-                ])))
+            let uai = try await Self.provisioningUserIdentity(peers, vault: vaultURL, clientSecret: secret, mail: mail)
             try await LiveServices.run([uai.application], readyURLs: [userIdentity + "/health/ready"]) {
                 let database = uai.dependencies.database
                 _ = try await UserIdentityService.createAdmin(
