@@ -259,6 +259,7 @@ let package = Package(
             ],
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ])
@@ -287,6 +288,7 @@ let package = Package(
             resources: userIdentityTemplates.map { "Templates/\($0)" },
             dependencies: [
                 "SuiteMail",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -6,6 +6,7 @@ import SuiteContracts
 import SuiteCore
 import SuiteHTTP
 import SuitePostgres
+import Tracing
 
 /// Hands new attendees to identity-associations (`SuiteContracts.InviteAttendees`), which
 /// mails each one. Rows come from the room update's own
@@ -36,25 +37,30 @@ struct InviteRelay: Service {
             table: "invite_outbox", payload: "room_id, payload::text", database: database, logger: logger, leaseSeconds: 60,
             maxAttempts: maxAttempts, baseBackoffSeconds: baseBackoffSeconds, observer: observer)
         let claimed = try await outbox.claimDue { columns in (try columns[0].decode(UUID.self), try columns[1].decode(String.self)) }
-        for (id, attempts, (room, payload)) in claimed {
-            do {
-                let invitation = try JSONDecoder().decode(RoomInvitation.self, from: Data(payload.utf8))
-                guard try await peers.send(InviteAttendees(invitation), logger: logger) != nil else {
-                    throw AppError.badGateway("identity-associations has no /internal/invites")
-                }
-                let emails = invitation.emails
-                try await database.withRequestTransaction(logger: logger) { connection in
-                    try await outbox.markSent([id], on: connection)
-                    try await connection.query(
-                        "UPDATE attendees SET invited_at = now() WHERE room_id = \(room) AND email = ANY(\(emails)) AND invited_at IS NULL",
-                        logger: logger)
-                }
-                logger.info("attendees invited", metadata: ["room_id": "\(room)", "count": "\(emails.count)"])
-            } catch {
-                switch try await outbox.markFailed(id, attempts: attempts, error: error) {
-                case .givenUp: logger.error("invitations given up", metadata: ["room_id": "\(room)", "attempts": "\(attempts)"])
-                case .retryIn(let seconds):
-                    logger.warning("invitations delayed", metadata: ["room_id": "\(room)", "retry_in_s": "\(seconds)"])
+        guard !claimed.isEmpty else { return 0 }
+        // One span for the pass when tracing is on: the calls to identity-associations are its children.
+        try await withSpan("outbox invite_outbox", ofKind: .producer) { span in
+            span.attributes["messaging.batch.message_count"] = claimed.count
+            for (id, attempts, (room, payload)) in claimed {
+                do {
+                    let invitation = try JSONDecoder().decode(RoomInvitation.self, from: Data(payload.utf8))
+                    guard try await peers.send(InviteAttendees(invitation), logger: logger) != nil else {
+                        throw AppError.badGateway("identity-associations has no /internal/invites")
+                    }
+                    let emails = invitation.emails
+                    try await database.withRequestTransaction(logger: logger) { connection in
+                        try await outbox.markSent([id], on: connection)
+                        try await connection.query(
+                            "UPDATE attendees SET invited_at = now() WHERE room_id = \(room) AND email = ANY(\(emails)) AND invited_at IS NULL",
+                            logger: logger)
+                    }
+                    logger.info("attendees invited", metadata: ["room_id": "\(room)", "count": "\(emails.count)"])
+                } catch {
+                    switch try await outbox.markFailed(id, attempts: attempts, error: error) {
+                    case .givenUp: logger.error("invitations given up", metadata: ["room_id": "\(room)", "attempts": "\(attempts)"])
+                    case .retryIn(let seconds):
+                        logger.warning("invitations delayed", metadata: ["room_id": "\(room)", "retry_in_s": "\(seconds)"])
+                    }
                 }
             }
         }

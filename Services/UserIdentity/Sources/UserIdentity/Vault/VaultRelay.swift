@@ -7,6 +7,7 @@ import SuiteContracts
 import SuiteCore
 import SuiteHTTP
 import SuitePostgres
+import Tracing
 
 /// Flow 4: every change to an account (created, activated, enabled or disabled, email,
 /// roles, information) is relayed to the vault's tenant `UAI_VAULT_PROVISION_TENANT`,
@@ -70,18 +71,23 @@ struct VaultRelay: Service {
         try await database.withTransaction(logger: logger) { connection -> Bool in
             guard let position = try await store.lockPosition(on: connection) else { return false }
             let events = try await store.events(after: position, limit: 100, on: connection)
+            guard !events.isEmpty else { return false }
             var through = position
-            for event in events {
-                if Self.accountEvents.contains(event.type), let id = Self.userID(event.body) {
-                    do {
-                        try await relay(id)
-                    } catch {
-                        // Keep what was relayed; this event is retried first next time.
-                        if through > position { try await store.advance(to: through, on: connection) }
-                        throw error
+            // One span for a pass that relays something (tracing on): its calls to the vault are its children.
+            try await withSpan("vault relay", ofKind: .producer) { span in
+                span.attributes["messaging.batch.message_count"] = events.count
+                for event in events {
+                    if Self.accountEvents.contains(event.type), let id = Self.userID(event.body) {
+                        do {
+                            try await relay(id)
+                        } catch {
+                            // Keep what was relayed; this event is retried first next time.
+                            if through > position { try await store.advance(to: through, on: connection) }
+                            throw error
+                        }
                     }
+                    through = event.id
                 }
-                through = event.id
             }
             if through > position { try await store.advance(to: through, on: connection) }
             return events.count == 100
