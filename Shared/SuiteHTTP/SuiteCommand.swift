@@ -111,9 +111,9 @@ public struct ServeCommand<S: SuiteService>: AsyncParsableCommand {
         let (configuration, settings) = S.startUp()
         let tracing: (any Service)?
         do {
-            tracing = try SuiteTracing.bootstrap(serviceName: S.name)
+            tracing = try SuiteTracing.bootstrap(serviceName: S.name, logger: Logger(label: S.name))
         } catch {
-            FileHandle.standardError.write(Data("\(S.name): configuration error: OTEL_*: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("\(S.name): configuration error: \(error)\n".utf8))
             Glibc.exit(2)
         }
         let built = try await SuiteApplication.build(S.self, configuration: configuration, settings: settings)

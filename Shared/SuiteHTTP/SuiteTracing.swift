@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import OTel
+public import SuiteCore
 public import ServiceLifecycle
 import Tracing
 
@@ -21,12 +22,28 @@ public enum SuiteTracing {
         return environment["OTEL_EXPORTER_OTLP_ENDPOINT"] != nil || environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] != nil
     }
 
+    /// What is wrong with the exporter's settings, if anything. swift-otel is built with
+    /// OTLP/HTTP only and stops the process when asked for gRPC: refused here instead,
+    /// naming the setting.
+    public static func problem(_ environment: [String: String]) -> ConfigurationError? {
+        for name in ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
+            guard let value = environment[name] else { continue }
+            if ["http/protobuf", "http/json"].contains(value.lowercased()) { return nil }
+            return ConfigurationError(name, "\(value) is not built in: use http/protobuf or http/json (OTLP over HTTP, port 4318)")
+        }
+        return nil
+    }
+
     /// Bootstraps the process' tracer (once, by `serve`) and returns the service that
     /// exports its spans, to run first and stop last; nil when tracing is off.
-    static func bootstrap(serviceName: String) throws -> (any Service)? {
+    static func bootstrap(serviceName: String, logger: Logger) throws -> (any Service)? {
         guard enabled else { return nil }
+        if let problem = problem(ProcessInfo.processInfo.environment) { throw problem }
         var configuration = OTel.Configuration.default
         configuration.serviceName = serviceName
+        // swift-otel's own messages go to the service's log (JSON), warnings and worse.
+        configuration.diagnosticLogger = .custom(logger)
+        configuration.diagnosticLogLevel = .warning
         configuration.traces.enabled = true
         configuration.metrics.enabled = false
         configuration.logs.enabled = false

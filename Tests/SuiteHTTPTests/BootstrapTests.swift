@@ -274,4 +274,15 @@ import Testing
     func tracingFollowsTheStandardVariables(environment: [String: String], enabled: Bool) {
         #expect(SuiteTracing.isConfigured(environment) == enabled, "\(environment)")
     }
+
+    /// Only OTLP over HTTP is built in; swift-otel would stop the process on gRPC, so the
+    /// setting is refused by name (`serve` then exits 2 with it).
+    @Test func aGRPCExporterIsRefusedByTheSettingsName() {
+        #expect(SuiteTracing.problem([:]) == nil)
+        #expect(SuiteTracing.problem(["OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"]) == nil)
+        #expect(SuiteTracing.problem(["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"])?.variable == "OTEL_EXPORTER_OTLP_PROTOCOL")
+        #expect(SuiteTracing.problem(["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "GRPC"])?.variable == "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        // The traces' own setting wins over the general one, as in swift-otel.
+        #expect(SuiteTracing.problem(["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"]) == nil)
+    }
 }
