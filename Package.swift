@@ -259,7 +259,6 @@ let package = Package(
             ],
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ])

@@ -6,6 +6,7 @@ compose file's `docs` step run it; nginx serves DEST at /docs/.
 
     docs-site.py DEST [--cache DIR]
 """
+import argparse
 import pathlib
 import shutil
 import subprocess
@@ -19,11 +20,14 @@ FILES = ["swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.
 
 
 def main():
-    dest = pathlib.Path(sys.argv[1])
-    cache = pathlib.Path(sys.argv[sys.argv.index("--cache") + 1]) if "--cache" in sys.argv else pathlib.Path(tempfile.mkdtemp())
-    site = pathlib.Path(__file__).resolve().parent.parent / "deploy" / "docs"
-    if len(sys.argv) > 2 and "--site" in sys.argv:
-        site = pathlib.Path(sys.argv[sys.argv.index("--site") + 1])
+    arguments = argparse.ArgumentParser(description="Builds the gateway's API reference into DEST.")
+    arguments.add_argument("dest", type=pathlib.Path)
+    arguments.add_argument("--cache", type=pathlib.Path, help="where the downloaded wheel is kept (default: a temporary folder)")
+    arguments.add_argument("--site", type=pathlib.Path, default=pathlib.Path(__file__).resolve().parent.parent / "deploy" / "docs",
+                           help="our page and initializer (default: deploy/docs)")
+    options = arguments.parse_args()
+    dest, site = options.dest, options.site
+    cache = options.cache or pathlib.Path(tempfile.mkdtemp())
     cache.mkdir(parents=True, exist_ok=True)
     wheels = sorted(cache.glob("drf_spectacular_sidecar-2026.10.1-*.whl"))
     if not wheels:

@@ -23,16 +23,20 @@ public final class HTTPMetrics: Sendable {
         .seconds(1), .milliseconds(2500), .seconds(5),
     ]
 
-    /// Counters made by name and labels on first use (`count`).
-    private let counters = ReadMostly<[CounterKey: Counter]>([:])
-    /// Gauges set by name and labels (`set`).
-    private let gauges = ReadMostly<[CounterKey: Gauge]>([:])
+    /// Counters and gauges made by name and labels on first use (`count`, `set`).
+    private let counters = ReadMostly<[NamedSeries: Counter]>([:])
+    private let gauges = ReadMostly<[NamedSeries: Gauge]>([:])
     /// Work done before each scrape: gauges read from the process or the database.
     private let collectors = ReadMostly<[@Sendable () async -> Void]>([])
 
-    private struct CounterKey: Hashable {
+    private struct NamedSeries: Hashable {
         var name: String
         var labels: [String]
+
+        init(_ name: String, _ labels: [(String, String)]) {
+            self.name = name
+            self.labels = labels.flatMap { [$0.0, $0.1] }
+        }
     }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -42,27 +46,27 @@ public final class HTTPMetrics: Sendable {
     /// Adds one to the counter `name` with `labels`, made on first use. Label values must
     /// come from a bounded set (an outcome, a limit's name), never from input.
     public func count(_ name: String, help: String, labels: [(String, String)] = [], by amount: Int = 1) {
-        let key = CounterKey(name: name, labels: labels.flatMap { [$0.0, $0.1] })
-        let counter = counters.read({ $0[key] }) ?? counters.write { counters in
-            if let known = counters[key] { return known }
-            let made = registry.makeCounter(
-                descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
-            counters[key] = made
-            return made
-        }
-        counter.increment(by: Int64(amount))
+        Self.cached(counters, NamedSeries(name, labels)) {
+            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        }.increment(by: Int64(amount))
     }
 
     /// Sets the gauge `name` with `labels` (made on first use) to `value`: for a collector.
     public func set(_ name: String, help: String, labels: [(String, String)] = [], to value: Double) {
-        let key = CounterKey(name: name, labels: labels.flatMap { [$0.0, $0.1] })
-        let gauge = gauges.read({ $0[key] }) ?? gauges.write { gauges in
-            if let known = gauges[key] { return known }
-            let made = registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
-            gauges[key] = made
+        Self.cached(gauges, NamedSeries(name, labels)) {
+            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        }.set(value)
+    }
+
+    /// The series cached under `key`, made once (under the write lock) when new: readers
+    /// share the lock, so a known series costs one shared read.
+    private static func cached<Key: Hashable, Value>(_ cache: ReadMostly<[Key: Value]>, _ key: Key, make: () -> Value) -> Value {
+        cache.read({ $0[key] }) ?? cache.write { cache in
+            if let known = cache[key] { return known }
+            let made = make()
+            cache[key] = made
             return made
         }
-        gauge.set(value)
     }
 
     /// Runs `collect` before each scrape (it sets gauges of this registry).
@@ -81,21 +85,17 @@ public final class HTTPMetrics: Sendable {
     /// Records one request. `route` is the matched route pattern (`/rooms/{id}`), never
     /// the raw path, so the number of series stays bounded.
     public func record(method: String, route: String, status: Int, duration: Duration) {
-        let key = SeriesKey(method: method, route: route, status: status)
-        let (counter, histogram) = series.read({ $0[key] }) ?? series.write { series in
-            if let known = series[key] { return known }
+        let (counter, histogram) = Self.cached(series, SeriesKey(method: method, route: route, status: status)) {
             let labels = [("method", method), ("route", route), ("status", String(status))]
             let requests = MetricNameDescriptor(
                 namespace: "http", metricName: "requests", unitName: "total", helpText: "HTTP requests served")
             let durations = MetricNameDescriptor(
                 namespace: "http", metricName: "request_duration", unitName: "seconds",
                 helpText: "Time from request head to response head")
-            let made = (
+            return (
                 registry.makeCounter(descriptor: requests, labels: labels),
                 registry.makeDurationHistogram(descriptor: durations, labels: labels, buckets: Self.buckets)
             )
-            series[key] = made
-            return made
         }
         counter.increment()
         histogram.record(duration)
@@ -111,7 +111,8 @@ public final class HTTPMetrics: Sendable {
 /// Each outbox's deliveries and failed attempts, as counters.
 extension HTTPMetrics: OutboxObserver {
     public func delivered(_ count: Int, outbox: String) {
-        count > 0 ? self.count("suite_outbox_sent_total", help: "Messages delivered", labels: [("outbox", outbox)], by: count) : ()
+        guard count > 0 else { return }
+        self.count("suite_outbox_sent_total", help: "Messages delivered", labels: [("outbox", outbox)], by: count)
     }
 
     public func failed(outbox: String, givenUp: Bool) {

@@ -15,24 +15,19 @@ import SuiteCore
 enum RuntimeMetrics {
     /// `process_*` from /proc/self (Linux); elsewhere nothing.
     static func process(_ metrics: HTTPMetrics) {
-        func gauge(_ name: String, _ help: String) -> Gauge {
-            metrics.registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help))
-        }
-        let resident = gauge("process_resident_memory_bytes", "Resident memory size in bytes")
-        let virtual = gauge("process_virtual_memory_bytes", "Virtual memory size in bytes")
-        let openFDs = gauge("process_open_fds", "Open file descriptors")
-        let maxFDs = gauge("process_max_fds", "The limit of open file descriptors")
-        let started = gauge("process_start_time_seconds", "Start time of the process since the epoch, in seconds")
+        guard let first = ProcessStat.read() else { return }
+        // The start never moves: set once.
+        metrics.set("process_start_time_seconds", help: "Start time of the process since the epoch, in seconds",
+            to: ProcessStat.bootTime() + first.startSinceBoot)
         let cpu = metrics.registry.makeCounter(
             descriptor: MetricNameDescriptor(metricName: "process_cpu_seconds_total", unitName: "", helpText: "User and system CPU time spent, in seconds"))
         let lastCPU = ReadMostly<Double>(0)
         metrics.addCollector {
             guard let stat = ProcessStat.read() else { return }
-            resident.set(Double(stat.residentBytes))
-            virtual.set(Double(stat.virtualBytes))
-            started.set(stat.startTime)
-            openFDs.set(Double(ProcessStat.openFileDescriptors()))
-            maxFDs.set(Double(ProcessStat.fileDescriptorLimit()))
+            metrics.set("process_resident_memory_bytes", help: "Resident memory size in bytes", to: Double(stat.residentBytes))
+            metrics.set("process_virtual_memory_bytes", help: "Virtual memory size in bytes", to: Double(stat.virtualBytes))
+            metrics.set("process_open_fds", help: "Open file descriptors", to: Double(ProcessStat.openFileDescriptors()))
+            metrics.set("process_max_fds", help: "The limit of open file descriptors", to: Double(ProcessStat.fileDescriptorLimit()))
             // A counter moves by the CPU time spent since the last scrape.
             let delta = lastCPU.write { last -> Double in
                 let delta = max(0, stat.cpuSeconds - last)
@@ -48,18 +43,6 @@ enum RuntimeMetrics {
     /// must work during an outage, which is when it matters).
     static func outboxes(_ tables: [String], metrics: HTTPMetrics, database: PostgresClient, logger: Logger) {
         guard !tables.isEmpty else { return }
-        func gauge(_ name: String, _ help: String, _ table: String) -> Gauge {
-            metrics.registry.makeGauge(
-                descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: [("outbox", table)])
-        }
-        let gauges = Dictionary(uniqueKeysWithValues: tables.map { table in
-            (table, (
-                pending: gauge("suite_outbox_pending", "Messages waiting to be delivered", table),
-                retrying: gauge("suite_outbox_retrying", "Waiting messages that failed at least once", table),
-                givenUp: gauge("suite_outbox_given_up", "Messages given up after the last attempt, kept for an operator", table),
-                oldest: gauge("suite_outbox_oldest_pending_age_seconds", "Age of the oldest waiting message (0: none)", table)
-            ))
-        })
         // Table names are the service's own constants, never input.
         let sql = tables.map { table in
             """
@@ -81,11 +64,14 @@ enum RuntimeMetrics {
                     return rows
                 }
                 for (table, pending, retrying, givenUp, oldest) in rows {
-                    guard let set = gauges[table] else { continue }
-                    set.pending.set(Double(pending))
-                    set.retrying.set(Double(retrying))
-                    set.givenUp.set(Double(givenUp))
-                    set.oldest.set(oldest)
+                    let outbox = [("outbox", table)]
+                    metrics.set("suite_outbox_pending", help: "Messages waiting to be delivered", labels: outbox, to: Double(pending))
+                    metrics.set("suite_outbox_retrying", help: "Waiting messages that failed at least once", labels: outbox, to: Double(retrying))
+                    metrics.set(
+                        "suite_outbox_given_up", help: "Messages given up after the last attempt, kept for an operator", labels: outbox,
+                        to: Double(givenUp))
+                    metrics.set(
+                        "suite_outbox_oldest_pending_age_seconds", help: "Age of the oldest waiting message (0: none)", labels: outbox, to: oldest)
                 }
             } catch {
                 metrics.count("suite_metrics_collect_failures_total", help: "Scrapes whose database-backed gauges could not be read")
@@ -100,7 +86,8 @@ struct ProcessStat {
     var cpuSeconds: Double
     var virtualBytes: Int
     var residentBytes: Int
-    var startTime: Double
+    /// Seconds from boot to the process' start.
+    var startSinceBoot: Double
 
     static func read() -> ProcessStat? {
         #if os(Linux)
@@ -116,7 +103,7 @@ struct ProcessStat {
             let page = Int(sysconf(Int32(_SC_PAGESIZE)))
             return ProcessStat(
                 cpuSeconds: (utime + stime) / ticks, virtualBytes: virtual, residentBytes: residentPages * page,
-                startTime: bootTime() + start / ticks)
+                startSinceBoot: start / ticks)
         #else
             return nil
         #endif

@@ -27,9 +27,9 @@ public struct BuiltService<S: SuiteService>: Sendable {
     }
 
     /// Runs the service until SIGTERM or SIGINT, then shuts it down gracefully: not ready
-    /// at once, accepting for the grace, then draining in-flight requests.
-    /// Runs the service until SIGTERM or SIGINT; `first` (the span exporter) starts before
-    /// and stops after everything else, so the last requests' spans still leave.
+    /// at once, accepting for the grace, then draining in-flight requests. `first` (the
+    /// span exporter) starts before and stops after everything else, so the last
+    /// requests' spans still leave.
     public func run(first: [any Service] = []) async throws {
         let group = ServiceGroup(
             configuration: .init(

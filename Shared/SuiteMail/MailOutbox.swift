@@ -4,7 +4,6 @@ public import PostgresNIO
 public import ServiceLifecycle
 import SuiteHTTP
 import SuitePostgres
-import Tracing
 
 /// The transactional outbox: a message is a row written in the same transaction as the
 /// change it reports, so none is sent for a rolled-back change and none is lost when the
@@ -104,10 +103,7 @@ public struct OutboxWorker: Service {
         // Delivered rows are marked together at the end; a crash in between means those
         // few go out again after the lease (at least once, never lost).
         guard !claimed.isEmpty else { return 0 }
-        let outcomes = await withSpan("outbox mail_outbox", ofKind: .producer) { span in
-            span.attributes["messaging.batch.message_count"] = claimed.count
-            return await transport.deliver(batch: claimed.map(\.payload))
-        }
+        let outcomes = await outbox.pass(claimed.count) { _ in await transport.deliver(batch: claimed.map(\.payload)) }
         var sent: [Int64] = []
         for ((id, attempts, _), failure) in zip(claimed, outcomes) {
             if let error = failure {

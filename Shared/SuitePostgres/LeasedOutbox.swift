@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import PostgresNIO
-import Tracing
+public import Tracing
 
 /// Delivery of an outbox-shaped table (`id, attempts, next_attempt_at, locked_until,
 /// sent_at, failed_at, last_error` beside the payload): due rows are claimed with a
@@ -144,9 +144,7 @@ public struct LeasedOutbox: Sendable {
     ) async throws -> Int {
         let claimed = try await claimDue(decode)
         guard !claimed.isEmpty else { return 0 }
-        // One span for the pass (when tracing is on): the deliveries' calls are its children.
-        try await withSpan("outbox \(table)", ofKind: .producer) { span in
-            span.attributes["messaging.batch.message_count"] = claimed.count
+        try await pass(claimed.count) { span in
             for (id, attempts, payload) in claimed {
                 do {
                     try await deliver(payload)
@@ -161,6 +159,15 @@ public struct LeasedOutbox: Sendable {
             }
         }
         return claimed.count
+    }
+
+    /// Runs a delivery pass over `count` claimed rows in one span named after the outbox
+    /// (when tracing is on): the deliveries' calls are its children, failures its events.
+    public func pass<T>(_ count: Int, _ body: (any Span) async throws -> T) async rethrows -> T {
+        try await withSpan("outbox \(table)", ofKind: .producer) { span in
+            span.attributes["messaging.batch.message_count"] = count
+            return try await body(span)
+        }
     }
 
     /// Marks rows delivered in one statement: a worker's whole batch, or one row in

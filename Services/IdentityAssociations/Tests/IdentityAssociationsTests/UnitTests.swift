@@ -192,6 +192,9 @@ import Glibc
         #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("docs:\n\ttos: 1\n") }
         #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("just text") }
         #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("docs: [unclosed") }
+        #expect(throws: TermsPolicy.ParseError.self) {
+            try TermsPolicy.parse(#"docs: {tos: {version: "1", langs: {[en]: {name: x, url: "https://example.org/t"}}}}"#)
+        }
         #expect(throws: TermsPolicy.ParseError.self) { try TermsPolicy.parse("docs:\n  tos: {version: 1, langs: {en: {name: x, url: not-a-url}}}") }
     }
 }

@@ -100,7 +100,7 @@ public struct TermsPolicy: Sendable, Equatable {
             }
             var languages: [String: (name: String, url: String)] = [:]
             for (languageNode, entry) in langs {
-                let language = languageNode.string ?? ""
+                guard let language = languageNode.string else { throw ParseError(message: "docs.\(name).langs must be named by language") }
                 guard let fields = entry.mapping, let title = fields["name"]?.string, let url = fields["url"]?.string,
                     URLComponents(string: url)?.scheme != nil
                 else { throw ParseError(message: "docs.\(name).langs.\(language) needs a name and an absolute url") }

@@ -115,11 +115,10 @@ final class AssociationIndex: Sendable {
         contents.read { contents in contents.map { ($0.table.count, $0.table.memoryBytes, $0.generation) } }
     }
 
-    /// PostgreSQL's current generation of the associations.
-    func databaseGeneration(logger: Logger) async throws -> Int64 {
-        let rows = try await database.query("SELECT value FROM association_generation WHERE id = 1", logger: logger)
-        for try await value in rows.decode(Int64.self) { return value }
-        return 0
+    /// PostgreSQL's current generation of the associations, read as lookups read it
+    /// (one read shared by whoever asks at the same time).
+    func databaseGeneration(logger: Logger) async throws -> Int64? {
+        try await probe.load(0, logger: logger)?.value
     }
 
     /// The copy and the generation it is at. The table is changed in place, under the

@@ -6,7 +6,6 @@ import SuiteContracts
 import SuiteCore
 import SuiteHTTP
 import SuitePostgres
-import Tracing
 
 /// Hands new attendees to identity-associations (`SuiteContracts.InviteAttendees`), which
 /// mails each one. Rows come from the room update's own
@@ -38,9 +37,7 @@ struct InviteRelay: Service {
             maxAttempts: maxAttempts, baseBackoffSeconds: baseBackoffSeconds, observer: observer)
         let claimed = try await outbox.claimDue { columns in (try columns[0].decode(UUID.self), try columns[1].decode(String.self)) }
         guard !claimed.isEmpty else { return 0 }
-        // One span for the pass when tracing is on: the calls to identity-associations are its children.
-        try await withSpan("outbox invite_outbox", ofKind: .producer) { span in
-            span.attributes["messaging.batch.message_count"] = claimed.count
+        try await outbox.pass(claimed.count) { _ in
             for (id, attempts, (room, payload)) in claimed {
                 do {
                     let invitation = try JSONDecoder().decode(RoomInvitation.self, from: Data(payload.utf8))

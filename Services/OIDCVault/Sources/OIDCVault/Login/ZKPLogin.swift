@@ -13,7 +13,7 @@ struct ZKPLogin: Sendable {
     let keys: KeyRing
     let atRestKey: SymmetricKey
     /// Each audited outcome is counted too (`vault_login_attempts_total{outcome}`).
-    let metrics: HTTPMetrics?
+    let metrics: HTTPMetrics
 
     static let failed = VaultError.unauthorized("Authentication failed")
 
@@ -96,7 +96,7 @@ struct ZKPLogin: Sendable {
         let ber = ber.map(Self.withoutNUL)
         let logData = logData.map { Self.withoutNUL(.object($0)).objectValue ?? [:] }
         try await store.audit(tenant: tenant, userID: userID, outcome: outcome, ip: ip, ber: ber, logData: logData.map { .object($0) })
-        metrics?.count(
+        metrics.count(
             "vault_login_attempts_total", help: "Image, passkey and step-up logins and enrolments by outcome", labels: [("outcome", outcome)])
     }
 

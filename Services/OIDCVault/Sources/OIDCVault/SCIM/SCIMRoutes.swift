@@ -112,12 +112,11 @@ struct SCIMRoutes: Sendable {
         if let condition, condition.exact {
             let (users, total) = try await store.page(query, condition, offset: start - 1, limit: count)
             let page = try await usersJSON(users, tenant: tenant.id, base: base)
-            return Self.list(page.map { .object(Self.projected(parameters, $0)) }, total: total, start: start)
+            return Self.list(page, parameters, total: total, start: start)
         }
-        let candidates = try await store.users(query, condition ?? SCIMUserQuery.Fragment(sql: "TRUE", exact: false))
+        let candidates = try await store.users(query, condition ?? .everyone)
         let matched = try await usersJSON(candidates, tenant: tenant.id, base: base).filter { filter?.matches($0) ?? true }
-        let page = matched.dropFirst(start - 1).prefix(count)
-        return Self.list(page.map { .object(Self.projected(parameters, $0)) }, total: matched.count, start: start)
+        return Self.page(matched, parameters, start: start, count: count)
     }
 
     /// The users as SCIM resources, their groups found in one query.
@@ -135,12 +134,9 @@ struct SCIMRoutes: Sendable {
         let (filter, start, count) = try Self.listParameters(parameters)
         let groups = try await store.groups(tenant: tenant.id)
         var query = SCIMUserQuery(tenant: tenant.id)
-        let condition = query.condition(filter) ?? SCIMUserQuery.Fragment(sql: "TRUE", exact: false)
-        var matched = try await usersJSON(store.users(query, condition), tenant: tenant.id, base: base)
+        var matched = try await usersJSON(store.users(query, query.condition(filter) ?? .everyone), tenant: tenant.id, base: base)
         matched += groups.map { SCIMResources.group($0, base: base) }
-        matched = matched.filter { filter?.matches($0) ?? true }
-        let page = matched.dropFirst(start - 1).prefix(count)
-        return Self.list(page.map { .object(Self.projected(parameters, $0)) }, total: matched.count, start: start)
+        return Self.page(matched.filter { filter?.matches($0) ?? true }, parameters, start: start, count: count)
     }
 
     func createUser(_ request: Request, _ context: VaultContext) async throws -> Response {
@@ -198,8 +194,7 @@ struct SCIMRoutes: Sendable {
         let parameters = search ?? Self.query(request)
         let (filter, start, count) = try Self.listParameters(parameters)
         let matched = try await store.groups(tenant: tenant.id).map { SCIMResources.group($0, base: base) }.filter { filter?.matches($0) ?? true }
-        let page = matched.dropFirst(start - 1).prefix(count)
-        return Self.list(page.map { .object(Self.projected(parameters, $0)) }, total: matched.count, start: start)
+        return Self.page(matched, parameters, start: start, count: count)
     }
 
     func createGroup(_ request: Request, _ context: VaultContext) async throws -> Response {
@@ -373,6 +368,16 @@ struct SCIMRoutes: Sendable {
     }
 
     static func response(_ json: [String: JSONValue], version: Date) -> Response { response(.object(json), version: version) }
+
+    /// A list of `resources`, each with the attributes the parameters ask for.
+    static func list(_ resources: some Sequence<[String: JSONValue]>, _ parameters: [String: String], total: Int, start: Int) -> Response {
+        list(resources.map { .object(projected(parameters, $0)) }, total: total, start: start)
+    }
+
+    /// The page of what matched from `start` (1-based), at most `count`; the total is all of it.
+    static func page(_ matched: [[String: JSONValue]], _ parameters: [String: String], start: Int, count: Int) -> Response {
+        list(matched.dropFirst(start - 1).prefix(count), parameters, total: matched.count, start: start)
+    }
 
     static func list(_ resources: [JSONValue], total: Int, start: Int) -> Response {
         response([

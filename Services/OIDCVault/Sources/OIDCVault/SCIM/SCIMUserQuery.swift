@@ -17,6 +17,9 @@ struct SCIMUserQuery {
     struct Fragment: Equatable {
         var sql: String
         var exact: Bool
+
+        /// No condition: the tenant's users, for the matcher to decide on.
+        static let everyone = Fragment(sql: "TRUE", exact: false)
     }
 
     /// `$1` is the tenant.
