@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-public import PostgresNIO
+import PostgresNIO
 import Prometheus
 import SuiteCore
 
@@ -10,8 +10,8 @@ import SuiteCore
 
 /// What every service exports beside its requests, read at each scrape: the process
 /// (memory, CPU, file descriptors, start time, as Prometheus' own process collector
-/// names them) and each outbox (messages waiting, the age of the oldest, those being
-/// retried and those given up).
+/// names them), the database pool, and each outbox (messages waiting, the age of the
+/// oldest, those being retried and those given up).
 enum RuntimeMetrics {
     /// `process_*` from /proc/self (Linux); elsewhere nothing.
     static func process(_ metrics: HTTPMetrics) {
@@ -38,13 +38,25 @@ enum RuntimeMetrics {
         }
     }
 
-    /// `suite_outbox_*{outbox}` for each outbox table of the service, in one statement.
-    /// A database that does not answer within a second leaves the last values (a scrape
-    /// must work during an outage, which is when it matters).
-    static func outboxes(_ tables: [String], metrics: HTTPMetrics, database: PostgresClient, logger: Logger) {
-        guard !tables.isEmpty else { return }
+    /// The database as this process sees it, read at each scrape through one lease of
+    /// the pool:
+    /// - `suite_db_pool_acquire_seconds`: how long that lease waited, which is what a
+    ///   request arriving now waits for a connection (postgres-nio does not expose its
+    ///   pool's queue, so the scrape measures it by standing in it);
+    /// - `suite_db_pool_connections{state}`: this process' other connections, in use
+    ///   (running a statement or holding a transaction), `listening` (held by an outbox
+    ///   listener) or idle, counted by PostgreSQL in `pg_stat_activity` by the
+    ///   process' `application_name`; `suite_db_pool_max_connections`, the pool's size;
+    /// - `suite_outbox_*{outbox}` for each outbox table of the service.
+    /// A lease or a read that takes more than a second leaves the last values (a scrape
+    /// must work during an outage, which is when it matters); the acquire time then says
+    /// how long the scrape waited in vain.
+    static func database(
+        outboxes tables: [String], applicationName: String, poolSize: Int, metrics: HTTPMetrics, database: PostgresClient, logger: Logger
+    ) {
+        metrics.set("suite_db_pool_max_connections", help: "Connections the pool may open", to: Double(poolSize))
         // Table names are the service's own constants, never input.
-        let sql = tables.map { table in
+        let outboxSQL = tables.map { table in
             """
             SELECT '\(table)', p.pending, p.retrying, (SELECT count(*) FROM \(table) WHERE failed_at IS NOT NULL),
                    coalesce(extract(epoch FROM now() - p.oldest), 0)::float8
@@ -53,29 +65,53 @@ enum RuntimeMetrics {
             """
         }.joined(separator: "\nUNION ALL\n")
         metrics.addCollector {
+            let started = ContinuousClock.now
+            let acquired = ReadMostly(false)
+            @Sendable func setAcquire(_ waited: Duration) {
+                metrics.set(
+                    "suite_db_pool_acquire_seconds", help: "Time the last scrape waited for a pooled connection",
+                    to: Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18)
+            }
             do {
-                let rows = try await withTimeout(seconds: 1) {
-                    var rows: [(String, Int, Int, Int, Double)] = []
-                    for try await row in try await database.query(PostgresQuery(unsafeSQL: sql), logger: logger)
-                        .decode((String, Int, Int, Int, Double).self)
-                    {
-                        rows.append(row)
+                try await withTimeout(seconds: 1) {
+                    try await database.withConnection { connection in
+                        setAcquire(ContinuousClock.now - started)
+                        acquired.write { $0 = true }
+                        let pool = try await connection.query(
+                            """
+                            SELECT count(*) FILTER (WHERE state = 'idle' AND query NOT LIKE 'LISTEN %'),
+                                   count(*) FILTER (WHERE state = 'idle' AND query LIKE 'LISTEN %'),
+                                   count(*) FILTER (WHERE state <> 'idle')
+                            FROM pg_stat_activity WHERE application_name = \(applicationName) AND pid <> pg_backend_pid()
+                            """, logger: logger
+                        ).collect().first?.decode((Int, Int, Int).self)
+                        if let (idle, listening, inUse) = pool {
+                            let help = "This process' other connections to PostgreSQL, by what they do"
+                            metrics.set("suite_db_pool_connections", help: help, labels: [("state", "idle")], to: Double(idle))
+                            metrics.set("suite_db_pool_connections", help: help, labels: [("state", "listening")], to: Double(listening))
+                            metrics.set("suite_db_pool_connections", help: help, labels: [("state", "in_use")], to: Double(inUse))
+                        }
+                        guard !tables.isEmpty else { return }
+                        for try await (table, pending, retrying, givenUp, oldest) in try await connection.query(
+                            PostgresQuery(unsafeSQL: outboxSQL), logger: logger
+                        ).decode((String, Int, Int, Int, Double).self) {
+                            let outbox = [("outbox", table)]
+                            metrics.set("suite_outbox_pending", help: "Messages waiting to be delivered", labels: outbox, to: Double(pending))
+                            metrics.set(
+                                "suite_outbox_retrying", help: "Waiting messages that failed at least once", labels: outbox, to: Double(retrying))
+                            metrics.set(
+                                "suite_outbox_given_up", help: "Messages given up after the last attempt, kept for an operator", labels: outbox,
+                                to: Double(givenUp))
+                            metrics.set(
+                                "suite_outbox_oldest_pending_age_seconds", help: "Age of the oldest waiting message (0: none)", labels: outbox,
+                                to: oldest)
+                        }
                     }
-                    return rows
-                }
-                for (table, pending, retrying, givenUp, oldest) in rows {
-                    let outbox = [("outbox", table)]
-                    metrics.set("suite_outbox_pending", help: "Messages waiting to be delivered", labels: outbox, to: Double(pending))
-                    metrics.set("suite_outbox_retrying", help: "Waiting messages that failed at least once", labels: outbox, to: Double(retrying))
-                    metrics.set(
-                        "suite_outbox_given_up", help: "Messages given up after the last attempt, kept for an operator", labels: outbox,
-                        to: Double(givenUp))
-                    metrics.set(
-                        "suite_outbox_oldest_pending_age_seconds", help: "Age of the oldest waiting message (0: none)", labels: outbox, to: oldest)
                 }
             } catch {
+                if !acquired.read({ $0 }) { setAcquire(ContinuousClock.now - started) }
                 metrics.count("suite_metrics_collect_failures_total", help: "Scrapes whose database-backed gauges could not be read")
-                logger.debug("outbox metrics not read", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                logger.debug("database metrics not read", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             }
         }
     }

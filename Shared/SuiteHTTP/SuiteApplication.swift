@@ -55,7 +55,8 @@ public enum SuiteApplication {
         configuredLogger.logLevel = configuration.logLevel
         let logger = configuredLogger
 
-        let database = configuration.database.makeClient(logger: logger)
+        let applicationName = DatabaseConfiguration.instanceName(service: S.name)
+        let database = configuration.database.makeClient(logger: logger, applicationName: applicationName)
         let ownsHTTPClient = httpClient == nil
         let http = httpClient ?? InternalClient.makeHTTPClient()
         let signer = await ServiceTokenSigner(issuer: S.name, signingKey: configuration.signingKey)
@@ -66,7 +67,9 @@ public enum SuiteApplication {
         let metrics = HTTPMetrics()
         metrics.recordBuildInfo(service: S.name)
         RuntimeMetrics.process(metrics)
-        RuntimeMetrics.outboxes(S.outboxTables, metrics: metrics, database: database, logger: logger)
+        RuntimeMetrics.database(
+            outboxes: S.outboxTables, applicationName: applicationName, poolSize: configuration.database.poolSize, metrics: metrics,
+            database: database, logger: logger)
         let rateLimiter = RateLimiter(database: database, settings: configuration.rateLimits, logger: logger, metrics: metrics)
         let dependencies = SuiteDependencies(
             configuration: configuration, database: database, logger: logger, metrics: metrics, signer: signer,

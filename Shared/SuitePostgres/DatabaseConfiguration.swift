@@ -87,8 +87,10 @@ public struct DatabaseConfiguration: Sendable {
 
     /// A pooled client whose every connection starts with `search_path` set to the
     /// schema, so queries name tables without a prefix and never reach another schema.
-    /// Run it once, as a service of the application's `ServiceGroup`.
-    public func makeClient(logger: Logger) -> PostgresClient {
+    /// Its connections carry `applicationName`, when given, as PostgreSQL's
+    /// `application_name` (see `instanceName`). Run it once, as a service of the
+    /// application's `ServiceGroup`.
+    public func makeClient(logger: Logger, applicationName: String? = nil) -> PostgresClient {
         var configuration: PostgresClient.Configuration
         if let unixSocketPath {
             configuration = .init(unixSocketPath: unixSocketPath, username: username, password: password, database: database)
@@ -105,9 +107,25 @@ public struct DatabaseConfiguration: Sendable {
         // them again for each set of values cost more than running them (0.7 ms against
         // 0.4 ms for a page of rooms), so the plan made once is kept.
         configuration.options.additionalStartupParameters = [("search_path", schema), ("plan_cache_mode", "force_generic_plan")]
+        if let applicationName { configuration.options.additionalStartupParameters.append(("application_name", applicationName)) }
         configuration.options.maximumConnections = poolSize
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(3)
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// A name for one process' connections, unique among the replicas sharing the
+    /// database: the service, the host (the pod's name in Kubernetes) and a random
+    /// suffix, within PostgreSQL's 63 bytes. Operators see it in `pg_stat_activity`;
+    /// the pool metrics count this process' connections by it.
+    public static func instanceName(service: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let hostname = gethostname(&buffer, buffer.count - 1) == 0
+            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        // Printable ASCII only: PostgreSQL shows anything else as '?'.
+        let host = String(String.UnicodeScalarView(hostname.unicodeScalars.filter { $0.value >= 0x21 && $0.value < 0x7F }))
+            .prefix(max(0, 63 - service.utf8.count - suffix.utf8.count - 2))
+        return host.isEmpty ? "\(service) \(suffix)" : "\(service) \(host) \(suffix)"
     }
 }

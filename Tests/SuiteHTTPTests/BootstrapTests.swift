@@ -107,6 +107,42 @@ import Testing
         }
     }
 
+    /// The pool as PostgreSQL counts this process' connections, and how long a request
+    /// arriving now waits for one: the scrape stands in the pool's queue itself.
+    @Test func metricsShowThePoolItsConnectionsAndTheWaitForOne() async throws {
+        let echo = try await RunningEcho.make(database: try await TestPostgres.shared.makeDatabase(schema: "echo", poolSize: 3))
+        try await echo.run {
+            let database = echo.built.dependencies.database
+            func value(_ text: String, _ series: String) -> Double? {
+                text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.dropFirst(series.count + 1)) }
+            }
+            // One connection holds a transaction while the scrape runs on another.
+            let during = try await database.withTransaction(logger: Logger(label: "test")) { connection in
+                try await connection.query("SELECT 1", logger: Logger(label: "test"))
+                return try await send(.GET, echo.url + "/metrics").text
+            }
+            #expect(value(during, "suite_db_pool_max_connections") == 3, "\(during)")
+            #expect(value(during, #"suite_db_pool_connections{state="in_use"}"#) == 1)
+            #expect(value(during, #"suite_db_pool_connections{state="listening"}"#) == 0)
+            #expect(try #require(value(during, "suite_db_pool_acquire_seconds")) < 0.5)
+            let after = try await send(.GET, echo.url + "/metrics").text
+            #expect(value(after, #"suite_db_pool_connections{state="in_use"}"#) == 0, "\(after)")
+            #expect(value(after, #"suite_db_pool_connections{state="idle"}"#) ?? 0 >= 1, "the connection that held the transaction")
+
+            // Every connection taken for 0.6 s: the scrape waits in line for one.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 {
+                    group.addTask { try await database.withConnection { _ in try await Task.sleep(for: .milliseconds(600)) } }
+                }
+                try await Task.sleep(for: .milliseconds(150))
+                let saturated = try await send(.GET, echo.url + "/metrics").text
+                let waited = try #require(value(saturated, "suite_db_pool_acquire_seconds"))
+                #expect(waited >= 0.3 && waited < 1, "\(waited)")
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test func metricsCountRequestsByRouteAndStatus() async throws {
         let echo = try await RunningEcho.make()
         try await echo.run {

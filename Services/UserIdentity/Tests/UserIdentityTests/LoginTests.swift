@@ -111,6 +111,13 @@ import Testing
             for outcome in ["userNotExists", "userIsPrototype", "authenticationMethodNotSupported", "userIsDisabled", "invalidPassword", "success"] {
                 #expect(metrics.contains("uai_logins_total{outcome=\"\(outcome)\"} 1\n"), "\(outcome)")
             }
+            // The outbox listener's held connection, as PostgreSQL sees it (it may still be connecting).
+            var listening = metrics
+            for _ in 0..<30 where !listening.contains("suite_db_pool_connections{state=\"listening\"} 1.0\n") {
+                try await Task.sleep(for: .milliseconds(100))
+                listening = try await uai.client.send(.GET, uai.base + "/metrics").text
+            }
+            #expect(listening.contains("suite_db_pool_connections{state=\"listening\"} 1.0\n"), "\(listening)")
 
             let xml = try await uai.client.send(.POST, uai.base + "/authentications", headers: [("Content-Type", "text/xml")], body: Array("<a/>".utf8))
             #expect(xml.status == 415)
