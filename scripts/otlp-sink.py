@@ -31,6 +31,8 @@ class Handler(BaseHTTPRequestHandler):
                         out.write(json.dumps({
                             "service": service, "name": span.name, "kind": span.kind, "trace_id": span.trace_id.hex(),
                             "span_id": span.span_id.hex(), "parent_span_id": span.parent_span_id.hex(),
+                            "attributes": {a.key: getattr(a.value, a.value.WhichOneof("value")) for a in span.attributes
+                                           if a.value.WhichOneof("value") in ("string_value", "int_value", "bool_value")},
                         }) + "\n")
         answer = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)

@@ -115,7 +115,7 @@ public struct RateLimiter: Sendable {
         var windows: [String: Int] = [:]
         for (bucket, limit) in zip(buckets, limits) { windows[bucket] = limit.windowSeconds }
         let unique = windows.keys.sorted()
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             INSERT INTO rate_limit_hits AS h (bucket, window_start, hits)
             SELECT q.bucket, to_timestamp(floor(extract(epoch FROM clock_timestamp()) / q.secs) * q.secs), 1
@@ -151,7 +151,7 @@ public struct RateLimiter: Sendable {
     /// Deletes windows that ended: run every five minutes by a `Periodic`.
     @discardableResult
     public func purge(olderThanSeconds seconds: Int = 86_400) async throws -> Int {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             WITH gone AS (
                 DELETE FROM rate_limit_hits WHERE window_start < clock_timestamp() - make_interval(secs => \(Double(seconds)))

@@ -77,7 +77,7 @@ enum RuntimeMetrics {
                     try await database.withConnection { connection in
                         setAcquire(ContinuousClock.now - started)
                         acquired.write { $0 = true }
-                        let pool = try await connection.query(
+                        let pool = try await connection.sql(
                             """
                             SELECT count(*) FILTER (WHERE state = 'idle' AND query NOT LIKE 'LISTEN %'),
                                    count(*) FILTER (WHERE state = 'idle' AND query LIKE 'LISTEN %'),
@@ -92,7 +92,7 @@ enum RuntimeMetrics {
                             metrics.set("suite_db_pool_connections", help: help, labels: [("state", "in_use")], to: Double(inUse))
                         }
                         guard !tables.isEmpty else { return }
-                        for try await (table, pending, retrying, givenUp, oldest) in try await connection.query(
+                        for try await (table, pending, retrying, givenUp, oldest) in try await connection.sql(
                             PostgresQuery(unsafeSQL: outboxSQL), logger: logger
                         ).decode((String, Int, Int, Int, Double).self) {
                             let outbox = [("outbox", table)]

@@ -53,7 +53,7 @@ enum StandardRoutes {
             }
             do {
                 _ = try await withTimeout(seconds: 1) {
-                    try await dependencies.database.query("SELECT 1", logger: dependencies.logger).collect()
+                    try await dependencies.database.sql("SELECT 1", logger: dependencies.logger).collect()
                 }
             } catch {
                 throw AppError.unavailable("The database is not reachable.", retryAfterSeconds: 1)

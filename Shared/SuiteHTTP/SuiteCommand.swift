@@ -167,7 +167,7 @@ public struct MigrateCommand<S: SuiteService>: AsyncParsableCommand {
         let (configuration, _) = S.startUp()
         var logger = Logger(label: S.name)
         logger.logLevel = configuration.logLevel
-        let client = configuration.database.makeClient(logger: logger)
+        let client = configuration.database.makeClient(logger: logger, applicationName: "\(S.name) migrate")
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
@@ -250,7 +250,7 @@ extension SuiteService {
         let (configuration, settings) = loadConfigurationOrExit()
         var logger = Logger(label: name)
         logger.logLevel = .warning
-        let client = configuration.database.makeClient(logger: logger)
+        let client = configuration.database.makeClient(logger: logger, applicationName: "\(name) admin")
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }

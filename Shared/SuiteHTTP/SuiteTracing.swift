@@ -1,25 +1,21 @@
 import Foundation
-public import Logging
+import Logging
 import OTel
 public import SuiteCore
-public import ServiceLifecycle
+import ServiceLifecycle
 import Tracing
 
-/// OpenTelemetry tracing, on when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or
-/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set and neither `OTEL_SDK_DISABLED=true` nor
-/// `OTEL_TRACES_EXPORTER=none` says otherwise; every other `OTEL_*` variable (sampler,
-/// batch delays, headers, resource attributes) is swift-otel's. Spans: each request
-/// (continuing the caller's `traceparent`), each call to a peer or a third party
-/// (AsyncHTTPClient's own client spans, which carry the trace on), and each outbox
-/// pass that delivers something. Every log line of a traced request carries `trace_id`
+/// OpenTelemetry tracing, on when `TracingSwitch` says so; every other `OTEL_*` variable
+/// (sampler, batch delays, headers, resource attributes) is swift-otel's. Spans: each
+/// request (continuing the caller's `traceparent`), each call to a peer or a third
+/// party (AsyncHTTPClient's own client spans, which carry the trace on), each SQL
+/// statement (`PostgresClient.sql`), and each outbox pass that delivers something. Every log line of a traced request carries `trace_id`
 /// and `span_id`. Off, nothing is started and requests pay nothing.
 public enum SuiteTracing {
-    public static let enabled = isConfigured(ProcessInfo.processInfo.environment)
+    public static var enabled: Bool { TracingSwitch.enabled }
 
     public static func isConfigured(_ environment: [String: String]) -> Bool {
-        if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" { return false }
-        if environment["OTEL_TRACES_EXPORTER"]?.lowercased() == "none" { return false }
-        return environment["OTEL_EXPORTER_OTLP_ENDPOINT"] != nil || environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] != nil
+        TracingSwitch.isConfigured(environment)
     }
 
     /// What is wrong with the exporter's settings, if anything. swift-otel is built with

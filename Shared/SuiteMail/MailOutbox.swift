@@ -34,7 +34,7 @@ public enum MailOutbox {
     /// Queues `envelope` on `connection`, inside the caller's transaction.
     @discardableResult
     public static func enqueue(_ envelope: MailEnvelope, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
-        let rows = try await connection.query(
+        let rows = try await connection.sql(
             """
             INSERT INTO mail_outbox (sender, recipients, data)
             VALUES (\(envelope.sender), \(envelope.recipients), \(ByteBuffer(bytes: envelope.data)))

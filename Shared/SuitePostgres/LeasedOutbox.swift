@@ -54,7 +54,7 @@ public struct LeasedOutbox: Sendable {
         let slice = 5_000
         var total = 0
         while true {
-            let rows = try await database.query(
+            let rows = try await database.sql(
                 """
                 WITH gone AS (
                     DELETE FROM \(unescaped: table) WHERE id IN (
@@ -118,7 +118,7 @@ public struct LeasedOutbox: Sendable {
     public func claimDue<Payload>(_ decode: (PostgresRandomAccessRow) throws -> Payload) async throws
         -> [(id: Int64, attempts: Int, payload: Payload)]
     {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             UPDATE \(unescaped: table) SET locked_until = now() + make_interval(secs => \(Double(leaseSeconds))), attempts = attempts + 1
             WHERE id IN (\(unescaped: Self.dueRowsSQL(table, batchSize: batchSize)))
@@ -171,13 +171,25 @@ public struct LeasedOutbox: Sendable {
     }
 
     /// Marks rows delivered in one statement: a worker's whole batch, or one row in
-    /// the caller's transaction when it gives one.
+    /// the caller's transaction when it gives one. The observer hears of a batch at
+    /// once, and of a row in a transaction only when the caller says it committed
+    /// (`committed`): a rollback delivered nothing.
     public func markSent(_ ids: [Int64], on connection: PostgresConnection? = nil) async throws {
         guard !ids.isEmpty else { return }
         let query: PostgresQuery =
             "UPDATE \(unescaped: table) SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = ANY(\(ids))"
-        if let connection { try await connection.query(query, logger: logger) } else { try await database.query(query, logger: logger) }
-        observer?.delivered(ids.count, outbox: table)
+        if let connection {
+            try await connection.sql(query, logger: logger)
+        } else {
+            try await database.sql(query, logger: logger)
+            committed(ids.count)
+        }
+    }
+
+    /// Tells the observer that `count` rows marked sent in a caller's transaction are
+    /// delivered, once that transaction committed.
+    public func committed(_ count: Int) {
+        observer?.delivered(count, outbox: table)
     }
 
     /// Records a failed attempt: a later try after the backoff, or, after the last
@@ -187,13 +199,13 @@ public struct LeasedOutbox: Sendable {
         let reason = String(String(describing: error).prefix(500))
         observer?.failed(outbox: table, givenUp: attempts >= maxAttempts)
         if attempts >= maxAttempts {
-            try await database.query(
+            try await database.sql(
                 "UPDATE \(unescaped: table) SET failed_at = now(), locked_until = NULL, last_error = \(reason) WHERE id = \(id)",
                 logger: logger)
             return .givenUp
         }
         let delay = min(3600, baseBackoffSeconds * pow(2, Double(attempts - 1)))
-        try await database.query(
+        try await database.sql(
             """
             UPDATE \(unescaped: table) SET locked_until = NULL, last_error = \(reason), next_attempt_at = now() + make_interval(secs => \(delay))
             WHERE id = \(id)

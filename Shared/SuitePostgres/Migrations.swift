@@ -71,16 +71,16 @@ public struct Migrator: Sendable {
         let logger = self.logger
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\("suite-migrations:" + schema)))", logger: logger)
+                try await connection.sql("SELECT pg_advisory_xact_lock(hashtext(\("suite-migrations:" + schema)))", logger: logger)
                 // Checked before creating: a role that owns its schema but may not create
                 // schemas (production) must still migrate.
-                let exists = try await connection.query(
+                let exists = try await connection.sql(
                     "SELECT 1 FROM pg_namespace WHERE nspname = \(schema)", logger: logger
                 ).collect().count > 0
                 if !exists {
-                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \"\(schema)\""), logger: logger)
+                    try await connection.sql(PostgresQuery(unsafeSQL: "CREATE SCHEMA \"\(schema)\""), logger: logger)
                 }
-                try await connection.query(
+                try await connection.sql(
                     PostgresQuery(unsafeSQL: """
                         CREATE TABLE IF NOT EXISTS "\(schema)".schema_migrations (
                             version integer PRIMARY KEY,
@@ -89,7 +89,7 @@ public struct Migrator: Sendable {
                         )
                         """), logger: logger)
                 var applied: Set<Int> = []
-                for try await version in try await connection.query(
+                for try await version in try await connection.sql(
                     PostgresQuery(unsafeSQL: "SELECT version FROM \"\(schema)\".schema_migrations"), logger: logger
                 ).decode(Int.self) {
                     applied.insert(version)
@@ -100,11 +100,11 @@ public struct Migrator: Sendable {
 
                 var done: [Int] = []
                 for migration in sorted where !applied.contains(migration.version) {
-                    try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\""), logger: logger)
+                    try await connection.sql(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \"\(schema)\""), logger: logger)
                     for statement in SQLScript.statements(migration.sql) {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        try await connection.sql(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
-                    try await connection.query(
+                    try await connection.sql(
                         PostgresQuery(
                             unsafeSQL: "INSERT INTO \"\(schema)\".schema_migrations (version, name) VALUES ($1, $2)",
                             binds: {
@@ -141,7 +141,7 @@ public struct Migrator: Sendable {
 
     /// The versions recorded in the schema, oldest first (empty for a new database).
     public func appliedVersions() async throws -> [Int] {
-        let rows = try await client.query(
+        let rows = try await client.sql(
             "SELECT version FROM schema_migrations ORDER BY version", logger: logger)
         var versions: [Int] = []
         for try await version in rows.decode(Int.self) { versions.append(version) }

@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import Synchronization
 import Testing
 
 @testable import SuitePostgres
@@ -85,6 +86,38 @@ import Testing
                 left.append(body)
             }
             #expect(left == ["old 2", "old 4"])
+        }
+    }
+
+    /// A row marked sent inside the caller's transaction counts as delivered only once
+    /// that transaction committed: a rollback delivered nothing.
+    @Test func aRowMarkedSentInATransactionCountsOnlyOnceItCommitted() async throws {
+        final class Counts: OutboxObserver {
+            let delivered = Mutex(0)
+            func delivered(_ count: Int, outbox: String) { delivered.withLock { $0 += count } }
+            func failed(outbox: String, givenUp: Bool) {}
+        }
+        try await withOutbox { database, logger in
+            try await database.query("INSERT INTO notes_outbox (body) VALUES ('a'), ('b')", logger: logger)
+            let counts = Counts()
+            let outbox = LeasedOutbox(table: "notes_outbox", payload: "body", database: database, logger: logger, observer: counts)
+            let claimed = try await outbox.claimDue { try $0[0].decode(String.self) }
+            #expect(claimed.count == 2)
+            struct Abandoned: Error {}
+            await #expect(throws: PostgresTransactionError.self) {
+                try await database.withTransaction(logger: logger) { connection in
+                    try await outbox.markSent([claimed[0].id], on: connection)
+                    throw Abandoned()
+                }
+            }
+            #expect(counts.delivered.withLock { $0 } == 0, "rolled back")
+            try await database.withTransaction(logger: logger) { connection in
+                try await outbox.markSent([claimed[1].id], on: connection)
+            }
+            outbox.committed(1)
+            #expect(counts.delivered.withLock { $0 } == 1)
+            let sent = try await database.query("SELECT body FROM notes_outbox WHERE sent_at IS NOT NULL", logger: logger).collect()
+            #expect(try sent.map { try $0.decode(String.self) } == ["b"])
         }
     }
 }

@@ -259,7 +259,7 @@ enum VaultJanitor {
                 "DELETE FROM sessions WHERE expires_at < now() - interval '1 day'",
                 "DELETE FROM webauthn_challenges WHERE expires_at < now()",
             ] {
-                await attempt { try await database.query(statement, logger: logger) }
+                await attempt { try await database.sql(statement, logger: logger) }
             }
             // Mail a week after it went (reset and verification links expire long before).
             await attempt { try await MailOutbox.purgeDelivered(olderThanSeconds: 7 * 86_400, database: database, logger: logger) }

@@ -120,12 +120,12 @@ enum AccountJanitor {
     static func service(database: PostgresClient, logger: Logger) -> Periodic {
         Periodic("account purge", every: .seconds(600), logger: logger) {
             try await database.withRequestTransaction(logger: logger) { connection in
-                try await connection.query("DELETE FROM activations WHERE expires_at < now()", logger: logger)
-                try await connection.query("DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'", logger: logger)
-                try await connection.query("DELETE FROM email_changes WHERE expires_at < now() - interval '1 day'", logger: logger)
-                try await connection.query("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'", logger: logger)
-                try await connection.query("DELETE FROM phone_verifications WHERE expires_at < now() - interval '1 day'", logger: logger)
-                try await connection.query("DELETE FROM oauth_states WHERE expires_at < now()", logger: logger)
+                try await connection.sql("DELETE FROM activations WHERE expires_at < now()", logger: logger)
+                try await connection.sql("DELETE FROM password_resets WHERE expires_at < now() - interval '1 day'", logger: logger)
+                try await connection.sql("DELETE FROM email_changes WHERE expires_at < now() - interval '1 day'", logger: logger)
+                try await connection.sql("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'", logger: logger)
+                try await connection.sql("DELETE FROM phone_verifications WHERE expires_at < now() - interval '1 day'", logger: logger)
+                try await connection.sql("DELETE FROM oauth_states WHERE expires_at < now()", logger: logger)
             }
             // An invitation's mail stays while the invitation does: its status is read from it.
             try await MailOutbox.purgeDelivered(

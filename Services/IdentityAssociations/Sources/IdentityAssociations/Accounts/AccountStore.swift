@@ -12,7 +12,7 @@ struct AccountStore: Sendable {
     /// the associations' generation and the lookup pepper (a v2 request needs them all).
     func accounts(byTokenHashes hashes: [[UInt8]], logger: Logger) async throws -> [[UInt8]: Found] {
         var found: [[UInt8]: Found] = [:]
-        let rows = try await database.execute(AccountsByTokens(hashes: hashes.map { ByteBuffer(bytes: $0) }), logger: logger)
+        let rows = try await database.sql(AccountsByTokens(hashes: hashes.map { ByteBuffer(bytes: $0) }), logger: logger)
         for try await (hash, userID, accepted, generation, pruned, pepper) in rows {
             found[Array(buffer: hash)] = (userID, accepted, AssociationIndex.Generation(value: generation, prunedThrough: pruned), pepper)
         }
@@ -22,18 +22,18 @@ struct AccountStore: Sendable {
     /// The account (made on its first registration) and a new token for it.
     func register(userID: String, tokenHash: [UInt8], logger: Logger) async throws {
         try await database.withRequestTransaction(logger: logger) { connection in
-            try await connection.query("INSERT INTO accounts (user_id) VALUES (\(userID)) ON CONFLICT DO NOTHING", logger: logger)
-            try await connection.query(
+            try await connection.sql("INSERT INTO accounts (user_id) VALUES (\(userID)) ON CONFLICT DO NOTHING", logger: logger)
+            try await connection.sql(
                 "INSERT INTO account_tokens (token_hash, user_id) VALUES (\(ByteBuffer(bytes: tokenHash)), \(userID))", logger: logger)
         }
     }
 
     func deleteToken(hash: [UInt8], logger: Logger) async throws {
-        try await database.query("DELETE FROM account_tokens WHERE token_hash = \(ByteBuffer(bytes: hash))", logger: logger)
+        try await database.sql("DELETE FROM account_tokens WHERE token_hash = \(ByteBuffer(bytes: hash))", logger: logger)
     }
 
     func accept(terms urls: [String], by userID: String, logger: Logger) async throws {
-        try await database.query(
+        try await database.sql(
             """
             INSERT INTO accepted_terms (user_id, url) SELECT \(userID), unnest(\(urls)::text[])
             ON CONFLICT DO NOTHING

@@ -149,7 +149,7 @@ final class AssociationIndex: Sendable {
     init(database: PostgresClient) {
         self.database = database
         probe = QueryBatcher(maxInFlight: 1) { _, logger in
-            let rows = try await database.query("SELECT value, pruned_through FROM association_generation WHERE id = 1", logger: logger)
+            let rows = try await database.sql("SELECT value, pruned_through FROM association_generation WHERE id = 1", logger: logger)
             for try await (value, pruned) in rows.decode((Int64, Int64).self) {
                 return [0: Generation(value: value, prunedThrough: pruned)]
             }
@@ -207,7 +207,7 @@ final class AssociationIndex: Sendable {
             do {
                 let clock = ContinuousClock.now
                 var contents = Contents()
-                let rows = try await database.query(
+                let rows = try await database.sql(
                     """
                     SELECT g.value, a.medium, a.address, a.mxid, a.lookup_hash, a.ts, a.not_before, a.not_after
                     FROM association_generation g LEFT JOIN associations a ON true WHERE g.id = 1
@@ -241,7 +241,7 @@ final class AssociationIndex: Sendable {
 
     /// Applies the changes logged after `generation`.
     private func catchUp(from generation: Int64, logger: Logger) async throws {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT g.value, g.pruned_through, c.medium, c.address, a.mxid, a.lookup_hash, a.ts, a.not_before, a.not_after
             FROM association_generation g
@@ -282,7 +282,7 @@ final class AssociationIndex: Sendable {
     /// Deletes log rows older than `retention` (every replica caught up long before), and
     /// records how far it pruned.
     static func prune(database: PostgresClient, retentionSeconds: Int, logger: Logger) async throws {
-        try await database.query(
+        try await database.sql(
             """
             WITH pruned AS (
                 DELETE FROM association_log WHERE logged_at < now() - make_interval(secs => \(Double(retentionSeconds)))

@@ -12,7 +12,7 @@ struct AssociationStore: Sendable {
     /// The v2 lookup pepper. It lives in PostgreSQL alone, so a pepper an import or an
     /// operator changed holds on every replica at once.
     func pepper(logger: Logger) async throws -> String {
-        let rows = try await database.query("SELECT lookup_pepper FROM hashing_metadata WHERE id = 1", logger: logger)
+        let rows = try await database.sql("SELECT lookup_pepper FROM hashing_metadata WHERE id = 1", logger: logger)
         for try await pepper in rows.decode(String.self) { return pepper }
         throw AppError.internalError
     }
@@ -32,7 +32,7 @@ struct AssociationStore: Sendable {
         logger: Logger, answer: @Sendable ([DeliveredInvite]) -> [UInt8]
     ) async throws -> [UInt8] {
         try await database.withRequestTransaction(logger: logger) { connection in
-            try await connection.query(
+            try await connection.sql(
                 """
                 INSERT INTO associations (medium, address, mxid, lookup_hash, ts, not_before, not_after)
                 VALUES (\(medium), \(address), \(mxid), \(lookupHash), \(ts), \(ts), \(notAfter))
@@ -40,7 +40,7 @@ struct AssociationStore: Sendable {
                     mxid = EXCLUDED.mxid, lookup_hash = EXCLUDED.lookup_hash, ts = EXCLUDED.ts,
                     not_before = EXCLUDED.not_before, not_after = EXCLUDED.not_after
                 """, logger: logger)
-            let rows = try await connection.query(
+            let rows = try await connection.sql(
                 """
                 UPDATE pending_invites SET delivered_to = \(mxid), delivered_at = now()
                 WHERE medium = \(medium) AND address = \(address) AND delivered_at IS NULL
@@ -52,7 +52,7 @@ struct AssociationStore: Sendable {
             }
             let signed = answer(invites)
             if let homeserver {
-                try await connection.query(
+                try await connection.sql(
                     "INSERT INTO onbind_outbox (server, body) VALUES (\(homeserver), \(String(decoding: signed, as: UTF8.self)))", logger: logger)
             }
             return signed
@@ -61,7 +61,7 @@ struct AssociationStore: Sendable {
 
     /// Removes the binding of the address to `mxid`; false when there is none.
     func remove(medium: String, address: String, mxid: String, logger: Logger) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "DELETE FROM associations WHERE medium = \(medium) AND address = \(address) AND mxid = \(mxid) RETURNING 1", logger: logger)
         for try await _ in rows { return true }
         return false
@@ -70,14 +70,14 @@ struct AssociationStore: Sendable {
     /// The mxid of each bound (medium, address) among `keys`, in one statement.
     func mxids(of keys: [AssociationIndex.Key], logger: Logger) async throws -> [AssociationIndex.Key: String] {
         var found: [AssociationIndex.Key: String] = [:]
-        let rows = try await database.execute(LookupMany(media: keys.map(\.medium), addresses: keys.map(\.address)), logger: logger)
+        let rows = try await database.sql(LookupMany(media: keys.map(\.medium), addresses: keys.map(\.address)), logger: logger)
         for try await (medium, address, mxid, _, _, _) in rows { found[AssociationIndex.Key(medium: medium, address: address)] = mxid }
         return found
     }
 
     /// The bound ones among v2 hashes as the JSON object `{hash: mxid}`, written by PostgreSQL.
     func mappings(ofHashes hashes: [String], logger: Logger) async throws -> String {
-        let rows = try await database.execute(LookupHashes(hashes: hashes), logger: logger)
+        let rows = try await database.sql(LookupHashes(hashes: hashes), logger: logger)
         for try await object in rows { return object }
         return "{}"
     }

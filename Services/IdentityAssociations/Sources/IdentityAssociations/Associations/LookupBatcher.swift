@@ -17,7 +17,7 @@ struct LookupBatcher: Sendable {
         batcher = QueryBatcher { keys, logger in
             var found: [Key: Found] = [:]
             found.reserveCapacity(keys.count)
-            let rows = try await database.execute(LookupMany(media: keys.map(\.medium), addresses: keys.map(\.address)), logger: logger)
+            let rows = try await database.sql(LookupMany(media: keys.map(\.medium), addresses: keys.map(\.address)), logger: logger)
             for try await (medium, address, mxid, ts, notBefore, notAfter) in rows {
                 found[Key(medium: medium, address: address)] = (mxid, ts, notBefore, notAfter)
             }

@@ -10,7 +10,7 @@ struct InviteStore: Sendable {
 
     /// The Matrix ID an email address is bound to, if any.
     func boundMXID(medium: String, address: String, logger: Logger) async throws -> String? {
-        let rows = try await database.query("SELECT mxid FROM associations WHERE medium = \(medium) AND address = \(address)", logger: logger)
+        let rows = try await database.sql("SELECT mxid FROM associations WHERE medium = \(medium) AND address = \(address)", logger: logger)
         for try await mxid in rows.decode(String.self) { return mxid }
         return nil
     }
@@ -20,26 +20,26 @@ struct InviteStore: Sendable {
         email: String, roomID: String, sender: String, token: String, ephemeralPublicKey: String, mail: MailEnvelope, logger: Logger
     ) async throws {
         try await database.withRequestTransaction(logger: logger) { connection in
-            try await connection.query(
+            try await connection.sql(
                 """
                 INSERT INTO pending_invites (medium, address, room_id, sender, token)
                 VALUES ('email', \(email), \(roomID), \(sender), \(token))
                 """, logger: logger)
-            try await connection.query("INSERT INTO ephemeral_public_keys (public_key) VALUES (\(ephemeralPublicKey))", logger: logger)
+            try await connection.sql("INSERT INTO ephemeral_public_keys (public_key) VALUES (\(ephemeralPublicKey))", logger: logger)
             try await MailOutbox.enqueue(mail, on: connection, logger: logger)
         }
     }
 
     /// Who sent the pending invite with this token.
     func sender(ofInviteToken token: String, logger: Logger) async throws -> String? {
-        let rows = try await database.query("SELECT sender FROM pending_invites WHERE token = \(token)", logger: logger)
+        let rows = try await database.sql("SELECT sender FROM pending_invites WHERE token = \(token)", logger: logger)
         for try await sender in rows.decode(String.self) { return sender }
         return nil
     }
 
     /// Whether a store-invite made this ephemeral key; each check is counted.
     func checkEphemeralKey(_ key: String, logger: Logger) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "UPDATE ephemeral_public_keys SET verify_count = verify_count + 1 WHERE public_key = \(key) RETURNING 1", logger: logger)
         for try await _ in rows { return true }
         return false
@@ -54,7 +54,7 @@ struct InviteStore: Sendable {
             var invited: [String] = []
             var already: [String] = []
             for email in emails {
-                let inserted = try await connection.query(
+                let inserted = try await connection.sql(
                     """
                     INSERT INTO room_invites (room_id, email, room_name, room_url) VALUES (\(room), \(email), \(name), \(url))
                     ON CONFLICT DO NOTHING RETURNING 1
@@ -66,7 +66,7 @@ struct InviteStore: Sendable {
                     continue
                 }
                 let mailID = try await MailOutbox.enqueue(try mail(email), on: connection, logger: logger)
-                try await connection.query(
+                try await connection.sql(
                     "UPDATE room_invites SET mail_id = \(mailID) WHERE room_id = \(room) AND email = \(email)", logger: logger)
                 invited.append(email)
             }

@@ -14,7 +14,7 @@ struct ValidationSessionStore: Sendable {
     /// Finds or creates each input's session, records its token and queues its message
     /// when one is due; the sids, in the inputs' order.
     func open(_ inputs: [OpenSessions.Input], lifetimeSeconds: Double, logger: Logger) async throws -> [Int64] {
-        let rows = try await database.execute(OpenSessions(inputs: inputs, lifetimeSeconds: lifetimeSeconds), logger: logger)
+        let rows = try await database.sql(OpenSessions(inputs: inputs, lifetimeSeconds: lifetimeSeconds), logger: logger)
         var sids: [Int64] = []
         sids.reserveCapacity(inputs.count)
         for try await sid in rows { sids.append(sid) }
@@ -22,7 +22,7 @@ struct ValidationSessionStore: Sendable {
     }
 
     func session(_ sid: Int64, logger: Logger) async throws -> ValidationSessions.Session? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT id, medium, address, client_secret, token_hashes, next_link, validated_at, failed_attempts, last_requested_at
             FROM validation_sessions WHERE id = \(sid)
@@ -39,12 +39,12 @@ struct ValidationSessionStore: Sendable {
     }
 
     func countFailedAttempt(_ sid: Int64, logger: Logger) async throws {
-        try await database.query("UPDATE validation_sessions SET failed_attempts = failed_attempts + 1 WHERE id = \(sid)", logger: logger)
+        try await database.sql("UPDATE validation_sessions SET failed_attempts = failed_attempts + 1 WHERE id = \(sid)", logger: logger)
     }
 
     /// Marks the session validated (once: the first time stays) and returns when it was.
     func markValidated(_ sid: Int64, logger: Logger) async throws -> Date? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "UPDATE validation_sessions SET validated_at = COALESCE(validated_at, now()) WHERE id = \(sid) RETURNING validated_at",
             logger: logger)
         for try await date in rows.decode(Date.self) { return date }
@@ -52,7 +52,7 @@ struct ValidationSessionStore: Sendable {
     }
 
     func purge(olderThanSeconds seconds: Int, logger: Logger) async throws {
-        try await database.query(
+        try await database.sql(
             "DELETE FROM validation_sessions WHERE last_requested_at < now() - make_interval(secs => \(Double(seconds)))", logger: logger)
     }
 }

@@ -88,16 +88,16 @@ struct ApplicationStore: Sendable {
     }
 
     func find(clientID: String) async throws -> Application? {
-        for try await application in try await database.execute(ByClientID(clientID: clientID), logger: logger) { return application }
+        for try await application in try await database.sql(ByClientID(clientID: clientID), logger: logger) { return application }
         return nil
     }
 
     func list() async throws -> [Application] {
-        try await all(database.query("SELECT \(unescaped: Self.columns) FROM applications ORDER BY created_at, id", logger: logger))
+        try await all(database.sql("SELECT \(unescaped: Self.columns) FROM applications ORDER BY created_at, id", logger: logger))
     }
 
     func insert(_ application: Application) async throws {
-        try await database.query(
+        try await database.sql(
             """
             INSERT INTO applications (id, name, client_id, secret_hash, is_active, scopes, domains, created_at)
             VALUES (\(application.id), \(application.name), \(application.clientID), \(ByteBuffer(bytes: application.secretHash)),
@@ -111,20 +111,20 @@ struct ApplicationStore: Sendable {
         let rows: PostgresRowSequence
         switch change {
         case .secret(let hash):
-            rows = try await database.query(
+            rows = try await database.sql(
                 "UPDATE applications SET secret_hash = \(ByteBuffer(bytes: hash)) WHERE client_id = \(clientID) RETURNING 1",
                 logger: logger)
         case .active(let active):
-            rows = try await database.query(
+            rows = try await database.sql(
                 "UPDATE applications SET is_active = \(active) WHERE client_id = \(clientID) RETURNING 1", logger: logger)
         case .addDomain(let domain):
-            rows = try await database.query(
+            rows = try await database.sql(
                 """
                 UPDATE applications SET domains = CASE WHEN \(domain) = ANY(domains) THEN domains ELSE array_append(domains, \(domain)) END
                 WHERE client_id = \(clientID) RETURNING 1
                 """, logger: logger)
         case .removeDomain(let domain):
-            rows = try await database.query(
+            rows = try await database.sql(
                 "UPDATE applications SET domains = array_remove(domains, \(domain)) WHERE client_id = \(clientID) RETURNING 1",
                 logger: logger)
         }
@@ -160,7 +160,7 @@ struct ApplicationStore: Sendable {
     }
 
     func standing(of clientID: String) async throws -> (active: Bool, scopes: [String])? {
-        for try await row in try await database.execute(Standing(clientID: clientID), logger: logger) { return row }
+        for try await row in try await database.sql(Standing(clientID: clientID), logger: logger) { return row }
         return nil
     }
 }

@@ -47,10 +47,11 @@ struct InviteRelay: Service {
                     let emails = invitation.emails
                     try await database.withRequestTransaction(logger: logger) { connection in
                         try await outbox.markSent([id], on: connection)
-                        try await connection.query(
+                        try await connection.sql(
                             "UPDATE attendees SET invited_at = now() WHERE room_id = \(room) AND email = ANY(\(emails)) AND invited_at IS NULL",
                             logger: logger)
                     }
+                    outbox.committed(1)
                     logger.info("attendees invited", metadata: ["room_id": "\(room)", "count": "\(emails.count)"])
                 } catch {
                     switch try await outbox.markFailed(id, attempts: attempts, error: error) {

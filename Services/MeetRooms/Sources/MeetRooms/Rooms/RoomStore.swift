@@ -19,7 +19,7 @@ struct RoomStore: Sendable {
         pages = QueryBatcher { keys, logger in
             var found: [PageKey: PageResult] = [:]
             found.reserveCapacity(keys.count)
-            for try await row in try await database.execute(Pages(keys: keys), logger: logger) {
+            for try await row in try await database.sql(Pages(keys: keys), logger: logger) {
                 let key = keys[row.index]
                 var result = found[key] ?? PageResult(standing: row.standing, count: row.count, rooms: [])
                 if let room = row.room { result.rooms.append(room) }
@@ -122,7 +122,7 @@ struct RoomStore: Sendable {
                    r.attendees, (SELECT role FROM room_accesses WHERE room_id = r.id AND user_id = \(user))
             FROM rooms r WHERE r.id = \(id) \(unescaped: lock ? "FOR UPDATE" : "")
             """
-        let rows = if let connection { try await connection.query(query, logger: logger) } else { try await database.query(query, logger: logger) }
+        let rows = if let connection { try await connection.sql(query, logger: logger) } else { try await database.sql(query, logger: logger) }
         for try await (id, slug, name, level, configuration, pin, application, created, attendees, role) in rows.decode(
             (UUID, String, String, String, String, String?, String?, Date, [String], String?).self)
         {
@@ -141,14 +141,14 @@ struct RoomStore: Sendable {
         for attempt in 1...8 {
             do {
                 try await database.withRequestTransaction(logger: logger) { connection in
-                    try await connection.query(
+                    try await connection.sql(
                         """
                         INSERT INTO rooms (id, slug, name, access_level, configuration, pin_code, created_by_application, created_at)
                         VALUES (\(room.id), \(room.slug), \(room.name), \(room.accessLevel),
                                 \(CanonicalJSON.string(room.configuration))::jsonb, \(room.pinCode), \(room.createdByApplication),
                                 \(room.createdAt))
                         """, logger: logger)
-                    try await connection.query(
+                    try await connection.sql(
                         """
                         INSERT INTO room_accesses (room_id, user_id, role, room_created_at, room_name)
                         VALUES (\(room.id), \(owner), 'owner', \(room.createdAt), \(room.name))
@@ -173,7 +173,7 @@ struct RoomStore: Sendable {
     }
 
     func attendees(of id: UUID) async throws -> [Attendee] {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "SELECT email, added_at, invited_at FROM attendees WHERE room_id = \(id) ORDER BY email", logger: logger)
         var found: [Attendee] = []
         for try await (email, added, invited) in rows.decode((String, Date, Date?).self) {
@@ -209,27 +209,27 @@ struct RoomStore: Sendable {
             guard let (room, role) = try await self.room(id, for: user, on: connection, lock: true) else { return .notFound }
             guard let role, roles.contains(role) else { return .notAllowed }
             if let name = change.name {
-                try await connection.query("UPDATE rooms SET name = \(name) WHERE id = \(id)", logger: logger)
+                try await connection.sql("UPDATE rooms SET name = \(name) WHERE id = \(id)", logger: logger)
             }
             if let accessLevel = change.accessLevel {
-                try await connection.query("UPDATE rooms SET access_level = \(accessLevel) WHERE id = \(id)", logger: logger)
+                try await connection.sql("UPDATE rooms SET access_level = \(accessLevel) WHERE id = \(id)", logger: logger)
             }
             if let configuration = change.configuration {
-                try await connection.query(
+                try await connection.sql(
                     "UPDATE rooms SET configuration = \(CanonicalJSON.string(configuration))::jsonb WHERE id = \(id)", logger: logger)
             }
             if let attendees = change.attendees {
                 let added = attendees.filter { !room.attendees.contains($0) }
-                try await connection.query(
+                try await connection.sql(
                     "DELETE FROM attendees WHERE room_id = \(id) AND NOT (email = ANY(\(attendees)))", logger: logger)
-                try await connection.query("UPDATE rooms SET attendees = \(attendees.sorted()) WHERE id = \(id)", logger: logger)
+                try await connection.sql("UPDATE rooms SET attendees = \(attendees.sorted()) WHERE id = \(id)", logger: logger)
                 if !added.isEmpty {
-                    try await connection.query(
+                    try await connection.sql(
                         "INSERT INTO attendees (room_id, email) SELECT \(id), unnest(\(added)::text[]) ON CONFLICT DO NOTHING",
                         logger: logger)
                     // Handed to identity-associations by the relay, after this commits.
                     let payload = String(decoding: try JSONEncoder().encode(invitation(room, added)), as: UTF8.self)
-                    try await connection.query(
+                    try await connection.sql(
                         "INSERT INTO invite_outbox (room_id, payload) VALUES (\(id), \(payload)::jsonb)", logger: logger)
                 }
             }
@@ -239,6 +239,6 @@ struct RoomStore: Sendable {
     }
 
     func delete(_ id: UUID) async throws {
-        try await database.query("DELETE FROM rooms WHERE id = \(id)", logger: logger)
+        try await database.sql("DELETE FROM rooms WHERE id = \(id)", logger: logger)
     }
 }

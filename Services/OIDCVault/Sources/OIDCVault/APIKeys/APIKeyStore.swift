@@ -19,7 +19,7 @@ struct APIKeyStore: Sendable {
     }
 
     func insert(hash: [UInt8], tenant: String, userID: String?, name: String, scopes: [String], created: String) async throws -> Row? {
-        try await first(database.query(
+        try await first(database.sql(
             """
             WITH k AS (
                 INSERT INTO api_keys (key_id, key_hash, tenant_id, user_id, name, scopes, created)
@@ -32,7 +32,7 @@ struct APIKeyStore: Sendable {
 
     /// Keys of `tenant` (all tenants when nil) owned by `owner` (any owner when nil).
     func list(tenant: String?, owner: String?) async throws -> [Row] {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT \(unescaped: Self.columns) FROM api_keys k LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.user_id = k.user_id
             WHERE (\(tenant)::text IS NULL OR k.tenant_id = \(tenant)) AND (\(owner)::text IS NULL OR k.user_id = \(owner))
@@ -45,14 +45,14 @@ struct APIKeyStore: Sendable {
 
     /// Whose key it is and what it grants.
     func grant(of id: UUID) async throws -> (tenant: String, owner: String?, scopes: [String])? {
-        let rows = try await database.query("SELECT tenant_id, user_id, scopes FROM api_keys WHERE key_id = \(id)", logger: logger)
+        let rows = try await database.sql("SELECT tenant_id, user_id, scopes FROM api_keys WHERE key_id = \(id)", logger: logger)
         for try await row in rows.decode((String, String?, [String]).self) { return row }
         return nil
     }
 
     /// Gives the key a new secret (its hash) and forgets its last use.
     func rotate(_ id: UUID, hash: [UInt8]) async throws -> Row? {
-        try await first(database.query(
+        try await first(database.sql(
             """
             WITH k AS (UPDATE api_keys SET key_hash = \(ByteBuffer(bytes: hash)), last_use = NULL WHERE key_id = \(id) RETURNING *)
             SELECT \(unescaped: Self.columns) FROM k LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.user_id = k.user_id
@@ -62,7 +62,7 @@ struct APIKeyStore: Sendable {
     /// The active key with this hash, its use recorded in the same statement: id,
     /// tenant, owner, scopes. The index compares digests of 256-bit secrets.
     func use(hash: [UInt8], access: String) async throws -> (id: UUID, tenant: String, owner: String?, scopes: [String])? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             UPDATE api_keys SET last_use = \(access)::jsonb WHERE key_hash = \(ByteBuffer(bytes: hash)) AND is_active
             RETURNING key_id, tenant_id, user_id, scopes

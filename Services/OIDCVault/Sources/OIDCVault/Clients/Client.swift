@@ -139,7 +139,7 @@ final class ClientStore: Sendable {
     }
 
     func find(tenant: String, id: String) async throws -> Client? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "SELECT document::text, secret_hash FROM clients WHERE tenant_id = \(tenant) AND client_id = \(id)", logger: logger)
         for try await (document, hash) in rows.decode((String, ByteBuffer?).self) {
             return Self.client(id: id, tenant: tenant, document: document, hash: hash)
@@ -165,7 +165,7 @@ final class ClientStore: Sendable {
     }
 
     func list(tenant: String, skip: Int, limit: Int) async throws -> [Client] {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT client_id, document::text, secret_hash FROM clients WHERE tenant_id = \(tenant)
             ORDER BY created_at, client_id OFFSET \(skip) LIMIT \(limit)
@@ -186,7 +186,7 @@ final class ClientStore: Sendable {
 
     /// Creates the client unless its id is taken in the tenant; false when it was.
     func insert(tenant: String, id: String, document: [String: JSONValue], secretHash: [UInt8]?) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             INSERT INTO clients (tenant_id, client_id, document, secret_hash)
             VALUES (\(tenant), \(id), \(CanonicalJSON.string(.object(document)))::jsonb, \(secretHash.map { ByteBuffer(bytes: $0) }))
@@ -197,7 +197,7 @@ final class ClientStore: Sendable {
     }
 
     func update(tenant: String, id: String, document: [String: JSONValue], secretHash: [UInt8]?) async throws {
-        try await database.query(
+        try await database.sql(
             """
             UPDATE clients SET document = \(CanonicalJSON.string(.object(document)))::jsonb,
                 secret_hash = \(secretHash.map { ByteBuffer(bytes: $0) }), updated_at = now()

@@ -138,7 +138,7 @@ public final class KeyRing: Sendable {
 
     private func load() async throws -> Keys {
         try await database.withRequestTransaction(logger: logger) { connection in
-            _ = try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))", logger: logger)
+            _ = try await connection.sql("SELECT pg_advisory_xact_lock(\(Self.lockID))", logger: logger)
             for key in imported {
                 try await insert(kid: key.kid, alg: "EdDSA", raw: Array(key.key.rawRepresentation), on: connection, ifAbsent: true)
             }
@@ -154,8 +154,8 @@ public final class KeyRing: Sendable {
     /// Retires the keys in use (published `retirementSeconds` more) and makes new ones.
     public func rotate() async throws -> [String] {
         try await database.withRequestTransaction(logger: logger) { connection in
-            _ = try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockID))", logger: logger)
-            try await connection.query(
+            _ = try await connection.sql("SELECT pg_advisory_xact_lock(\(Self.lockID))", logger: logger)
+            try await connection.sql(
                 """
                 UPDATE signing_keys SET retired_at = now(), published_until = now() + make_interval(secs => \(Double(retirementSeconds)))
                 WHERE retired_at IS NULL
@@ -174,7 +174,7 @@ public final class KeyRing: Sendable {
     }
 
     private func published(on connection: PostgresConnection) async throws -> [Row] {
-        let rows = try await connection.query(
+        let rows = try await connection.sql(
             """
             SELECT kid, alg, private_key, retired_at IS NULL FROM signing_keys
             WHERE retired_at IS NULL OR published_until > now()
@@ -217,11 +217,11 @@ public final class KeyRing: Sendable {
         // The kid is authenticated with the key, so a row cannot be moved to another kid.
         let sealed = try AES.GCM.seal(raw, using: atRestKey, authenticating: Array(kid.utf8)).combined!
         if ifAbsent {
-            try await connection.query(
+            try await connection.sql(
                 "INSERT INTO signing_keys (kid, alg, private_key) VALUES (\(kid), \(alg), \(ByteBuffer(data: sealed))) ON CONFLICT (kid) DO NOTHING",
                 logger: logger)
         } else {
-            try await connection.query(
+            try await connection.sql(
                 "INSERT INTO signing_keys (kid, alg, private_key) VALUES (\(kid), \(alg), \(ByteBuffer(data: sealed)))", logger: logger)
         }
     }

@@ -13,7 +13,7 @@ struct CredentialStore: Sendable {
 
     /// The tenant and client of a pending, unexpired authorization request.
     func pendingAuthRequest(_ id: String) async throws -> (tenant: String, client: String)? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "SELECT tenant_id, client_id FROM auth_requests WHERE auth_req_id = \(id) AND expires_at > now() AND completed_at IS NULL",
             logger: logger)
         for try await (tenant, client) in rows.decode((String, String).self) { return (tenant, client) }
@@ -21,7 +21,7 @@ struct CredentialStore: Sendable {
     }
 
     func hasCredential(tenant: String, userID: String) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "SELECT public_key IS NOT NULL FROM users WHERE tenant_id = \(tenant) AND user_id = \(userID)", logger: logger)
         for try await has in rows.decode(Bool.self) { return has }
         return false
@@ -30,13 +30,13 @@ struct CredentialStore: Sendable {
     /// Replaces the user's credential; pending challenges of the old one die with it.
     func replaceCredential(tenant: String, userID: String, publicKey: [UInt8], sealedHelper: Data, parameters: JSONValue) async throws {
         try await database.withRequestTransaction(logger: logger) { connection in
-            try await connection.query(
+            try await connection.sql(
                 """
                 UPDATE users SET public_key = \(ByteBuffer(bytes: publicKey)),
                     helper_sealed = \(ByteBuffer(data: sealedHelper)), credential = \(CanonicalJSON.string(parameters))::jsonb, updated_at = now()
                 WHERE tenant_id = \(tenant) AND user_id = \(userID)
                 """, logger: logger)
-            try await connection.query(
+            try await connection.sql(
                 "UPDATE challenges SET consumed_at = now() WHERE tenant_id = \(tenant) AND user_id = \(userID) AND consumed_at IS NULL",
                 logger: logger)
         }
@@ -44,7 +44,7 @@ struct CredentialStore: Sendable {
 
     /// The stored credential as it lies: public key, sealed helper, parameters (JSON text).
     func credential(tenant: String, userID: String) async throws -> (publicKey: [UInt8], sealedHelper: Data, parameters: String)? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "SELECT public_key, helper_sealed, credential::text FROM users WHERE tenant_id = \(tenant) AND user_id = \(userID) AND public_key IS NOT NULL",
             logger: logger)
         for try await (key, sealed, text) in rows.decode((ByteBuffer, ByteBuffer, String).self) {
@@ -56,7 +56,7 @@ struct CredentialStore: Sendable {
     func insertChallenge(
         id: UUID, tenant: String, userID: String, authReqID: String?, purpose: String, nonce: [UInt8], lifetimeSeconds: Int
     ) async throws {
-        try await database.query(
+        try await database.sql(
             """
             INSERT INTO challenges (challenge_id, tenant_id, user_id, auth_req_id, purpose, nonce, expires_at)
             VALUES (\(id), \(tenant), \(userID), \(authReqID), \(purpose), \(ByteBuffer(bytes: nonce)),
@@ -67,7 +67,7 @@ struct CredentialStore: Sendable {
     /// Consumes the challenge once, atomically (of two parallel answers one finds it),
     /// and returns its nonce; nil when it is unknown, used, expired or for another request.
     func consumeChallenge(_ id: UUID, tenant: String, userID: String, authReqID: String?) async throws -> [UInt8]? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             UPDATE challenges SET consumed_at = now()
             WHERE challenge_id = \(id) AND tenant_id = \(tenant) AND user_id = \(userID) AND consumed_at IS NULL AND expires_at > now()
@@ -81,7 +81,7 @@ struct CredentialStore: Sendable {
     /// Records on the authorization request who logged in, the hash of the nonce that
     /// continues it, and whether a step-up is needed.
     func markAuthenticated(authReqID: String, userID: String, nonceHash: [UInt8], needVerify: Bool) async throws {
-        try await database.query(
+        try await database.sql(
             """
             UPDATE auth_requests SET user_id = \(userID), login_nonce_hash = \(ByteBuffer(bytes: nonceHash)),
                 authenticated_at = now(), need_verify = \(needVerify)
@@ -90,7 +90,7 @@ struct CredentialStore: Sendable {
     }
 
     func audit(tenant: String, userID: String?, outcome: String, ip: String, ber: JSONValue?, logData: JSONValue?) async throws {
-        try await database.query(
+        try await database.sql(
             """
             INSERT INTO login_audit (tenant_id, user_id, outcome, ip, ber, log_data)
             VALUES (\(tenant), \(userID), \(outcome), \(ip), \(ber.map(CanonicalJSON.string))::jsonb,
@@ -101,7 +101,7 @@ struct CredentialStore: Sendable {
     /// Keeps a reset code's hash (15 minutes) and queues its mail, in one transaction.
     func insertResetCode(hash: [UInt8], tenant: String, userID: String, mail: MailEnvelope) async throws {
         try await database.withRequestTransaction(logger: logger) { connection in
-            try await connection.query(
+            try await connection.sql(
                 """
                 INSERT INTO password_resets (code_hash, tenant_id, user_id, expires_at)
                 VALUES (\(ByteBuffer(bytes: hash)), \(tenant), \(userID), now() + interval '15 minutes')
@@ -113,7 +113,7 @@ struct CredentialStore: Sendable {
 
     /// Consumes the user's unexpired reset code with this hash; false when there is none.
     func consumeResetCode(hash: [UInt8], userID: String) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             UPDATE password_resets SET consumed_at = now()
             WHERE code_hash = \(ByteBuffer(bytes: hash)) AND user_id = \(userID) AND consumed_at IS NULL AND expires_at > now()

@@ -52,7 +52,7 @@ struct Lockout: Sendable {
     /// the window's end while attempts in flight are still being verified.
     private func reserve(_ subject: Subject, tenant: String) async throws -> Int? {
         let window = Double(subject.windowSeconds)
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             INSERT INTO lockouts AS l (tenant_id, kind, subject, failures, window_start, refused)
             VALUES (\(tenant), \(subject.kind.rawValue), \(subject.value), 1, now(), false)
@@ -83,7 +83,7 @@ struct Lockout: Sendable {
         let initial = Double(config.initialBlockSeconds)
         let reset = Double(config.ipAttemptsResetMinutes * 60)
         for subject in Self.subjects(config, ip: ip, userID: userID) {
-            try await database.query(
+            try await database.sql(
                 """
                 UPDATE lockouts SET
                     block_seconds = LEAST(\(maxSeconds), CASE WHEN block_seconds = 0 OR blocked_at < now() - make_interval(secs => \(reset))
@@ -99,7 +99,7 @@ struct Lockout: Sendable {
 
     /// A success gives back the IP's attempt and clears the user's count.
     func succeeded(tenant: Tenant, ip: String, userID: String) async throws {
-        try await database.query(
+        try await database.sql(
             """
             UPDATE lockouts SET failures = CASE WHEN kind = 'user' THEN 0 ELSE GREATEST(failures - 1, 0) END
             WHERE tenant_id = \(tenant.id) AND ((kind = 'ip' AND subject = \(ip)) OR (kind = 'user' AND subject = \(userID)))
@@ -111,7 +111,7 @@ struct Lockout: Sendable {
     func blocked(tenant: String, kind: Kind, offset: Int, limit: Int, newestFirst: Bool) async throws
         -> (blocks: [(subject: String, at: Date, seconds: Int, username: String?, email: String?)], total: Int)
     {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT l.subject, l.blocked_at, l.block_seconds, u.username, u.email, count(*) OVER ()
             FROM lockouts l LEFT JOIN users u ON l.kind = 'user' AND u.tenant_id = l.tenant_id AND u.user_id = l.subject
@@ -129,7 +129,7 @@ struct Lockout: Sendable {
 
     /// Lifts a block in force; false when there is none.
     func unblock(tenant: String, kind: Kind, subject: String) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             UPDATE lockouts SET blocked_until = NULL, failures = 0, window_start = now()
             WHERE tenant_id = \(tenant) AND kind = \(kind.rawValue) AND subject = \(subject) AND blocked_until > now()

@@ -22,7 +22,7 @@ struct AuthRequestStore: Sendable {
 
     /// Keeps the request for ten minutes, until a login completes it.
     func insert(_ request: Pending) async throws {
-        try await database.query(
+        try await database.sql(
             """
             INSERT INTO auth_requests (auth_req_id, tenant_id, client_id, redirect_uri, scope, state, nonce, code_challenge, expires_at, issuer)
             VALUES (\(request.id), \(request.tenant), \(request.client), \(request.redirectURI), \(request.scope), \(request.state),
@@ -54,7 +54,7 @@ struct AuthRequestStore: Sendable {
 
     /// Completes the request whose login nonce has this hash, once (the row is locked).
     func complete(_ id: String, nonceHash: [UInt8]) async throws -> Completion {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             WITH found AS (
                 SELECT auth_req_id, need_verify FROM auth_requests
@@ -88,13 +88,13 @@ struct AuthRequestStore: Sendable {
         hash: [UInt8], for request: String, _ completed: Completed, session: UUID, created: String, sessionSeconds: Int
     ) async throws {
         try await database.withRequestTransaction(logger: logger) { connection in
-            try await connection.query(
+            try await connection.sql(
                 """
                 INSERT INTO sessions (session_id, tenant_id, user_id, client_id, auth_time, created, last_access, expires_at)
                 VALUES (\(session), \(completed.tenant), \(completed.user), \(completed.client), \(completed.authTime),
                         \(created)::jsonb, \(created)::jsonb, now() + make_interval(secs => \(Double(sessionSeconds))))
                 """, logger: logger)
-            try await connection.query(
+            try await connection.sql(
                 """
                 INSERT INTO authorization_codes (code_hash, auth_req_id, tenant_id, client_id, user_id, session_id, redirect_uri, scope,
                                                  nonce, code_challenge, auth_time, expires_at)

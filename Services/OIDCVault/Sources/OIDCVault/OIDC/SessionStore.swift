@@ -11,10 +11,10 @@ struct SessionStore: Sendable {
 
     func revokeAll(tenant: String, userID: String) async throws {
         try await database.withRequestTransaction(logger: logger) { connection in
-            try await connection.query(
+            try await connection.sql(
                 "UPDATE sessions SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = \(userID) AND revoked_at IS NULL",
                 logger: logger)
-            try await connection.query(
+            try await connection.sql(
                 "UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = \(userID) AND revoked_at IS NULL",
                 logger: logger)
         }
@@ -24,7 +24,7 @@ struct SessionStore: Sendable {
     /// code was presented twice, so its grant is taken as stolen, and every access token
     /// naming that session fails its next check.
     func revokeGrant(ofCode codeHash: ByteBuffer) async throws {
-        try await database.query(
+        try await database.sql(
             """
             WITH ended AS (
                 UPDATE sessions SET revoked_at = now()
@@ -37,7 +37,7 @@ struct SessionStore: Sendable {
 
     /// Ends a refresh token family and the session it belongs to (a spent token came back).
     func revokeGrant(family: UUID) async throws {
-        try await database.query(
+        try await database.sql(
             """
             WITH family AS (
                 UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = \(family) AND revoked_at IS NULL RETURNING session_id
@@ -50,7 +50,7 @@ struct SessionStore: Sendable {
     /// Revokes one session; false when it is not there (or not the user's).
     func revoke(_ id: UUID, tenant: String, userID: String?) async throws -> Bool {
         try await database.withRequestTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
+            let rows = try await connection.sql(
                 """
                 UPDATE sessions SET revoked_at = now()
                 WHERE session_id = \(id) AND tenant_id = \(tenant) AND (\(userID)::text IS NULL OR user_id = \(userID))
@@ -60,7 +60,7 @@ struct SessionStore: Sendable {
             var found = false
             for try await _ in rows.decode(Int.self) { found = true }
             if found {
-                try await connection.query(
+                try await connection.sql(
                     "UPDATE refresh_tokens SET revoked_at = now() WHERE session_id = \(id) AND revoked_at IS NULL", logger: logger)
             }
             return found
@@ -70,7 +70,7 @@ struct SessionStore: Sendable {
     /// The user's live sessions, newest login first: id, created, token issue and last
     /// access (JSON text of their access blocks), expiry.
     func live(tenant: String, userID: String) async throws -> [(id: UUID, created: String, issue: String?, access: String?, expires: Date)] {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT session_id, created::text, token_issue::text, last_access::text, expires_at FROM sessions
             WHERE tenant_id = \(tenant) AND user_id = \(userID) AND revoked_at IS NULL AND expires_at > now()

@@ -104,7 +104,7 @@ struct TokenVerifier: Sendable {
         let claims = try await claims(token)
         let access = try Self.access(claims)
         if let expected, access.tenant != expected { throw Self.invalid("Token of another issuer") }
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = \(access.jti))
                 OR EXISTS (SELECT 1 FROM sessions WHERE session_id::text = \(access.sessionID ?? "") AND revoked_at IS NOT NULL)

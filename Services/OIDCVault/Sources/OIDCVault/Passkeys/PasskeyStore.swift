@@ -47,7 +47,7 @@ struct PasskeyStore: Sendable {
 
     /// Keeps a challenge (its hash) for `seconds`.
     func saveChallenge(_ challenge: String, tenant: String, userID: String?, purpose: String, seconds: Int) async throws {
-        try await database.query(
+        try await database.sql(
             """
             INSERT INTO webauthn_challenges (challenge_hash, tenant_id, user_id, purpose, expires_at)
             VALUES (\(ByteBuffer(bytes: sha256(challenge))), \(tenant), \(userID), \(purpose), now() + make_interval(secs => \(seconds)))
@@ -56,7 +56,7 @@ struct PasskeyStore: Sendable {
 
     /// Spends a challenge: true when it was live, for this tenant, purpose and user.
     func spendChallenge(_ challenge: String, tenant: String, userID: String?, purpose: String) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             DELETE FROM webauthn_challenges WHERE challenge_hash = \(ByteBuffer(bytes: sha256(challenge)))
             RETURNING tenant_id, user_id, purpose, expires_at > now()
@@ -68,13 +68,13 @@ struct PasskeyStore: Sendable {
     }
 
     func passkeys(tenant: String, userID: String) async throws -> [Passkey] {
-        try await Self.passkeys(database.query(
+        try await Self.passkeys(database.sql(
             "SELECT \(unescaped: Self.columns) FROM passkeys WHERE tenant_id = \(tenant) AND user_id = \(userID) ORDER BY created_at",
             logger: logger))
     }
 
     func passkey(tenant: String, credentialID: [UInt8]) async throws -> Passkey? {
-        try await Self.passkeys(database.query(
+        try await Self.passkeys(database.sql(
             "SELECT \(unescaped: Self.columns) FROM passkeys WHERE tenant_id = \(tenant) AND credential_id = \(ByteBuffer(bytes: credentialID))",
             logger: logger)).first
     }
@@ -84,7 +84,7 @@ struct PasskeyStore: Sendable {
         tenant: String, userID: String, credentialID: [UInt8], publicKey: [UInt8], algorithm: Int64, signCount: UInt32, transports: [String],
         name: String
     ) async throws -> Passkey? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             INSERT INTO passkeys (tenant_id, credential_id, key_id, user_id, name, public_key, algorithm, sign_count, transports)
             VALUES (\(tenant), \(ByteBuffer(bytes: credentialID)), \(UUID().uuidString.lowercased()), \(userID), \(name),
@@ -97,7 +97,7 @@ struct PasskeyStore: Sendable {
     /// Moves the counter forward (only forward: of two racing uses of one assertion, one
     /// wins) and records the use; false when another use got there first.
     func used(tenant: String, credentialID: [UInt8], from old: UInt32, to new: UInt32, use: JSONValue) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             UPDATE passkeys SET sign_count = \(Int64(new)), last_use = \(CanonicalJSON.string(use))::jsonb
             WHERE tenant_id = \(tenant) AND credential_id = \(ByteBuffer(bytes: credentialID)) AND sign_count = \(Int64(old))
@@ -108,7 +108,7 @@ struct PasskeyStore: Sendable {
     }
 
     func rename(tenant: String, userID: String, keyID: String, name: String) async throws -> Passkey? {
-        try await Self.passkeys(database.query(
+        try await Self.passkeys(database.sql(
             """
             UPDATE passkeys SET name = \(name) WHERE tenant_id = \(tenant) AND user_id = \(userID) AND key_id = \(keyID)
             RETURNING \(unescaped: Self.columns)
@@ -116,7 +116,7 @@ struct PasskeyStore: Sendable {
     }
 
     func delete(tenant: String, userID: String, keyID: String) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "DELETE FROM passkeys WHERE tenant_id = \(tenant) AND user_id = \(userID) AND key_id = \(keyID) RETURNING key_id", logger: logger)
         for try await _ in rows { return true }
         return false

@@ -35,7 +35,7 @@ struct SCIMStore: Sendable {
     /// The users `condition` selects, oldest first; the matcher decides on them when the
     /// condition is a superset.
     func users(_ query: SCIMUserQuery, _ condition: SCIMUserQuery.Fragment) async throws -> [StoredUser] {
-        try await Self.users(database.query(PostgresQuery(
+        try await Self.users(database.sql(PostgresQuery(
             unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE tenant_id = $1 AND \(condition.sql) ORDER BY created_at, user_id",
             binds: query.binds), logger: logger))
     }
@@ -43,7 +43,7 @@ struct SCIMStore: Sendable {
     /// One page of the users an exact condition selects, and how many it selects in all.
     func page(_ query: SCIMUserQuery, _ condition: SCIMUserQuery.Fragment, offset: Int, limit: Int) async throws -> ([StoredUser], total: Int) {
         let from = "FROM users WHERE tenant_id = $1 AND \(condition.sql)"
-        let rows = try await database.query(PostgresQuery(
+        let rows = try await database.sql(PostgresQuery(
             unsafeSQL: "SELECT \(Self.userColumns), count(*) OVER () \(from) ORDER BY created_at, user_id LIMIT \(limit) OFFSET \(offset)",
             binds: query.binds), logger: logger)
         var users: [StoredUser] = []
@@ -54,7 +54,7 @@ struct SCIMStore: Sendable {
         }
         // A page past the end (or of size 0) has no row to carry the total.
         if users.isEmpty, offset > 0 || limit == 0 {
-            for try await count in try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) \(from)", binds: query.binds), logger: logger)
+            for try await count in try await database.sql(PostgresQuery(unsafeSQL: "SELECT count(*) \(from)", binds: query.binds), logger: logger)
                 .decode(Int.self)
             {
                 total = count
@@ -64,7 +64,7 @@ struct SCIMStore: Sendable {
     }
 
     func user(tenant: String, id: String) async throws -> StoredUser? {
-        try await Self.users(database.query(
+        try await Self.users(database.sql(
             "SELECT \(unescaped: Self.userColumns) FROM users WHERE tenant_id = \(tenant) AND user_id = \(id)", logger: logger)).first
     }
 
@@ -73,7 +73,7 @@ struct SCIMStore: Sendable {
         try await database.withTransaction(logger: logger) { connection in
             let outcome = try await users.insert(user, emailUnique: emailUnique, on: connection)
             if case .created = outcome {
-                try await connection.query(
+                try await connection.sql(
                     """
                     UPDATE users SET scim_attributes = \(CanonicalJSON.string(.object(kept)))::jsonb
                     WHERE tenant_id = \(user.tenant) AND user_id = \(user.id)
@@ -86,7 +86,7 @@ struct SCIMStore: Sendable {
     /// Replaces the user when its version is still `version` (nil: any); nil when it changed.
     func replace(_ user: VaultUser, kept: [String: JSONValue], emailUnique: Bool, version: Date?) async throws -> ReplaceOutcome {
         do {
-            let rows = try await database.query(
+            let rows = try await database.sql(
                 """
                 UPDATE users SET username = \(user.username), email = \(user.email), email_unique = \(emailUnique),
                     is_disabled = \(user.isDisabled), locale = \(user.locale), external_id = \(user.externalID),
@@ -131,12 +131,12 @@ struct SCIMStore: Sendable {
     }
 
     func groups(tenant: String) async throws -> [Group] {
-        try await Self.groups(database.query(
+        try await Self.groups(database.sql(
             "\(unescaped: Self.groupSelect) WHERE g.tenant_id = \(tenant) ORDER BY g.created_at, g.group_id", logger: logger))
     }
 
     func group(tenant: String, id: String) async throws -> Group? {
-        try await Self.groups(database.query(
+        try await Self.groups(database.sql(
             "\(unescaped: Self.groupSelect) WHERE g.tenant_id = \(tenant) AND g.group_id = \(id)", logger: logger)).first
     }
 
@@ -144,7 +144,7 @@ struct SCIMStore: Sendable {
     func groups(tenant: String, named roles: [String]) async throws -> [(id: String, name: String)] {
         guard !roles.isEmpty else { return [] }
         var result: [(id: String, name: String)] = []
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "SELECT group_id, display_name FROM scim_groups WHERE tenant_id = \(tenant) AND display_name = ANY(\(roles)) ORDER BY display_name",
             logger: logger)
         for try await (id, name) in rows.decode((String, String).self) { result.append((id, name)) }
@@ -166,7 +166,7 @@ struct SCIMStore: Sendable {
     ) async throws -> GroupOutcome {
         do {
             return try await database.withTransaction(logger: logger) { connection -> GroupOutcome in
-                let known = try await connection.query(
+                let known = try await connection.sql(
                     "SELECT user_id FROM users WHERE tenant_id = \(tenant) AND user_id = ANY(\(members))", logger: logger)
                 var found = Set<String>()
                 for try await id in known.decode(String.self) { found.insert(id) }
@@ -174,11 +174,11 @@ struct SCIMStore: Sendable {
                 if !unknown.isEmpty { return .unknownMembers(unknown) }
                 var oldName: String?
                 if creating {
-                    try await connection.query(
+                    try await connection.sql(
                         "INSERT INTO scim_groups (tenant_id, group_id, display_name, external_id) VALUES (\(tenant), \(id), \(displayName), \(externalID))",
                         logger: logger)
                 } else {
-                    let rows = try await connection.query(
+                    let rows = try await connection.sql(
                         """
                         SELECT display_name, updated_at FROM scim_groups WHERE tenant_id = \(tenant) AND group_id = \(id) FOR UPDATE
                         """, logger: logger)
@@ -189,7 +189,7 @@ struct SCIMStore: Sendable {
                         return .changed
                     }
                     oldName = current.0
-                    try await connection.query(
+                    try await connection.sql(
                         """
                         UPDATE scim_groups SET display_name = \(displayName), external_id = \(externalID),
                             updated_at = greatest(now(), updated_at + interval '1 millisecond')
@@ -198,12 +198,12 @@ struct SCIMStore: Sendable {
                 }
                 // Members: the old role goes from everyone, the (new) role to exactly these.
                 let previous = oldName ?? displayName
-                try await connection.query(
+                try await connection.sql(
                     """
                     UPDATE users SET roles = array_remove(roles, \(previous)), updated_at = now()
                     WHERE tenant_id = \(tenant) AND \(previous) = ANY(roles) AND NOT (user_id = ANY(\(members)) AND \(previous) = \(displayName))
                     """, logger: logger)
-                try await connection.query(
+                try await connection.sql(
                     """
                     UPDATE users SET roles = array_append(roles, \(displayName)), updated_at = now()
                     WHERE tenant_id = \(tenant) AND user_id = ANY(\(members)) AND NOT \(displayName) = ANY(roles)
@@ -218,12 +218,12 @@ struct SCIMStore: Sendable {
     /// Deletes the group and takes its role from its members; false when there was none.
     func deleteGroup(tenant: String, id: String) async throws -> Bool {
         try await database.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
+            let rows = try await connection.sql(
                 "DELETE FROM scim_groups WHERE tenant_id = \(tenant) AND group_id = \(id) RETURNING display_name", logger: logger)
             var name: String?
             for try await found in rows.decode(String.self) { name = found }
             guard let name else { return false }
-            try await connection.query(
+            try await connection.sql(
                 "UPDATE users SET roles = array_remove(roles, \(name)), updated_at = now() WHERE tenant_id = \(tenant) AND \(name) = ANY(roles)",
                 logger: logger)
             return true

@@ -9,7 +9,7 @@ struct TenantStore: Sendable {
     let logger: Logger
 
     func find(_ id: String) async throws -> Tenant? {
-        let rows = try await database.query("SELECT settings::text FROM tenants WHERE tenant_id = \(id)", logger: logger)
+        let rows = try await database.sql("SELECT settings::text FROM tenants WHERE tenant_id = \(id)", logger: logger)
         for try await text in rows.decode(String.self) {
             return Tenant(id: id, settingsJSON: text)
         }
@@ -24,7 +24,7 @@ struct TenantStore: Sendable {
     /// Creates the tenant unless it exists; true when it was created.
     @discardableResult
     func create(_ tenant: Tenant) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             INSERT INTO tenants (tenant_id, settings) VALUES (\(tenant.id), \(CanonicalJSON.string(.object(tenant.settings)))::jsonb)
             ON CONFLICT (tenant_id) DO NOTHING RETURNING 1
@@ -35,7 +35,7 @@ struct TenantStore: Sendable {
 
     /// The tenants a principal sees: all of them for the operator's, else its own.
     func list(everything: Bool, own: String?) async throws -> [Tenant] {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT tenant_id, settings::text FROM tenants WHERE \(everything) OR tenant_id = \(own ?? "")
             ORDER BY created_at, tenant_id LIMIT 1000
@@ -46,7 +46,7 @@ struct TenantStore: Sendable {
     }
 
     func update(_ id: String, settings: [String: JSONValue]) async throws {
-        try await database.query(
+        try await database.sql(
             "UPDATE tenants SET settings = \(CanonicalJSON.string(.object(settings)))::jsonb, updated_at = now() WHERE tenant_id = \(id)",
             logger: logger)
     }

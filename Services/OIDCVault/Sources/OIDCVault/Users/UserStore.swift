@@ -80,7 +80,7 @@ struct UserStore: Sendable {
     }
 
     private func first(_ query: PostgresQuery) async throws -> VaultUser? {
-        let rows = try await database.query(query, logger: logger)
+        let rows = try await database.sql(query, logger: logger)
         for try await row in rows.decode(Row.self) { return Self.user(row) }
         return nil
     }
@@ -97,10 +97,10 @@ struct UserStore: Sendable {
                     \(user.locale), \(user.roles), \(user.externalID))
             ON CONFLICT DO NOTHING RETURNING 1
             """
-        let rows = if let connection { try await connection.query(query, logger: logger) } else { try await database.query(query, logger: logger) }
+        let rows = if let connection { try await connection.sql(query, logger: logger) } else { try await database.sql(query, logger: logger) }
         for try await _ in rows.decode(Int.self) { return .created }
         // Which uniqueness was hit, for the caller's message.
-        let check = try await database.query(
+        let check = try await database.sql(
             """
             SELECT bool_or(user_id = \(user.id)), bool_or(lower(username) = lower(\(user.username))),
                    bool_or(email_unique AND lower(email) = lower(\(user.email)))
@@ -122,7 +122,7 @@ struct UserStore: Sendable {
     /// credential, if any, stays). `taken`: another user has the username or email.
     func provision(_ user: VaultUser, emailUnique: Bool) async throws -> ProvisionOutcome {
         do {
-            let rows = try await database.query(
+            let rows = try await database.sql(
                 """
                 INSERT INTO users (tenant_id, user_id, username, email, email_unique, is_disabled, is_verified, locale, roles, external_id)
                 VALUES (\(user.tenant), \(user.id), \(user.username), \(user.email), \(emailUnique), \(user.isDisabled), \(user.isVerified),
@@ -143,7 +143,7 @@ struct UserStore: Sendable {
 
     /// Sets the factors given (nil leaves one as it is).
     func setStepUp(tenant: String, userID: String, pinHash: String?, patternHash: String?) async throws {
-        try await database.query(
+        try await database.sql(
             """
             UPDATE users SET pin_hash = COALESCE(\(pinHash), pin_hash), pattern_hash = COALESCE(\(patternHash), pattern_hash),
                 updated_at = now()
@@ -152,7 +152,7 @@ struct UserStore: Sendable {
     }
 
     func stepUpFactors(tenant: String, userID: String) async throws -> (pin: String?, pattern: String?)? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "SELECT pin_hash, pattern_hash FROM users WHERE tenant_id = \(tenant) AND user_id = \(userID)", logger: logger)
         for try await (pin, pattern) in rows.decode((String?, String?).self) { return (pin, pattern) }
         return nil
@@ -166,7 +166,7 @@ struct UserStore: Sendable {
 
     /// The authenticated, not yet completed login that `nonceHash` proves.
     func pendingStepUp(authReqID: String, nonceHash: [UInt8]) async throws -> PendingStepUp? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT tenant_id, user_id, need_verify FROM auth_requests
             WHERE auth_req_id = \(authReqID) AND login_nonce_hash = \(ByteBuffer(bytes: nonceHash)) AND completed_at IS NULL
@@ -179,7 +179,7 @@ struct UserStore: Sendable {
     }
 
     func completeStepUp(authReqID: String) async throws {
-        try await database.query(
+        try await database.sql(
             "UPDATE auth_requests SET need_verify = false WHERE auth_req_id = \(authReqID) AND completed_at IS NULL", logger: logger)
     }
 
@@ -201,7 +201,7 @@ struct UserStore: Sendable {
             WHERE tenant_id = $1 AND username ILIKE $2 AND email ILIKE $3
             ORDER BY \(order), user_id LIMIT $4 OFFSET $5
             """
-        let rows = try await database.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        let rows = try await database.sql(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
         var users: [VaultUser] = []
         var total = 0
         for try await row in rows.decode((String, String, String, String, Bool, Bool, String?, [String], String?, Date, Date, Int).self) {
@@ -210,7 +210,7 @@ struct UserStore: Sendable {
         }
         if users.isEmpty, offset > 0 {
             // Past the end: the window count is not there, so count on its own.
-            let count = try await database.query(
+            let count = try await database.sql(
                 "SELECT count(*)::int FROM users WHERE tenant_id = \(tenant) AND username ILIKE \(Self.likePattern(username)) AND email ILIKE \(Self.likePattern(email))",
                 logger: logger)
             for try await value in count.decode(Int.self) { total = value }
@@ -232,14 +232,14 @@ struct UserStore: Sendable {
     /// Deletes the users with their API keys, ending their sessions and refresh tokens.
     func delete(tenant: String, ids: [String]) async throws {
         try await database.withRequestTransaction(logger: logger) { connection in
-            try await connection.query(
+            try await connection.sql(
                 "UPDATE sessions SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids)) AND revoked_at IS NULL",
                 logger: logger)
-            try await connection.query(
+            try await connection.sql(
                 "UPDATE refresh_tokens SET revoked_at = now() WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids)) AND revoked_at IS NULL",
                 logger: logger)
-            try await connection.query("DELETE FROM api_keys WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids))", logger: logger)
-            try await connection.query("DELETE FROM users WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids))", logger: logger)
+            try await connection.sql("DELETE FROM api_keys WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids))", logger: logger)
+            try await connection.sql("DELETE FROM users WHERE tenant_id = \(tenant) AND user_id = ANY(\(ids))", logger: logger)
         }
     }
 
@@ -253,7 +253,7 @@ struct UserStore: Sendable {
     func update(_ user: VaultUser, emailUnique: Bool) async throws -> UpdateOutcome {
         let rows: PostgresRowSequence
         do {
-            rows = try await database.query(
+            rows = try await database.sql(
                 """
                 UPDATE users SET username = \(user.username), email = \(user.email), email_unique = \(emailUnique),
                     is_disabled = \(user.isDisabled), is_verified = \(user.isVerified), locale = \(user.locale), roles = \(user.roles),
@@ -271,7 +271,7 @@ struct UserStore: Sendable {
     /// Sets a new, unverified email; false when another user of the tenant has it.
     func changeEmail(tenant: String, userID: String, to email: String) async throws -> Bool {
         do {
-            try await database.query(
+            try await database.sql(
                 "UPDATE users SET email = \(email), is_verified = false, updated_at = now() WHERE tenant_id = \(tenant) AND user_id = \(userID)",
                 logger: logger)
             return true
@@ -282,7 +282,7 @@ struct UserStore: Sendable {
 
     /// The roles of an enabled user; nil when the user is gone or disabled.
     func roles(tenant: String, userID: String) async throws -> [String]? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             "SELECT roles FROM users WHERE tenant_id = \(tenant) AND user_id = \(userID) AND NOT is_disabled", logger: logger)
         for try await roles in rows.decode([String].self) { return roles }
         return nil

@@ -17,7 +17,7 @@ struct UserStore: Sendable {
         byID = QueryBatcher { ids, logger in
             var found: [UUID: User] = [:]
             found.reserveCapacity(ids.count)
-            for try await user in try await database.execute(ByIDs(ids: ids), logger: logger) { found[user.id] = user }
+            for try await user in try await database.sql(ByIDs(ids: ids), logger: logger) { found[user.id] = user }
             return found
         }
     }
@@ -103,20 +103,20 @@ struct UserStore: Sendable {
     }
 
     func find(email: String) async throws -> User? {
-        for try await user in try await database.execute(ByEmail(email: Validate.normalizedEmail(email)), logger: logger) { return user }
+        for try await user in try await database.sql(ByEmail(email: Validate.normalizedEmail(email)), logger: logger) { return user }
         return nil
     }
 
     /// The user, locked for the rest of `connection`'s transaction.
     func lock(id: UUID, on connection: PostgresConnection) async throws -> User? {
-        try await first(connection.query(
+        try await first(connection.sql(
             "SELECT \(unescaped: Self.columns) FROM users WHERE id = \(id) FOR UPDATE", logger: logger))
     }
 
     /// Locks every user holding `role`, in id order (one order for every caller, so two
     /// transactions doing this cannot deadlock), and returns their ids.
     func lockAll(withRole role: String, on connection: PostgresConnection) async throws -> [UUID] {
-        let rows = try await connection.query(
+        let rows = try await connection.sql(
             "SELECT id FROM users WHERE \(role) = ANY(roles) ORDER BY id FOR UPDATE", logger: logger)
         var ids: [UUID] = []
         for try await id in rows.decode(UUID.self) { ids.append(id) }
@@ -124,7 +124,7 @@ struct UserStore: Sendable {
     }
 
     func emailExists(_ email: String, on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.query("SELECT 1 FROM users WHERE email = \(email)", logger: logger)
+        let rows = try await connection.sql("SELECT 1 FROM users WHERE email = \(email)", logger: logger)
         for try await _ in rows { return true }
         return false
     }
@@ -133,7 +133,7 @@ struct UserStore: Sendable {
     func insert(_ user: User, on connection: PostgresConnection) async throws {
         if try await emailExists(user.email, on: connection) { throw Problem.emailInUse }
         do {
-            try await connection.query(
+            try await connection.sql(
                 """
                 INSERT INTO users (id, email, fullname, locale, roles, password_hash, is_enabled, prototype, created_at)
                 VALUES (\(user.id), \(user.email), \(user.fullname), \(user.locale), \(user.roles), \(user.passwordHash),
@@ -177,7 +177,7 @@ struct UserStore: Sendable {
     func search(_ search: Search) async throws -> (users: [User], total: Int) {
         var users: [User] = []
         var total = 0
-        let rows = try await database.query(
+        let rows = try await database.sql(
             filtered(
                 Self.columns + ", count(*) OVER ()", search,
                 tail: "ORDER BY created_at, id LIMIT \(search.size) OFFSET \((search.page - 1) * search.size)"),
@@ -190,7 +190,7 @@ struct UserStore: Sendable {
         }
         if users.isEmpty && search.page > 1 {
             // Past the last page: still report the total.
-            let counted = try await database.query(filtered("count(*)", search, tail: ""), logger: logger)
+            let counted = try await database.sql(filtered("count(*)", search, tail: ""), logger: logger)
             for try await count in counted.decode(Int.self) { total = count }
         }
         return (users, total)
@@ -201,25 +201,25 @@ struct UserStore: Sendable {
     /// Enables or disables the account; a disabled one keeps no way back in: its refresh
     /// tokens are revoked and its pending activation goes.
     func setEnabled(_ id: UUID, _ enabled: Bool, on connection: PostgresConnection) async throws {
-        try await connection.query("UPDATE users SET is_enabled = \(enabled) WHERE id = \(id)", logger: logger)
+        try await connection.sql("UPDATE users SET is_enabled = \(enabled) WHERE id = \(id)", logger: logger)
         if !enabled {
             try await revokeRefreshTokens(of: id, on: connection)
-            try await connection.query("DELETE FROM activations WHERE user_id = \(id)", logger: logger)
+            try await connection.sql("DELETE FROM activations WHERE user_id = \(id)", logger: logger)
         }
     }
 
     func addRole(_ role: String, to id: UUID, on connection: PostgresConnection) async throws {
-        try await connection.query("UPDATE users SET roles = array_append(roles, \(role)) WHERE id = \(id)", logger: logger)
+        try await connection.sql("UPDATE users SET roles = array_append(roles, \(role)) WHERE id = \(id)", logger: logger)
     }
 
     func removeRole(_ role: String, from id: UUID, on connection: PostgresConnection) async throws {
-        try await connection.query("UPDATE users SET roles = array_remove(roles, \(role)) WHERE id = \(id)", logger: logger)
+        try await connection.sql("UPDATE users SET roles = array_remove(roles, \(role)) WHERE id = \(id)", logger: logger)
     }
 
     /// False when another account has the address.
     func setEmail(_ email: String, of id: UUID, on connection: PostgresConnection) async throws -> Bool {
         do {
-            try await connection.query("UPDATE users SET email = \(email) WHERE id = \(id)", logger: logger)
+            try await connection.sql("UPDATE users SET email = \(email) WHERE id = \(id)", logger: logger)
             return true
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             return false
@@ -227,23 +227,23 @@ struct UserStore: Sendable {
     }
 
     func setInformation(of id: UUID, fullname: String, locale: String, on connection: PostgresConnection) async throws {
-        try await connection.query("UPDATE users SET fullname = \(fullname), locale = \(locale) WHERE id = \(id)", logger: logger)
+        try await connection.sql("UPDATE users SET fullname = \(fullname), locale = \(locale) WHERE id = \(id)", logger: logger)
     }
 
     /// Every refresh token of the account stops working (a password reset, for instance).
     func revokeRefreshTokens(of id: UUID, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.sql(
             "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(id) AND revoked_at IS NULL", logger: logger)
     }
 
     func setPassword(hash: String, of id: UUID, on connection: PostgresConnection) async throws {
-        try await connection.query("UPDATE users SET password_hash = \(hash) WHERE id = \(id)", logger: logger)
+        try await connection.sql("UPDATE users SET password_hash = \(hash) WHERE id = \(id)", logger: logger)
     }
 
     // MARK: - Email changes
 
     func insertEmailChange(tokenHash: ByteBuffer, user: UUID, email: String, expires: Date, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.sql(
             """
             INSERT INTO email_changes (token_hash, user_id, new_email, expires_at)
             VALUES (\(tokenHash), \(user), \(email), \(expires))
@@ -253,7 +253,7 @@ struct UserStore: Sendable {
     /// The unexpired change with this token (locked): who, to which address, and
     /// whether it was used already.
     func lockEmailChange(tokenHash: ByteBuffer, on connection: PostgresConnection) async throws -> (user: UUID, email: String, used: Bool)? {
-        let rows = try await connection.query(
+        let rows = try await connection.sql(
             """
             SELECT user_id, new_email, used_at IS NOT NULL FROM email_changes
             WHERE token_hash = \(tokenHash) AND expires_at > now() FOR UPDATE
@@ -263,31 +263,31 @@ struct UserStore: Sendable {
     }
 
     func markEmailChangeUsed(tokenHash: ByteBuffer, on connection: PostgresConnection) async throws {
-        try await connection.query("UPDATE email_changes SET used_at = now() WHERE token_hash = \(tokenHash)", logger: logger)
+        try await connection.sql("UPDATE email_changes SET used_at = now() WHERE token_hash = \(tokenHash)", logger: logger)
     }
 
     // MARK: - Activation codes
 
     /// The user's activation code, replacing any earlier one.
     func replaceActivation(codeHash: ByteBuffer, user: UUID, expires: Date, on connection: PostgresConnection) async throws {
-        try await connection.query("DELETE FROM activations WHERE user_id = \(user)", logger: logger)
-        try await connection.query(
+        try await connection.sql("DELETE FROM activations WHERE user_id = \(user)", logger: logger)
+        try await connection.sql(
             "INSERT INTO activations (code_hash, user_id, expires_at) VALUES (\(codeHash), \(user), \(expires))", logger: logger)
     }
 
     /// Uses the unexpired code and enables its account; the account, or nil.
     func activate(codeHash: ByteBuffer, on connection: PostgresConnection) async throws -> UUID? {
-        let rows = try await connection.query(
+        let rows = try await connection.sql(
             "DELETE FROM activations WHERE code_hash = \(codeHash) AND expires_at > now() RETURNING user_id", logger: logger)
         var found: UUID?
         for try await id in rows.decode(UUID.self) { found = id }
         guard let found else { return nil }
-        try await connection.query("UPDATE users SET is_enabled = true WHERE id = \(found)", logger: logger)
+        try await connection.sql("UPDATE users SET is_enabled = true WHERE id = \(found)", logger: logger)
         return found
     }
 
     func awaitsActivation(_ user: UUID, on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.query("SELECT 1 FROM activations WHERE user_id = \(user)", logger: logger)
+        let rows = try await connection.sql("SELECT 1 FROM activations WHERE user_id = \(user)", logger: logger)
         for try await _ in rows { return true }
         return false
     }

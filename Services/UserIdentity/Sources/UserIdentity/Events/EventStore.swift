@@ -15,7 +15,7 @@ enum EventStore {
         var body = body
         body["occurredOn"] = .string(Timestamp.compact(now))
         let text = CanonicalJSON.string(.object(body))
-        try await connection.query(
+        try await connection.sql(
             """
             WITH next AS (UPDATE event_counter SET last_id = last_id + 1 RETURNING last_id)
             INSERT INTO domain_events (id, type_name, occurred_on, event_body)
@@ -32,7 +32,7 @@ enum EventStore {
 
     /// Events `from`…`to` (inclusive), at most 500, optionally of some types only.
     static func events(from: Int64, to: Int64, types: [String], database: PostgresClient, logger: Logger) async throws -> [Event] {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT id, type_name, occurred_on, event_body FROM domain_events
             WHERE id BETWEEN \(from) AND \(to) AND (cardinality(\(types)::text[]) = 0 OR type_name = ANY(\(types)))

@@ -8,7 +8,7 @@ struct InvitationStore: Sendable {
     let logger: Logger
 
     func insert(idHash: ByteBuffer, user: UUID, expires: Date, mailID: Int64?, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.sql(
             """
             INSERT INTO invitations (id_hash, user_id, expires_at, mail_id)
             VALUES (\(idHash), \(user), \(expires), \(mailID))
@@ -17,7 +17,7 @@ struct InvitationStore: Sendable {
 
     /// The invitation with, from the mail outbox, when its mail went out.
     func find(idHash: ByteBuffer) async throws -> (user: UUID, created: Date, redeemed: Date?, mailSent: Date?, expires: Date)? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT i.user_id, i.created_at, i.redeemed_at, m.sent_at, i.expires_at
             FROM invitations i LEFT JOIN mail_outbox m ON m.id = i.mail_id
@@ -29,7 +29,7 @@ struct InvitationStore: Sendable {
 
     /// The invitation, locked: its user, whether it was redeemed, whether it expired.
     func lock(idHash: ByteBuffer, on connection: PostgresConnection) async throws -> (user: UUID, redeemed: Bool, expired: Bool)? {
-        let rows = try await connection.query(
+        let rows = try await connection.sql(
             """
             SELECT user_id, redeemed_at IS NOT NULL, expires_at <= now() FROM invitations
             WHERE id_hash = \(idHash) FOR UPDATE
@@ -40,8 +40,8 @@ struct InvitationStore: Sendable {
 
     /// Marks it redeemed and turns its prototype user into an enabled account with this password.
     func redeem(idHash: ByteBuffer, user: UUID, passwordHash: String, on connection: PostgresConnection) async throws {
-        try await connection.query("UPDATE invitations SET redeemed_at = now() WHERE id_hash = \(idHash)", logger: logger)
-        try await connection.query(
+        try await connection.sql("UPDATE invitations SET redeemed_at = now() WHERE id_hash = \(idHash)", logger: logger)
+        try await connection.sql(
             "UPDATE users SET password_hash = \(passwordHash), prototype = false, is_enabled = true WHERE id = \(user)", logger: logger)
     }
 }

@@ -8,7 +8,7 @@ struct PasswordResetStore: Sendable {
     let logger: Logger
 
     func insert(tokenHash: ByteBuffer, request: UUID, user: UUID, expires: Date, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.sql(
             """
             INSERT INTO password_resets (token_hash, request_id, user_id, expires_at)
             VALUES (\(tokenHash), \(request), \(user), \(expires))
@@ -17,7 +17,7 @@ struct PasswordResetStore: Sendable {
 
     /// The unexpired reset with this hash: its user, expiry, and whether it was used.
     func find(tokenHash: ByteBuffer) async throws -> (user: UUID, expires: Date, used: Bool)? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             SELECT user_id, expires_at, used_at IS NOT NULL FROM password_resets
             WHERE token_hash = \(tokenHash) AND expires_at > now()
@@ -29,7 +29,7 @@ struct PasswordResetStore: Sendable {
     /// Claims the reset with the update itself (of two parallel requests one gets it);
     /// its user, or nil when it is used, expired or unknown.
     func claim(tokenHash: ByteBuffer, on connection: PostgresConnection) async throws -> UUID? {
-        let rows = try await connection.query(
+        let rows = try await connection.sql(
             """
             UPDATE password_resets SET used_at = now()
             WHERE token_hash = \(tokenHash) AND used_at IS NULL AND expires_at > now()

@@ -12,10 +12,10 @@ struct PhoneVerificationStore: Sendable {
     func start(
         _ verification: PhoneVerification, user: UUID, codeHash: [UInt8]?, ttl: Int, on connection: PostgresConnection
     ) async throws {
-        try await connection.query(
+        try await connection.sql(
             "UPDATE phone_verifications SET status = 'canceled' WHERE user_id = \(user) AND phone = \(verification.phone) AND status = 'pending'",
             logger: logger)
-        try await connection.query(
+        try await connection.sql(
             """
             INSERT INTO phone_verifications (id, user_id, phone, channel, code_hash, expires_at)
             VALUES (\(verification.id), \(user), \(verification.phone), \(verification.channel), \(codeHash.map { Data($0) }),
@@ -28,7 +28,7 @@ struct PhoneVerificationStore: Sendable {
     func lockPending(user: UUID, phone: String, on connection: PostgresConnection) async throws
         -> (verification: PhoneVerification, codeHash: [UInt8]?, attempts: Int)?
     {
-        let rows = try await connection.query(
+        let rows = try await connection.sql(
             """
             SELECT id, channel, code_hash, attempts FROM phone_verifications
             WHERE user_id = \(user) AND phone = \(phone) AND status = 'pending' AND expires_at > now()
@@ -41,7 +41,7 @@ struct PhoneVerificationStore: Sendable {
     }
 
     func update(_ id: String, status: String, attempts: Int, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.sql(
             "UPDATE phone_verifications SET status = \(status), attempts = \(attempts) WHERE id = \(id)", logger: logger)
     }
 }

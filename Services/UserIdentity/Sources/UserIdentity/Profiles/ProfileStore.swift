@@ -9,12 +9,12 @@ struct ProfileStore: Sendable {
     let logger: Logger
 
     func find(_ user: UUID) async throws -> [String: JSONValue]? {
-        try await first(database.query("SELECT document::text FROM profiles WHERE user_id = \(user)", logger: logger))
+        try await first(database.sql("SELECT document::text FROM profiles WHERE user_id = \(user)", logger: logger))
     }
 
     /// The profile, locked for the rest of `connection`'s transaction.
     func lock(_ user: UUID, on connection: PostgresConnection) async throws -> [String: JSONValue]? {
-        try await first(connection.query("SELECT document::text FROM profiles WHERE user_id = \(user) FOR UPDATE", logger: logger))
+        try await first(connection.sql("SELECT document::text FROM profiles WHERE user_id = \(user) FOR UPDATE", logger: logger))
     }
 
     private func first(_ rows: PostgresRowSequence) async throws -> [String: JSONValue]? {
@@ -23,7 +23,7 @@ struct ProfileStore: Sendable {
     }
 
     func save(_ user: UUID, document: [String: JSONValue], on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.sql(
             """
             INSERT INTO profiles (user_id, document) VALUES (\(user), \(CanonicalJSON.string(.object(document)))::jsonb)
             ON CONFLICT (user_id) DO UPDATE SET document = EXCLUDED.document, updated_at = now()

@@ -11,7 +11,7 @@ struct SocialStore: Sendable {
 
     /// Keeps `state` (hashed) for `provider` and `redirect`, for `ttl` seconds.
     func saveState(_ state: String, provider: String, redirect: String, ttl: Int) async throws {
-        try await database.query(
+        try await database.sql(
             """
             INSERT INTO oauth_states (state_hash, provider, redirect_uri, expires_at)
             VALUES (\(Data(sha256(state))), \(provider), \(redirect), now() + make_interval(secs => \(ttl)))
@@ -20,7 +20,7 @@ struct SocialStore: Sendable {
 
     /// Spends `state`: true when it was ours, for this provider and redirect, and live.
     func spendState(_ state: String, provider: String, redirect: String) async throws -> Bool {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             DELETE FROM oauth_states WHERE state_hash = \(Data(sha256(state))) AND provider = \(provider)
             RETURNING redirect_uri, expires_at > now()
@@ -30,14 +30,14 @@ struct SocialStore: Sendable {
     }
 
     func linkedUser(provider: String, subject: String, on connection: PostgresConnection) async throws -> UUID? {
-        let rows = try await connection.query(
+        let rows = try await connection.sql(
             "SELECT user_id FROM social_links WHERE provider = \(provider) AND subject = \(subject)", logger: logger)
         for try await id in rows.decode(UUID.self) { return id }
         return nil
     }
 
     func link(provider: String, subject: String, to user: UUID, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.sql(
             """
             INSERT INTO social_links (provider, subject, user_id) VALUES (\(provider), \(subject), \(user))
             ON CONFLICT DO NOTHING

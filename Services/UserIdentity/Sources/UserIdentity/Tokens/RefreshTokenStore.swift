@@ -14,14 +14,14 @@ struct RefreshTokenStore: Sendable {
         id: UUID, family: UUID, user: UUID, impersonator: UUID?, expires: Date, stampLogin: Bool, on connection: PostgresConnection
     ) async throws {
         if stampLogin {
-            try await connection.query(
+            try await connection.sql(
                 """
                 WITH stamp AS (UPDATE users SET last_authentication_at = now() WHERE id = \(user))
                 INSERT INTO refresh_tokens (id, family, user_id, impersonator_id, expires_at)
                 VALUES (\(id), \(family), \(user), \(impersonator), \(expires))
                 """, logger: logger)
         } else {
-            try await connection.query(
+            try await connection.sql(
                 """
                 INSERT INTO refresh_tokens (id, family, user_id, impersonator_id, expires_at)
                 VALUES (\(id), \(family), \(user), \(impersonator), \(expires))
@@ -38,7 +38,7 @@ struct RefreshTokenStore: Sendable {
     /// Uses the token once: its family, user and impersonator, or nil when it is not a
     /// live, unused token.
     func use(_ id: UUID) async throws -> (family: UUID, user: UUID, impersonator: UUID?)? {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             UPDATE refresh_tokens SET used_at = now()
             WHERE id = \(id) AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
@@ -50,7 +50,7 @@ struct RefreshTokenStore: Sendable {
 
     /// Revokes the family of a token that was used already; how many tokens it revoked.
     func revokeFamily(ofUsed id: UUID) async throws -> Int {
-        let rows = try await database.query(
+        let rows = try await database.sql(
             """
             UPDATE refresh_tokens SET revoked_at = now()
             WHERE family = (SELECT family FROM refresh_tokens WHERE id = \(id) AND used_at IS NOT NULL)
