@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The examples in the services' OpenAPI documents are checked against their schemas
-(JSON Schema 2020-12, as OpenAPI 3.1 has it, $refs resolved in the document), the
-documents named COMPLETE carry an example on every JSON request body and every JSON
-2xx answer, and every parameter of every document says what it is. Run by
+(JSON Schema 2020-12, as OpenAPI 3.1 has it, $refs resolved in the document), every
+document carries an example on every JSON request body and every JSON 2xx answer, and
+every parameter of every document says what it is. Run by
 scripts/check-deploy.
 """
 import glob
@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-COMPLETE = {"MeetRooms"}
+COMPLETE = {"MeetRooms", "IdentityAssociations", "UserIdentity", "OIDCVault"}
 failures = 0
 
 
