@@ -80,7 +80,7 @@ public enum SuiteApplication {
         // Middleware first: Hummingbird attaches it to the routes registered after it.
         // A span per request when tracing is on, continuing the caller's trace; outermost,
         // so the access log and the error mapping happen inside it (their lines carry its ids).
-        if SuiteTracing.enabled { router.add(middleware: TracingMiddleware<S.Context>()) }
+        if SuiteTracing.enabled { router.add(middleware: RequestSpanMiddleware<S.Context>()) }
         router.add(
             middleware: RequestMiddleware<S.Context>(
                 metrics: metrics, bodyLimit: configuration.bodyLimit, allowedMethods: allowedMethods,

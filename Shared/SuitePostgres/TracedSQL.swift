@@ -41,14 +41,21 @@ extension PostgresConnection {
 enum SQLSpan {
     /// Runs `body` in a client span named as OpenTelemetry's database conventions ask
     /// (`SELECT rooms`), with the statement's text: its values are binds, never in it.
-    /// The span ends when the server has answered; the rows stream after it.
+    /// The span ends when the server has answered; the rows stream after it. The name and
+    /// attributes are worked out only for a span that records: a statement of a request
+    /// the sampler left out costs the span's start alone.
     static func around<T>(_ sql: String, _ body: () async throws -> T) async throws -> T {
-        let (operation, table) = summary(sql)
-        return try await withSpan(table.map { "\(operation) \($0)" } ?? operation, ofKind: .client) { span in
-            span.attributes["db.system.name"] = "postgresql"
-            span.attributes["db.operation.name"] = operation
-            if let table { span.attributes["db.collection.name"] = table }
-            span.attributes["db.query.text"] = sql
+        try await withSpan("SQL", ofKind: .client) { span in
+            if span.isRecording {
+                let (operation, table) = summary(sql)
+                span.operationName = table.map { "\(operation) \($0)" } ?? operation
+                span.updateAttributes { attributes in
+                    attributes["db.system.name"] = "postgresql"
+                    attributes["db.operation.name"] = operation
+                    if let table { attributes["db.collection.name"] = table }
+                    attributes["db.query.text"] = sql
+                }
+            }
             return try await body()
         }
     }
