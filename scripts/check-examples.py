@@ -21,9 +21,25 @@ def pointer(parts):
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+class StrictLoader(yaml.SafeLoader):
+    """Refuses a key given twice in one mapping, as Swagger UI's and openapi-python-client's
+    parsers do (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        for key in set(k for k in keys if keys.count(k) > 1):
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
 for path in sorted(glob.glob("Services/*/Sources/*/openapi.yaml")):
     service = path.split("/")[1]
-    doc = yaml.safe_load(open(path))
+    try:
+        doc = yaml.load(open(path), Loader=StrictLoader)
+    except yaml.YAMLError as error:
+        print(f"  FAIL  {path}: {error}")
+        failures += 1
+        continue
     registry = Registry().with_resource("urn:doc", Resource.from_contents(doc, default_specification=DRAFT202012))
     checked, missing, wrong = 0, [], []
 
