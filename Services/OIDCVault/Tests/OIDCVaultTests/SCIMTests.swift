@@ -201,6 +201,11 @@ import Testing
             ], as: key)
             #expect(searched.json?["totalResults"] == 1 && searched.json?["Resources"]?[0]?["emails"] == nil, "\(searched.text)")
             #expect(try await vault.call(.POST, base + "/.search", json: ["filter": "userName pr"], as: key).json?["totalResults"] == 4)
+            // At the root too, a filter with a value (schemathesis found it answered 500: the
+            // value's bind was left out of the statement).
+            let rootSearch = try await vault.call(.POST, base + "/.search", json: ["filter": "userName eq \"bjensen\""], as: key)
+            #expect(rootSearch.status == 200 && rootSearch.json?["totalResults"] == 1, "\(rootSearch.text)")
+            #expect(rootSearch.json?["Resources"]?[0]?["id"] == .string(id))
             let badFilter = try await list("filter=" + Self.escape("userName eq"))
             #expect(badFilter.status == 400 && badFilter.json?["scimType"] == "invalidFilter" && badFilter.header("Content-Type") == Self.scimType)
             #expect(badFilter.json?["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] && badFilter.json?["status"] == "400")

@@ -133,8 +133,10 @@ struct SCIMRoutes: Sendable {
         let (tenant, base) = try await tenant(context)
         let (filter, start, count) = try Self.listParameters(parameters)
         let groups = try await store.groups(tenant: tenant.id)
+        // The condition first: it adds its binds to the query the store then runs.
         var query = SCIMUserQuery(tenant: tenant.id)
-        var matched = try await usersJSON(store.users(query, query.condition(filter) ?? .everyone), tenant: tenant.id, base: base)
+        let condition = query.condition(filter) ?? .everyone
+        var matched = try await usersJSON(store.users(query, condition), tenant: tenant.id, base: base)
         matched += groups.map { SCIMResources.group($0, base: base) }
         return Self.page(matched.filter { filter?.matches($0) ?? true }, parameters, start: start, count: count)
     }
