@@ -70,4 +70,42 @@ private final class Gate: Sendable {
             $0.waiter = nil
         }
     }
+
+    /// Every `until` shares one timer: a hundred operations past their deadline are all
+    /// cancelled within a tick or two, and the timer stops once nothing is watched.
+    @Test func oneSharedTimerCancelsEveryOperationAndRestsWhenIdle() async throws {
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<100 {
+                group.addTask {
+                    do {
+                        try await until(.now + .milliseconds(30)) { try await Task.sleep(for: .seconds(10)) }
+                        return false
+                    } catch is CancellationError {
+                        return true
+                    }
+                }
+            }
+            for try await cancelled in group { #expect(cancelled) }
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+
+        // A watcher of its own (the shared one serves the other tests meanwhile): it
+        // cancels, then abandons, then rests.
+        let watch = DeadlineWatch()
+        let calls = Mutex((cancelled: 0, abandoned: 0))
+        for _ in 0..<3 {
+            _ = watch.add(
+                deadline: .now + .milliseconds(30), abandonAt: .now + .milliseconds(80),
+                cancel: { calls.withLock { $0.cancelled += 1 } }, abandon: { calls.withLock { $0.abandoned += 1 } })
+        }
+        #expect(watch.isTicking)
+        var rested = false
+        for _ in 0..<40 where !rested {
+            try await Task.sleep(for: .milliseconds(50))
+            rested = !watch.isTicking
+        }
+        #expect(rested, "the timer keeps ticking with nothing to watch")
+        #expect(calls.withLock { $0.cancelled } == 3 && calls.withLock { $0.abandoned } == 3)
+    }
 }
