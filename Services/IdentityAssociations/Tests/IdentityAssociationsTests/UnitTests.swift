@@ -366,7 +366,10 @@ import Glibc
                     let count = withUnsafeMutablePointer(to: &peer) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(udp, &buffer, buffer.count, 0, $0, &peerLength) }
                     }
-                    guard count > 12 else { return }
+                    guard count > 12 else {
+                        close(udp)
+                        return
+                    }
                     guard let records else { continue }
                     let answer = Self.answer(to: Array(buffer[..<count]), records: truncating ? [] : records, truncated: truncating)
                     _ = withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(udp, answer, answer.count, 0, $0, peerLength) } }
@@ -375,7 +378,10 @@ import Glibc
             Thread.detachNewThread {
                 while true {
                     let connection = accept(tcp, nil, nil)
-                    guard connection >= 0 else { return }
+                    guard connection >= 0 else {
+                        close(tcp)
+                        return
+                    }
                     // The length and the query may come in separate segments: read until whole.
                     var received: [UInt8] = []
                     var chunk = [UInt8](repeating: 0, count: 4096)
@@ -412,11 +418,13 @@ import Glibc
             return answer
         }
 
+        /// Wakes the threads; each closes its own socket as it leaves. Closing here raced
+        /// them: a thread not yet back in recvfrom or accept then read from whatever
+        /// reused the number, another test's resolver socket among them, and that test
+        /// lost its answer (seen once in a full run).
         deinit {
             shutdown(udp, Int32(SHUT_RDWR))
             shutdown(tcp, Int32(SHUT_RDWR))
-            close(udp)
-            close(tcp)
         }
     }
 
