@@ -299,7 +299,7 @@ let package = Package(
         + service(
             "OIDCVault", executable: "oidc-vault", migrations: [
                 "0001_init.sql", "0002_vault.sql", "0003_outbox_limits.sql", "0004_refresh_successor.sql", "0005_step_up_and_root_issuer.sql",
-                "0006_outbox_notify.sql", "0007_scim.sql", "0008_passkeys.sql", "0009_external_id_index.sql",
+                "0006_outbox_notify.sql", "0007_scim.sql", "0008_passkeys.sql", "0009_external_id_index.sql", "0010_username_prefix_index.sql",
             ],
             resources: ["LoginPage/login.html", "LoginPage/error.html", "LoginPage/login.js", "LoginPage/zkp.js", "LoginPage/login.css"],
             dependencies: [

@@ -36,6 +36,7 @@ public enum OIDCVaultService: SuiteService {
             Migration(fileName: "0007_scim.sql", bytes: PackageResources._007_scim_sql),
             Migration(fileName: "0008_passkeys.sql", bytes: PackageResources._008_passkeys_sql),
             Migration(fileName: "0009_external_id_index.sql", bytes: PackageResources._009_external_id_index_sql),
+            Migration(fileName: "0010_username_prefix_index.sql", bytes: PackageResources._010_username_prefix_index_sql),
         ]
     }
 

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import PostgresNIO
 import SuiteCore
 import SuiteTesting
 import Testing
@@ -114,6 +116,10 @@ import Testing
                 "meta.lastModified eq \"\(middle)\"", "meta.created pr", "id pr", "displayName eq \"Erin E\" and userName sw \"e\"",
                 "userName sw \"a\" or name.givenName eq \"Grace\"", "emails co \"dave\"", "emails.value ew \"BOB@example.com\"",
                 "emails eq \"carol@example.com\" or emails sw \"erin\"", "emails co \"work\"", "not (userName eq \"alice\" or active eq false)",
+                // Prefixes as index ranges: a whole name, one past it, the last letter (z's
+                // successor is '{'), '~' (its successor is DEL), and a non-ASCII prefix (no range).
+                "userName sw \"ALI\"", "userName sw \"grace\"", "userName sw \"gracez\"", "userName sw \"z\"", "userName sw \"~\"",
+                "userName sw \"é\"", "not (userName sw \"c\")",
             ]
             for text in filters {
                 let filter = try SCIMFilter.parse(text)
@@ -131,6 +137,38 @@ import Testing
                 let empty = try await vault.call(.GET, base + "/Users?\(query)&filter=" + filter, as: key)
                 #expect(empty.json?["totalResults"] == 7 && empty.json?["Resources"]?.arrayValue?.isEmpty != false, "\(query): \(empty.text)")
             }
+        }
+    }
+}
+
+/// A prefix search reads the prefix's range of the index, not every user of the tenant.
+@Suite struct SCIMPrefixPlanTests {
+    @Test func aUserNamePrefixIsAnIndexRange() async throws {
+        try await VaultFixture.run { vault in
+            try await vault.tenant("acme")
+            let logger = Logger(label: "t")
+            try await vault.database.query(
+                """
+                INSERT INTO users (tenant_id, user_id, username, email)
+                SELECT 'acme', 'u' || g, 'user-' || g, 'user-' || g || '@example.com' FROM generate_series(1, 5000) g
+                """, logger: logger)
+            try await vault.database.query("ANALYZE users", logger: logger)
+            var query = SCIMUserQuery(tenant: "acme")
+            let condition = try #require(query.condition(try SCIMFilter.parse("userName sw \"USER-42\"")))
+            #expect(condition.exact)
+            // Planned as the service plans it: once, for any value.
+            let plan = try await vault.database.withTransaction(logger: logger) { connection in
+                try await connection.query("SET LOCAL plan_cache_mode = force_generic_plan", logger: logger)
+                var text = ""
+                for try await line in try await connection.query(
+                    PostgresQuery(unsafeSQL: "EXPLAIN (ANALYZE, FORMAT JSON) SELECT user_id FROM users WHERE tenant_id = $1 AND \(condition.sql)",
+                                  binds: query.binds), logger: logger
+                ).decode(String.self) { text += line }
+                return text
+            }
+            #expect(plan.contains("\"Index Name\": \"users_username_prefix\""), "\(plan)")
+            let rows = plan.matches(of: /"Actual Rows": (\d+)/).compactMap { Int($0.output.1) }
+            #expect(rows.max() == 111, "user-42, user-420…429 and user-4200…4299, not 5,000: \(plan)")
         }
     }
 }

@@ -116,6 +116,17 @@ struct SCIMUserQuery {
                 case .eq: "\(left) = \(right)"
                 case .ne: "\(left) <> \(right)"
                 case .co: "strpos(\(left), \(right)) > 0"
+                case .sw where column == "username" && !text.isEmpty && text.utf8.allSatisfy({ $0 < 0x80 }):
+                    // A prefix the index on lower(username) COLLATE "C" serves: every name
+                    // starting with p lies in [p, p with its last character's successor),
+                    // both worked out by PostgreSQL from lower(p), so they match lower()
+                    // whatever the locale. Statements are planned once for any value, so
+                    // starts_with alone cannot use an index; the range can. Only for an
+                    // ASCII prefix, whose lowered last character always has a successor.
+                    """
+                    starts_with(\(left), \(right)) AND \(left) COLLATE "C" >= \(right) COLLATE "C" \
+                    AND \(left) COLLATE "C" < (left(\(right), -1) || chr(ascii(right(\(right), 1)) + 1)) COLLATE "C"
+                    """
                 case .sw: "starts_with(\(left), \(right))"
                 case .ew: "right(\(left), length(\(right))) = \(right)"
                 // Code point order, as Swift compares strings.
