@@ -78,8 +78,8 @@ import Testing
         ("emails.value eq \"a@b.c\"", "superset"), ("emails co \"a\\\"b\"", "none"), ("emails gt \"a\"", "none"),
     ])
     func filtersTranslateAsFarAsSQLDecidesThem(filter: String, expected: String) throws {
-        var query = SCIMUserQuery(tenant: "t")
-        let condition = query.condition(try SCIMFilter.parse(filter))
+        let query = SCIMUserQuery(tenant: "t", filter: try SCIMFilter.parse(filter))
+        let condition = query.condition
         #expect((condition.map { $0.exact ? "exact" : "superset" } ?? "none") == expected, "\(filter): \(condition?.sql ?? "nil")")
         // Placeholders and binds agree: an abandoned branch leaves no bind behind.
         let placeholders = Set((condition?.sql ?? "").matches(of: /\$(\d+)/).map { Int($0.1)! })
@@ -153,8 +153,8 @@ import Testing
                 SELECT 'acme', 'u' || g, 'user-' || g, 'user-' || g || '@example.com' FROM generate_series(1, 5000) g
                 """, logger: logger)
             try await vault.database.query("ANALYZE users", logger: logger)
-            var query = SCIMUserQuery(tenant: "acme")
-            let condition = try #require(query.condition(try SCIMFilter.parse("userName sw \"USER-42\"")))
+            let query = SCIMUserQuery(tenant: "acme", filter: try SCIMFilter.parse("userName sw \"USER-42\""))
+            let condition = try #require(query.condition)
             #expect(condition.exact)
             // Planned as the service plans it: once, for any value.
             let plan = try await vault.database.withTransaction(logger: logger) { connection in

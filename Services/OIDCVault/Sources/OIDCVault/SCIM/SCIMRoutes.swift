@@ -107,14 +107,13 @@ struct SCIMRoutes: Sendable {
         let (tenant, base) = try await tenant(context)
         let parameters = search ?? Self.query(request)
         let (filter, start, count) = try Self.listParameters(parameters)
-        var query = SCIMUserQuery(tenant: tenant.id)
-        let condition = query.condition(filter)
-        if let condition, condition.exact {
-            let (users, total) = try await store.page(query, condition, offset: start - 1, limit: count)
+        let query = SCIMUserQuery(tenant: tenant.id, filter: filter)
+        if query.condition?.exact == true {
+            let (users, total) = try await store.page(query, offset: start - 1, limit: count)
             let page = try await usersJSON(users, tenant: tenant.id, base: base)
             return Self.list(page, parameters, total: total, start: start)
         }
-        let candidates = try await store.users(query, condition ?? .everyone)
+        let candidates = try await store.users(query)
         let matched = try await usersJSON(candidates, tenant: tenant.id, base: base).filter { filter?.matches($0) ?? true }
         return Self.page(matched, parameters, start: start, count: count)
     }
@@ -133,10 +132,7 @@ struct SCIMRoutes: Sendable {
         let (tenant, base) = try await tenant(context)
         let (filter, start, count) = try Self.listParameters(parameters)
         let groups = try await store.groups(tenant: tenant.id)
-        // The condition first: it adds its binds to the query the store then runs.
-        var query = SCIMUserQuery(tenant: tenant.id)
-        let condition = query.condition(filter) ?? .everyone
-        var matched = try await usersJSON(store.users(query, condition), tenant: tenant.id, base: base)
+        var matched = try await usersJSON(store.users(SCIMUserQuery(tenant: tenant.id, filter: filter)), tenant: tenant.id, base: base)
         matched += groups.map { SCIMResources.group($0, base: base) }
         return Self.page(matched.filter { filter?.matches($0) ?? true }, parameters, start: start, count: count)
     }

@@ -32,17 +32,17 @@ struct SCIMStore: Sendable {
         return StoredUser(user: user, kept: kept)
     }
 
-    /// The users `condition` selects, oldest first; the matcher decides on them when the
+    /// The users the query selects, oldest first; the matcher decides on them when its
     /// condition is a superset.
-    func users(_ query: SCIMUserQuery, _ condition: SCIMUserQuery.Fragment) async throws -> [StoredUser] {
+    func users(_ query: SCIMUserQuery) async throws -> [StoredUser] {
         try await Self.users(database.sql(PostgresQuery(
-            unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE tenant_id = $1 AND \(condition.sql) ORDER BY created_at, user_id",
+            unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE tenant_id = $1 AND \(query.selecting.sql) ORDER BY created_at, user_id",
             binds: query.binds), logger: logger))
     }
 
-    /// One page of the users an exact condition selects, and how many it selects in all.
-    func page(_ query: SCIMUserQuery, _ condition: SCIMUserQuery.Fragment, offset: Int, limit: Int) async throws -> ([StoredUser], total: Int) {
-        let from = "FROM users WHERE tenant_id = $1 AND \(condition.sql)"
+    /// One page of the users an exact query selects, and how many it selects in all.
+    func page(_ query: SCIMUserQuery, offset: Int, limit: Int) async throws -> ([StoredUser], total: Int) {
+        let from = "FROM users WHERE tenant_id = $1 AND \(query.selecting.sql)"
         let rows = try await database.sql(PostgresQuery(
             unsafeSQL: "SELECT \(Self.userColumns), count(*) OVER () \(from) ORDER BY created_at, user_id LIMIT \(limit) OFFSET \(offset)",
             binds: query.binds), logger: logger)

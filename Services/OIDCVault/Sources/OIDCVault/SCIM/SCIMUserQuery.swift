@@ -22,20 +22,21 @@ struct SCIMUserQuery {
         static let everyone = Fragment(sql: "TRUE", exact: false)
     }
 
-    /// `$1` is the tenant.
+    /// `$1` is the tenant, then the condition's values.
     private(set) var binds = PostgresBindings()
     private var placeholders = 1
+    /// The condition for the filter (nil: no condition helps), made with the binds it
+    /// refers to, so a statement never gets one without the other.
+    /// Invariant: a nil condition appended no bind.
+    private(set) var condition: Fragment?
 
-    init(tenant: String) {
+    init(tenant: String, filter: SCIMFilter?) {
         binds.append(tenant)
+        if let filter { condition = translate(filter) } else { condition = Fragment(sql: "TRUE", exact: true) }
     }
 
-    /// The condition for `filter` (nil: no condition helps), its binds appended.
-    /// Invariant: a nil answer appends no bind.
-    mutating func condition(_ filter: SCIMFilter?) -> Fragment? {
-        guard let filter else { return Fragment(sql: "TRUE", exact: true) }
-        return translate(filter)
-    }
+    /// The condition, or every user of the tenant for the matcher to decide on.
+    var selecting: Fragment { condition ?? .everyone }
 
     private mutating func bind(_ value: some PostgresNonThrowingEncodable) -> String {
         binds.append(value)
