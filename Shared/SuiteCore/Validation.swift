@@ -101,7 +101,7 @@ public struct Validator: Sendable {
 
     public mutating func length(_ value: String?, field: String, min: Int? = nil, max: Int? = nil) {
         guard let value else { return }
-        let count = value.count
+        let count = value.codePoints
         if let min, count < min {
             messages.add(field, "stringLengthTooShort", "The input is less than \(min) characters long")
         }
@@ -136,4 +136,11 @@ public struct Validator: Sendable {
     public func check(status: AppError.Status = .unprocessableContent) throws(AppError) {
         try messages.check(status: status)
     }
+}
+
+extension StringProtocol {
+    /// The length every anchor and JSON Schema's `maxLength` count: code points (pydantic's
+    /// and Django's `len`, PHP's `mb_strlen`), not Swift's grapheme clusters, which count an
+    /// accented letter written with combining marks as one.
+    public var codePoints: Int { unicodeScalars.count }
 }

@@ -132,4 +132,11 @@ import Testing
     @Test func fastOperationsReturnTheirValue() async throws {
         #expect(try await withTimeout(seconds: 1) { 42 } == 42)
     }
+
+    /// Lengths are code points: 100 letters with a combining mark each are 200.
+    @Test func lengthsCountCodePointsNotGraphemes() {
+        var validator = Validator()
+        validator.length(String(repeating: "e\u{0301}", count: 100), field: "fullname", max: 150)
+        #expect(validator.messages.fields["fullname"]?["stringLengthTooLong"] != nil)
+    }
 }

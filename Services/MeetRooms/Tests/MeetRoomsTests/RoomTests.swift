@@ -213,6 +213,12 @@ import Testing
             #expect(unknown.json?["access_level"] == ["\"secret\" is not a valid choice."])
             let badConfiguration = try await meet.call(.POST, "/rooms/", json: ["configuration": ["nope": true]], token: token)
             #expect(badConfiguration.status == 400 && badConfiguration.json?["configuration"] != nil)
+            // A name's length is in code points, as Django counts it: 300 letters with a
+            // combining mark each are 600, over the 500 allowed; 250 of them are 500.
+            let marked = { (count: Int) in JSONValue.string(String(repeating: "e\u{0301}", count: count)) }
+            let tooLong = try await meet.call(.PATCH, "/rooms/\(id)/", json: ["name": marked(300)], token: token)
+            #expect(tooLong.status == 400 && tooLong.json?["name"] != nil, "\(tooLong.text)")
+            #expect(try await meet.call(.PATCH, "/rooms/\(id)/", json: ["name": marked(250)], token: token).status == 200)
             let restricted = try await meet.call(.PATCH, "/rooms/\(id)/", json: ["access_level": "restricted"], token: token)
             #expect(restricted.status == 200 && restricted.json?["access_level"] == "restricted")
         }

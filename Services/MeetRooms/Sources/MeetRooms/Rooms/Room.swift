@@ -91,7 +91,7 @@ enum RoomConfiguration {
     static let sources = ["camera", "microphone", "screen_share", "screen_share_audio"]
 
     static func isPlainText(_ text: String, max: Int) -> Bool {
-        text.count <= max
+        text.codePoints <= max
     }
 
     /// PostgreSQL cannot store NUL in text: it becomes U+FFFD, as a decoder would show it.

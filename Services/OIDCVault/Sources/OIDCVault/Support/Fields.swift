@@ -75,11 +75,11 @@ struct Fields {
             problem(field, "String should not contain NUL characters", type: "string_pattern_mismatch")
             return nil
         }
-        if let min, text.unicodeScalars.count < min {
+        if let min, text.codePoints < min {
             problem(field, "String should have at least \(min) character\(min == 1 ? "" : "s")", type: "string_too_short")
             return nil
         }
-        if let max, text.unicodeScalars.count > max {
+        if let max, text.codePoints > max {
             problem(field, "String should have at most \(max) characters", type: "string_too_long")
             return nil
         }
@@ -185,7 +185,7 @@ struct Fields {
         }
         var out: [String] = []
         for item in items {
-            guard case .string(let text) = item, text.unicodeScalars.count <= maxLength, !text.contains("\0") else {
+            guard case .string(let text) = item, text.codePoints <= maxLength, !text.contains("\0") else {
                 problem(field, "Input should be a valid string of at most \(maxLength) characters", type: "string_type")
                 return nil
             }

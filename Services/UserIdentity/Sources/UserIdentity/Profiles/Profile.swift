@@ -127,7 +127,7 @@ enum Profile {
             return nil
         }
         validator.length(text, field: field, max: max)
-        return text.count <= max ? text : nil
+        return text.codePoints <= max ? text : nil
     }
 
     /// `YYYY-MM-DD`, a real calendar day, before today.
