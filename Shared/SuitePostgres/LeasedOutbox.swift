@@ -3,6 +3,12 @@ public import Logging
 public import PostgresNIO
 public import Tracing
 
+/// Told what an outbox delivered and what failed (`HTTPMetrics` counts them).
+public protocol OutboxObserver: Sendable {
+    func delivered(_ count: Int, outbox: String)
+    func failed(outbox: String, givenUp: Bool)
+}
+
 /// Delivery of an outbox-shaped table (`id, attempts, next_attempt_at, locked_until,
 /// sent_at, failed_at, last_error` beside the payload): due rows are claimed with a
 /// lease (`FOR UPDATE SKIP LOCKED`, so any number of replicas share the work and each
@@ -10,12 +16,6 @@ public import Tracing
 /// after an exponential backoff (base·2ⁿ⁻¹, at most an hour), or after `maxAttempts`
 /// marked failed and kept for an operator. The mail outbox and meet-rooms' invitation
 /// relay both run on it.
-/// Told what an outbox delivered and what failed (`HTTPMetrics` counts them).
-public protocol OutboxObserver: Sendable {
-    func delivered(_ count: Int, outbox: String)
-    func failed(outbox: String, givenUp: Bool)
-}
-
 public struct LeasedOutbox: Sendable {
     public enum Outcome: Sendable, Equatable {
         case retryIn(seconds: Double)
@@ -164,10 +164,7 @@ public struct LeasedOutbox: Sendable {
     /// Runs a delivery pass over `count` claimed rows in one span named after the outbox
     /// (when tracing is on): the deliveries' calls are its children, failures its events.
     public func pass<T>(_ count: Int, _ body: (any Span) async throws -> T) async rethrows -> T {
-        try await withSpan("outbox \(table)", ofKind: .producer) { span in
-            span.attributes["messaging.batch.message_count"] = count
-            return try await body(span)
-        }
+        try await withDeliverySpan("outbox \(table)", count: count, body)
     }
 
     /// Marks rows delivered in one statement: a worker's whole batch, or one row in
@@ -197,11 +194,12 @@ public struct LeasedOutbox: Sendable {
     @discardableResult
     public func markFailed(_ id: Int64, attempts: Int, error: any Error) async throws -> Outcome {
         let reason = String(String(describing: error).prefix(500))
-        observer?.failed(outbox: table, givenUp: attempts >= maxAttempts)
+        // Counted once recorded: a row whose given-up mark did not land is tried again.
         if attempts >= maxAttempts {
             try await database.sql(
                 "UPDATE \(unescaped: table) SET failed_at = now(), locked_until = NULL, last_error = \(reason) WHERE id = \(id)",
                 logger: logger)
+            observer?.failed(outbox: table, givenUp: true)
             return .givenUp
         }
         let delay = min(3600, baseBackoffSeconds * pow(2, Double(attempts - 1)))
@@ -210,6 +208,16 @@ public struct LeasedOutbox: Sendable {
             UPDATE \(unescaped: table) SET locked_until = NULL, last_error = \(reason), next_attempt_at = now() + make_interval(secs => \(delay))
             WHERE id = \(id)
             """, logger: logger)
+        observer?.failed(outbox: table, givenUp: false)
         return .retryIn(seconds: delay)
+    }
+}
+
+/// A span for one delivery pass of `count` messages (tracing on): what the pass calls is
+/// its children. Outbox passes and flow 4's relay to the vault share it.
+public func withDeliverySpan<T>(_ name: String, count: Int, _ body: (any Span) async throws -> T) async rethrows -> T {
+    try await withSpan(name, ofKind: .producer) { span in
+        span.attributes["messaging.batch.message_count"] = count
+        return try await body(span)
     }
 }

@@ -7,7 +7,6 @@ import SuiteContracts
 import SuiteCore
 import SuiteHTTP
 import SuitePostgres
-import Tracing
 
 /// Flow 4: every change to an account (created, activated, enabled or disabled, email,
 /// roles, information) is relayed to the vault's tenant `UAI_VAULT_PROVISION_TENANT`,
@@ -74,8 +73,7 @@ struct VaultRelay: Service {
             guard !events.isEmpty else { return false }
             var through = position
             // One span for a pass that relays something (tracing on): its calls to the vault are its children.
-            try await withSpan("vault relay", ofKind: .producer) { span in
-                span.attributes["messaging.batch.message_count"] = events.count
+            try await withDeliverySpan("vault relay", count: events.count) { _ in
                 for event in events {
                     if Self.accountEvents.contains(event.type), let id = Self.userID(event.body) {
                         do {
