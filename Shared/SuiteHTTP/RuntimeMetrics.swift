@@ -67,52 +67,58 @@ enum RuntimeMetrics {
         metrics.addCollector {
             let started = ContinuousClock.now
             let acquired = ReadMostly(false)
-            @Sendable func setAcquire(_ waited: Duration) {
-                metrics.set(
-                    "suite_db_pool_acquire_seconds", help: "Time the last scrape waited for a pooled connection",
-                    to: Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18)
-            }
             do {
                 try await withTimeout(seconds: 1) {
                     try await database.withConnection { connection in
-                        setAcquire(ContinuousClock.now - started)
+                        setAcquire(ContinuousClock.now - started, metrics)
                         acquired.write { $0 = true }
-                        let pool = try await connection.sql(
-                            """
-                            SELECT count(*) FILTER (WHERE state = 'idle' AND query NOT LIKE 'LISTEN %'),
-                                   count(*) FILTER (WHERE state = 'idle' AND query LIKE 'LISTEN %'),
-                                   count(*) FILTER (WHERE state <> 'idle')
-                            FROM pg_stat_activity WHERE application_name = \(applicationName) AND pid <> pg_backend_pid()
-                            """, logger: logger
-                        ).collect().first?.decode((Int, Int, Int).self)
-                        if let (idle, listening, inUse) = pool {
-                            let help = "This process' other connections to PostgreSQL, by what they do"
-                            metrics.set("suite_db_pool_connections", help: help, labels: [("state", "idle")], to: Double(idle))
-                            metrics.set("suite_db_pool_connections", help: help, labels: [("state", "listening")], to: Double(listening))
-                            metrics.set("suite_db_pool_connections", help: help, labels: [("state", "in_use")], to: Double(inUse))
-                        }
-                        guard !tables.isEmpty else { return }
-                        for try await (table, pending, retrying, givenUp, oldest) in try await connection.sql(
-                            PostgresQuery(unsafeSQL: outboxSQL), logger: logger
-                        ).decode((String, Int, Int, Int, Double).self) {
-                            let outbox = [("outbox", table)]
-                            metrics.set("suite_outbox_pending", help: "Messages waiting to be delivered", labels: outbox, to: Double(pending))
-                            metrics.set(
-                                "suite_outbox_retrying", help: "Waiting messages that failed at least once", labels: outbox, to: Double(retrying))
-                            metrics.set(
-                                "suite_outbox_given_up", help: "Messages given up after the last attempt, kept for an operator", labels: outbox,
-                                to: Double(givenUp))
-                            metrics.set(
-                                "suite_outbox_oldest_pending_age_seconds", help: "Age of the oldest waiting message (0: none)", labels: outbox,
-                                to: oldest)
-                        }
+                        try await readPool(applicationName, on: connection, metrics: metrics, logger: logger)
+                        if !tables.isEmpty { try await readOutboxes(outboxSQL, on: connection, metrics: metrics, logger: logger) }
                     }
                 }
             } catch {
-                if !acquired.read({ $0 }) { setAcquire(ContinuousClock.now - started) }
+                // Never leased: the wait so far is the truth (at least that long).
+                if !acquired.read({ $0 }) { setAcquire(ContinuousClock.now - started, metrics) }
                 metrics.count("suite_metrics_collect_failures_total", help: "Scrapes whose database-backed gauges could not be read")
                 logger.debug("database metrics not read", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             }
+        }
+    }
+
+    private static func setAcquire(_ waited: Duration, _ metrics: HTTPMetrics) {
+        metrics.set(
+            "suite_db_pool_acquire_seconds", help: "Time the last scrape waited for a pooled connection",
+            to: Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18)
+    }
+
+    /// `suite_db_pool_connections{state}` from `pg_stat_activity`, the scrape's own connection left out.
+    private static func readPool(_ applicationName: String, on connection: PostgresConnection, metrics: HTTPMetrics, logger: Logger) async throws {
+        let rows = try await connection.sql(
+            """
+            SELECT count(*) FILTER (WHERE state = 'idle' AND query NOT LIKE 'LISTEN %'),
+                   count(*) FILTER (WHERE state = 'idle' AND query LIKE 'LISTEN %'),
+                   count(*) FILTER (WHERE state <> 'idle')
+            FROM pg_stat_activity WHERE application_name = \(applicationName) AND pid <> pg_backend_pid()
+            """, logger: logger
+        ).collect()
+        guard let (idle, listening, inUse) = try rows.first?.decode((Int, Int, Int).self) else { return }
+        let help = "This process' other connections to PostgreSQL, by what they do"
+        for (state, count) in [("idle", idle), ("listening", listening), ("in_use", inUse)] {
+            metrics.set("suite_db_pool_connections", help: help, labels: [("state", state)], to: Double(count))
+        }
+    }
+
+    /// `suite_outbox_*{outbox}` for every outbox, in one statement.
+    private static func readOutboxes(_ sql: String, on connection: PostgresConnection, metrics: HTTPMetrics, logger: Logger) async throws {
+        for try await (table, pending, retrying, givenUp, oldest) in try await connection.sql(PostgresQuery(unsafeSQL: sql), logger: logger)
+            .decode((String, Int, Int, Int, Double).self)
+        {
+            let outbox = [("outbox", table)]
+            metrics.set("suite_outbox_pending", help: "Messages waiting to be delivered", labels: outbox, to: Double(pending))
+            metrics.set("suite_outbox_retrying", help: "Waiting messages that failed at least once", labels: outbox, to: Double(retrying))
+            metrics.set(
+                "suite_outbox_given_up", help: "Messages given up after the last attempt, kept for an operator", labels: outbox, to: Double(givenUp))
+            metrics.set("suite_outbox_oldest_pending_age_seconds", help: "Age of the oldest waiting message (0: none)", labels: outbox, to: oldest)
         }
     }
 }

@@ -118,14 +118,18 @@ public struct DatabaseConfiguration: Sendable {
     /// database: the service, the host (the pod's name in Kubernetes) and a random
     /// suffix, within PostgreSQL's 63 bytes. Operators see it in `pg_stat_activity`;
     /// the pool metrics count this process' connections by it.
-    public static func instanceName(service: String) -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        let hostname = gethostname(&buffer, buffer.count - 1) == 0
-            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+    public static func instanceName(service: String, host hostname: String = hostName()) -> String {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         // Printable ASCII only: PostgreSQL shows anything else as '?'.
         let host = String(String.UnicodeScalarView(hostname.unicodeScalars.filter { $0.value >= 0x21 && $0.value < 0x7F }))
             .prefix(max(0, 63 - service.utf8.count - suffix.utf8.count - 2))
         return host.isEmpty ? "\(service) \(suffix)" : "\(service) \(host) \(suffix)"
+    }
+
+    /// This machine's name (the pod's in Kubernetes), "" when it cannot be read.
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -137,6 +137,16 @@ let second = Migration(version: 2, name: "accesses", sql: "CREATE TABLE room_acc
         #expect(!configuration.redactedDescription.contains("p@ss"))
     }
 
+    /// A process names its connections within PostgreSQL's 63 bytes, printable ASCII only,
+    /// and two processes on one host apart.
+    @Test func aProcessNamesItsConnectionsWithinPostgreSQLsLimit() {
+        let name = DatabaseConfiguration.instanceName(service: "identity-associations", host: "pod-" + String(repeating: "x", count: 80) + "\u{e9}\n")
+        #expect(name.utf8.count <= 63 && name.hasPrefix("identity-associations pod-x"), "\(name)")
+        #expect(name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F })
+        #expect(DatabaseConfiguration.instanceName(service: "meet-rooms", host: "").hasPrefix("meet-rooms "))
+        #expect(DatabaseConfiguration.instanceName(service: "meet-rooms", host: "a") != DatabaseConfiguration.instanceName(service: "meet-rooms", host: "a"))
+    }
+
     @Test func readsAUnixSocketDirectory() throws {
         let configuration = try DatabaseConfiguration(url: "postgresql://meet@/suite?host=/run/postgresql", schema: "meet", poolSize: 8)
         #expect(configuration.unixSocketPath == "/run/postgresql/.s.PGSQL.5432")
